@@ -1,0 +1,189 @@
+using System.CommandLine;
+using System.Text.Json;
+using GanInference.Api.V1;
+using GanInference.Cli.Bench;
+using GanInference.Cli.Imaging;
+using Spectre.Console;
+
+namespace GanInference.Cli.Commands;
+
+/// <summary>
+/// `gan bench`: a load generator against the server (closed loop by concurrency, open loop by rate), or
+/// with <c>--in-process</c> the same model straight in ONNX Runtime as the ceiling to compare with.
+/// </summary>
+internal static class BenchCommand
+{
+    private sealed class Options
+    {
+        public Option<string?> Model { get; } = new("--model", "-m") { Description = "Model name on the server" };
+        public Option<TimeSpan> Duration { get; } = CliOptions.Duration("--duration", "Measured phase", TimeSpan.FromSeconds(30));
+        public Option<TimeSpan> Warmup { get; } = CliOptions.Duration("--warmup", "Load before measuring (not recorded)", TimeSpan.FromSeconds(5));
+        public Option<int> Concurrency { get; } = CliOptions.Positive("--concurrency", "Closed loop: requests in flight", 8);
+        public Option<double?> Rate { get; } = new("--rate") { Description = "Open loop: requests per second on a fixed schedule (latency from each request's intended send time)" };
+        public Option<int> MaxInFlight { get; } = CliOptions.Positive("--max-in-flight", "Open loop: cap on outstanding requests", 10_000);
+        public Option<int> Count { get; } = CliOptions.Positive("--count", "Images per request", 1);
+        public Option<ImageFormat> Format { get; } = CliOptions.Format("Image format of the replies", ImageFormat.Png, "png", "jpeg", "raw-u8", "raw-f32");
+        public Option<ulong> Seed { get; } = new("--seed") { Description = "First seed; each request takes the next --count seeds", DefaultValueFactory = _ => 0 };
+        public Option<string?> Json { get; } = new("--json") { Description = "Also write the report as JSON to this file" };
+        public Option<string?> Plot { get; } = new("--plot") { Description = "Draw latency over time and the latency histogram to this PNG" };
+        public Option<string?> Ceiling { get; } = new("--ceiling") { Description = "An `--in-process --json` file: print this run's ratio to it" };
+        public Option<string?> MetricsUrl { get; } = new("--metrics-url") { Description = "Prometheus endpoint (default: <server>/metrics)" };
+        public Option<bool> InProcess { get; } = new("--in-process") { Description = "Run --model-dir straight in ONNX Runtime, no server (the ceiling)" };
+        public Option<string?> ModelDirectory { get; } = new("--model-dir") { Description = "In-process: the model folder (gan.json + ONNX)" };
+        public Option<int[]> Batches { get; } = CliOptions.IntList("--batch", "In-process: batch sizes", [1, 8, 32, 64]);
+        public Option<string> Provider { get; } = new("--provider") { Description = "In-process: cpu or cuda[:N]", DefaultValueFactory = _ => "cpu" };
+        public Option<int> Threads { get; } = new("--threads") { Description = "In-process: ONNX Runtime intra-op threads (0 = its default)" };
+
+        public IEnumerable<Option> All =>
+        [
+            Model, Duration, Warmup, Concurrency, Rate, MaxInFlight, Count, Format, Seed, Json, Plot, Ceiling, MetricsUrl,
+            InProcess, ModelDirectory, Batches, Provider, Threads,
+        ];
+    }
+
+    public static Command Create(CliHost host, ServerConnection connection)
+    {
+        var options = new Options();
+        var command = new Command("bench", "Load-test the server (closed or open loop), or measure the in-process ONNX Runtime ceiling.");
+        foreach (var option in options.All)
+        {
+            command.Options.Add(option);
+        }
+
+        CommandRunner.SetAction(command, host, connection, (parse, cancellationToken) =>
+            parse.GetValue(options.InProcess)
+                ? RunInProcessAsync(host, parse, options, cancellationToken)
+                : RunAgainstServerAsync(host, connection, parse, options, cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> RunAgainstServerAsync(CliHost host, ServerConnection connection, ParseResult parse, Options o, CancellationToken cancellationToken)
+    {
+        var modelName = parse.GetValue(o.Model) ?? throw new CliException("--model is required (or --in-process --model-dir DIR).");
+        var duration = parse.GetValue(o.Duration);
+        if (duration <= TimeSpan.Zero)
+        {
+            throw new CliException("--duration must be positive.");
+        }
+
+        var rate = parse.GetValue(o.Rate);
+        if (rate is { } r && !(r > 0 && double.IsFinite(r)))
+        {
+            throw new CliException($"--rate must be a positive number of requests per second, not {r}.");
+        }
+
+        if (rate is not null && parse.GetResult(o.Concurrency) is { Implicit: false })
+        {
+            throw new CliException("--rate (open loop) and --concurrency (closed loop) are exclusive.");
+        }
+
+        var jsonPath = PrepareOutputFile(parse.GetValue(o.Json), "--json");
+        var plotPath = PrepareOutputFile(parse.GetValue(o.Plot), "--plot");
+        (string Path, CeilingReport Report)? ceiling = parse.GetValue(o.Ceiling) is { } ceilingPath ? ReadCeiling(ceilingPath) : null;
+
+        var clientOptions = connection.CreateOptions(parse);
+        using var control = new GanInference.Client.GanClient(clientOptions);
+        var model = await ModelLookup.GetAsync(control, modelName, cancellationToken).ConfigureAwait(false);
+
+        // The load itself is not retried: every failure must show up in the report.
+        using var load = connection.CreateClient(parse, retries: false);
+        var target = new BenchTarget(load, model, parse.GetValue(o.Count), parse.GetValue(o.Format), clientOptions.UnaryDeadline ?? TimeSpan.FromSeconds(30), parse.GetValue(o.Seed));
+        var metricsUrl = parse.GetValue(o.MetricsUrl) is { } url ? new Uri(url) : new Uri(clientOptions.Address, "/metrics");
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var metrics = new ServerMetricsScraper(http, metricsUrl);
+
+        var settings = new LoadSettings(duration, parse.GetValue(o.Warmup), parse.GetValue(o.Concurrency), rate, parse.GetValue(o.MaxInFlight));
+        host.Console.WriteLine($"warming up for {settings.Warmup.TotalSeconds:F0}s, then measuring for {settings.Duration.TotalSeconds:F0}s ...");
+        (IReadOnlyList<PrometheusHistogram>? Histograms, string? Error) before = (null, null);
+        var result = await new LoadGenerator(target.SendAsync, settings)
+            .RunAsync(async () => before = await metrics.ScrapeAsync(cancellationToken).ConfigureAwait(false), cancellationToken)
+            .ConfigureAwait(false);
+        // Read even when interrupted: the partial report is still worth printing.
+        var after = await metrics.ScrapeAsync(CancellationToken.None).ConfigureAwait(false);
+
+        var report = BenchReport.Create(control.Address, model, target, settings, parse.GetValue(o.Format), parse.GetValue(o.Count), result, metrics.Url, before, after, ceiling);
+        BenchReportPrinter.Print(host.Console, report);
+        if (jsonPath is not null)
+        {
+            await OutputFiles.WriteAtomicallyAsync(jsonPath, JsonSerializer.SerializeToUtf8Bytes(report, BenchJsonContext.Default.BenchReport)).ConfigureAwait(false);
+            host.Console.WriteLine($"wrote {jsonPath}");
+        }
+
+        if (plotPath is not null)
+        {
+            await OutputFiles.WriteAtomicallyAsync(plotPath, BenchPlot.RenderPng(result.Recorder.Samples(), report)).ConfigureAwait(false);
+            host.Console.WriteLine($"wrote {plotPath}");
+        }
+
+        if (result.Interrupted)
+        {
+            throw new CliException($"interrupted after {result.Elapsed.TotalSeconds:F1}s of the measured phase; the report covers that part.", ExitCodes.Interrupted);
+        }
+
+        return ExitCodes.Success;
+    }
+
+    private static async Task<int> RunInProcessAsync(CliHost host, ParseResult parse, Options o, CancellationToken cancellationToken)
+    {
+        var directory = parse.GetValue(o.ModelDirectory) ?? throw new CliException("--in-process needs --model-dir DIR (a folder with gan.json and the ONNX file).");
+        var batches = parse.GetValue(o.Batches)!;
+        if (batches.Any(b => b < 1 || b > 65_536))
+        {
+            throw new CliException($"--batch: every size must be between 1 and 65536, not {string.Join(",", batches)}.");
+        }
+
+        var duration = parse.GetValue(o.Duration);
+        if (duration <= TimeSpan.Zero)
+        {
+            throw new CliException("--duration must be positive.");
+        }
+
+        var jsonPath = PrepareOutputFile(parse.GetValue(o.Json), "--json");
+        var bench = new InProcessBench(directory, parse.GetValue(o.Provider)!, parse.GetValue(o.Threads));
+        var report = await bench.RunAsync(
+            batches,
+            parse.GetValue(o.Warmup),
+            duration,
+            r => host.Console.WriteLine($"batch {r.Batch}: {r.ImagesPerSecond:F1} images/s"),
+            cancellationToken).ConfigureAwait(false);
+        BenchReportPrinter.PrintCeiling(host.Console, report);
+        if (jsonPath is not null)
+        {
+            await OutputFiles.WriteAtomicallyAsync(jsonPath, JsonSerializer.SerializeToUtf8Bytes(report, BenchJsonContext.Default.CeilingReport)).ConfigureAwait(false);
+            host.Console.WriteLine($"wrote {jsonPath}");
+        }
+
+        return ExitCodes.Success;
+    }
+
+    /// <summary>Checks the file's folder is writable before the run, so a long benchmark is not lost at the end.</summary>
+    private static string? PrepareOutputFile(string? path, string optionName)
+    {
+        if (path is null)
+        {
+            return null;
+        }
+
+        var full = Path.GetFullPath(path);
+        OutputFiles.PrepareFolder(Path.GetDirectoryName(full)!, optionName);
+        return full;
+    }
+
+    private static (string, CeilingReport) ReadCeiling(string path)
+    {
+        try
+        {
+            var report = JsonSerializer.Deserialize(File.ReadAllText(path), BenchJsonContext.Default.CeilingReport)
+                ?? throw new CliException($"--ceiling '{path}': empty file.");
+            return (path, report);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"--ceiling: cannot read '{path}': {e.Message}");
+        }
+        catch (JsonException e)
+        {
+            throw new CliException($"--ceiling '{path}': not a `gan bench --in-process --json` file: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,74 @@
+using System.CommandLine;
+using GanInference.Api.V1;
+using GanInference.Cli.Imaging;
+using Spectre.Console;
+
+namespace GanInference.Cli.Commands;
+
+/// <summary>`gan generate`: images from seeds (and labels) to a folder, or one contact-sheet PNG.</summary>
+internal static class GenerateCommand
+{
+    public static Command Create(CliHost host, ServerConnection connection)
+    {
+        var model = new Option<string>("--model", "-m") { Description = "Model name (see `gan models`)", Required = true };
+        var selection = new SeedSelection();
+        var format = CliOptions.Format("Image file format", ImageFormat.Png, "png", "jpeg");
+        var output = new Option<string>("--out", "-o") { Description = "Folder for one file per image", DefaultValueFactory = _ => "." };
+        var grid = new Option<string?>("--grid") { Description = "Write one contact-sheet PNG to this path instead of separate files" };
+        var columns = new Option<int>("--columns") { Description = "Contact sheet: images per row (default: near-square)" };
+        var scale = CliOptions.Positive("--scale", "Contact sheet: integer upscaling (nearest neighbour)", 1);
+
+        var command = new Command("generate", "Generate images from seeds and labels.");
+        command.Options.Add(model);
+        selection.AddTo(command);
+        command.Options.Add(format);
+        command.Options.Add(output);
+        command.Options.Add(grid);
+        command.Options.Add(columns);
+        command.Options.Add(scale);
+
+        CommandRunner.SetAction(command, host, connection, async (parse, cancellationToken) =>
+        {
+            using var sink = CreateSink(parse, grid, output, parse.GetValue(model)!, parse.GetValue(format), parse.GetValue(columns), parse.GetValue(scale));
+            using var client = connection.CreateClient(parse);
+            var info = await ModelLookup.GetAsync(client, parse.GetValue(model)!, cancellationToken).ConfigureAwait(false);
+            ModelLookup.RequireSeedDriven(info, "generate");
+            var request = selection.CreateRequest(parse, info, sink.RequestFormat);
+
+            await foreach (var image in client.GenerateStreamAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false))
+            {
+                await sink.AddAsync(image).ConfigureAwait(false);
+            }
+
+            var written = await sink.CompleteAsync().ConfigureAwait(false);
+            host.Console.WriteLine(written.Count == 1
+                ? $"wrote {written[0]}"
+                : $"wrote {written.Count} images to {Path.GetDirectoryName(written[0])}");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    /// <summary>Checks the destination before the server does any work, so a bad path costs nothing.</summary>
+    private static IImageSink CreateSink(ParseResult parse, Option<string?> gridOption, Option<string> outputOption, string model, ImageFormat format, int columns, int scale)
+    {
+        if (parse.GetValue(gridOption) is not { } grid)
+        {
+            return new FolderImageSink(OutputFiles.PrepareFolder(parse.GetValue(outputOption)!, "--out"), model, format);
+        }
+
+        if (parse.GetResult(outputOption) is { Implicit: false })
+        {
+            throw new CliException("--grid and --out are exclusive: the contact sheet is one file.");
+        }
+
+        if (columns < 0)
+        {
+            throw new CliException($"--columns must not be negative, not {columns}.");
+        }
+
+        var full = Path.GetFullPath(grid);
+        OutputFiles.PrepareFolder(Path.GetDirectoryName(full)!, "--grid");
+        return new ContactSheetSink(full, columns, scale);
+    }
+}

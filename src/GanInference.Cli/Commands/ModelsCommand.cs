@@ -1,0 +1,65 @@
+using System.CommandLine;
+using System.Globalization;
+using GanInference.Api.V1;
+using Spectre.Console;
+
+namespace GanInference.Cli.Commands;
+
+/// <summary>`gan models`: a table of the models the server serves.</summary>
+internal static class ModelsCommand
+{
+    public static Command Create(CliHost host, ServerConnection connection)
+    {
+        var command = new Command("models", "List the server's models: kind, image size, latent size, classes, batching.");
+        CommandRunner.SetAction(command, host, connection, async (parse, cancellationToken) =>
+        {
+            using var client = connection.CreateClient(parse);
+            var models = await client.ListModelsAsync(cancellationToken).ConfigureAwait(false);
+            if (models.Count == 0)
+            {
+                host.Console.WriteLine($"The server at {client.Address} has no models.");
+                return ExitCodes.Success;
+            }
+
+            host.Console.Write(BuildTable(models));
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    internal static Table BuildTable(IEnumerable<ModelInfo> models)
+    {
+        var table = new Table().Border(TableBorder.Rounded)
+            .AddColumn("Model").AddColumn("Kind").AddColumn("Image (WxHxC)").AddColumn(new TableColumn("Latent").RightAligned())
+            .AddColumn("Classes").AddColumn(new TableColumn("Max batch").RightAligned()).AddColumn("Provider").AddColumn("Weights");
+        foreach (var model in models.OrderBy(m => m.Name, StringComparer.Ordinal))
+        {
+            table.AddRow(
+                Markup.Escape(model.Name),
+                ModelLookup.KindName(model.Kind),
+                $"{model.Width}x{model.Height}x{model.Channels}",
+                model.LatentDim.ToString(CultureInfo.InvariantCulture),
+                Markup.Escape(DescribeClasses(model)),
+                (model.Batching?.MaxBatchSize ?? 0).ToString(CultureInfo.InvariantCulture),
+                Markup.Escape(model.ExecutionProvider),
+                Markup.Escape(ShortHash(model.ContentHash)));
+        }
+
+        return table;
+    }
+
+    private static string DescribeClasses(ModelInfo model)
+    {
+        if (model.Classes.Count == 0)
+        {
+            return "-";
+        }
+
+        const int Shown = 10;
+        var names = string.Join(",", model.Classes.Take(Shown));
+        return model.Classes.Count > Shown ? $"{model.Classes.Count}: {names},..." : $"{model.Classes.Count}: {names}";
+    }
+
+    // "sha256:" and the first 12 hex digits: enough to tell weights apart in a table.
+    private static string ShortHash(string hash) => hash.Length > 19 ? hash[..19] : hash;
+}

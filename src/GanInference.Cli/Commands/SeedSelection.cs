@@ -1,0 +1,125 @@
+using System.CommandLine;
+using GanInference.Api.V1;
+
+namespace GanInference.Cli.Commands;
+
+/// <summary>
+/// The options that say which images to draw from a seed-driven model (count, seeds, labels,
+/// truncation) and how they become a <see cref="GenerateRequest"/>. Text prompts and input images will be
+/// sibling selections feeding their own RPCs into the same image sinks.
+/// </summary>
+internal sealed class SeedSelection
+{
+    public Option<int> Count { get; } = new("--count", "-n") { Description = "Number of images (default: one per seed, else 1)" };
+
+    public Option<ulong?> Seed { get; } = new("--seed") { Description = "First seed; image i uses seed+i (default: the server picks one and reports it)" };
+
+    public Option<ulong[]> Seeds { get; } = new("--seeds")
+    {
+        Description = "Explicit seeds, e.g. 7,100..115 (overrides --seed)",
+        CustomParser = result =>
+        {
+            var text = string.Join(',', result.Tokens.Select(t => t.Value));
+            if (ValueParsers.TryParseSeeds(text, out var seeds))
+            {
+                return seeds;
+            }
+
+            result.AddError($"--seeds: '{text}' is not a list of seeds and ranges such as 7,100..115.");
+            return [];
+        },
+    };
+
+    public Option<string[]> Labels { get; } = new("--labels", "--label")
+    {
+        Description = "Class-conditional models: one class for all images or one per image (index or class name, comma-separated)",
+        AllowMultipleArgumentsPerToken = true,
+    };
+
+    public Option<float?> Truncation { get; } = new("--truncation") { Description = "Truncate latents to [-t, t] (default: the model's)" };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Count);
+        command.Options.Add(Seed);
+        command.Options.Add(Seeds);
+        command.Options.Add(Labels);
+        command.Options.Add(Truncation);
+    }
+
+    public GenerateRequest CreateRequest(ParseResult parse, ModelInfo model, ImageFormat format)
+    {
+        var request = new GenerateRequest { Model = model.Name, Format = format };
+        var seeds = parse.GetValue(Seeds) ?? [];
+        var count = parse.GetValue(Count);
+        if (count < 0)
+        {
+            throw new CliException($"--count must not be negative, not {count}.");
+        }
+
+        if (seeds.Length > 0)
+        {
+            if (count != 0 && count != seeds.Length)
+            {
+                throw new CliException($"--count {count} disagrees with the {seeds.Length} seeds given by --seeds.");
+            }
+
+            request.Seeds.AddRange(seeds);
+        }
+        else
+        {
+            request.Count = (uint)Math.Max(count, 1);
+            if (parse.GetValue(Seed) is { } seed)
+            {
+                request.Seed = seed;
+            }
+        }
+
+        if (parse.GetValue(Truncation) is { } truncation)
+        {
+            if (!(truncation >= 0) || float.IsInfinity(truncation))
+            {
+                throw new CliException($"--truncation must be 0 or a positive number, not {truncation}.");
+            }
+
+            request.Truncation = truncation;
+        }
+
+        var labels = (parse.GetValue(Labels) ?? []).SelectMany(l => l.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)).ToArray();
+        if (labels.Length > 0)
+        {
+            if (model.Kind != ModelKind.ClassConditional)
+            {
+                throw new CliException($"--labels: model '{model.Name}' is {ModelLookup.KindName(model.Kind)} and takes no labels.");
+            }
+
+            var imageCount = seeds.Length > 0 ? seeds.Length : (int)request.Count;
+            if (labels.Length != 1 && labels.Length != imageCount)
+            {
+                throw new CliException($"--labels: give one label for all images or one per image ({imageCount}), not {labels.Length}.");
+            }
+
+            request.Labels.AddRange(labels.Select(l => ResolveLabel(l, model)));
+        }
+
+        return request;
+    }
+
+    /// <summary>A class name, else a class index in range.</summary>
+    internal static int ResolveLabel(string text, ModelInfo model)
+    {
+        var byName = model.Classes.IndexOf(text);
+        if (byName >= 0)
+        {
+            return byName;
+        }
+
+        if (int.TryParse(text, out var index) && index >= 0 && index < model.Classes.Count)
+        {
+            return index;
+        }
+
+        throw new CliException(
+            $"--labels: '{text}' is neither a class of '{model.Name}' nor an index below {model.Classes.Count}; classes: {string.Join(", ", model.Classes)}.");
+    }
+}

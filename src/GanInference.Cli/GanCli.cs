@@ -1,0 +1,28 @@
+using System.CommandLine;
+using GanInference.Cli.Commands;
+
+namespace GanInference.Cli;
+
+/// <summary>The `gan` root command and its subcommands.</summary>
+internal static class GanCli
+{
+    public static RootCommand Create(CliHost host)
+    {
+        var connection = new ServerConnection(host);
+        var root = new RootCommand("gan: list models, generate images, build augmentation datasets and load-test a GanInference server.");
+        root.Options.Add(connection.Server);
+        root.Options.Add(connection.Timeout);
+        root.Subcommands.Add(ModelsCommand.Create(host, connection));
+        root.Subcommands.Add(GenerateCommand.Create(host, connection));
+        root.Subcommands.Add(DatasetCommand.Create(host, connection));
+        root.Subcommands.Add(BenchCommand.Create(host, connection));
+        return root;
+    }
+
+    public static Task<int> InvokeAsync(string[] args, CliHost host, CancellationToken cancellationToken = default)
+    {
+        // Signals are turned into cancellation by Program, so the same path runs in tests and in the tool.
+        var configuration = new InvocationConfiguration { Output = host.Output, Error = host.Error, ProcessTerminationTimeout = null };
+        return Create(host).Parse(args).InvokeAsync(configuration, cancellationToken);
+    }
+}

@@ -1,0 +1,111 @@
+using System.Runtime.CompilerServices;
+using GanInference.Api.V1;
+using Grpc.Core;
+using Grpc.Net.Client;
+using GanInferenceClient = GanInference.Api.V1.GanInference.GanInferenceClient;
+
+namespace GanInference.Client;
+
+/// <summary>
+/// Typed client of the <c>gan.v1.GanInference</c> service: applies the configured deadlines and hands
+/// the retry policy to the channel. Failures surface as <see cref="RpcException"/> with the server's
+/// status code (NOT_FOUND for an unknown model, INVALID_ARGUMENT naming the field, ...).
+/// </summary>
+/// <remarks>
+/// Thread-safe; one instance is meant to be shared by many concurrent calls. Dispose it when it owns its
+/// channel (built with <see cref="GanClient(GanClientOptions)"/>); an instance from dependency injection
+/// uses the factory's channel and disposing it is a no-op.
+/// </remarks>
+public sealed class GanClient : IDisposable
+{
+    private readonly GanInferenceClient _stub;
+    private readonly GrpcChannel? _ownedChannel;
+    private readonly GanClientOptions _options;
+
+    /// <summary>Builds a client with its own channel to <see cref="GanClientOptions.Address"/>.</summary>
+    /// <param name="options">Address, deadlines, message sizes and retries.</param>
+    /// <exception cref="ArgumentException">A setting is out of range.</exception>
+    public GanClient(GanClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _ownedChannel = GanChannelOptions.CreateChannel(options);
+        _stub = new GanInferenceClient(_ownedChannel);
+    }
+
+    /// <summary>Wraps a generated stub whose channel someone else owns (e.g. Grpc.Net.ClientFactory).</summary>
+    /// <param name="stub">The generated client.</param>
+    /// <param name="options">Deadlines and the address (used in messages only).</param>
+    public GanClient(GanInferenceClient stub, GanClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(stub);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _stub = stub;
+        _options = options;
+    }
+
+    /// <summary>The server address this client talks to.</summary>
+    public Uri Address => _options.Address;
+
+    /// <summary>The generated stub, for RPCs this wrapper does not cover yet.</summary>
+    public GanInferenceClient Stub => _stub;
+
+    /// <summary>Lists the models the server serves.</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task<IReadOnlyList<ModelInfo>> ListModelsAsync(CancellationToken cancellationToken = default)
+    {
+        var response = await _stub.ListModelsAsync(new ListModelsRequest(), CallOptions(_options.UnaryDeadline, null, cancellationToken)).ConfigureAwait(false);
+        return response.Models;
+    }
+
+    /// <summary>Full metadata of one model; NOT_FOUND for an unknown name.</summary>
+    /// <param name="model">The model's name.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public Task<ModelInfo> GetModelAsync(string model, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(model);
+        return _stub.GetModelAsync(new GetModelRequest { Model = model }, CallOptions(_options.UnaryDeadline, null, cancellationToken)).ResponseAsync;
+    }
+
+    /// <summary>Generates all requested images in one reply.</summary>
+    /// <param name="request">Model, count or seeds, labels, format.</param>
+    /// <param name="deadline">Overrides <see cref="GanClientOptions.UnaryDeadline"/> for this call.</param>
+    /// <param name="cancellationToken">Cancels the call; the server drops it before it costs compute.</param>
+    public Task<GenerateResponse> GenerateAsync(GenerateRequest request, TimeSpan? deadline = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return _stub.GenerateAsync(request, CallOptions(_options.UnaryDeadline, deadline, cancellationToken)).ResponseAsync;
+    }
+
+    /// <summary>
+    /// Generates images and yields each as the server streams it, in index order; memory stays bounded
+    /// whatever the count.
+    /// </summary>
+    /// <param name="request">Model, count or seeds, labels, format.</param>
+    /// <param name="deadline">Overrides <see cref="GanClientOptions.StreamDeadline"/> for this call.</param>
+    /// <param name="cancellationToken">Cancels the stream.</param>
+    public async IAsyncEnumerable<GeneratedImage> GenerateStreamAsync(
+        GenerateRequest request,
+        TimeSpan? deadline = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        using var call = _stub.GenerateStream(request, CallOptions(_options.StreamDeadline, deadline, cancellationToken));
+        await foreach (var image in call.ResponseStream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return image;
+        }
+    }
+
+    /// <summary>Disposes the channel when this client built it.</summary>
+    public void Dispose() => _ownedChannel?.Dispose();
+
+    private static CallOptions CallOptions(TimeSpan? configured, TimeSpan? perCall, CancellationToken cancellationToken)
+    {
+        var timeout = perCall ?? configured;
+        DateTime? deadline = timeout is { } t ? DateTime.UtcNow + t : null;
+        return new CallOptions(deadline: deadline, cancellationToken: cancellationToken);
+    }
+}

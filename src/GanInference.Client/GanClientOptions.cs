@@ -1,0 +1,123 @@
+namespace GanInference.Client;
+
+/// <summary>
+/// Settings of a <see cref="GanClient"/>; bind them from configuration (section <see cref="SectionName"/>)
+/// or set them in code.
+/// </summary>
+public sealed class GanClientOptions
+{
+    /// <summary>The configuration section these options are usually bound from.</summary>
+    public const string SectionName = "GanClient";
+
+    /// <summary>The server's address used when nothing else is configured.</summary>
+    public const string DefaultAddress = "http://127.0.0.1:5000";
+
+    /// <summary>The server's base address, e.g. <c>http://127.0.0.1:5000</c>.</summary>
+    public Uri Address { get; set; } = new(DefaultAddress);
+
+    /// <summary>
+    /// Deadline applied to unary calls that do not pass their own; <see langword="null"/> for none.
+    /// </summary>
+    public TimeSpan? UnaryDeadline { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Deadline applied to streaming calls that do not pass their own; <see langword="null"/> (the default)
+    /// for none, because a long dataset stream may legitimately run for hours.
+    /// </summary>
+    public TimeSpan? StreamDeadline { get; set; }
+
+    /// <summary>
+    /// Largest reply the client accepts, in bytes. Images are big: 64 RAW_F32 RGB images of 256x256 are
+    /// about 50 MiB, far beyond gRPC's 4 MiB default.
+    /// </summary>
+    public int MaxReceiveMessageSize { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>Largest request the client sends, in bytes (explicit latents and input images).</summary>
+    public int MaxSendMessageSize { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>How long to wait for a TCP connection before the call fails with UNAVAILABLE.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Open extra HTTP/2 connections when one connection's concurrent-stream limit is reached, so many
+    /// concurrent calls (a load test) are not queued inside the client.
+    /// </summary>
+    public bool EnableMultipleHttp2Connections { get; set; } = true;
+
+    /// <summary>Retries of calls that fail with UNAVAILABLE.</summary>
+    public GanRetryOptions Retry { get; set; } = new();
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
+    public void Validate()
+    {
+        if (!Address.IsAbsoluteUri || (Address.Scheme != Uri.UriSchemeHttp && Address.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new ArgumentException($"{nameof(Address)} must be an absolute http:// or https:// address, not '{Address}'.", nameof(Address));
+        }
+
+        if (UnaryDeadline is { } unary && unary <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{nameof(UnaryDeadline)} must be positive, not {unary}.", nameof(UnaryDeadline));
+        }
+
+        if (StreamDeadline is { } stream && stream <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{nameof(StreamDeadline)} must be positive, not {stream}.", nameof(StreamDeadline));
+        }
+
+        if (MaxReceiveMessageSize <= 0)
+        {
+            throw new ArgumentException($"{nameof(MaxReceiveMessageSize)} must be positive, not {MaxReceiveMessageSize}.", nameof(MaxReceiveMessageSize));
+        }
+
+        if (MaxSendMessageSize <= 0)
+        {
+            throw new ArgumentException($"{nameof(MaxSendMessageSize)} must be positive, not {MaxSendMessageSize}.", nameof(MaxSendMessageSize));
+        }
+
+        if (ConnectTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{nameof(ConnectTimeout)} must be positive, not {ConnectTimeout}.", nameof(ConnectTimeout));
+        }
+
+        Retry.Validate();
+    }
+}
+
+/// <summary>
+/// gRPC's built-in retry policy for UNAVAILABLE (server starting, restarting or draining): exponential
+/// backoff with jitter, decided per call by the channel.
+/// </summary>
+public sealed class GanRetryOptions
+{
+    /// <summary>Total attempts including the first; 1 turns retries off. gRPC caps it at 5.</summary>
+    public int MaxAttempts { get; set; } = 4;
+
+    /// <summary>Backoff before the first retry (randomised between 0 and this by gRPC).</summary>
+    public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Upper bound of any backoff.</summary>
+    public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Growth of the backoff after each retry.</summary>
+    public double BackoffMultiplier { get; set; } = 2;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
+    public void Validate()
+    {
+        if (MaxAttempts is < 1 or > 5)
+        {
+            throw new ArgumentException($"Retry.{nameof(MaxAttempts)} must be between 1 and 5, not {MaxAttempts}.", nameof(MaxAttempts));
+        }
+
+        if (InitialBackoff <= TimeSpan.Zero || MaxBackoff < InitialBackoff)
+        {
+            throw new ArgumentException($"Retry.{nameof(InitialBackoff)} must be positive and not above Retry.{nameof(MaxBackoff)}.", nameof(InitialBackoff));
+        }
+
+        if (!(BackoffMultiplier >= 1))
+        {
+            throw new ArgumentException($"Retry.{nameof(BackoffMultiplier)} must be at least 1, not {BackoffMultiplier}.", nameof(BackoffMultiplier));
+        }
+    }
+}

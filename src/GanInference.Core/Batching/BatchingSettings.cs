@@ -1,0 +1,35 @@
+namespace GanInference.Core.Batching;
+
+/// <summary>
+/// Dynamic batching parameters of one model, as Triton's <c>dynamic_batching</c>: the manifest's
+/// <c>batching</c> block with configuration overrides applied.
+/// </summary>
+public sealed record BatchingSettings
+{
+    /// <summary>Most items in one ONNX Runtime run; larger requests are split.</summary>
+    public required int MaxBatchSize { get; init; }
+
+    /// <summary>How long the oldest queued item may wait for others to join its batch.</summary>
+    public required TimeSpan MaxQueueDelay { get; init; }
+
+    /// <summary>Most requests waiting in the queue; one more is refused at once.</summary>
+    public required int MaxQueueSize { get; init; }
+
+    /// <summary>Batch sizes that are dispatched without waiting for the delay once reached and nothing else is queued.</summary>
+    public IReadOnlyList<int> PreferredBatchSizes { get; init; } = [];
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first field out of range.</summary>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxBatchSize, 1, nameof(MaxBatchSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxQueueSize, 1, nameof(MaxQueueSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxQueueDelay, TimeSpan.Zero, nameof(MaxQueueDelay));
+        foreach (var size in PreferredBatchSizes)
+        {
+            if (size < 1 || size > MaxBatchSize)
+            {
+                throw new ArgumentOutOfRangeException(nameof(PreferredBatchSizes), size, $"preferred batch sizes must lie in 1..{MaxBatchSize} (maxBatchSize)");
+            }
+        }
+    }
+}

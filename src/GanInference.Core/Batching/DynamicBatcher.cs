@@ -1,0 +1,465 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using System.Threading.Tasks.Sources;
+using GanInference.Core.Errors;
+using GanInference.Core.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace GanInference.Core.Batching;
+
+/// <summary>
+/// Dynamic batching for one model, as Triton's dynamic batcher: requests of N items wait in a bounded
+/// queue; a single loop takes what is queued, up to <see cref="BatchingSettings.MaxBatchSize"/> items or
+/// until the oldest has waited <see cref="BatchingSettings.MaxQueueDelay"/>, and runs them as one batch.
+/// A request larger than the batch is split over several batches; small ones are coalesced.
+/// </summary>
+/// <remarks>
+/// The loop owns a request's output buffer until it completes the request, so requests are completed
+/// only from the loop: a request cancelled (or past its deadline) while queued is dropped when the loop
+/// reaches it, before it costs compute, and its caller is released then. A full queue is refused at
+/// once with <see cref="QueueFullException"/>.
+/// </remarks>
+/// <typeparam name="TInput">Per-item input description (e.g. seed, label).</typeparam>
+/// <typeparam name="TOutput">Element type of the per-item output.</typeparam>
+public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
+{
+    private readonly string _model;
+    private readonly BatchingSettings _settings;
+    private readonly int _outputsPerItem;
+    private readonly IBatchExecutor<TInput, TOutput> _executor;
+    private readonly GanTelemetry _telemetry;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Channel<PendingRequest> _queue;
+    private readonly CancellationTokenSource _abort = new();
+    private readonly KeyValuePair<string, object?> _modelTag;
+    private readonly Task _loop;
+    private PendingRequest? _carry;
+    private Task<bool>? _pendingWait;
+    private int _closed;
+
+    /// <summary>Starts the batch loop.</summary>
+    /// <param name="model">Model name, for errors, logs and metric tags.</param>
+    /// <param name="settings">Batch size, delay and queue bounds.</param>
+    /// <param name="outputsPerItem">Output values each item produces.</param>
+    /// <param name="executor">Runs a coalesced batch.</param>
+    /// <param name="telemetry">Metrics sink.</param>
+    /// <param name="logger">Logger.</param>
+    /// <param name="timeProvider">Clock; <see cref="TimeProvider.System"/> when null.</param>
+    public DynamicBatcher(
+        string model,
+        BatchingSettings settings,
+        int outputsPerItem,
+        IBatchExecutor<TInput, TOutput> executor,
+        GanTelemetry telemetry,
+        ILogger logger,
+        TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.Validate();
+        ArgumentOutOfRangeException.ThrowIfLessThan(outputsPerItem, 1);
+        _model = model;
+        _settings = settings;
+        _outputsPerItem = outputsPerItem;
+        _executor = executor;
+        _telemetry = telemetry;
+        _logger = logger;
+        _time = timeProvider ?? TimeProvider.System;
+        _modelTag = new(GanTelemetry.ModelTag, model);
+        _queue = Channel.CreateBounded<PendingRequest>(new BoundedChannelOptions(settings.MaxQueueSize)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _loop = Task.Run(RunLoopAsync);
+    }
+
+    /// <summary>The settings this batcher runs with.</summary>
+    public BatchingSettings Settings => _settings;
+
+    /// <summary>Output values per item.</summary>
+    public int OutputsPerItem => _outputsPerItem;
+
+    /// <summary>
+    /// Queues a request and completes when all its items have been computed into <paramref name="outputs"/>.
+    /// </summary>
+    /// <param name="inputs">The request's items.</param>
+    /// <param name="outputs">Destination, at least <c>inputs.Length * OutputsPerItem</c> long; owned by the batcher until the task completes.</param>
+    /// <param name="deadlineUtc">When the caller stops waiting; <see cref="DateTime.MaxValue"/> for none.</param>
+    /// <param name="cancellationToken">Cancels the request; it is dropped before its next batch.</param>
+    /// <exception cref="QueueFullException">The queue holds <see cref="BatchingSettings.MaxQueueSize"/> requests.</exception>
+    /// <exception cref="ServiceUnavailableException">The batcher is shutting down.</exception>
+    public ValueTask SubmitAsync(ReadOnlyMemory<TInput> inputs, Memory<TOutput> outputs, DateTime deadlineUtc, CancellationToken cancellationToken)
+    {
+        if (outputs.Length < (long)inputs.Length * _outputsPerItem)
+        {
+            throw new ArgumentException($"outputs holds {outputs.Length} values; {inputs.Length} items need {(long)inputs.Length * _outputsPerItem}", nameof(outputs));
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        if (inputs.IsEmpty)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        if (Volatile.Read(ref _closed) != 0)
+        {
+            throw new ServiceUnavailableException($"model '{_model}' is shutting down");
+        }
+
+        var request = new PendingRequest(inputs, outputs, deadlineUtc, cancellationToken, _time.GetTimestamp(), _time.GetUtcNow(), Activity.Current?.Context ?? default);
+        if (!_queue.Writer.TryWrite(request))
+        {
+            if (Volatile.Read(ref _closed) != 0)
+            {
+                throw new ServiceUnavailableException($"model '{_model}' is shutting down");
+            }
+
+            _telemetry.DroppedRequests.Add(1, _modelTag, new("reason", "queue_full"));
+            throw new QueueFullException(_model, _settings.MaxQueueSize);
+        }
+
+        return request.AsValueTask();
+    }
+
+    /// <summary>
+    /// Stops accepting requests and lets the loop finish what is queued. When
+    /// <paramref name="cancellationToken"/> fires first, what is still queued fails with
+    /// <see cref="ServiceUnavailableException"/>.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        Interlocked.Exchange(ref _closed, 1);
+        _queue.Writer.TryComplete();
+        await using (cancellationToken.Register(static state => ((CancellationTokenSource)state!).Cancel(), _abort))
+        {
+            await _loop.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Stops at once: queued requests fail with <see cref="ServiceUnavailableException"/>.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(new CancellationToken(canceled: true)).ConfigureAwait(false);
+        _abort.Dispose();
+    }
+
+    private async Task RunLoopAsync()
+    {
+        var slices = new BatchSlice<TInput, TOutput>[_settings.MaxBatchSize];
+        var owners = new PendingRequest[_settings.MaxBatchSize];
+        try
+        {
+            while (!_abort.IsCancellationRequested)
+            {
+                // Block until there is work; false means the queue was completed and is drained.
+                if (_carry is null && !await WaitForRequestsAsync(timeout: null).ConfigureAwait(false))
+                {
+                    break;
+                }
+
+                var (sliceCount, itemCount) = await GatherBatchAsync(slices, owners).ConfigureAwait(false);
+                if (sliceCount > 0)
+                {
+                    await ExecuteBatchAsync(slices, owners, sliceCount, itemCount).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+        {
+            // Aborted by StopAsync's token: fall through and fail what is left.
+        }
+        catch (Exception ex)
+        {
+            LogLoopFailed(_logger, ex, _model);
+        }
+        finally
+        {
+            FailRemaining();
+        }
+    }
+
+    private async ValueTask<(int SliceCount, int ItemCount)> GatherBatchAsync(BatchSlice<TInput, TOutput>[] slices, PendingRequest[] owners)
+    {
+        var sliceCount = 0;
+        var itemCount = 0;
+        var oldest = long.MaxValue;
+        while (itemCount < _settings.MaxBatchSize)
+        {
+            var request = TakeNextLiveRequest();
+            if (request is null)
+            {
+                if (itemCount == 0)
+                {
+                    // Everything queued was dropped; wait for more (or the end).
+                    if (!await WaitForRequestsAsync(timeout: null).ConfigureAwait(false))
+                    {
+                        break;
+                    }
+
+                    continue;
+                }
+
+                if (IsPreferredSize(itemCount))
+                {
+                    break;
+                }
+
+                var remaining = _settings.MaxQueueDelay - _time.GetElapsedTime(oldest);
+                if (remaining <= TimeSpan.Zero || !await WaitForRequestsAsync(remaining).ConfigureAwait(false))
+                {
+                    break;
+                }
+
+                continue;
+            }
+
+            if (request.DispatchedItems == 0)
+            {
+                RecordQueueWait(request);
+            }
+
+            oldest = Math.Min(oldest, request.EnqueuedTimestamp);
+            var take = Math.Min(request.RemainingItems, _settings.MaxBatchSize - itemCount);
+            slices[sliceCount] = request.TakeSlice(take, _outputsPerItem);
+            owners[sliceCount] = request;
+            sliceCount++;
+            itemCount += take;
+            if (request.RemainingItems > 0)
+            {
+                // The batch is full; the rest of this request leads the next one.
+                _carry = request;
+            }
+        }
+
+        return (sliceCount, itemCount);
+    }
+
+    private async ValueTask ExecuteBatchAsync(BatchSlice<TInput, TOutput>[] slices, PendingRequest[] owners, int sliceCount, int itemCount)
+    {
+        var started = _time.GetTimestamp();
+        using (var activity = GanTelemetry.ActivitySource.StartActivity("gan.batch.inference", ActivityKind.Internal))
+        {
+            activity?.SetTag(GanTelemetry.ModelTag, _model);
+            activity?.SetTag("gan.batch.size", itemCount);
+            activity?.SetTag("gan.batch.requests", sliceCount);
+            try
+            {
+                await _executor.ExecuteAsync(slices.AsMemory(0, sliceCount), itemCount, _abort.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+                var failure = ex is OperationCanceledException && _abort.IsCancellationRequested
+                    ? new ServiceUnavailableException($"model '{_model}' is shutting down")
+                    : ex;
+                if (failure == ex)
+                {
+                    LogBatchFailed(_logger, ex, _model, itemCount);
+                }
+
+                for (var i = 0; i < sliceCount; i++)
+                {
+                    owners[i].Fail(failure);
+                }
+
+                if (_carry is { IsCompleted: true })
+                {
+                    _carry = null;
+                }
+
+                Array.Clear(owners, 0, sliceCount);
+                Array.Clear(slices, 0, sliceCount);
+                return;
+            }
+        }
+
+        var elapsed = _time.GetElapsedTime(started);
+        _telemetry.BatchSize.Record(itemCount, _modelTag);
+        _telemetry.InferenceDuration.Record(elapsed.TotalSeconds, _modelTag);
+        for (var i = 0; i < sliceCount; i++)
+        {
+            owners[i].CompleteSlice(slices[i].Inputs.Length);
+        }
+
+        Array.Clear(owners, 0, sliceCount);
+        Array.Clear(slices, 0, sliceCount);
+    }
+
+    /// <summary>The carried-over request first, then the queue; drops cancelled and expired requests on the way.</summary>
+    private PendingRequest? TakeNextLiveRequest()
+    {
+        while (true)
+        {
+            PendingRequest? request;
+            if (_carry is not null)
+            {
+                request = _carry;
+                _carry = null;
+            }
+            else if (!_queue.Reader.TryRead(out request))
+            {
+                return null;
+            }
+
+            if (request.IsCompleted)
+            {
+                continue;
+            }
+
+            if (request.CancellationToken.IsCancellationRequested)
+            {
+                _telemetry.DroppedRequests.Add(1, _modelTag, new("reason", "cancelled"));
+                request.Fail(new OperationCanceledException("the request was cancelled while queued", innerException: null, request.CancellationToken));
+                continue;
+            }
+
+            if (request.DeadlineUtc <= _time.GetUtcNow().UtcDateTime)
+            {
+                _telemetry.DroppedRequests.Add(1, _modelTag, new("reason", "deadline"));
+                request.Fail(new RequestExpiredException($"the deadline passed while the request waited in model '{_model}''s queue"));
+                continue;
+            }
+
+            return request;
+        }
+    }
+
+    private bool IsPreferredSize(int itemCount)
+    {
+        foreach (var size in _settings.PreferredBatchSizes)
+        {
+            if (size == itemCount)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Waits until the queue has a request; false on timeout or when the queue is completed and empty.</summary>
+    private async ValueTask<bool> WaitForRequestsAsync(TimeSpan? timeout)
+    {
+        // One outstanding wait is kept across timeouts, so a timed-out wait is not orphaned.
+        _pendingWait ??= _queue.Reader.WaitToReadAsync(_abort.Token).AsTask();
+        if (timeout is { } delay && !_pendingWait.IsCompleted)
+        {
+            using var timer = CancellationTokenSource.CreateLinkedTokenSource(_abort.Token);
+            await Task.WhenAny(_pendingWait, Task.Delay(delay, _time, timer.Token)).ConfigureAwait(false);
+            await timer.CancelAsync().ConfigureAwait(false);
+            if (!_pendingWait.IsCompleted)
+            {
+                return false;
+            }
+        }
+
+        var wait = _pendingWait;
+        _pendingWait = null;
+        return await wait.ConfigureAwait(false);
+    }
+
+    private void RecordQueueWait(PendingRequest request)
+    {
+        _telemetry.QueueDuration.Record(_time.GetElapsedTime(request.EnqueuedTimestamp).TotalSeconds, _modelTag);
+        if (GanTelemetry.ActivitySource.HasListeners())
+        {
+            // The span starts when the request was queued and ends now, under the caller's trace.
+            using var activity = GanTelemetry.ActivitySource.StartActivity(
+                "gan.queue.wait", ActivityKind.Internal, request.ParentContext, startTime: request.EnqueuedAt);
+            activity?.SetTag(GanTelemetry.ModelTag, _model);
+            activity?.SetTag("gan.items", request.Inputs.Length);
+        }
+    }
+
+    private void FailRemaining()
+    {
+        var failure = new ServiceUnavailableException($"model '{_model}' is shutting down");
+        _carry?.Fail(failure);
+        _carry = null;
+        while (_queue.Reader.TryRead(out var request))
+        {
+            request.Fail(failure);
+        }
+    }
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Error, Message = "Batch of {ItemCount} items failed on model {Model}")]
+    private static partial void LogBatchFailed(ILogger logger, Exception exception, string model, int itemCount);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Critical, Message = "Batch loop of model {Model} stopped unexpectedly")]
+    private static partial void LogLoopFailed(ILogger logger, Exception exception, string model);
+
+    /// <summary>A queued request; completed only by the batch loop (see the class remarks).</summary>
+    private sealed class PendingRequest(
+        ReadOnlyMemory<TInput> inputs,
+        Memory<TOutput> outputs,
+        DateTime deadlineUtc,
+        CancellationToken cancellationToken,
+        long enqueuedTimestamp,
+        DateTimeOffset enqueuedAt,
+        ActivityContext parentContext) : IValueTaskSource
+    {
+        // Continuations run on the thread pool, never inline on the batch loop.
+        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+        private int _completed;
+        private int _finishedItems;
+
+        public ReadOnlyMemory<TInput> Inputs { get; } = inputs;
+
+        public DateTime DeadlineUtc { get; } = deadlineUtc;
+
+        public CancellationToken CancellationToken { get; } = cancellationToken;
+
+        public long EnqueuedTimestamp { get; } = enqueuedTimestamp;
+
+        public DateTimeOffset EnqueuedAt { get; } = enqueuedAt;
+
+        public ActivityContext ParentContext { get; } = parentContext;
+
+        public int DispatchedItems { get; private set; }
+
+        public int RemainingItems => Inputs.Length - DispatchedItems;
+
+        public bool IsCompleted => Volatile.Read(ref _completed) != 0;
+
+        public ValueTask AsValueTask() => new(this, _core.Version);
+
+        public BatchSlice<TInput, TOutput> TakeSlice(int count, int outputsPerItem)
+        {
+            var slice = new BatchSlice<TInput, TOutput>(
+                Inputs.Slice(DispatchedItems, count),
+                outputs.Slice(DispatchedItems * outputsPerItem, count * outputsPerItem),
+                outputsPerItem);
+            DispatchedItems += count;
+            return slice;
+        }
+
+        public void CompleteSlice(int items)
+        {
+            _finishedItems += items;
+            if (_finishedItems == Inputs.Length && Interlocked.Exchange(ref _completed, 1) == 0)
+            {
+                _core.SetResult(true);
+            }
+        }
+
+        public void Fail(Exception exception)
+        {
+            if (Interlocked.Exchange(ref _completed, 1) == 0)
+            {
+                _core.SetException(exception);
+            }
+        }
+
+        public void GetResult(short token) => _core.GetResult(token);
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+            => _core.OnCompleted(continuation, state, token, flags);
+    }
+}

@@ -1,0 +1,33 @@
+namespace GanInference.Core.Repository;
+
+/// <summary>Where models live and how configuration overrides their manifests; bound from the <c>Models</c> section.</summary>
+public sealed class ModelRepositoryOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string SectionName = "Models";
+
+    /// <summary>The model repository folder; a relative path is taken from the current directory.</summary>
+    public string Path { get; set; } = "models";
+
+    /// <summary>Batching values that override every manifest (null fields keep the manifest's).</summary>
+    public BatchingOverrides Batching { get; set; } = new();
+
+    /// <summary>Per-model batching overrides, by model name; they win over <see cref="Batching"/>.</summary>
+    public Dictionary<string, BatchingOverrides> Overrides { get; set; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>Optional batching values from configuration.</summary>
+public sealed class BatchingOverrides
+{
+    /// <summary>Overrides <c>batching.maxBatchSize</c>.</summary>
+    public int? MaxBatchSize { get; set; }
+
+    /// <summary>Overrides <c>batching.maxQueueDelayMs</c>.</summary>
+    public double? MaxQueueDelayMs { get; set; }
+
+    /// <summary>Overrides <c>batching.maxQueueSize</c>.</summary>
+    public int? MaxQueueSize { get; set; }
+
+    /// <summary>Overrides <c>batching.preferredBatchSizes</c>.</summary>
+    public int[]? PreferredBatchSizes { get; set; }
+}

@@ -1,0 +1,80 @@
+using GanInference.Api.V1;
+using GanInference.Core.Errors;
+using GanInference.Core.Generation;
+using GanInference.Core.Repository;
+using GanInference.Server.Options;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+
+namespace GanInference.Server.Services;
+
+/// <summary>
+/// The <c>gan.v1.GanInference</c> service: a thin adapter that checks a request against its model and
+/// hands it to the core. Errors are thrown as core exceptions and mapped to status codes by
+/// <see cref="GanErrorInterceptor"/>.
+/// </summary>
+internal sealed class GanInferenceService(ModelRepository repository, ImageGenerator generator, IOptions<ServerLimitsOptions> limits)
+    : Api.V1.GanInference.GanInferenceBase
+{
+    private readonly ServerLimitsOptions _limits = limits.Value;
+
+    public override Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
+    {
+        var response = new ListModelsResponse();
+        response.Models.AddRange(repository.Models.Select(ProtoMapper.ToModelInfo));
+        return Task.FromResult(response);
+    }
+
+    public override Task<ModelInfo> GetModel(GetModelRequest request, ServerCallContext context)
+    {
+        var model = FindModel(request.Model);
+        return Task.FromResult(ProtoMapper.ToModelInfo(model));
+    }
+
+    public override async Task<GenerateResponse> Generate(GenerateRequest request, ServerCallContext context)
+    {
+        var (model, plan) = Prepare(request, _limits.MaxImagesPerRequest);
+        var encoding = ProtoMapper.ToEncoding(request);
+        var response = new GenerateResponse { Model = model.Name, ContentHash = model.ContentHash };
+        await foreach (var chunk in generator.GenerateAsync(model, plan, encoding, context.Deadline, context.CancellationToken).ConfigureAwait(false))
+        {
+            foreach (var image in chunk)
+            {
+                response.Images.Add(ProtoMapper.ToProto(image, model, request.Format));
+            }
+        }
+
+        return response;
+    }
+
+    public override async Task GenerateStream(GenerateRequest request, IServerStreamWriter<GeneratedImage> responseStream, ServerCallContext context)
+    {
+        var (model, plan) = Prepare(request, _limits.MaxImagesPerStream);
+        var encoding = ProtoMapper.ToEncoding(request);
+        await foreach (var chunk in generator.GenerateAsync(model, plan, encoding, context.Deadline, context.CancellationToken).ConfigureAwait(false))
+        {
+            foreach (var image in chunk)
+            {
+                // Awaiting each write applies HTTP/2 flow control: a slow reader slows the producer.
+                await responseStream.WriteAsync(ProtoMapper.ToProto(image, model, request.Format), context.CancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private (ServedModel Model, GenerationPlan Plan) Prepare(GenerateRequest request, int maxImages)
+    {
+        var model = FindModel(request.Model);
+        var plan = GenerationPlan.Create(model.Name, model.Signature, model.DefaultTruncation, ProtoMapper.ToSpec(request), maxImages);
+        return (model, plan);
+    }
+
+    private ServedModel FindModel(string name)
+    {
+        if (string.IsNullOrEmpty(name))
+        {
+            throw new InvalidFieldException("model", $"is required; loaded models: [{string.Join(", ", repository.Models.Select(m => m.Name))}]");
+        }
+
+        return repository.Get(name);
+    }
+}

@@ -1,0 +1,131 @@
+using GanInference.Api.V1;
+using GanInference.Core.Errors;
+using GanInference.Core.Generation;
+using GanInference.Core.Imaging;
+using GanInference.Core.Repository;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+
+namespace GanInference.Server.Services;
+
+/// <summary>Translates between the public <c>gan.v1</c> messages and the serving core's types.</summary>
+internal static class ProtoMapper
+{
+    /// <summary>Full metadata of a loaded model.</summary>
+    public static ModelInfo ToModelInfo(ServedModel model)
+    {
+        var signature = model.Signature;
+        var info = new ModelInfo
+        {
+            Name = model.Name,
+            Kind = ToProto(signature.Kind),
+            Description = model.Manifest.Description ?? string.Empty,
+            LatentDim = (uint)signature.LatentDim,
+            Width = (uint)signature.Width,
+            Height = (uint)signature.Height,
+            Channels = (uint)signature.Channels,
+            OutputMin = signature.OutputMin,
+            OutputMax = signature.OutputMax,
+            DefaultTruncation = model.DefaultTruncation,
+            ExecutionProvider = model.ExecutionProvider,
+            ContentHash = model.ContentHash,
+            Batching = new BatchingInfo
+            {
+                MaxBatchSize = (uint)model.Batching.MaxBatchSize,
+                MaxQueueDelayMs = model.Batching.MaxQueueDelay.TotalMilliseconds,
+                MaxQueueSize = (uint)model.Batching.MaxQueueSize,
+                PreferredBatchSizes = { model.Batching.PreferredBatchSizes.Select(size => (uint)size) },
+            },
+        };
+        info.Classes.AddRange(signature.Classes);
+        info.Inputs.AddRange(model.Manifest.Inputs!.Select(ToTensorInfo));
+        info.Outputs.AddRange(model.Manifest.Outputs!.Select(ToTensorInfo));
+        if (model.Manifest.Provenance is { ValueKind: System.Text.Json.JsonValueKind.Object } provenance)
+        {
+            info.Provenance = Struct.Parser.ParseJson(provenance.GetRawText());
+        }
+
+        return info;
+    }
+
+    /// <summary>The core's view of a generation request.</summary>
+    public static GenerationSpec ToSpec(GenerateRequest request)
+    {
+        if (request.Count > int.MaxValue)
+        {
+            throw new InvalidFieldException("count", $"{request.Count} is too large");
+        }
+
+        return new GenerationSpec
+        {
+            Count = (int)request.Count,
+            Seed = request.HasSeed ? request.Seed : null,
+            Seeds = request.Seeds,
+            Latents = request.Latents.Count > 0 ? request.Latents.ToArray() : ReadOnlyMemory<float>.Empty,
+            Truncation = request.HasTruncation ? request.Truncation : null,
+            Labels = request.Labels,
+        };
+    }
+
+    /// <summary>The output format and quality asked for; INVALID_ARGUMENT for unknown values.</summary>
+    public static ImageEncoding ToEncoding(GenerateRequest request)
+    {
+        var format = request.Format switch
+        {
+            ImageFormat.Png => ImageFormatKind.Png,
+            ImageFormat.Jpeg => ImageFormatKind.Jpeg,
+            ImageFormat.RawU8 => ImageFormatKind.RawU8,
+            ImageFormat.RawF32 => ImageFormatKind.RawF32,
+            _ => throw new InvalidFieldException("format", $"{(int)request.Format} is not one of PNG, JPEG, RAW_U8, RAW_F32"),
+        };
+        if (request.JpegQuality > 100)
+        {
+            throw new InvalidFieldException("jpeg_quality", $"{request.JpegQuality} is outside 1..100 (0 means {ImageEncoding.DefaultJpegQuality})");
+        }
+
+        var quality = request.JpegQuality == 0 ? ImageEncoding.DefaultJpegQuality : (int)request.JpegQuality;
+        return new ImageEncoding(format, quality);
+    }
+
+    /// <summary>One reply image; the encoded bytes are wrapped, not copied.</summary>
+    public static GeneratedImage ToProto(EncodedImage image, ServedModel model, ImageFormat format)
+    {
+        var message = new GeneratedImage
+        {
+            Data = UnsafeByteOperations.UnsafeWrap(image.Data),
+            Format = format,
+            Width = (uint)model.Signature.Width,
+            Height = (uint)model.Signature.Height,
+            Channels = (uint)model.Signature.Channels,
+            Index = (uint)image.Index,
+        };
+        if (image.Seed is { } seed)
+        {
+            message.Seed = seed;
+        }
+
+        if (image.Label is { } label)
+        {
+            message.Label = label;
+        }
+
+        return message;
+    }
+
+    private static TensorInfo ToTensorInfo(Core.Manifests.TensorManifest tensor) => new()
+    {
+        Name = tensor.Name,
+        Role = tensor.Role ?? string.Empty,
+        Dtype = tensor.Dtype,
+        Shape = { tensor.Shape! },
+    };
+
+    private static Api.V1.ModelKind ToProto(Core.Models.ModelKind kind) => kind switch
+    {
+        Core.Models.ModelKind.Unconditional => Api.V1.ModelKind.Unconditional,
+        Core.Models.ModelKind.ClassConditional => Api.V1.ModelKind.ClassConditional,
+        Core.Models.ModelKind.TextConditional => Api.V1.ModelKind.TextConditional,
+        Core.Models.ModelKind.ImageToImage => Api.V1.ModelKind.ImageToImage,
+        _ => Api.V1.ModelKind.Unspecified,
+    };
+}

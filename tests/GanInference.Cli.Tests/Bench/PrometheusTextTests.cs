@@ -1,0 +1,88 @@
+using GanInference.Cli.Bench;
+
+namespace GanInference.Cli.Tests.Bench;
+
+public sealed class PrometheusTextTests
+{
+    private const string Before = """
+        # HELP gan_batch_size Items in each ONNX Runtime run.
+        # TYPE gan_batch_size histogram
+        gan_batch_size_bucket{model="a",otel_scope_name="GanInference",le="1"} 2 1700000000000
+        gan_batch_size_bucket{model="a",otel_scope_name="GanInference",le="8"} 2
+        gan_batch_size_bucket{model="a",otel_scope_name="GanInference",le="+Inf"} 3
+        gan_batch_size_sum{model="a",otel_scope_name="GanInference"} 22
+        gan_batch_size_count{model="a",otel_scope_name="GanInference"} 3
+        gan_batch_size_bucket{model="b",le="1"} 5
+        gan_batch_size_bucket{model="b",le="8"} 5
+        gan_batch_size_bucket{model="b",le="+Inf"} 5
+        gan_batch_size_sum{model="b"} 5
+        gan_batch_size_count{model="b"} 5
+        # TYPE gan_requests_total counter
+        gan_requests_total{model="a"} 10
+        """;
+
+    private const string After = """
+        # TYPE gan_batch_size histogram
+        gan_batch_size_bucket{model="a",otel_scope_name="GanInference",le="1"} 2
+        gan_batch_size_bucket{model="a",otel_scope_name="GanInference",le="8"} 12
+        gan_batch_size_bucket{model="a",otel_scope_name="GanInference",le="+Inf"} 13
+        gan_batch_size_sum{model="a",otel_scope_name="GanInference"} 82
+        gan_batch_size_count{model="a",otel_scope_name="GanInference"} 13
+        gan_batch_size_bucket{model="b",le="1"} 9
+        gan_batch_size_bucket{model="b",le="8"} 9
+        gan_batch_size_bucket{model="b",le="+Inf"} 9
+        gan_batch_size_sum{model="b"} 9
+        gan_batch_size_count{model="b"} 9
+        # TYPE gan_queue_duration_seconds histogram
+        gan_queue_duration_seconds_bucket{model="a",le="0.001"} 4
+        gan_queue_duration_seconds_bucket{model="a",le="0.002"} 8
+        gan_queue_duration_seconds_bucket{model="a",le="+Inf"} 8
+        gan_queue_duration_seconds_sum{model="a"} 0.01
+        gan_queue_duration_seconds_count{model="a"} 8
+        """;
+
+    [Fact]
+    public void Parses_histogram_series_and_ignores_counters()
+    {
+        var histograms = PrometheusText.ParseHistograms(After);
+
+        Assert.Equal(3, histograms.Count);
+        var a = histograms.Single(h => h.Name == "gan_batch_size" && h.Labels["model"] == "a");
+        Assert.Equal([1, 8, double.PositiveInfinity], a.Buckets.Select(b => b.UpperBound));
+        Assert.Equal(13, a.Count);
+        Assert.Equal(82, a.Sum);
+        Assert.DoesNotContain("le", a.Labels.Keys);
+    }
+
+    [Fact]
+    public void Difference_keeps_the_run_model_and_what_the_run_added()
+    {
+        var reports = ServerMetricsScraper.Difference(PrometheusText.ParseHistograms(Before), PrometheusText.ParseHistograms(After), "a", ServerMetricsScraper.DefaultPatterns);
+
+        var batch = reports.Single(r => r.Name == "gan_batch_size");
+        Assert.Equal(10, batch.Count);
+        Assert.Equal(6, batch.Mean);
+        Assert.Equal([new ServerBucket(8, 10)], batch.Buckets);
+        // The median of 10 observations all in (1, 8]: halfway through the bucket.
+        Assert.Equal(4.5, batch.P50, 6);
+
+        // A histogram absent before the run is taken whole; seconds are reported in milliseconds.
+        var queue = reports.Single(r => r.Name == "gan_queue_duration_seconds");
+        Assert.Equal("ms", queue.Unit);
+        Assert.Equal(8, queue.Count);
+        Assert.Equal(1.25, queue.Mean, 6);
+        Assert.Equal(1.0, queue.P50, 6);
+    }
+
+    [Theory]
+    [InlineData("""m{a="x\"y",b="p\\q"} 1.5""", "x\"y", "p\\q", 1.5)]
+    [InlineData("""m{a="1,2",b=""} +Inf""", "1,2", "", double.PositiveInfinity)]
+    public void Label_values_may_hold_escapes_and_commas(string line, string a, string b, double value)
+    {
+        Assert.True(PrometheusText.TryParseSample(line, out var name, out var labels, out var parsed));
+        Assert.Equal("m", name);
+        Assert.Equal(a, labels["a"]);
+        Assert.Equal(b, labels["b"]);
+        Assert.Equal(value, parsed);
+    }
+}

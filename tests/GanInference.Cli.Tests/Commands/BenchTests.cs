@@ -1,0 +1,102 @@
+using System.Text.Json;
+using SkiaSharp;
+
+namespace GanInference.Cli.Tests.Commands;
+
+[Collection(ServerCollection.Name)]
+public sealed class BenchTests(ServerFixture server)
+{
+    [Fact]
+    public async Task Closed_loop_report_adds_up_and_reads_the_server_batching()
+    {
+        using var folder = new TempFolder();
+        var json = folder.Combine("bench.json");
+        var plot = folder.Combine("bench.png");
+        var ceiling = folder.Combine("ceiling.json");
+        var ceilingRun = await CliRun.InvokeAsync(
+            "bench", "--in-process", "--model-dir", Path.Combine(server.ModelsPath, TinyModels.Conditional), "--batch", "1,4",
+            "--warmup", "0.1s", "--duration", "0.3s", "--json", ceiling);
+        Assert.True(ceilingRun.ExitCode == 0, ceilingRun.ToString());
+
+        var result = await CliRun.InvokeAsync(
+            "bench", "--server", server.Address, "--model", TinyModels.Conditional, "--concurrency", "4", "--count", "2",
+            "--warmup", "0.5s", "--duration", "3s", "--json", json, "--plot", plot, "--ceiling", ceiling);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        using var report = JsonDocument.Parse(await File.ReadAllTextAsync(json));
+        var root = report.RootElement;
+        var sent = root.GetProperty("sent").GetInt64();
+        var succeeded = root.GetProperty("succeeded").GetInt64();
+        Assert.True(sent > 10, $"only {sent} requests in 3 s");
+        Assert.Equal(sent, succeeded + root.GetProperty("failed").GetInt64());
+        Assert.Equal(succeeded, root.GetProperty("statusCodes").GetProperty("OK").GetInt64());
+        Assert.Equal(2 * succeeded, root.GetProperty("images").GetInt64());
+        var latency = root.GetProperty("latencyMs");
+        var (p50, p99, max) = (latency.GetProperty("p50").GetDouble(), latency.GetProperty("p99").GetDouble(), latency.GetProperty("max").GetDouble());
+        Assert.True(latency.GetProperty("min").GetDouble() > 0);
+        Assert.True(p50 <= p99 && p99 <= max, $"p50 {p50} p99 {p99} max {max}");
+        Assert.Equal(sent, root.GetProperty("latencyHistogram").EnumerateArray().Sum(b => b.GetProperty("count").GetInt64()));
+        var rps = root.GetProperty("requestsPerSecond").GetDouble();
+        Assert.InRange(rps, sent / root.GetProperty("elapsedSeconds").GetDouble() * 0.999, sent / root.GetProperty("elapsedSeconds").GetDouble() * 1.001);
+
+        // The server's batch-size histogram grew by at least one batch per request it served (2 images each).
+        var serverSide = root.GetProperty("serverMetrics");
+        Assert.False(serverSide.TryGetProperty("error", out var error), error.ToString());
+        var batchSize = serverSide.GetProperty("histograms").EnumerateArray().Single(h => h.GetProperty("name").GetString()!.Contains("batch_size"));
+        Assert.True(batchSize.GetProperty("count").GetDouble() >= 1);
+        Assert.InRange(batchSize.GetProperty("mean").GetDouble(), 1, 16);
+        Assert.Contains(serverSide.GetProperty("histograms").EnumerateArray(), h => h.GetProperty("name").GetString()!.Contains("queue"));
+
+        var ratio = root.GetProperty("ceiling").GetProperty("ratio").GetDouble();
+        Assert.True(ratio > 0);
+        Assert.Contains("Ratio to ceiling", result.Output);
+        Assert.Contains("p99.9", result.Output);
+
+        using var image = SKBitmap.Decode(plot);
+        Assert.Equal(1200, image.Width);
+    }
+
+    [Fact]
+    public async Task Open_loop_sends_on_schedule_and_counts_every_request()
+    {
+        using var folder = new TempFolder();
+        var json = folder.Combine("open.json");
+
+        var result = await CliRun.InvokeAsync(
+            "bench", "--server", server.Address, "--model", TinyModels.Unconditional, "--rate", "100", "--format", "raw-u8",
+            "--warmup", "0.5s", "--duration", "2s", "--json", json);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        using var report = JsonDocument.Parse(await File.ReadAllTextAsync(json));
+        var root = report.RootElement;
+        Assert.Equal("open", root.GetProperty("mode").GetString());
+        // 100 requests/s for 2 s: the schedule fixes the count, whatever the latency.
+        Assert.InRange(root.GetProperty("sent").GetInt64(), 198, 201);
+        Assert.Equal(root.GetProperty("sent").GetInt64(), root.GetProperty("succeeded").GetInt64() + root.GetProperty("failed").GetInt64());
+        Assert.Equal(50, root.GetProperty("warmupRequests").GetInt64());
+    }
+
+    [Fact]
+    public async Task Rate_and_concurrency_together_are_refused()
+    {
+        var result = await CliRun.InvokeAsync("bench", "--server", server.Address, "--model", TinyModels.Conditional, "--rate", "10", "--concurrency", "4");
+
+        Assert.Equal(ExitCodes.BadInput, result.ExitCode);
+        Assert.Contains("exclusive", result.Error);
+    }
+
+    [Fact]
+    public async Task In_process_bench_names_a_bad_model_folder()
+    {
+        using var folder = new TempFolder();
+
+        var missing = await CliRun.InvokeAsync("bench", "--in-process", "--model-dir", folder.Path);
+        await File.WriteAllTextAsync(folder.Combine("gan.json"), "{ \"name\": ");
+        var malformed = await CliRun.InvokeAsync("bench", "--in-process", "--model-dir", folder.Path);
+
+        Assert.Equal(ExitCodes.BadInput, missing.ExitCode);
+        Assert.StartsWith($"--model-dir '{folder.Path}': gan.json not found", missing.Error);
+        Assert.Equal(ExitCodes.BadInput, malformed.ExitCode);
+        Assert.StartsWith($"--model-dir '{folder.Path}': gan.json: invalid JSON", malformed.Error);
+    }
+}

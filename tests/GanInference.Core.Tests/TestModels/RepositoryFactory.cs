@@ -1,0 +1,25 @@
+using GanInference.Core.Generation;
+using GanInference.Core.Repository;
+using GanInference.Core.Runtime;
+using GanInference.Core.Telemetry;
+using Microsoft.Extensions.Logging.Abstractions;
+using MsOptions = Microsoft.Extensions.Options.Options;
+
+namespace GanInference.Tests.TestModels;
+
+/// <summary>Builds the core's real services over a test repository folder (no host).</summary>
+internal static class RepositoryFactory
+{
+    public static async Task<ModelRepository> LoadAsync(string root, ModelRepositoryOptions? options = null)
+    {
+        options ??= new ModelRepositoryOptions();
+        options.Path = root;
+        var sessions = new OnnxSessionFactory(MsOptions.Create(new InferenceOptions { IntraOpThreads = 1 }), NullLogger<OnnxSessionFactory>.Instance);
+        var repository = new ModelRepository(MsOptions.Create(options), sessions, GanTelemetry.CreateStandalone(), NullLoggerFactory.Instance);
+        await repository.LoadAsync(CancellationToken.None);
+        return repository;
+    }
+
+    public static ImageGenerator Generator(int chunkSize = 0) =>
+        new(GanTelemetry.CreateStandalone(), MsOptions.Create(new GenerationOptions { ChunkSize = chunkSize, EncodeParallelism = 2 }));
+}

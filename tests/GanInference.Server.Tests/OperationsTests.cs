@@ -1,0 +1,82 @@
+using GanInference.Api.V1;
+using GanInference.Server.Tests.Infrastructure;
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Reflection.V1Alpha;
+
+namespace GanInference.Server.Tests;
+
+[Collection(ServerCollection.Name)]
+public sealed class OperationsTests(ServerFixture fixture)
+{
+    [Fact]
+    public async Task Health_is_serving_overall_and_per_model_and_unknown_names_are_not_found()
+    {
+        var health = new Health.HealthClient(fixture.Server.Channel);
+
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, (await health.CheckAsync(new HealthCheckRequest { Service = string.Empty })).Status);
+        foreach (var model in new[] { ServerFixture.Unconditional, ServerFixture.Conditional, ServerFixture.ImageToImage })
+        {
+            Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, (await health.CheckAsync(new HealthCheckRequest { Service = model })).Status);
+        }
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => health.CheckAsync(new HealthCheckRequest { Service = "broken" }).ResponseAsync);
+        Assert.Equal(StatusCode.NotFound, error.StatusCode);
+    }
+
+    [Fact]
+    public async Task Reflection_lists_the_inference_service()
+    {
+        var reflection = new ServerReflection.ServerReflectionClient(fixture.Server.Channel);
+        using var call = reflection.ServerReflectionInfo();
+        await call.RequestStream.WriteAsync(new ServerReflectionRequest { ListServices = string.Empty });
+        await call.RequestStream.CompleteAsync();
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+
+        var services = call.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name).ToList();
+        Assert.Contains("gan.v1.GanInference", services);
+        Assert.Contains("grpc.health.v1.Health", services);
+    }
+
+    [Fact]
+    public async Task Metrics_are_served_as_prometheus_text_over_plain_http_and_over_h2c()
+    {
+        await fixture.Client.GenerateAsync(new GenerateRequest { Model = ServerFixture.Unconditional, Count = 5, Seed = 11 });
+
+        using var http = new HttpClient();
+        var text = await ScrapeUntilAsync(http, fixture.Server.MetricsAddress + "/metrics", "gan_images");
+        foreach (var metric in new[] { "gan_requests_total", "gan_images_total", "gan_request_duration_seconds_bucket", "gan_queue_duration_seconds_bucket", "gan_batch_size_bucket", "gan_inference_duration_seconds_bucket" })
+        {
+            Assert.Contains(metric, text);
+        }
+
+        Assert.Contains($"model=\"{ServerFixture.Unconditional}\"", text);
+        Assert.Contains("status=\"OK\"", text);
+
+        // The gRPC port answers too, over cleartext HTTP/2 with prior knowledge.
+        using var request = new HttpRequestMessage(HttpMethod.Get, fixture.Server.Address + "/metrics")
+        {
+            Version = System.Net.HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        using var h2 = await http.SendAsync(request);
+        h2.EnsureSuccessStatusCode();
+        Assert.Contains("gan_images_total", await h2.Content.ReadAsStringAsync());
+    }
+
+    private static async Task<string> ScrapeUntilAsync(HttpClient http, string url, string expected)
+    {
+        // The exporter caches a scrape briefly; retry until the fresh values show up.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var text = await http.GetStringAsync(url);
+            if (text.Contains(expected, StringComparison.Ordinal) || DateTime.UtcNow > deadline)
+            {
+                return text;
+            }
+
+            await Task.Delay(200);
+        }
+    }
+}

@@ -1,0 +1,126 @@
+using System.Text.Json;
+using GanInference.Core.Manifests;
+using GanInference.Trainers.Evaluation;
+using GanInference.Trainers.Export;
+using GanInference.Trainers.Models;
+using GanInference.Trainers.Training;
+using ModelKind = GanInference.Trainers.Models.ModelKind;
+
+namespace GanInference.Trainers.Tests.Export;
+
+/// <summary>export end to end on tiny checkpoints: real ONNX files, real evaluation, atomic folders.</summary>
+public sealed class ModelPackageWriterTests
+{
+    [Theory]
+    [InlineData(ModelKind.Dcgan)]
+    [InlineData(ModelKind.Cdcgan)]
+    public async Task Writes_a_model_folder_the_server_accepts(ModelKind kind)
+    {
+        using var temp = new TempDirectory();
+        var data = temp.Combine("data");
+        TinyMnist.Write(data, trainCount: 32, testCount: 20, gzip: true);
+        var classifier = await ExportClassifierAsync(temp, data);
+        var checkpoint = await TrainGeneratorAsync(temp, data, kind);
+        var output = temp.Combine("models", kind == ModelKind.Dcgan ? "tiny-dcgan" : "tiny-cdcgan");
+
+        var report = await new ModelPackageWriter(new OnnxModelExporter()).WriteAsync(
+            new ExportOptions { CheckpointDirectory = checkpoint, OutputDirectory = output, ClassifierPath = classifier, EvaluationSamples = 20 },
+            CancellationToken.None);
+
+        Assert.NotNull(report);
+        Assert.Equal(["gan.json", "model.onnx", "samples.png"], Directory.GetFiles(output).Select(Path.GetFileName).Order());
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(Path.Combine(output, "samples.png")).Take(4));
+        Assert.Equal(1.0, report.ClassFractions.Sum(), precision: 3);
+        Assert.Equal(kind == ModelKind.Cdcgan, report.ClassifierAccuracy.HasValue);
+        Assert.True(report.RealVsRealFrechetDistance >= 0 && double.IsFinite(report.FrechetDistance));
+
+        // The server's own manifest reader accepts the folder (schema + folder name).
+        var read = await ManifestReader.ReadAsync(output, CancellationToken.None);
+        Assert.Equal(Path.GetFileName(output), read.Manifest.Name);
+        Assert.Equal(Path.Combine(output, "model.onnx"), read.ModelPath);
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "gan.json")));
+        var provenance = manifest.RootElement.GetProperty("provenance");
+        Assert.Equal(2, provenance.GetProperty("epochs").GetInt32());
+        Assert.True(provenance.GetProperty("metrics").TryGetProperty("frechetDistance", out _));
+
+        using var session = new OnnxGeneratorSession(Path.Combine(output, "model.onnx"));
+        Assert.Equal(kind == ModelKind.Cdcgan, session.IsConditional);
+        Assert.Equal(100, session.LatentDimension);
+    }
+
+    [Fact]
+    public async Task A_failed_export_leaves_nothing_behind_and_keeps_the_previous_model()
+    {
+        using var temp = new TempDirectory();
+        var data = temp.Combine("data");
+        TinyMnist.Write(data, trainCount: 32, testCount: 20, gzip: false);
+        var checkpoint = await TrainGeneratorAsync(temp, data, ModelKind.Dcgan);
+        var models = temp.Combine("models");
+        var output = Path.Combine(models, "dcgan");
+        Directory.CreateDirectory(output);
+        File.WriteAllText(Path.Combine(output, "gan.json"), "previous");
+
+        // The classifier is missing, so the evaluation fails after model.onnx and samples.png were written.
+        var missingClassifier = temp.Combine("no-classifier.onnx");
+        var error = await Assert.ThrowsAsync<FileNotFoundException>(() => new ModelPackageWriter(new OnnxModelExporter()).WriteAsync(
+            new ExportOptions { CheckpointDirectory = checkpoint, OutputDirectory = output, ClassifierPath = missingClassifier, EvaluationSamples = 20 },
+            CancellationToken.None));
+
+        Assert.Contains(missingClassifier, error.Message, StringComparison.Ordinal);
+        Assert.Equal(["dcgan"], Directory.GetFileSystemEntries(models).Select(Path.GetFileName));
+        Assert.Equal(["gan.json"], Directory.GetFiles(output).Select(Path.GetFileName));
+        Assert.Equal("previous", File.ReadAllText(Path.Combine(output, "gan.json")));
+    }
+
+    [Fact]
+    public async Task A_failed_first_export_creates_no_folder()
+    {
+        using var temp = new TempDirectory();
+        var data = temp.Combine("data");
+        TinyMnist.Write(data, trainCount: 32, testCount: 20, gzip: false);
+        var checkpoint = await TrainGeneratorAsync(temp, data, ModelKind.Dcgan);
+        var models = temp.Combine("models");
+
+        await Assert.ThrowsAsync<FileNotFoundException>(() => new ModelPackageWriter(new OnnxModelExporter()).WriteAsync(
+            new ExportOptions { CheckpointDirectory = checkpoint, OutputDirectory = Path.Combine(models, "dcgan"), ClassifierPath = temp.Combine("none.onnx"), EvaluationSamples = 20 },
+            CancellationToken.None));
+
+        Assert.Empty(Directory.GetFileSystemEntries(models));
+    }
+
+    private static async Task<string> TrainGeneratorAsync(TempDirectory temp, string data, ModelKind kind)
+    {
+        var options = new TrainingOptions
+        {
+            Architecture = new GanArchitecture { Kind = kind, GeneratorWidth = 4, DiscriminatorWidth = 4, LabelEmbeddingDimension = 4 },
+            DataDirectory = data,
+            RunDirectory = temp.Combine("runs", kind.ToString()),
+            Epochs = 2,
+            BatchSize = 16,
+            Seed = 1,
+            Command = "test",
+        };
+        var result = await new GanTrainer(options).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
+        return result.LastCheckpoint;
+    }
+
+    private static async Task<string> ExportClassifierAsync(TempDirectory temp, string data)
+    {
+        var options = new TrainingOptions
+        {
+            Architecture = new GanArchitecture { Kind = ModelKind.Classifier },
+            DataDirectory = data,
+            RunDirectory = temp.Combine("runs", "classifier"),
+            Epochs = 1,
+            BatchSize = 16,
+            LearningRate = 1e-3,
+        };
+        var (result, _) = await new ClassifierTrainer(options).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
+        var folder = temp.Combine("eval", "classifier");
+        await new ModelPackageWriter(new OnnxModelExporter()).WriteAsync(
+            new ExportOptions { CheckpointDirectory = result.LastCheckpoint, OutputDirectory = folder },
+            CancellationToken.None);
+        Assert.True(File.Exists(Path.Combine(folder, ModelPackageWriter.ClassifierManifestFileName)));
+        return Path.Combine(folder, ModelPackageWriter.ModelFileName);
+    }
+}

@@ -1,0 +1,106 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using GanInference.Trainers.Evaluation;
+using GanInference.Trainers.Export;
+using Microsoft.Extensions.Logging;
+using Spectre.Console;
+
+namespace GanInference.Trainers.Cli;
+
+/// <summary><c>export</c> and <c>evaluate</c>.</summary>
+internal static class ToolCommands
+{
+    private static readonly JsonSerializerOptions ReportJson = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
+    public static IEnumerable<Command> Create(ILoggerFactory loggers) => [CreateExport(loggers), CreateEvaluate(loggers)];
+
+    private static Command CreateExport(ILoggerFactory loggers)
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint folder (runs/NAME/checkpoints/latest or epoch-NNN).", Required = true };
+        var output = new Option<string>("--out") { Description = "Model folder to write, e.g. models/dcgan-mnist (its name is the model name).", Required = true };
+        var classifier = new Option<string>("--classifier") { Description = "Exported classifier for the evaluation figures.", DefaultValueFactory = _ => Path.Combine("eval", "mnist-classifier", "model.onnx") };
+        var data = new Option<string?>("--data") { Description = "MNIST folder for the evaluation (default: the checkpoint's training data)." };
+        var samples = new Option<int>("--samples") { Description = "Images generated for the evaluation.", DefaultValueFactory = _ => 1000 };
+        var description = new Option<string?>("--description") { Description = "Manifest description." };
+
+        var command = new Command("export", "Export a checkpoint to ONNX with its manifest (gan.json or classifier.json) and samples.png.");
+        foreach (var option in new Option[] { checkpoint, output, classifier, data, samples, description })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var logger = loggers.CreateLogger("export");
+            var options = new ExportOptions
+            {
+                CheckpointDirectory = parse.GetValue(checkpoint)!,
+                OutputDirectory = parse.GetValue(output)!,
+                ClassifierPath = parse.GetValue(classifier)!,
+                DataDirectory = parse.GetValue(data),
+                EvaluationSamples = parse.GetValue(samples),
+                Description = parse.GetValue(description),
+            };
+            var report = await new ModelPackageWriter(new OnnxModelExporter()).WriteAsync(options, cancellationToken).ConfigureAwait(false);
+            if (report is not null)
+            {
+                Print(report);
+            }
+
+            Log.Exported(logger, report is null ? "classifier" : "generator", options.OutputDirectory);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command CreateEvaluate(ILoggerFactory loggers)
+    {
+        var model = new Option<string>("--model") { Description = "Exported generator (model.onnx or its folder).", Required = true };
+        var classifier = new Option<string>("--classifier") { Description = "Exported classifier.", DefaultValueFactory = _ => Path.Combine("eval", "mnist-classifier", "model.onnx") };
+        var data = new Option<string>("--data") { Description = "MNIST folder (real digits for the baselines).", Required = true };
+        var samples = new Option<int>("--samples") { Description = "Images generated, from seeds 0..N-1.", DefaultValueFactory = _ => 1000 };
+        var truncation = new Option<float>("--truncation") { Description = "Latent truncation (0 = plain N(0, 1)).", DefaultValueFactory = _ => 0f };
+        var json = new Option<string?>("--json") { Description = "Also write the report as JSON to this file." };
+
+        var command = new Command("evaluate", "Quality figures of an exported generator, through ONNX Runtime with server-identical latents.");
+        foreach (var option in new Option[] { model, classifier, data, samples, truncation, json })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var logger = loggers.CreateLogger("evaluate");
+            var modelPath = parse.GetValue(model)!;
+            if (Directory.Exists(modelPath))
+            {
+                modelPath = Path.Combine(modelPath, ModelPackageWriter.ModelFileName);
+            }
+
+            var report = await new GeneratorEvaluator(parse.GetValue(classifier)!, parse.GetValue(data)!)
+                .EvaluateAsync(modelPath, parse.GetValue(samples), parse.GetValue(truncation), cancellationToken).ConfigureAwait(false);
+            Print(report);
+            if (parse.GetValue(json) is { } jsonPath)
+            {
+                await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(report, ReportJson), cancellationToken).ConfigureAwait(false);
+            }
+
+            Log.Evaluated(logger, modelPath, string.Join(", ", report.ToMetrics().Select(m => FormattableString.Invariant($"{m.Key}={m.Value}"))));
+            return 0;
+        });
+        return command;
+    }
+
+    private static void Print(EvaluationReport report)
+    {
+        var table = new Table().AddColumn("figure").AddColumn(new TableColumn("value").RightAligned());
+        foreach (var (name, value) in report.ToMetrics())
+        {
+            table.AddRow(name, value.ToString("G6", CultureInfo.InvariantCulture));
+        }
+
+        table.AddRow("classFractions", string.Join(" ", report.ClassFractions.Select(f => f.ToString("F3", CultureInfo.InvariantCulture))));
+        AnsiConsole.Write(table);
+    }
+}

@@ -1,0 +1,111 @@
+using System.CommandLine;
+using GanInference.Trainers.Models;
+using GanInference.Trainers.Training;
+using Microsoft.Extensions.Logging;
+
+namespace GanInference.Trainers.Cli;
+
+/// <summary><c>train dcgan|cdcgan|classifier</c>.</summary>
+internal static class TrainCommand
+{
+    public static Command Create(ILoggerFactory loggers, string commandLine)
+    {
+        var train = new Command("train", "Train a network on MNIST IDX files.");
+        train.Subcommands.Add(CreateGan(ModelKind.Dcgan, "dcgan", "Unconditional DCGAN.", loggers, commandLine));
+        train.Subcommands.Add(CreateGan(ModelKind.Cdcgan, "cdcgan", "Class-conditional DCGAN (label embedding in G, projection discriminator).", loggers, commandLine));
+        train.Subcommands.Add(CreateClassifier(loggers, commandLine));
+        return train;
+    }
+
+    private static Command CreateGan(ModelKind kind, string name, string description, ILoggerFactory loggers, string commandLine)
+    {
+        var common = new CommonOptions(name, defaultEpochs: 20, defaultBatchSize: 64, defaultLearningRate: 2e-4);
+        var latent = new Option<int>("--latent") { Description = "Latent dimension.", DefaultValueFactory = _ => 100 };
+        var ngf = new Option<int>("--ngf") { Description = "Generator base width.", DefaultValueFactory = _ => 48 };
+        var ndf = new Option<int>("--ndf") { Description = "Discriminator base width.", DefaultValueFactory = _ => 48 };
+        var beta1 = new Option<double>("--beta1") { Description = "Adam beta1.", DefaultValueFactory = _ => 0.5 };
+        var embedding = new Option<int>("--label-embedding") { Description = "Generator label embedding length (cdcgan).", DefaultValueFactory = _ => 32 };
+        var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint folder up to --epochs in total (same run folder; appends to loss.csv)." };
+
+        var command = new Command(name, description);
+        common.AddTo(command);
+        command.Options.Add(latent);
+        command.Options.Add(ngf);
+        command.Options.Add(ndf);
+        command.Options.Add(beta1);
+        command.Options.Add(resume);
+        if (kind == ModelKind.Cdcgan)
+        {
+            command.Options.Add(embedding);
+        }
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var logger = loggers.CreateLogger("train");
+            var options = common.Build(parse, commandLine, new GanArchitecture
+            {
+                Kind = kind,
+                LatentDimension = parse.GetValue(latent),
+                GeneratorWidth = parse.GetValue(ngf),
+                DiscriminatorWidth = parse.GetValue(ndf),
+                LabelEmbeddingDimension = kind == ModelKind.Cdcgan ? parse.GetValue(embedding) : new GanArchitecture().LabelEmbeddingDimension,
+            }) with { Beta1 = parse.GetValue(beta1), ResumeFrom = parse.GetValue(resume) };
+            var result = await ProgressDisplay.RunAsync(name, logger, progress => new GanTrainer(options).RunAsync(progress, cancellationToken)).ConfigureAwait(false);
+            Log.TrainingFinished(logger, result.Steps, result.TrainingSeconds, result.LastCheckpoint);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command CreateClassifier(ILoggerFactory loggers, string commandLine)
+    {
+        var common = new CommonOptions("classifier", defaultEpochs: 6, defaultBatchSize: 128, defaultLearningRate: 1e-3);
+        var command = new Command("classifier", "The MNIST CNN that `evaluate` uses as its feature extractor.");
+        common.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var logger = loggers.CreateLogger("train");
+            var options = common.Build(parse, commandLine, new GanArchitecture { Kind = ModelKind.Classifier });
+            var (result, accuracy) = await ProgressDisplay.RunAsync("classifier", logger, progress => new ClassifierTrainer(options).RunAsync(progress, cancellationToken)).ConfigureAwait(false);
+            Log.TrainingFinished(logger, result.Steps, result.TrainingSeconds, result.LastCheckpoint);
+            Log.ClassifierAccuracy(logger, accuracy);
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Options every <c>train</c> command shares.</summary>
+    private sealed class CommonOptions(string runName, int defaultEpochs, int defaultBatchSize, double defaultLearningRate)
+    {
+        private readonly Option<string> data = new("--data") { Description = "Folder of MNIST IDX files (.gz or plain).", Required = true };
+        private readonly Option<string> run = new("--run") { Description = "Run folder for checkpoints, loss.csv and sample grids.", DefaultValueFactory = _ => Path.Combine("runs", runName) };
+        private readonly Option<int> epochs = new("--epochs") { Description = "Passes over the training set.", DefaultValueFactory = _ => defaultEpochs };
+        private readonly Option<int> batchSize = new("--batch-size") { Description = "Images per step.", DefaultValueFactory = _ => defaultBatchSize };
+        private readonly Option<double> learningRate = new("--lr") { Description = "Adam learning rate.", DefaultValueFactory = _ => defaultLearningRate };
+        private readonly Option<ulong> seed = new("--seed") { Description = "Seed of weights, shuffling and noise (makes a run reproducible).", DefaultValueFactory = _ => 1UL };
+        private readonly Option<int> threads = new("--threads") { Description = "libtorch threads (0 = default; use 1 per process when running two at once).", DefaultValueFactory = _ => 0 };
+        private readonly Option<long> maxSteps = new("--max-steps") { Description = "Stop after this many steps (0 = all epochs).", DefaultValueFactory = _ => 0L };
+
+        public void AddTo(Command command)
+        {
+            foreach (var option in new Option[] { data, run, epochs, batchSize, learningRate, seed, threads, maxSteps })
+            {
+                command.Options.Add(option);
+            }
+        }
+
+        public TrainingOptions Build(ParseResult parse, string commandLine, GanArchitecture architecture) => new()
+        {
+            Architecture = architecture,
+            DataDirectory = parse.GetValue(data)!,
+            RunDirectory = parse.GetValue(run)!,
+            Epochs = parse.GetValue(epochs),
+            BatchSize = parse.GetValue(batchSize),
+            LearningRate = parse.GetValue(learningRate),
+            Seed = parse.GetValue(seed),
+            Threads = parse.GetValue(threads),
+            MaxSteps = parse.GetValue(maxSteps),
+            Command = commandLine,
+        };
+    }
+}

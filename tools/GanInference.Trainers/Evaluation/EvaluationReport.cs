@@ -1,0 +1,60 @@
+namespace GanInference.Trainers.Evaluation;
+
+/// <summary>The figures of <c>evaluate</c>; also stored in the manifest's provenance.</summary>
+public sealed record EvaluationReport
+{
+    /// <summary>Images generated, from seeds 0..SampleCount-1 (labels cycle 0..9 for conditional models).</summary>
+    public required int SampleCount { get; init; }
+
+    public required float Truncation { get; init; }
+
+    /// <summary>Share of samples the classifier assigns to each class.</summary>
+    public required double[] ClassFractions { get; init; }
+
+    /// <summary>Share of samples recognised as the label asked for (class-conditional models only).</summary>
+    public double? ClassifierAccuracy { get; init; }
+
+    /// <summary>Fréchet distance, in the classifier's penultimate features, between samples and real test digits.</summary>
+    public required double FrechetDistance { get; init; }
+
+    /// <summary>The same distance between as many real training digits and the test digits: the floor to compare with.</summary>
+    public required double RealVsRealFrechetDistance { get; init; }
+
+    /// <summary>The classifier's accuracy on the real test digits (how far to trust the figures above).</summary>
+    public required double ClassifierTestAccuracy { get; init; }
+
+    /// <summary>Mean pixel distance from a sample to its nearest training digit.</summary>
+    public required double SampleNearestTrainDistance { get; init; }
+
+    /// <summary>Mean pixel distance from a real test digit to its nearest training digit.</summary>
+    public required double TestNearestTrainDistance { get; init; }
+
+    /// <summary>
+    /// Share of samples closer to a training digit than 99 % of test digits are (≈ 0.01 when the
+    /// generator does not copy; much more means memorisation).
+    /// </summary>
+    public required double NearCopyFraction { get; init; }
+
+    /// <summary>Flat name → number pairs for the manifest's <c>provenance.metrics</c>.</summary>
+    public IReadOnlyDictionary<string, double> ToMetrics()
+    {
+        var metrics = new Dictionary<string, double>
+        {
+            ["frechetDistance"] = Math.Round(FrechetDistance, 3),
+            ["realVsRealFrechetDistance"] = Math.Round(RealVsRealFrechetDistance, 3),
+            ["minClassFraction"] = Math.Round(ClassFractions.Min(), 4),
+            ["maxClassFraction"] = Math.Round(ClassFractions.Max(), 4),
+            ["sampleNearestTrainDistance"] = Math.Round(SampleNearestTrainDistance, 3),
+            ["testNearestTrainDistance"] = Math.Round(TestNearestTrainDistance, 3),
+            ["nearCopyFraction"] = Math.Round(NearCopyFraction, 4),
+            ["evaluationClassifierTestAccuracy"] = Math.Round(ClassifierTestAccuracy, 4),
+            ["evaluationSamples"] = SampleCount,
+        };
+        if (ClassifierAccuracy is { } accuracy)
+        {
+            metrics["classifierAccuracy"] = Math.Round(accuracy, 4);
+        }
+
+        return metrics;
+    }
+}

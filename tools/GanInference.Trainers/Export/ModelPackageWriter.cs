@@ -1,0 +1,203 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using GanInference.Core.Manifests;
+using GanInference.Trainers.Evaluation;
+using GanInference.Trainers.Imaging;
+using GanInference.Trainers.Models;
+using GanInference.Trainers.Sampling;
+using GanInference.Trainers.Training;
+using Google.Protobuf;
+using ModelKind = GanInference.Trainers.Models.ModelKind;
+
+namespace GanInference.Trainers.Export;
+
+/// <summary>What <c>export</c> needs besides the checkpoint.</summary>
+public sealed record ExportOptions
+{
+    public required string CheckpointDirectory { get; init; }
+
+    /// <summary>Destination folder, e.g. <c>models/dcgan-mnist</c>; its name is the model's name.</summary>
+    public required string OutputDirectory { get; init; }
+
+    /// <summary>The exported classifier used by the evaluation (GAN exports only).</summary>
+    public string ClassifierPath { get; init; } = Path.Combine("eval", "mnist-classifier", "model.onnx");
+
+    /// <summary>MNIST folder for the evaluation; defaults to the checkpoint's training data.</summary>
+    public string? DataDirectory { get; init; }
+
+    public int EvaluationSamples { get; init; } = 1000;
+
+    public string? Description { get; init; }
+}
+
+/// <summary>
+/// Turns a checkpoint into a model folder: <c>model.onnx</c>, <c>gan.json</c> (manifest with
+/// provenance and evaluation figures) and <c>samples.png</c> for generators; <c>model.onnx</c> and
+/// <c>classifier.json</c> for the classifier. Everything is written through <see cref="AtomicFolder"/>.
+/// </summary>
+public sealed class ModelPackageWriter(OnnxModelExporter exporter)
+{
+    public const string ModelFileName = "model.onnx";
+    public const string SamplesFileName = "samples.png";
+    public const string ClassifierManifestFileName = "classifier.json";
+    private const int GridColumns = 10;
+
+    // Relaxed escaping keeps the manifests readable (é, backticks) — they are files, not HTML.
+    private static readonly JsonSerializerOptions ManifestJson = new(Checkpoint.JsonOptions) { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <returns>The evaluation figures (GANs) or null (classifier).</returns>
+    public async Task<EvaluationReport?> WriteAsync(ExportOptions options, CancellationToken cancellationToken)
+    {
+        var info = await Checkpoint.ReadInfoAsync(options.CheckpointDirectory, cancellationToken).ConfigureAwait(false);
+        var dataDirectory = options.DataDirectory ?? info.DataDirectory;
+        EvaluationReport? report = null;
+        await AtomicFolder.WriteAsync(
+            options.OutputDirectory,
+            async (staging, token) =>
+            {
+                if (info.Architecture.Kind == ModelKind.Classifier)
+                {
+                    await WriteClassifierAsync(options, info, dataDirectory, staging, token).ConfigureAwait(false);
+                }
+                else
+                {
+                    report = await WriteGeneratorAsync(options, info, dataDirectory, staging, token).ConfigureAwait(false);
+                }
+            },
+            cancellationToken).ConfigureAwait(false);
+        return report;
+    }
+
+    private async Task<EvaluationReport> WriteGeneratorAsync(ExportOptions options, CheckpointInfo info, string dataDirectory, string staging, CancellationToken cancellationToken)
+    {
+        var architecture = info.Architecture;
+        var modelPath = Path.Combine(staging, ModelFileName);
+        var generator = ModelFactory.CreateGenerator(architecture);
+        using (generator.Module)
+        {
+            Checkpoint.LoadWeights(options.CheckpointDirectory, Checkpoint.GeneratorFileName, generator.Module);
+            var model = exporter.ExportGenerator(generator, architecture, new Dictionary<string, string>
+            {
+                ["gan.kind"] = architecture.Kind.ToString().ToLowerInvariant(),
+                ["gan.latent_dimension"] = architecture.LatentDimension.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            });
+            await File.WriteAllBytesAsync(modelPath, model.ToByteArray(), cancellationToken).ConfigureAwait(false);
+        }
+
+        // Samples and figures come from the exported file through ONNX Runtime: what users get.
+        using (var session = new OnnxGeneratorSession(modelPath))
+        {
+            var (seeds, labels) = SeededLatents.GridLayout(architecture.IsConditional, architecture.ClassCount, GridColumns, GridColumns);
+            var pixels = session.Generate(seeds, labels, truncation: 0f, cancellationToken);
+            await File.WriteAllBytesAsync(Path.Combine(staging, SamplesFileName), ImageGrid.EncodePng(pixels, GridColumns), cancellationToken).ConfigureAwait(false);
+        }
+
+        var report = await new GeneratorEvaluator(options.ClassifierPath, dataDirectory)
+            .EvaluateAsync(modelPath, options.EvaluationSamples, truncation: 0f, cancellationToken).ConfigureAwait(false);
+        var manifest = CreateManifest(Path.GetFileName(Path.GetFullPath(options.OutputDirectory).TrimEnd(Path.DirectorySeparatorChar)), options, info, dataDirectory, report);
+        await File.WriteAllTextAsync(Path.Combine(staging, ManifestReader.FileName), JsonSerializer.Serialize(manifest, ManifestJson) + "\n", cancellationToken).ConfigureAwait(false);
+        return report;
+    }
+
+    private static ModelManifest CreateManifest(string name, ExportOptions options, CheckpointInfo info, string dataDirectory, EvaluationReport report)
+    {
+        var architecture = info.Architecture;
+        var inputs = new List<TensorManifest>
+        {
+            new() { Name = OnnxModelExporter.LatentInput, Role = TensorRoles.Latent, Dtype = "float32", Shape = [-1, architecture.LatentDimension] },
+        };
+        if (architecture.IsConditional)
+        {
+            inputs.Add(new() { Name = OnnxModelExporter.LabelInput, Role = TensorRoles.Label, Dtype = "int64", Shape = [-1] });
+        }
+
+        var provenance = new JsonObject
+        {
+            ["dataset"] = $"MNIST IDX training split ({info.TrainingImages:N0} digits) from {dataDirectory}",
+            ["command"] = info.Command,
+            ["epochs"] = info.Epoch,
+            ["steps"] = info.Step,
+            ["batchSize"] = info.BatchSize,
+            ["seed"] = info.Seed,
+            ["trainingSeconds"] = info.TrainingSeconds,
+            ["hardware"] = $"CPU, {Environment.ProcessorCount} cores (TorchSharp 0.107 / libtorch 2.10 CPU)",
+            ["architecture"] = JsonSerializer.SerializeToNode(architecture, Checkpoint.JsonOptions),
+            ["metrics"] = JsonSerializer.SerializeToNode(report.ToMetrics()),
+            ["classFractions"] = JsonSerializer.SerializeToNode(report.ClassFractions),
+            ["evaluation"] = $"{report.SampleCount} samples from seeds 0..{report.SampleCount - 1}" +
+                (architecture.IsConditional ? " with label = seed % 10" : string.Empty) +
+                $", truncation 0, through ONNX Runtime; features and classes from {options.ClassifierPath}; real digits from {dataDirectory}",
+        };
+
+        if (info.EarlierCommands.Count > 0)
+        {
+            // The run was resumed: these commands produced the checkpoint it continued from.
+            provenance["resumedFrom"] = JsonSerializer.SerializeToNode(info.EarlierCommands);
+        }
+
+        return new ModelManifest
+        {
+            Name = name,
+            Kind = architecture.IsConditional ? "class-conditional" : "unconditional",
+            Description = options.Description ?? (architecture.IsConditional
+                ? "Class-conditional DCGAN (label embedding + projection discriminator) trained on MNIST digits"
+                : "DCGAN trained on MNIST digits"),
+            Model = ModelFileName,
+            Inputs = inputs,
+            Outputs = [new() { Name = OnnxModelExporter.ImageOutput, Role = TensorRoles.Image, Dtype = "float32", Shape = [-1, 1, OnnxModelExporter.ImageSize, OnnxModelExporter.ImageSize], Range = [-1, 1] }],
+            Classes = architecture.IsConditional ? Enumerable.Range(0, architecture.ClassCount).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray() : null,
+            Batching = new BatchingManifest { MaxBatchSize = 64, MaxQueueDelayMs = 2, MaxQueueSize = 1024, PreferredBatchSizes = [8, 16, 32, 64] },
+            Defaults = new DefaultsManifest { Truncation = 0 },
+            Provenance = JsonSerializer.SerializeToElement(provenance),
+        };
+    }
+
+    private async Task WriteClassifierAsync(ExportOptions options, CheckpointInfo info, string dataDirectory, string staging, CancellationToken cancellationToken)
+    {
+        var modelPath = Path.Combine(staging, ModelFileName);
+        using (var classifier = new MnistClassifier(info.Architecture))
+        {
+            Checkpoint.LoadWeights(options.CheckpointDirectory, Checkpoint.ClassifierFileName, classifier);
+            var model = exporter.ExportClassifier(classifier, info.Architecture.ClassCount);
+            await File.WriteAllBytesAsync(modelPath, model.ToByteArray(), cancellationToken).ConfigureAwait(false);
+        }
+
+        // Re-measure through ONNX Runtime so the stated accuracy is that of the exported file.
+        var test = await Data.MnistDataset.LoadAsync(dataDirectory, Data.MnistSplit.Test, cancellationToken).ConfigureAwait(false);
+        var images = new float[test.Count * 28 * 28];
+        for (var i = 0; i < test.Count; i++)
+        {
+            test.CopyImage(i, images.AsSpan(i * 28 * 28, 28 * 28));
+        }
+
+        double accuracy;
+        using (var session = new OnnxClassifierSession(modelPath))
+        {
+            var (predictions, _) = session.Classify(images, cancellationToken);
+            accuracy = predictions.Where((p, i) => p == test.Labels[i]).Count() / (double)test.Count;
+        }
+
+        var description = new JsonObject
+        {
+            ["name"] = "mnist-classifier",
+            ["description"] = "Small MNIST CNN; the feature extractor and judge of `GanInference.Trainers evaluate`.",
+            ["model"] = ModelFileName,
+            ["input"] = new JsonObject { ["name"] = OnnxModelExporter.ClassifierInput, ["dtype"] = "float32", ["shape"] = new JsonArray(-1, 1, 28, 28), ["range"] = new JsonArray(-1, 1) },
+            ["outputs"] = new JsonArray(
+                new JsonObject { ["name"] = OnnxModelExporter.LogitsOutput, ["dtype"] = "float32", ["shape"] = new JsonArray(-1, info.Architecture.ClassCount), ["meaning"] = "class logits (argmax = predicted digit)" },
+                new JsonObject { ["name"] = OnnxModelExporter.FeaturesOutput, ["dtype"] = "float32", ["shape"] = new JsonArray(-1, MnistClassifier.FeatureDimension), ["meaning"] = "penultimate ReLU features, the space of the Fréchet distance" }),
+            ["testAccuracy"] = Math.Round(accuracy, 4),
+            ["testImages"] = test.Count,
+            ["provenance"] = new JsonObject
+            {
+                ["dataset"] = $"MNIST IDX ({info.TrainingImages:N0} training digits) from {dataDirectory}",
+                ["command"] = info.Command,
+                ["epochs"] = info.Epoch,
+                ["steps"] = info.Step,
+                ["seed"] = info.Seed,
+                ["trainingSeconds"] = info.TrainingSeconds,
+            },
+        };
+        await File.WriteAllTextAsync(Path.Combine(staging, ClassifierManifestFileName), description.ToJsonString(ManifestJson) + "\n", cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,62 @@
+using System.Text.Json.Serialization;
+
+namespace GanInference.Trainers.Models;
+
+/// <summary>Which network a checkpoint holds.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ModelKind>))]
+public enum ModelKind
+{
+    /// <summary>Unconditional DCGAN generator + discriminator.</summary>
+    Dcgan,
+
+    /// <summary>Class-conditional DCGAN (label embedding in G, projection discriminator).</summary>
+    Cdcgan,
+
+    /// <summary>The MNIST classifier used as the feature extractor of <c>evaluate</c>.</summary>
+    Classifier,
+}
+
+/// <summary>
+/// The hyper-parameters that fix the shapes of the networks; stored in every checkpoint so a
+/// checkpoint can be rebuilt and exported without repeating the command line.
+/// </summary>
+public sealed record GanArchitecture
+{
+    public ModelKind Kind { get; init; }
+
+    /// <summary>Length of z.</summary>
+    public int LatentDimension { get; init; } = 100;
+
+    /// <summary>Base channel count of the generator (ngf); the first block has 4×, the second 2×.</summary>
+    public int GeneratorWidth { get; init; } = 48;
+
+    /// <summary>Base channel count of the discriminator (ndf).</summary>
+    public int DiscriminatorWidth { get; init; } = 48;
+
+    /// <summary>Number of classes (labels 0..ClassCount-1) of class-conditional models and the classifier.</summary>
+    public int ClassCount { get; init; } = 10;
+
+    /// <summary>Length of the generator's label embedding, concatenated with z.</summary>
+    public int LabelEmbeddingDimension { get; init; } = 32;
+
+    [JsonIgnore]
+    public bool IsConditional => Kind == ModelKind.Cdcgan;
+
+    /// <summary>Throws naming the field when a value cannot build a network.</summary>
+    public void Validate()
+    {
+        static void Positive(int value, string name)
+        {
+            if (value <= 0)
+            {
+                throw new ArgumentOutOfRangeException(name, value, $"{name} must be positive.");
+            }
+        }
+
+        Positive(LatentDimension, nameof(LatentDimension));
+        Positive(GeneratorWidth, nameof(GeneratorWidth));
+        Positive(DiscriminatorWidth, nameof(DiscriminatorWidth));
+        Positive(ClassCount, nameof(ClassCount));
+        Positive(LabelEmbeddingDimension, nameof(LabelEmbeddingDimension));
+    }
+}

@@ -1,0 +1,219 @@
+using System.Diagnostics;
+using GanInference.Trainers.Data;
+using GanInference.Trainers.Imaging;
+using GanInference.Trainers.Models;
+using GanInference.Trainers.Sampling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GanInference.Trainers.Training;
+
+/// <summary>The result of a training run.</summary>
+public sealed record TrainingResult(string RunDirectory, string LastCheckpoint, long Steps, double TrainingSeconds);
+
+/// <summary>
+/// DCGAN / class-conditional DCGAN training with the non-saturating loss: D minimises
+/// softplus(-D(x)) + softplus(D(G(z))), G minimises softplus(-D(G(z))); Adam for both.
+/// Writes a loss CSV row per step, and a checkpoint and a sample grid per epoch.
+/// </summary>
+public sealed class GanTrainer
+{
+    private const int GridColumns = 10;
+    private static readonly string[] LossColumns = ["d_loss", "g_loss", "d_real", "d_fake"];
+
+    private readonly TrainingOptions options;
+
+    public GanTrainer(TrainingOptions options)
+    {
+        options.Validate();
+        if (options.Architecture.Kind == ModelKind.Classifier)
+        {
+            throw new ArgumentException("use ClassifierTrainer for the classifier.", nameof(options));
+        }
+
+        this.options = options;
+    }
+
+    public async Task<TrainingResult> RunAsync(IProgress<TrainingProgress> progress, CancellationToken cancellationToken)
+    {
+        var data = await MnistDataset.LoadAsync(options.DataDirectory, MnistSplit.Train, cancellationToken).ConfigureAwait(false);
+        TorchSetup.Apply(options.Seed, options.Threads);
+        var run = new RunFolder(options.RunDirectory);
+        run.Create();
+
+        var resumed = options.ResumeFrom is null ? null : await Checkpoint.ReadInfoAsync(options.ResumeFrom, cancellationToken).ConfigureAwait(false);
+        if (resumed is not null && resumed.Architecture.Kind != options.Architecture.Kind)
+        {
+            throw new ArgumentException($"--resume: {options.ResumeFrom} holds a {resumed.Architecture.Kind} checkpoint, not {options.Architecture.Kind}.");
+        }
+
+        // A resumed run keeps the checkpoint's shapes, whatever the command line says.
+        var architecture = resumed?.Architecture ?? options.Architecture;
+        var generator = ModelFactory.CreateGenerator(architecture);
+        var discriminator = ModelFactory.CreateDiscriminator(architecture);
+        using var generatorModule = generator.Module;
+        using var discriminatorModule = discriminator.Module;
+        generatorModule.apply(InitializeDcganWeights);
+        discriminatorModule.apply(InitializeDcganWeights);
+        using var generatorOptimizer = optim.Adam(generatorModule.parameters(), options.LearningRate, options.Beta1, 0.999);
+        using var discriminatorOptimizer = optim.Adam(discriminatorModule.parameters(), options.LearningRate, options.Beta1, 0.999);
+        if (resumed is not null)
+        {
+            Checkpoint.LoadWeights(options.ResumeFrom!, Checkpoint.GeneratorFileName, generatorModule);
+            Checkpoint.LoadWeights(options.ResumeFrom!, Checkpoint.DiscriminatorFileName, discriminatorModule);
+            Checkpoint.LoadOptimizerState(options.ResumeFrom!, Checkpoint.GeneratorOptimizerFileName, generatorOptimizer);
+            Checkpoint.LoadOptimizerState(options.ResumeFrom!, Checkpoint.DiscriminatorOptimizerFileName, discriminatorOptimizer);
+        }
+
+        using var images = data.ImagesTensor();
+        using var labels = data.LabelsTensor();
+        var batchSize = Math.Min(options.BatchSize, data.Count);
+        var stepsPerEpoch = data.Count / batchSize; // drop the ragged last batch: BatchNorm dislikes tiny batches
+        var totalSteps = options.MaxSteps > 0 ? Math.Min(options.MaxSteps, (long)stepsPerEpoch * options.Epochs) : (long)stepsPerEpoch * options.Epochs;
+        var epochs = (int)((totalSteps + stepsPerEpoch - 1) / stepsPerEpoch);
+
+        await using var lossLog = await LossLog.OpenAsync(run.LossCsv, LossColumns, append: resumed is not null, cancellationToken).ConfigureAwait(false);
+        var clock = Stopwatch.StartNew();
+        var previousSeconds = resumed?.TrainingSeconds ?? 0;
+        long step = resumed?.Step ?? 0;
+        var lastCheckpoint = string.Empty;
+        var row = new double[LossColumns.Length];
+        for (var epoch = (resumed?.Epoch ?? 0) + 1; epoch <= epochs; epoch++)
+        {
+            // Reseeding per epoch makes a resumed run continue exactly as an uninterrupted one would.
+            random.manual_seed(unchecked((long)options.Seed + epoch));
+            using var order = randperm(data.Count);
+            for (var batch = 0; batch < stepsPerEpoch && step < totalSteps; batch++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                using (NewDisposeScope())
+                {
+                    var index = order.narrow(0, batch * batchSize, batchSize);
+                    var real = images.index_select(0, index);
+                    var realLabels = architecture.IsConditional ? labels.index_select(0, index) : null;
+                    Step(generator, discriminator, generatorOptimizer, discriminatorOptimizer, real, realLabels).CopyTo(row, 0);
+
+                }
+
+                step++;
+                await lossLog.AppendAsync(epoch, step, row, cancellationToken).ConfigureAwait(false);
+                progress.Report(new TrainingProgress(
+                    epoch,
+                    epochs,
+                    step,
+                    totalSteps,
+                    (step - (resumed?.Step ?? 0)) * batchSize / Math.Max(clock.Elapsed.TotalSeconds, 1e-9),
+                    clock.Elapsed + TimeSpan.FromSeconds(previousSeconds),
+                    [new("D", row[0]), new("G", row[1]), new("Dx", row[2]), new("DGz", row[3])]));
+            }
+
+            await lossLog.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await WriteSampleGridAsync(generator, run.SampleGrid(epoch), cancellationToken).ConfigureAwait(false);
+            var info = new CheckpointInfo
+            {
+                Architecture = architecture,
+                Epoch = epoch,
+                Step = step,
+                Seed = options.Seed,
+                TrainingSeconds = Math.Round(previousSeconds + clock.Elapsed.TotalSeconds, 1),
+                Command = options.Command,
+                EarlierCommands = resumed is null ? [] : [.. resumed.EarlierCommands, resumed.Command],
+                DataDirectory = options.DataDirectory,
+                TrainingImages = data.Count,
+                BatchSize = batchSize,
+            };
+            var networks = new Dictionary<string, nn.Module>
+            {
+                [Checkpoint.GeneratorFileName] = generatorModule,
+                [Checkpoint.DiscriminatorFileName] = discriminatorModule,
+            };
+            var optimizers = new Dictionary<string, TorchSharp.Modules.OptimizerHelper>
+            {
+                [Checkpoint.GeneratorOptimizerFileName] = generatorOptimizer,
+                [Checkpoint.DiscriminatorOptimizerFileName] = discriminatorOptimizer,
+            };
+            lastCheckpoint = run.Checkpoint(epoch);
+            await Checkpoint.SaveAsync(lastCheckpoint, info, networks, cancellationToken, optimizers).ConfigureAwait(false);
+            await Checkpoint.SaveAsync(run.LatestCheckpoint, info, networks, cancellationToken, optimizers).ConfigureAwait(false);
+        }
+
+        return new TrainingResult(run.Root, lastCheckpoint, step, previousSeconds + clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>One discriminator step then one generator step; returns D loss, G loss, mean D(x), mean D(G(z)).</summary>
+    private double[] Step(IGenerator generator, IDiscriminator discriminator, optim.Optimizer generatorOptimizer, optim.Optimizer discriminatorOptimizer, Tensor real, Tensor? realLabels)
+    {
+        var batchSize = real.shape[0];
+        var latentDimension = options.Architecture.LatentDimension;
+        Tensor? FakeLabels() => realLabels is null ? null : randint(0, options.Architecture.ClassCount, [batchSize], dtype: ScalarType.Int64);
+
+        // Discriminator: real → 1, fake → 0 (as logits through softplus, i.e. BCE-with-logits).
+        discriminatorOptimizer.zero_grad();
+        var fakeLabels = FakeLabels();
+        Tensor fake;
+        using (no_grad())
+        {
+            fake = generator.Generate(randn(batchSize, latentDimension), fakeLabels);
+        }
+
+        var realLogits = discriminator.Score(real, realLabels);
+        var fakeLogits = discriminator.Score(fake, fakeLabels);
+        var discriminatorLoss = nn.functional.softplus(-realLogits).mean() + nn.functional.softplus(fakeLogits).mean();
+        discriminatorLoss.backward();
+        discriminatorOptimizer.step();
+
+        // Generator, non-saturating: maximise log D(G(z)).
+        generatorOptimizer.zero_grad();
+        var generatorLabels = FakeLabels();
+        var generated = generator.Generate(randn(batchSize, latentDimension), generatorLabels);
+        var generatorLoss = nn.functional.softplus(-discriminator.Score(generated, generatorLabels)).mean();
+        generatorLoss.backward();
+        generatorOptimizer.step();
+
+        return
+        [
+            discriminatorLoss.item<float>(),
+            generatorLoss.item<float>(),
+            realLogits.sigmoid().mean().item<float>(),
+            fakeLogits.sigmoid().mean().item<float>(),
+        ];
+    }
+
+    private async Task WriteSampleGridAsync(IGenerator generator, string path, CancellationToken cancellationToken)
+    {
+        var architecture = options.Architecture;
+        var (seeds, gridLabels) = SeededLatents.GridLayout(architecture.IsConditional, architecture.ClassCount, GridColumns, GridColumns);
+        var latents = SeededLatents.Create(seeds, architecture.LatentDimension);
+        float[] pixels;
+        generator.Module.eval();
+        using (NewDisposeScope())
+        using (no_grad())
+        {
+            var z = tensor(latents, [seeds.Length, architecture.LatentDimension]);
+            var y = gridLabels is null ? null : tensor(gridLabels, [gridLabels.Length]);
+            pixels = generator.Generate(z, y).data<float>().ToArray();
+        }
+
+        generator.Module.train();
+        await File.WriteAllBytesAsync(path, ImageGrid.EncodePng(pixels, GridColumns), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>DCGAN's initialisation: conv weights ~ N(0, 0.02), BatchNorm γ ~ N(1, 0.02), β = 0.</summary>
+    private static void InitializeDcganWeights(nn.Module module)
+    {
+        using var _ = no_grad();
+        switch (module)
+        {
+            case TorchSharp.Modules.Conv2d conv:
+                nn.init.normal_(conv.weight, 0, 0.02);
+                break;
+            case TorchSharp.Modules.ConvTranspose2d deconv:
+                nn.init.normal_(deconv.weight, 0, 0.02);
+                break;
+            case TorchSharp.Modules.BatchNorm2d norm:
+                nn.init.normal_(norm.weight, 1, 0.02);
+                nn.init.zeros_(norm.bias);
+                break;
+        }
+    }
+}

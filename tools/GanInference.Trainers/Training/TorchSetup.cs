@@ -1,0 +1,18 @@
+using static TorchSharp.torch;
+
+namespace GanInference.Trainers.Training;
+
+/// <summary>Process-wide libtorch settings for a reproducible run.</summary>
+internal static class TorchSetup
+{
+    public static void Apply(ulong seed, int threads)
+    {
+        if (threads > 0)
+        {
+            set_num_threads(threads);
+        }
+
+        // libtorch seeds are signed 64-bit; keep all 64 bits of ours.
+        random.manual_seed(unchecked((long)seed));
+    }
+}

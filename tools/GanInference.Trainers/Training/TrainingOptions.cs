@@ -1,0 +1,63 @@
+using GanInference.Trainers.Models;
+
+namespace GanInference.Trainers.Training;
+
+/// <summary>Everything one training run needs; built from the command line (or by tests).</summary>
+public sealed record TrainingOptions
+{
+    public required GanArchitecture Architecture { get; init; }
+
+    /// <summary>Folder of MNIST IDX files.</summary>
+    public required string DataDirectory { get; init; }
+
+    /// <summary>Run folder (checkpoints, loss.csv, samples).</summary>
+    public required string RunDirectory { get; init; }
+
+    public int Epochs { get; init; } = 20;
+
+    public int BatchSize { get; init; } = 64;
+
+    /// <summary>Adam learning rate (2e-4 for the GANs, per DCGAN).</summary>
+    public double LearningRate { get; init; } = 2e-4;
+
+    /// <summary>Adam β1 (0.5 for the GANs, per DCGAN).</summary>
+    public double Beta1 { get; init; } = 0.5;
+
+    public ulong Seed { get; init; } = 1;
+
+    /// <summary>libtorch intra-op threads; 0 keeps libtorch's default.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Stop after this many steps (0 = all epochs); lets tests run a few steps only.</summary>
+    public long MaxSteps { get; init; }
+
+    /// <summary>Continue from this checkpoint (weights, Adam state, epoch and step counters) up to <see cref="Epochs"/>.</summary>
+    public string? ResumeFrom { get; init; }
+
+    /// <summary>The command line, recorded in checkpoints for provenance.</summary>
+    public string Command { get; init; } = string.Empty;
+
+    public void Validate()
+    {
+        Architecture.Validate();
+        if (Epochs <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "--epochs must be positive.");
+        }
+
+        if (BatchSize <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "--batch-size must be positive.");
+        }
+
+        if (!(LearningRate > 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "--lr must be positive.");
+        }
+
+        if (Threads < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "--threads must be 0 (default) or positive.");
+        }
+    }
+}
