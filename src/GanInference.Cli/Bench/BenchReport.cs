@@ -21,6 +21,9 @@ internal sealed record BenchReport
 
     public double? Rate { get; init; }
 
+    /// <summary>Channels (TCP connections) the requests were spread over.</summary>
+    public required int Connections { get; init; }
+
     public required int ImagesPerRequest { get; init; }
 
     public required string Format { get; init; }
@@ -67,7 +70,7 @@ internal sealed record BenchReport
 
     /// <summary>Assembles the report of a finished (or interrupted) load run.</summary>
     public static BenchReport Create(
-        Uri server, ModelInfo model, BenchTarget target, LoadSettings settings, ImageFormat format, int count, LoadResult result, Uri metricsUrl,
+        Uri server, ModelInfo model, BenchTarget target, LoadSettings settings, int connections, ImageFormat format, int count, LoadResult result, Uri metricsUrl,
         (IReadOnlyList<PrometheusHistogram>? Histograms, string? Error) before,
         (IReadOnlyList<PrometheusHistogram>? Histograms, string? Error) after,
         (string Path, CeilingReport Report)? ceiling)
@@ -99,6 +102,7 @@ internal sealed record BenchReport
             Mode = settings.Rate is null ? "closed" : "open",
             Concurrency = settings.Rate is null ? settings.Concurrency : null,
             Rate = settings.Rate,
+            Connections = connections,
             ImagesPerRequest = count,
             Format = ValueParsers.FormatName(format),
             WarmupSeconds = settings.Warmup.TotalSeconds,

@@ -20,6 +20,7 @@ internal static class BenchCommand
         public Option<TimeSpan> Warmup { get; } = CliOptions.Duration("--warmup", "Load before measuring (not recorded)", TimeSpan.FromSeconds(5));
         public Option<int> Concurrency { get; } = CliOptions.Positive("--concurrency", "Closed loop: requests in flight", 8);
         public Option<double?> Rate { get; } = new("--rate") { Description = "Open loop: requests per second on a fixed schedule (latency from each request's intended send time)" };
+        public Option<int> Connections { get; } = CliOptions.Positive("--connections", "Channels the requests are spread over (separate clients, separate TCP connections)", 1);
         public Option<int> MaxInFlight { get; } = CliOptions.Positive("--max-in-flight", "Open loop: cap on outstanding requests", 10_000);
         public Option<int> Count { get; } = CliOptions.Positive("--count", "Images per request", 1);
         public Option<ImageFormat> Format { get; } = CliOptions.Format("Image format of the replies", ImageFormat.Png, "png", "jpeg", "raw-u8", "raw-f32");
@@ -36,7 +37,7 @@ internal static class BenchCommand
 
         public IEnumerable<Option> All =>
         [
-            Model, Duration, Warmup, Concurrency, Rate, MaxInFlight, Count, Format, Seed, Json, Plot, Ceiling, MetricsUrl,
+            Model, Duration, Warmup, Concurrency, Rate, Connections, MaxInFlight, Count, Format, Seed, Json, Plot, Ceiling, MetricsUrl,
             InProcess, ModelDirectory, Batches, Provider, Threads,
         ];
     }
@@ -86,8 +87,9 @@ internal static class BenchCommand
         var model = await ModelLookup.GetAsync(control, modelName, cancellationToken).ConfigureAwait(false);
 
         // The load itself is not retried: every failure must show up in the report.
-        using var load = connection.CreateClient(parse, retries: false);
-        var target = new BenchTarget(load, model, parse.GetValue(o.Count), parse.GetValue(o.Format), clientOptions.UnaryDeadline ?? TimeSpan.FromSeconds(30), parse.GetValue(o.Seed));
+        var loadClients = Enumerable.Range(0, parse.GetValue(o.Connections)).Select(_ => connection.CreateClient(parse, retries: false)).ToArray();
+        using var disposeClients = new CompositeDisposable(loadClients);
+        var target = new BenchTarget(loadClients, model, parse.GetValue(o.Count), parse.GetValue(o.Format), clientOptions.UnaryDeadline ?? TimeSpan.FromSeconds(30), parse.GetValue(o.Seed));
         var metricsUrl = parse.GetValue(o.MetricsUrl) is { } url ? new Uri(url) : new Uri(clientOptions.Address, "/metrics");
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         var metrics = new ServerMetricsScraper(http, metricsUrl);
@@ -101,7 +103,7 @@ internal static class BenchCommand
         // Read even when interrupted: the partial report is still worth printing.
         var after = await metrics.ScrapeAsync(CancellationToken.None).ConfigureAwait(false);
 
-        var report = BenchReport.Create(control.Address, model, target, settings, parse.GetValue(o.Format), parse.GetValue(o.Count), result, metrics.Url, before, after, ceiling);
+        var report = BenchReport.Create(control.Address, model, target, settings, loadClients.Length, parse.GetValue(o.Format), parse.GetValue(o.Count), result, metrics.Url, before, after, ceiling);
         BenchReportPrinter.Print(host.Console, report);
         if (jsonPath is not null)
         {
@@ -184,6 +186,18 @@ internal static class BenchCommand
         catch (JsonException e)
         {
             throw new CliException($"--ceiling '{path}': not a `gan bench --in-process --json` file: {e.Message}");
+        }
+    }
+
+    /// <summary>Disposes several clients at the end of a scope.</summary>
+    private sealed class CompositeDisposable(IReadOnlyList<IDisposable> items) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var item in items)
+            {
+                item.Dispose();
+            }
         }
     }
 }

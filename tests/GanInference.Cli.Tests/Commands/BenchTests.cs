@@ -19,12 +19,13 @@ public sealed class BenchTests(ServerFixture server)
         Assert.True(ceilingRun.ExitCode == 0, ceilingRun.ToString());
 
         var result = await CliRun.InvokeAsync(
-            "bench", "--server", server.Address, "--model", TinyModels.Conditional, "--concurrency", "4", "--count", "2",
+            "bench", "--server", server.Address, "--model", TinyModels.Conditional, "--concurrency", "4", "--connections", "2", "--count", "2",
             "--warmup", "0.5s", "--duration", "3s", "--json", json, "--plot", plot, "--ceiling", ceiling);
 
         Assert.True(result.ExitCode == 0, result.ToString());
         using var report = JsonDocument.Parse(await File.ReadAllTextAsync(json));
         var root = report.RootElement;
+        Assert.Equal(2, root.GetProperty("connections").GetInt32());
         var sent = root.GetProperty("sent").GetInt64();
         var succeeded = root.GetProperty("succeeded").GetInt64();
         Assert.True(sent > 10, $"only {sent} requests in 3 s");
