@@ -19,10 +19,13 @@ internal static class GanCli
         return root;
     }
 
-    public static Task<int> InvokeAsync(string[] args, CliHost host, CancellationToken cancellationToken = default)
+    public static async Task<int> InvokeAsync(string[] args, CliHost host, CancellationToken cancellationToken = default)
     {
         // Signals are turned into cancellation by Program, so the same path runs in tests and in the tool.
         var configuration = new InvocationConfiguration { Output = host.Output, Error = host.Error, ProcessTerminationTimeout = null };
-        return Create(host).Parse(args).InvokeAsync(configuration, cancellationToken);
+        var parse = Create(host).Parse(args);
+        var exitCode = await parse.InvokeAsync(configuration, cancellationToken).ConfigureAwait(false);
+        // System.CommandLine has already printed the errors and usage; report them as bad input.
+        return parse.Errors.Count > 0 ? ExitCodes.BadInput : exitCode;
     }
 }

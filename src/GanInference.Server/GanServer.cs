@@ -2,6 +2,8 @@ using GanInference.Core.Generation;
 using GanInference.Core.Repository;
 using GanInference.Core.Runtime;
 using GanInference.Core.Telemetry;
+using GanInference.Server.Limits;
+using GanInference.Server.Security;
 using GanInference.Server.Services;
 using GanInference.Server.Hosting;
 using GanInference.Server.Options;
@@ -54,7 +56,9 @@ public static class GanServer
     public static WebApplication Build(WebApplicationBuilder builder)
     {
         var app = builder.Build();
+        app.UseMiddleware<MessageSizeGuard>();
         app.MapGrpcService<GanInferenceService>();
+        app.MapGrpcService<GanAdminService>();
         app.MapGrpcService<HealthServiceImpl>();
         app.MapGrpcReflectionService();
         app.MapPrometheusScrapingEndpoint("/metrics");
@@ -72,9 +76,24 @@ public static class GanServer
         services.AddSingleton<IValidateOptions<InferenceOptions>, InferenceOptionsValidator>();
         services.AddOptions<GenerationOptions>().Bind(configuration.GetSection(GenerationOptions.SectionName));
         services.AddOptions<ServerLimitsOptions>().Bind(configuration.GetSection(ServerLimitsOptions.SectionName))
-            .Validate(l => l.MaxImagesPerRequest > 0 && l.MaxImagesPerStream > 0 && l.MaxReceiveMessageBytes > 0 && l.MaxSendMessageBytes > 0, "Limits: every limit must be positive")
+            .Validate(l => l.MaxImagesPerRequest > 0 && l.MaxImagesPerStream > 0 && l.MaxReceiveMessageBytes > 0 && l.MaxSendMessageBytes > 0 && l.MaxConcurrentCallsPerConnection >= 0, "Limits: every limit must be positive (MaxConcurrentCallsPerConnection: 0 or more)")
             .ValidateOnStart();
+        services.AddOptions<ShutdownOptions>().Bind(configuration.GetSection(ShutdownOptions.SectionName))
+            .Validate(s => s.DrainTimeoutSeconds >= 0 && s.NotServingDelaySeconds >= 0, "Shutdown: DrainTimeoutSeconds and NotServingDelaySeconds must not be negative")
+            .ValidateOnStart();
+        services.AddOptions<SecurityOptions>().Bind(configuration.GetSection(SecurityOptions.SectionName));
         services.AddOptions<TelemetryOptions>().Bind(configuration.GetSection(TelemetryOptions.SectionName));
+
+        // The host waits for the drain, plus a little for the last answers (UNAVAILABLE for calls the drain cut off) to be written.
+        services.AddOptions<HostOptions>().Configure<IOptions<ShutdownOptions>>((host, shutdown) =>
+            host.ShutdownTimeout = TimeSpan.FromSeconds(shutdown.Value.NotServingDelaySeconds + shutdown.Value.DrainTimeoutSeconds) + ShutdownOptions.AnswerGrace);
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<ServerLimitsOptions>>((kestrel, limits) =>
+        {
+            if (limits.Value.MaxConcurrentCallsPerConnection > 0)
+            {
+                kestrel.Limits.Http2.MaxStreamsPerConnection = limits.Value.MaxConcurrentCallsPerConnection;
+            }
+        });
         services.AddOptions<MetricsListenerOptions>().Bind(configuration.GetSection(MetricsListenerOptions.SectionName));
 
         services.AddSingleton(TimeProvider.System);
@@ -85,10 +104,17 @@ public static class GanServer
         services.AddSingleton<ServingState>();
         services.AddSingleton<HealthServiceImpl>();
         services.AddHostedService<ModelServingService>();
+        services.AddSingleton<ModelReloader>();
+        services.AddHostedService(sp => sp.GetRequiredService<ModelReloader>());
         services.AddSingleton<MetricsListener>();
         services.AddHostedService(sp => sp.GetRequiredService<MetricsListener>());
 
-        services.AddGrpc(options => options.Interceptors.Add<GanErrorInterceptor>());
+        // API keys are checked first, so an unauthenticated call learns nothing else (not even "shutting down").
+        services.AddGrpc(options =>
+        {
+            options.Interceptors.Add<ApiKeyInterceptor>();
+            options.Interceptors.Add<GanErrorInterceptor>();
+        });
         services.AddOptions<GrpcServiceOptions>().Configure<IOptions<ServerLimitsOptions>>((grpc, limits) =>
         {
             grpc.MaxReceiveMessageSize = limits.Value.MaxReceiveMessageBytes;

@@ -14,6 +14,14 @@ internal sealed record BenchReport
 
     public required string Rpc { get; init; }
 
+    /// <summary>The model's dynamic batching as the server reported it (so batching-on and -off runs are told apart).</summary>
+    public required uint ServerMaxBatchSize { get; init; }
+
+    public required double ServerMaxQueueDelayMs { get; init; }
+
+    /// <summary>Execution provider the model runs on, e.g. "cpu".</summary>
+    public required string ExecutionProvider { get; init; }
+
     /// <summary>"closed" (fixed concurrency) or "open" (fixed rate).</summary>
     public required string Mode { get; init; }
 
@@ -99,6 +107,9 @@ internal sealed record BenchReport
             Server = server.ToString().TrimEnd('/'),
             Model = model.Name,
             Rpc = target.Rpc,
+            ServerMaxBatchSize = model.Batching?.MaxBatchSize ?? 0,
+            ServerMaxQueueDelayMs = model.Batching?.MaxQueueDelayMs ?? 0,
+            ExecutionProvider = model.ExecutionProvider,
             Mode = settings.Rate is null ? "closed" : "open",
             Concurrency = settings.Rate is null ? settings.Concurrency : null,
             Rate = settings.Rate,

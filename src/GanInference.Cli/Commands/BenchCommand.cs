@@ -3,6 +3,7 @@ using System.Text.Json;
 using GanInference.Api.V1;
 using GanInference.Cli.Bench;
 using GanInference.Cli.Imaging;
+using GanInference.Client;
 using Spectre.Console;
 
 namespace GanInference.Cli.Commands;
@@ -83,14 +84,16 @@ internal static class BenchCommand
         (string Path, CeilingReport Report)? ceiling = parse.GetValue(o.Ceiling) is { } ceilingPath ? ReadCeiling(ceilingPath) : null;
 
         var clientOptions = connection.CreateOptions(parse);
-        using var control = new GanInference.Client.GanClient(clientOptions);
+        using var control = new GanClient(clientOptions);
         var model = await ModelLookup.GetAsync(control, modelName, cancellationToken).ConfigureAwait(false);
 
         // The load itself is not retried: every failure must show up in the report.
         var loadClients = Enumerable.Range(0, parse.GetValue(o.Connections)).Select(_ => connection.CreateClient(parse, retries: false)).ToArray();
         using var disposeClients = new CompositeDisposable(loadClients);
         var target = new BenchTarget(loadClients, model, parse.GetValue(o.Count), parse.GetValue(o.Format), clientOptions.UnaryDeadline ?? TimeSpan.FromSeconds(30), parse.GetValue(o.Seed));
-        var metricsUrl = parse.GetValue(o.MetricsUrl) is { } url ? new Uri(url) : new Uri(clientOptions.Address, "/metrics");
+        var metricsUrl = parse.GetValue(o.MetricsUrl) is not { } url ? new Uri(clientOptions.Address, "/metrics")
+            : Uri.TryCreate(url, UriKind.Absolute, out var parsed) && parsed.Scheme is "http" or "https" ? parsed
+            : throw new CliException($"--metrics-url: '{url}' is not an http:// or https:// address.");
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         var metrics = new ServerMetricsScraper(http, metricsUrl);
 

@@ -11,6 +11,9 @@ namespace GanInference.Cli.Commands;
 /// </summary>
 internal static class DatasetCommand
 {
+    /// <summary>Images in one dataset folder: the plan indexes them with an int, the manifest lists them all.</summary>
+    private const int MaxImages = 100_000_000;
+
     public static Command Create(CliHost host, ServerConnection connection)
     {
         var model = new Option<string>("--model", "-m") { Description = "Model name (see `gan models`)", Required = true };
@@ -35,6 +38,11 @@ internal static class DatasetCommand
                 throw new CliException("give exactly one of --count N or --per-class N (N ≥ 1).");
             }
 
+            if (countValue > MaxImages)
+            {
+                throw new CliException($"--count {countValue} is more than {MaxImages:N0} images; split the dataset.");
+            }
+
             if (parse.GetValue(truncation) is { } t && (!(t >= 0) || float.IsInfinity(t)))
             {
                 throw new CliException($"--truncation must be 0 or a positive number, not {t}.");
@@ -47,6 +55,11 @@ internal static class DatasetCommand
             if (perClassValue > 0 && info.Kind != ModelKind.ClassConditional)
             {
                 throw new CliException($"--per-class: model '{info.Name}' is {ModelLookup.KindName(info.Kind)}; use --count.");
+            }
+
+            if ((long)perClassValue * info.Classes.Count > MaxImages)
+            {
+                throw new CliException($"--per-class {perClassValue} x {info.Classes.Count} classes is more than {MaxImages:N0} images; split the dataset.");
             }
 
             var spec = new DatasetSpec

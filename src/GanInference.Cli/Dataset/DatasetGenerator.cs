@@ -17,6 +17,9 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
     /// <summary>Images per GenerateStream call: large enough to keep the server's batches full, small enough that a failed stream redoes little.</summary>
     private const int ImagesPerStream = 256;
 
+    /// <summary>Consecutive UNAVAILABLE failures of a stream tolerated (backoff 1 s, 2 s, 4 s) before giving up.</summary>
+    private const int MaxStreamRetries = 3;
+
     public async Task<int> RunAsync(IAnsiConsole console, CancellationToken cancellationToken)
     {
         var plan = new DatasetPlan(spec, OutputFiles.Extension(format));
@@ -32,11 +35,7 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
                 {
                     var task = context.AddTask(Markup.Escape(spec.Model), maxValue: plan.Total);
                     task.Value = resumed;
-                    foreach (var item in PendingChunks(plan, folder))
-                    {
-                        cancellationToken.ThrowIfCancellationRequested();
-                        await GenerateChunkAsync(folder, item, () => task.Increment(1), cancellationToken).ConfigureAwait(false);
-                    }
+                    await GenerateAllAsync(plan, folder, () => task.Increment(1), cancellationToken).ConfigureAwait(false);
                 }).ConfigureAwait(false);
         }
         catch (Exception e) when (cancellationToken.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
@@ -58,6 +57,35 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
         console.WriteLine(
             $"{folder.CompleteCount} images in '{root}' ({made} generated at {rate:F1} images/s, {resumed} already complete); manifests {DatasetFolder.CsvName} and {DatasetFolder.JsonlName}");
         return ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// Generates every pending item. gRPC's retry policy cannot retry a stream that has already delivered
+    /// images, so a stream cut by UNAVAILABLE (server restarting) is resumed here: what was stored stays,
+    /// and the pending items are asked for again after a backoff.
+    /// </summary>
+    private async Task GenerateAllAsync(DatasetPlan plan, DatasetFolder folder, Action onStored, CancellationToken cancellationToken)
+    {
+        var failures = 0;
+        while (true)
+        {
+            try
+            {
+                foreach (var chunk in PendingChunks(plan, folder))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    await GenerateChunkAsync(folder, chunk, onStored, cancellationToken).ConfigureAwait(false);
+                    failures = 0;
+                }
+
+                return;
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && failures < MaxStreamRetries && !cancellationToken.IsCancellationRequested)
+            {
+                failures++;
+                await Task.Delay(TimeSpan.FromSeconds(Math.Pow(2, failures - 1)), cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>Streams one chunk and stores every image as it arrives; a partial chunk keeps what it wrote.</summary>

@@ -163,6 +163,7 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
                 }
 
                 var (sliceCount, itemCount) = await GatherBatchAsync(slices, owners).ConfigureAwait(false);
+                (sliceCount, itemCount) = DropDeadSlices(slices, owners, sliceCount);
                 if (sliceCount > 0)
                 {
                     await ExecuteBatchAsync(slices, owners, sliceCount, itemCount).ConfigureAwait(false);
@@ -290,6 +291,57 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
         Array.Clear(slices, 0, sliceCount);
     }
 
+    /// <summary>
+    /// A request taken early in a batch may be cancelled or pass its deadline while the batch waits for
+    /// <see cref="BatchingSettings.MaxQueueDelay"/>; it is dropped here, the last moment before it costs compute.
+    /// </summary>
+    private (int SliceCount, int ItemCount) DropDeadSlices(BatchSlice<TInput, TOutput>[] slices, PendingRequest[] owners, int sliceCount)
+    {
+        var kept = 0;
+        var items = 0;
+        for (var i = 0; i < sliceCount; i++)
+        {
+            var owner = owners[i];
+            if (!owner.IsCompleted && !TryDropDead(owner))
+            {
+                slices[kept] = slices[i];
+                owners[kept] = owner;
+                items += slices[i].Inputs.Length;
+                kept++;
+            }
+        }
+
+        Array.Clear(owners, kept, sliceCount - kept);
+        Array.Clear(slices, kept, sliceCount - kept);
+        if (_carry is { IsCompleted: true })
+        {
+            _carry = null;
+        }
+
+        return (kept, items);
+    }
+
+    /// <summary>Fails the request when it was cancelled or its deadline passed; true when it was dropped.</summary>
+    private bool TryDropDead(PendingRequest request)
+    {
+        // The deadline first: a call past its deadline is usually cancelled by the transport too, and "deadline" is the truer reason.
+        if (request.DeadlineUtc <= _time.GetUtcNow().UtcDateTime)
+        {
+            _telemetry.DroppedRequests.Add(1, _modelTag, new("reason", "deadline"));
+            request.Fail(new RequestExpiredException($"the deadline passed while the request waited in model '{_model}''s queue"));
+            return true;
+        }
+
+        if (request.CancellationToken.IsCancellationRequested)
+        {
+            _telemetry.DroppedRequests.Add(1, _modelTag, new("reason", "cancelled"));
+            request.Fail(new OperationCanceledException("the request was cancelled while queued", innerException: null, request.CancellationToken));
+            return true;
+        }
+
+        return false;
+    }
+
     /// <summary>The carried-over request first, then the queue; drops cancelled and expired requests on the way.</summary>
     private PendingRequest? TakeNextLiveRequest()
     {
@@ -306,22 +358,8 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
                 return null;
             }
 
-            if (request.IsCompleted)
+            if (request.IsCompleted || TryDropDead(request))
             {
-                continue;
-            }
-
-            if (request.CancellationToken.IsCancellationRequested)
-            {
-                _telemetry.DroppedRequests.Add(1, _modelTag, new("reason", "cancelled"));
-                request.Fail(new OperationCanceledException("the request was cancelled while queued", innerException: null, request.CancellationToken));
-                continue;
-            }
-
-            if (request.DeadlineUtc <= _time.GetUtcNow().UtcDateTime)
-            {
-                _telemetry.DroppedRequests.Add(1, _modelTag, new("reason", "deadline"));
-                request.Fail(new RequestExpiredException($"the deadline passed while the request waited in model '{_model}''s queue"));
                 continue;
             }
 

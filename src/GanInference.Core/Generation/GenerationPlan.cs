@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using GanInference.Core.Errors;
+using GanInference.Core.Limits;
 using GanInference.Core.Manifests;
 using GanInference.Core.Models;
 
@@ -50,7 +51,8 @@ public sealed class GenerationPlan
     /// <param name="defaultTruncation">The model's default truncation.</param>
     /// <param name="spec">The request.</param>
     /// <param name="maxImages">Most images this call may ask for.</param>
-    public static GenerationPlan Create(string model, ModelSignature signature, float defaultTruncation, GenerationSpec spec, int maxImages)
+    /// <param name="limitName">Where <paramref name="maxImages"/> is configured (e.g. <c>Limits:MaxImagesPerRequest</c>), named in the error.</param>
+    public static GenerationPlan Create(string model, ModelSignature signature, float defaultTruncation, GenerationSpec spec, int maxImages, string? limitName = null)
     {
         if (!signature.IsGenerator)
         {
@@ -64,10 +66,7 @@ public sealed class GenerationPlan
         }
 
         var count = ResolveCount(spec, signature.LatentDim, model, signature);
-        if (count > maxImages)
-        {
-            throw new InvalidFieldException("count", $"{count} images is outside 1..{maxImages} for this call");
-        }
+        RequestLimits.CheckAtMost("count", count, maxImages, limitName, "images");
 
         var truncation = spec.Truncation is null or 0 ? defaultTruncation : spec.Truncation.Value;
         if (!ManifestReader.IsValidTruncation(truncation))

@@ -14,9 +14,12 @@ using Microsoft.ML.OnnxRuntime;
 namespace GanInference.Core.Repository;
 
 /// <summary>
-/// The models being served. <see cref="LoadAsync"/> scans the repository folder: each sub-folder's
-/// manifest is read, checked against its ONNX graph, given a session and a batcher, and warmed up with
-/// one run. A bad folder is logged with its reason and skipped; the rest are served.
+/// The models being served. <see cref="ReloadAsync"/> scans the repository folder: each new or changed
+/// sub-folder's manifest is read, checked against its ONNX graph, given a session and a batcher, and
+/// warmed up with one run; then the set of models is swapped as a whole. A bad folder is logged with its
+/// reason and skipped (a model it held before keeps serving); the rest are served. Replaced and removed
+/// models are retired: new requests go to the new snapshot, requests holding a <see cref="ModelLease"/>
+/// finish on the old session, which is then released.
 /// </summary>
 public sealed partial class ModelRepository : IAsyncDisposable
 {
@@ -36,12 +39,20 @@ public sealed partial class ModelRepository : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
 
-    // Swapped as a whole, so readers never see a half-loaded set (and hot reload can slot in later).
+    // One reload at a time (file watcher, poll timer and the admin RPC all come through here).
+    private readonly SemaphoreSlim _reloadGate = new(1, 1);
+    private readonly Lock _retiringGate = new();
+    private readonly List<Task> _retiring = [];
+
+    // What each folder held at the last reload; only touched under _reloadGate.
+    private Dictionary<string, FolderState> _folders = new(StringComparer.Ordinal);
+
+    // Swapped as a whole, so readers never see a half-loaded set.
     private volatile FrozenDictionary<string, ServedModel> _models = FrozenDictionary<string, ServedModel>.Empty;
     private volatile IReadOnlyList<ServedModel> _ordered = [];
     private volatile IReadOnlyList<ModelLoadFailure> _failures = [];
 
-    /// <summary>Creates an empty repository; call <see cref="LoadAsync"/> to fill it.</summary>
+    /// <summary>Creates an empty repository; call <see cref="ReloadAsync"/> to fill it.</summary>
     public ModelRepository(
         IOptions<ModelRepositoryOptions> options,
         OnnxSessionFactory sessionFactory,
@@ -64,61 +75,137 @@ public sealed partial class ModelRepository : IAsyncDisposable
     /// <summary>Loaded models, by name (ordinal order).</summary>
     public IReadOnlyList<ServedModel> Models => _ordered;
 
-    /// <summary>Folders that were skipped, with the reason.</summary>
+    /// <summary>Folders that could not be loaded at the last reload, with the reason.</summary>
     public IReadOnlyList<ModelLoadFailure> Failures => _failures;
 
     /// <summary>Finds a loaded model.</summary>
     public bool TryGet(string name, out ServedModel model) => _models.TryGetValue(name, out model!);
 
-    /// <summary>Finds a loaded model.</summary>
+    /// <summary>Finds a loaded model. The name is only ever a dictionary key, never part of a path.</summary>
     /// <exception cref="ModelNotFoundException">No model of that name is loaded; the message lists the loaded ones.</exception>
     public ServedModel Get(string name) =>
         _models.TryGetValue(name, out var model) ? model : throw new ModelNotFoundException(name, _ordered.Select(m => m.Name));
 
-    /// <summary>Scans <see cref="RootPath"/> and loads every valid model folder.</summary>
-    /// <exception cref="ExecutionProviderUnavailableException">The configured provider cannot run at all (fatal, not per model).</exception>
-    public async Task LoadAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Finds a loaded model and holds it for one request: a reload that replaces or removes it meanwhile lets
+    /// the request finish on this model. Dispose the lease when the request ends.
+    /// </summary>
+    /// <exception cref="ModelNotFoundException">No model of that name is loaded.</exception>
+    public ModelLease Acquire(string name)
     {
-        var loaded = new Dictionary<string, ServedModel>(StringComparer.Ordinal);
-        var failures = new List<ModelLoadFailure>();
-        if (!Directory.Exists(RootPath))
+        while (true)
         {
-            LogRepositoryMissing(_logger, RootPath);
-        }
-        else
-        {
-            foreach (var folder in Directory.EnumerateDirectories(RootPath).Order(StringComparer.Ordinal))
+            var model = Get(name);
+            if (model.TryAcquire())
             {
-                var folderName = System.IO.Path.GetFileName(folder);
-                try
+                return new ModelLease(model);
+            }
+
+            // Retired between the lookup and the lease: a reload has already published a newer snapshot, so look again.
+        }
+    }
+
+    /// <summary>Scans <see cref="RootPath"/> and loads every valid model folder (the first <see cref="ReloadAsync"/>).</summary>
+    /// <exception cref="ExecutionProviderUnavailableException">The configured provider cannot run at all (fatal, not per model).</exception>
+    public Task LoadAsync(CancellationToken cancellationToken) => ReloadAsync(cancellationToken);
+
+    /// <summary>
+    /// Brings the served set in line with the folder: loads new folders, reloads folders whose files changed
+    /// (by name, size and modification time), drops folders that are gone. Unchanged folders, including ones
+    /// that failed and have not changed since, are left alone.
+    /// </summary>
+    /// <exception cref="ExecutionProviderUnavailableException">The configured provider cannot run at all (fatal, not per model).</exception>
+    public async Task<ModelReloadReport> ReloadAsync(CancellationToken cancellationToken)
+    {
+        await _reloadGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var previous = _folders;
+            var next = new Dictionary<string, FolderState>(StringComparer.Ordinal);
+            var changes = new List<ModelChange>();
+            var retired = new List<ServedModel>();
+            var loaded = new List<ServedModel>();
+            try
+            {
+                foreach (var folder in ListFolders())
                 {
-                    var model = await LoadFolderAsync(folder, cancellationToken).ConfigureAwait(false);
-                    loaded.Add(model.Name, model);
-                    LogModelLoaded(_logger, model.Name, model.Signature.Kind.ToManifestName(), model.ExecutionProvider, model.Batching.MaxBatchSize, model.ContentHash);
-                }
-                catch (ModelLoadException ex)
-                {
-                    failures.Add(new ModelLoadFailure(folderName, ex.Message));
-                    LogModelSkipped(_logger, folderName, ex.Message);
-                }
-                catch (OnnxRuntimeException ex)
-                {
-                    failures.Add(new ModelLoadFailure(folderName, $"model.onnx: ONNX Runtime refused it: {ex.Message}"));
-                    LogModelSkipped(_logger, folderName, $"model.onnx: ONNX Runtime refused it: {ex.Message}");
+                    var folderName = System.IO.Path.GetFileName(folder);
+                    var fingerprint = Fingerprint(folder);
+                    previous.TryGetValue(folderName, out var before);
+                    if (before is not null && before.Fingerprint == fingerprint)
+                    {
+                        next.Add(folderName, before);
+                        continue;
+                    }
+
+                    var (model, reason) = await TryLoadFolderAsync(folder, cancellationToken).ConfigureAwait(false);
+                    if (model is not null)
+                    {
+                        loaded.Add(model);
+                        next.Add(folderName, new FolderState(fingerprint, model, Failure: null));
+                        changes.Add(new ModelChange(folderName, before?.Model is null ? ModelChangeKind.Added : ModelChangeKind.Replaced));
+                        if (before?.Model is { } old)
+                        {
+                            retired.Add(old);
+                        }
+
+                        LogModelLoaded(_logger, model.Name, model.Signature.Kind.ToManifestName(), model.ExecutionProvider, model.Batching.MaxBatchSize, model.ContentHash);
+                    }
+                    else
+                    {
+                        // A broken replacement leaves the model it would have replaced serving.
+                        next.Add(folderName, new FolderState(fingerprint, before?.Model, reason));
+                        changes.Add(new ModelChange(folderName, ModelChangeKind.Failed, reason, StillServing: before?.Model is not null));
+                        LogModelSkipped(_logger, folderName, reason!, before?.Model is not null);
+                    }
                 }
             }
-        }
+            catch
+            {
+                // A fatal error (e.g. the execution provider) mid-scan: nothing is published, so release what this scan loaded.
+                foreach (var model in loaded)
+                {
+                    await model.DisposeAsync().ConfigureAwait(false);
+                }
 
-        var previous = _models;
-        _ordered = loaded.Values.OrderBy(m => m.Name, StringComparer.Ordinal).ToArray();
-        _models = loaded.ToFrozenDictionary(StringComparer.Ordinal);
-        _failures = failures;
-        foreach (var model in previous.Values)
+                throw;
+            }
+
+            foreach (var (folderName, before) in previous)
+            {
+                if (!next.ContainsKey(folderName))
+                {
+                    changes.Add(new ModelChange(folderName, ModelChangeKind.Removed));
+                    if (before.Model is { } old)
+                    {
+                        retired.Add(old);
+                    }
+                }
+            }
+
+            Publish(next);
+            foreach (var model in retired)
+            {
+                Retire(model);
+            }
+
+            changes.Sort((a, b) => string.CompareOrdinal(a.Folder, b.Folder));
+            LogRepositoryLoaded(_logger, _ordered.Count, _failures.Count, RootPath);
+            return new ModelReloadReport(changes, _ordered.Select(m => m.Name).ToArray());
+        }
+        finally
         {
-            await model.DisposeAsync().ConfigureAwait(false);
+            _reloadGate.Release();
         }
+    }
 
-        LogRepositoryLoaded(_logger, loaded.Count, failures.Count, RootPath);
+    /// <summary>Completes when every model retired so far has released its session.</summary>
+    public Task WhenRetiredAsync()
+    {
+        lock (_retiringGate)
+        {
+            return Task.WhenAll(_retiring.ToArray());
+        }
     }
 
     /// <summary>Stops every model's batcher after its queue drains (or <paramref name="cancellationToken"/> fires).</summary>
@@ -135,6 +222,89 @@ public sealed partial class ModelRepository : IAsyncDisposable
         {
             await model.DisposeAsync().ConfigureAwait(false);
         }
+
+        // Retiring models are bounded by their own timeout.
+        await WhenRetiredAsync().ConfigureAwait(false);
+        _reloadGate.Dispose();
+    }
+
+    private IEnumerable<string> ListFolders()
+    {
+        if (!Directory.Exists(RootPath))
+        {
+            LogRepositoryMissing(_logger, RootPath);
+            return [];
+        }
+
+        return Directory.EnumerateDirectories(RootPath).Order(StringComparer.Ordinal).ToArray();
+    }
+
+    /// <summary>Name, size and modification time of every file in the folder: a cheap "did anything change".</summary>
+    private static string Fingerprint(string folder)
+    {
+        var parts = new List<string>();
+        try
+        {
+            foreach (var file in new DirectoryInfo(folder).EnumerateFiles().OrderBy(f => f.Name, StringComparer.Ordinal))
+            {
+                parts.Add($"{file.Name}:{file.Length}:{file.LastWriteTimeUtc.Ticks}");
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Vanishing or unreadable while scanned: a value that never matches, so the next scan looks again.
+            return "unreadable:" + Guid.NewGuid().ToString("N");
+        }
+
+        return string.Join('|', parts);
+    }
+
+    private async Task<(ServedModel? Model, string? Reason)> TryLoadFolderAsync(string folder, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await LoadFolderAsync(folder, cancellationToken).ConfigureAwait(false), null);
+        }
+        catch (ModelLoadException ex)
+        {
+            return (null, ex.Message);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            return (null, $"model.onnx: ONNX Runtime refused it: {ex.Message}");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A file removed or locked while it was read (e.g. mid-copy); the next change is picked up again.
+            return (null, $"could not read the folder: {ex.Message}");
+        }
+    }
+
+    private void Publish(Dictionary<string, FolderState> folders)
+    {
+        _folders = folders;
+        var served = folders.Values.Where(f => f.Model is not null).Select(f => f.Model!).ToArray();
+        _ordered = served.OrderBy(m => m.Name, StringComparer.Ordinal).ToArray();
+        _models = served.ToFrozenDictionary(m => m.Name, StringComparer.Ordinal);
+        _failures = folders.Where(f => f.Value.Failure is not null).Select(f => new ModelLoadFailure(f.Key, f.Value.Failure!)).OrderBy(f => f.Folder, StringComparer.Ordinal).ToArray();
+    }
+
+    private void Retire(ServedModel model)
+    {
+        var task = RetireAsync(model);
+        lock (_retiringGate)
+        {
+            _retiring.RemoveAll(t => t.IsCompleted);
+            _retiring.Add(task);
+        }
+    }
+
+    private async Task RetireAsync(ServedModel model)
+    {
+        // Yield first: the reload (and the admin call waiting on it) should not wait for old requests.
+        await Task.Yield();
+        var drained = await model.RetireAsync(TimeSpan.FromSeconds(_options.RetireTimeoutSeconds), CancellationToken.None).ConfigureAwait(false);
+        LogModelRetired(_logger, model.Name, model.ContentHash, drained);
     }
 
     private async Task<ServedModel> LoadFolderAsync(string folder, CancellationToken cancellationToken)
@@ -209,12 +379,18 @@ public sealed partial class ModelRepository : IAsyncDisposable
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Loaded model {Model} ({Kind}) on {Provider}, max batch {MaxBatchSize}, {ContentHash}")]
     private static partial void LogModelLoaded(ILogger logger, string model, string kind, string provider, int maxBatchSize, string contentHash);
 
-    [LoggerMessage(EventId = 1002, Level = LogLevel.Error, Message = "Skipped model folder {Folder}: {Reason}")]
-    private static partial void LogModelSkipped(ILogger logger, string folder, string reason);
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Error, Message = "Skipped model folder {Folder}: {Reason} (previous version still serving: {StillServing})")]
+    private static partial void LogModelSkipped(ILogger logger, string folder, string reason, bool stillServing);
 
     [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Model repository {Path} does not exist; no models are served")]
     private static partial void LogRepositoryMissing(ILogger logger, string path);
 
-    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Model repository {Path}: {Loaded} models loaded, {Skipped} folders skipped")]
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Model repository {Path}: {Loaded} models served, {Skipped} folders skipped")]
     private static partial void LogRepositoryLoaded(ILogger logger, int loaded, int skipped, string path);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Released model {Model} ({ContentHash}) after it was replaced or removed; all its requests finished: {Drained}")]
+    private static partial void LogModelRetired(ILogger logger, string model, string contentHash, bool drained);
+
+    /// <summary>What one folder held after a reload: the files' fingerprint, the model served from it, and why its latest files failed.</summary>
+    private sealed record FolderState(string Fingerprint, ServedModel? Model, string? Failure);
 }

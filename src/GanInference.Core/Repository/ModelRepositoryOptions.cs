@@ -14,6 +14,24 @@ public sealed class ModelRepositoryOptions
 
     /// <summary>Per-model batching overrides, by model name; they win over <see cref="Batching"/>.</summary>
     public Dictionary<string, BatchingOverrides> Overrides { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Watch the repository folder for added, changed and removed model folders (hot reload).</summary>
+    public bool Watch { get; set; } = true;
+
+    /// <summary>
+    /// Rescans the folder this often even without file events, because file watching misses changes on some
+    /// file systems (network and container mounts); 0 turns polling off.
+    /// </summary>
+    public double PollIntervalSeconds { get; set; } = 10;
+
+    /// <summary>Quiet time after the last file event before reloading, so a folder being copied is read once it is complete.</summary>
+    public int ReloadDebounceMilliseconds { get; set; } = 500;
+
+    /// <summary>
+    /// How long a replaced or removed model waits for the requests still running on it before its session is
+    /// released anyway (those requests then fail with UNAVAILABLE).
+    /// </summary>
+    public double RetireTimeoutSeconds { get; set; } = 60;
 }
 
 /// <summary>Optional batching values from configuration.</summary>

@@ -18,6 +18,13 @@ public sealed class ServedModel : IAsyncDisposable
     private readonly IDisposable? _runner;
     private readonly DynamicBatcher<GenerationItem, float>? _generator;
 
+    // Leases keep a replaced or removed model alive until the requests that hold it have finished.
+    private readonly Lock _leaseGate = new();
+    private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _leases;
+    private bool _retiring;
+    private int _disposed;
+
     internal ServedModel(
         ModelManifest manifest,
         ModelSignature signature,
@@ -72,12 +79,94 @@ public sealed class ServedModel : IAsyncDisposable
     public DynamicBatcher<GenerationItem, float> Generator => _generator ?? throw new ModelKindMismatchException(
         $"model '{Name}' is {Signature.Kind.ToManifestName()}; Generate serves unconditional and class-conditional models");
 
+    /// <summary>True once the session has been released.</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>Requests currently holding this model (see <see cref="ModelRepository.Acquire"/>).</summary>
+    public int ActiveLeases
+    {
+        get
+        {
+            lock (_leaseGate)
+            {
+                return _leases;
+            }
+        }
+    }
+
+    /// <summary>Takes a lease for one request; false once the model has been retired (a newer snapshot has replaced or removed it).</summary>
+    internal bool TryAcquire()
+    {
+        lock (_leaseGate)
+        {
+            if (_retiring)
+            {
+                return false;
+            }
+
+            _leases++;
+            return true;
+        }
+    }
+
+    /// <summary>Gives a lease back.</summary>
+    internal void Release()
+    {
+        lock (_leaseGate)
+        {
+            _leases--;
+            if (_retiring && _leases == 0)
+            {
+                _idle.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Refuses new leases, waits until the requests holding one have finished (at most <paramref name="drainTimeout"/>),
+    /// lets the queue drain, then releases the session. What is still running after the timeout fails with UNAVAILABLE.
+    /// </summary>
+    /// <returns>True when every request finished within the timeout.</returns>
+    internal async Task<bool> RetireAsync(TimeSpan drainTimeout, CancellationToken cancellationToken)
+    {
+        lock (_leaseGate)
+        {
+            _retiring = true;
+            if (_leases == 0)
+            {
+                _idle.TrySetResult();
+            }
+        }
+
+        var drained = true;
+        try
+        {
+            await _idle.Task.WaitAsync(drainTimeout, cancellationToken).ConfigureAwait(false);
+            await StopAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            drained = false;
+        }
+        finally
+        {
+            await DisposeAsync().ConfigureAwait(false);
+        }
+
+        return drained;
+    }
+
     /// <summary>Stops taking new work and lets queued requests finish, until <paramref name="cancellationToken"/> fires.</summary>
     public Task StopAsync(CancellationToken cancellationToken) => _generator?.StopAsync(cancellationToken) ?? Task.CompletedTask;
 
     /// <summary>Stops the batcher (failing what is still queued) and releases the session.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         if (_generator is not null)
         {
             await _generator.DisposeAsync().ConfigureAwait(false);

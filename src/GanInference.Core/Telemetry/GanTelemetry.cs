@@ -15,6 +15,18 @@ public sealed class GanTelemetry
     /// <summary>Tag that carries the model name on every instrument and span.</summary>
     public const string ModelTag = "model";
 
+    // Bucket bounds for the histograms: OpenTelemetry's defaults (0, 5, 10, 25, ... 10000) are meant for
+    // milliseconds and would put every queue wait in one bucket and every batch in three.
+    private static readonly InstrumentAdvice<double> SecondsAdvice = new()
+    {
+        HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    };
+
+    private static readonly InstrumentAdvice<long> BatchSizeAdvice = new()
+    {
+        HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096],
+    };
+
     /// <summary>Spans for queue wait, batch inference and encoding.</summary>
     public static readonly ActivitySource ActivitySource = new(Name);
 
@@ -24,10 +36,10 @@ public sealed class GanTelemetry
         ArgumentNullException.ThrowIfNull(meter);
         Requests = meter.CreateCounter<long>("gan.requests", "{request}", "Generation requests finished, by model, rpc and status code.");
         Images = meter.CreateCounter<long>("gan.images", "{image}", "Images produced, by model.");
-        RequestDuration = meter.CreateHistogram<double>("gan.request.duration", "s", "Time from receiving a request to sending its last image.");
-        QueueDuration = meter.CreateHistogram<double>("gan.queue.duration", "s", "Time a request waited in its model's queue before its first item ran.");
-        BatchSize = meter.CreateHistogram<long>("gan.batch.size", "{item}", "Items in each ONNX Runtime run.");
-        InferenceDuration = meter.CreateHistogram<double>("gan.inference.duration", "s", "Duration of one batched ONNX Runtime run, including input preparation.");
+        RequestDuration = meter.CreateHistogram<double>("gan.request.duration", "s", "Time from receiving a request to sending its last image.", null, SecondsAdvice);
+        QueueDuration = meter.CreateHistogram<double>("gan.queue.duration", "s", "Time a request waited in its model's queue before its first item ran.", null, SecondsAdvice);
+        BatchSize = meter.CreateHistogram<long>("gan.batch.size", "{item}", "Items in each ONNX Runtime run.", null, BatchSizeAdvice);
+        InferenceDuration = meter.CreateHistogram<double>("gan.inference.duration", "s", "Duration of one batched ONNX Runtime run, including input preparation.", null, SecondsAdvice);
         DroppedRequests = meter.CreateCounter<long>("gan.requests.dropped", "{request}", "Requests dropped before inference, by model and reason (queue_full, cancelled, deadline).");
     }
 

@@ -17,4 +17,10 @@ public sealed class ServerLimitsOptions
 
     /// <summary>Largest reply message sent, in bytes.</summary>
     public int MaxSendMessageBytes { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>
+    /// Most calls one client connection may run at once (HTTP/2 <c>SETTINGS_MAX_CONCURRENT_STREAMS</c>); further
+    /// calls wait in the client until one finishes, so one client cannot take every slot. 0 keeps Kestrel's default (100).
+    /// </summary>
+    public int MaxConcurrentCallsPerConnection { get; set; }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using GanInference.Api.V1;
 using GanInference.Core.Errors;
+using GanInference.Core.Repository;
 using GanInference.Core.Telemetry;
 using GanInference.Server.Hosting;
 using Grpc.Core;
@@ -9,13 +10,15 @@ using Grpc.Core.Interceptors;
 namespace GanInference.Server.Services;
 
 /// <summary>
-/// Wraps every call of the <c>gan.v1.GanInference</c> service: refuses new calls while draining, maps
-/// the core's errors to gRPC status codes (one table, below), and records <c>gan.requests</c> and
-/// <c>gan.request.duration</c>. Health and reflection calls pass through untouched.
+/// Wraps every call of the <c>gan.v1</c> services (<c>GanInference</c>, <c>GanAdmin</c>): refuses new calls
+/// while draining, refuses calls whose deadline has already passed (never run; counted in
+/// <c>gan.requests.dropped{reason="deadline"}</c>), maps the core's errors to gRPC status codes (one table,
+/// below), and records <c>gan.requests</c> and <c>gan.request.duration</c>. Health and reflection calls pass
+/// through untouched.
 /// </summary>
-internal sealed partial class GanErrorInterceptor(ServingState servingState, GanTelemetry telemetry, TimeProvider time, ILogger<GanErrorInterceptor> logger) : Interceptor
+internal sealed partial class GanErrorInterceptor(ServingState servingState, ModelRepository repository, GanTelemetry telemetry, TimeProvider time, ILogger<GanErrorInterceptor> logger) : Interceptor
 {
-    private static readonly string ServicePrefix = "/" + Api.V1.GanInference.Descriptor.FullName + "/";
+    private const string ServicePrefix = "/gan.v1.";
 
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
@@ -29,6 +32,7 @@ internal sealed partial class GanErrorInterceptor(ServingState servingState, Gan
         try
         {
             RefuseWhileDraining();
+            RefuseIfExpired(request, context);
             return await continuation(request, context).ConfigureAwait(false);
         }
         catch (Exception ex)
@@ -56,6 +60,7 @@ internal sealed partial class GanErrorInterceptor(ServingState servingState, Gan
         try
         {
             RefuseWhileDraining();
+            RefuseIfExpired(request, context);
             await continuation(request, responseStream, context).ConfigureAwait(false);
         }
         catch (Exception ex)
@@ -90,6 +95,15 @@ internal sealed partial class GanErrorInterceptor(ServingState servingState, Gan
         }
     }
 
+    private void RefuseIfExpired<TRequest>(TRequest request, ServerCallContext context)
+    {
+        if (context.Deadline <= time.GetUtcNow().UtcDateTime)
+        {
+            telemetry.DroppedRequests.Add(1, new(GanTelemetry.ModelTag, ModelOf(request)), new("reason", "deadline"));
+            throw new RequestExpiredException("the deadline had passed when the call arrived; nothing was run");
+        }
+    }
+
     private RpcException Map(Exception exception, ServerCallContext context)
     {
         switch (exception)
@@ -98,6 +112,8 @@ internal sealed partial class GanErrorInterceptor(ServingState servingState, Gan
                 return rpc;
             case GanRequestException request:
                 return new RpcException(new Status(ToStatusCode(request.Kind), request.Message));
+            case OperationCanceledException when servingState.DrainExpired.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested:
+                return new RpcException(new Status(StatusCode.Unavailable, "the server shut down before the call finished (Shutdown:DrainTimeoutSeconds ran out); retry on another instance"));
             case OperationCanceledException when context.Deadline <= time.GetUtcNow().UtcDateTime:
                 return new RpcException(new Status(StatusCode.DeadlineExceeded, "the deadline passed before the images were ready"));
             case OperationCanceledException:
@@ -110,19 +126,8 @@ internal sealed partial class GanErrorInterceptor(ServingState servingState, Gan
 
     private void Record<TRequest>(TRequest request, ServerCallContext context, StatusCode status, long started)
     {
-        var rpc = context.Method[ServicePrefix.Length..];
-        var model = request switch
-        {
-            GenerateRequest generate => generate.Model,
-            GetModelRequest get => get.Model,
-            _ => string.Empty,
-        };
-
-        // Unknown names stay out of the metric labels, so bad requests cannot blow up their cardinality.
-        if (status == StatusCode.NotFound)
-        {
-            model = string.Empty;
-        }
+        var rpc = context.Method[(context.Method.LastIndexOf('/') + 1)..];
+        var model = ModelOf(request);
         var tags = new TagList
         {
             { GanTelemetry.ModelTag, model },
@@ -131,6 +136,18 @@ internal sealed partial class GanErrorInterceptor(ServingState servingState, Gan
         };
         telemetry.Requests.Add(1, tags);
         telemetry.RequestDuration.Record(time.GetElapsedTime(started).TotalSeconds, tags);
+    }
+
+    /// <summary>The request's model name when it is loaded; unknown names stay out of metric labels, so bad requests cannot blow up their cardinality.</summary>
+    private string ModelOf<TRequest>(TRequest request)
+    {
+        var name = request switch
+        {
+            GenerateRequest generate => generate.Model,
+            GetModelRequest get => get.Model,
+            _ => string.Empty,
+        };
+        return repository.TryGet(name, out _) ? name : string.Empty;
     }
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Error, Message = "Call {Method} failed unexpectedly")]

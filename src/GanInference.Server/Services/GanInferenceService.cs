@@ -2,6 +2,7 @@ using GanInference.Api.V1;
 using GanInference.Core.Errors;
 using GanInference.Core.Generation;
 using GanInference.Core.Repository;
+using GanInference.Server.Hosting;
 using GanInference.Server.Options;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
@@ -13,7 +14,7 @@ namespace GanInference.Server.Services;
 /// hands it to the core. Errors are thrown as core exceptions and mapped to status codes by
 /// <see cref="GanErrorInterceptor"/>.
 /// </summary>
-internal sealed class GanInferenceService(ModelRepository repository, ImageGenerator generator, IOptions<ServerLimitsOptions> limits)
+internal sealed class GanInferenceService(ModelRepository repository, ImageGenerator generator, ServingState servingState, IOptions<ServerLimitsOptions> limits)
     : Api.V1.GanInference.GanInferenceBase
 {
     private readonly ServerLimitsOptions _limits = limits.Value;
@@ -33,10 +34,13 @@ internal sealed class GanInferenceService(ModelRepository repository, ImageGener
 
     public override async Task<GenerateResponse> Generate(GenerateRequest request, ServerCallContext context)
     {
-        var (model, plan) = Prepare(request, _limits.MaxImagesPerRequest);
+        // The lease keeps this model version alive for the whole call, even if a reload replaces it meanwhile.
+        using var lease = AcquireModel(request.Model);
+        var (model, plan) = Prepare(lease.Model, request, _limits.MaxImagesPerRequest, "Limits:MaxImagesPerRequest");
         var encoding = ProtoMapper.ToEncoding(request);
+        using var call = servingState.LinkCall(context.CancellationToken);
         var response = new GenerateResponse { Model = model.Name, ContentHash = model.ContentHash };
-        await foreach (var chunk in generator.GenerateAsync(model, plan, encoding, context.Deadline, context.CancellationToken).ConfigureAwait(false))
+        await foreach (var chunk in generator.GenerateAsync(model, plan, encoding, context.Deadline, call.Token).ConfigureAwait(false))
         {
             foreach (var image in chunk)
             {
@@ -49,32 +53,43 @@ internal sealed class GanInferenceService(ModelRepository repository, ImageGener
 
     public override async Task GenerateStream(GenerateRequest request, IServerStreamWriter<GeneratedImage> responseStream, ServerCallContext context)
     {
-        var (model, plan) = Prepare(request, _limits.MaxImagesPerStream);
+        using var lease = AcquireModel(request.Model);
+        var (model, plan) = Prepare(lease.Model, request, _limits.MaxImagesPerStream, "Limits:MaxImagesPerStream");
         var encoding = ProtoMapper.ToEncoding(request);
-        await foreach (var chunk in generator.GenerateAsync(model, plan, encoding, context.Deadline, context.CancellationToken).ConfigureAwait(false))
+        using var call = servingState.LinkCall(context.CancellationToken);
+        await foreach (var chunk in generator.GenerateAsync(model, plan, encoding, context.Deadline, call.Token).ConfigureAwait(false))
         {
             foreach (var image in chunk)
             {
                 // Awaiting each write applies HTTP/2 flow control: a slow reader slows the producer.
-                await responseStream.WriteAsync(ProtoMapper.ToProto(image, model, request.Format), context.CancellationToken).ConfigureAwait(false);
+                await responseStream.WriteAsync(ProtoMapper.ToProto(image, model, request.Format), call.Token).ConfigureAwait(false);
             }
         }
     }
 
-    private (ServedModel Model, GenerationPlan Plan) Prepare(GenerateRequest request, int maxImages)
+    private static (ServedModel Model, GenerationPlan Plan) Prepare(ServedModel model, GenerateRequest request, int maxImages, string limitName)
     {
-        var model = FindModel(request.Model);
-        var plan = GenerationPlan.Create(model.Name, model.Signature, model.DefaultTruncation, ProtoMapper.ToSpec(request), maxImages);
+        var plan = GenerationPlan.Create(model.Name, model.Signature, model.DefaultTruncation, ProtoMapper.ToSpec(request), maxImages, limitName);
         return (model, plan);
     }
 
     private ServedModel FindModel(string name)
     {
+        RequireModelName(name);
+        return repository.Get(name);
+    }
+
+    private ModelLease AcquireModel(string name)
+    {
+        RequireModelName(name);
+        return repository.Acquire(name);
+    }
+
+    private void RequireModelName(string name)
+    {
         if (string.IsNullOrEmpty(name))
         {
             throw new InvalidFieldException("model", $"is required; loaded models: [{string.Join(", ", repository.Models.Select(m => m.Name))}]");
         }
-
-        return repository.Get(name);
     }
 }

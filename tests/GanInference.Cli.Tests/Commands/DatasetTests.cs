@@ -99,6 +99,36 @@ public sealed class DatasetTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task A_hard_kill_mid_write_is_repaired_on_resume()
+    {
+        using var folder = new TempFolder();
+        var output = folder.Combine("data");
+        string[] args = ["dataset", "--server", server.Address, "--model", TinyModels.Conditional, "--count", "12", "--out", output];
+        var first = await CliRun.InvokeAsync(args);
+        Assert.True(first.ExitCode == 0, first.ToString());
+        var reference = Snapshot(output);
+
+        // What a killed process can leave: a manifest line cut short, a line whose file is gone
+        // (deleted by hand), and an image still under its temporary name.
+        var jsonl = Path.Combine(output, "manifest.jsonl");
+        var lines = File.ReadAllLines(jsonl);
+        var lost = JsonDocument.Parse(lines[5]).RootElement.GetProperty("file").GetString()!;
+        File.Delete(Path.Combine(output, lost));
+        await File.AppendAllTextAsync(jsonl, "{\"file\":\"3/000");
+        await File.WriteAllBytesAsync(Path.Combine(output, lost + ".partial"), [1, 2, 3]);
+
+        var second = await CliRun.InvokeAsync(args);
+
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.Contains("(1 generated", second.Output);
+        Assert.Equal(reference.Keys.Order(), Snapshot(output).Keys.Order());
+        // The surviving lines first, in index order, then the regenerated image's line, identical to its old one.
+        Assert.Equal(lines.Where((_, i) => i != 5).Append(lines[5]), File.ReadAllLines(jsonl));
+        Assert.Equal(File.ReadAllLines(jsonl).Length + 1, File.ReadAllLines(Path.Combine(output, "manifest.csv")).Length);
+        Assert.All(File.ReadAllLines(jsonl), line => JsonDocument.Parse(line).Dispose());
+    }
+
+    [Fact]
     public async Task Dataset_of_another_model_is_refused_and_left_untouched()
     {
         using var folder = new TempFolder();

@@ -47,7 +47,7 @@ public sealed class ValueParsersTests
     {
         var result = await CliRun.InvokeAsync("bench", "--model", "m", "--duration", "soon");
 
-        Assert.NotEqual(0, result.ExitCode);
+        Assert.Equal(ExitCodes.BadInput, result.ExitCode);
         Assert.Contains("--duration: 'soon' is not a duration", result.Error);
     }
 }

@@ -159,6 +159,26 @@ public sealed class DynamicBatcherTests
     }
 
     [Fact]
+    public async Task A_request_that_expires_or_is_cancelled_while_its_batch_waits_for_the_delay_is_left_out_of_the_run()
+    {
+        var executor = new SquaringExecutor();
+        await using var batcher = Create(executor, maxBatch: 8, delay: TimeSpan.FromMilliseconds(300));
+        using var cancel = new CancellationTokenSource();
+        var expiring = batcher.SubmitAsync(new[] { 21 }, new int[2], DateTime.UtcNow.AddMilliseconds(50), default).AsTask();
+        var cancelled = batcher.SubmitAsync(new[] { 22 }, new int[2], DateTime.MaxValue, cancel.Token).AsTask();
+        var (inputs, outputs) = Request(3, 2);
+        var survivor = batcher.SubmitAsync(inputs, outputs, DateTime.MaxValue, default).AsTask();
+        await Task.Delay(100);
+        await cancel.CancelAsync();
+
+        await Assert.ThrowsAsync<RequestExpiredException>(() => expiring.WaitAsync(Patience));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.WaitAsync(Patience));
+        await survivor.WaitAsync(Patience);
+        Assert.Equal([9, 9, 16, 16], outputs);
+        Assert.Equal([[3, 4]], executor.BatchInputs);
+    }
+
+    [Fact]
     public async Task An_executor_failure_fails_every_request_in_the_batch_and_the_batcher_goes_on()
     {
         var executor = new SquaringExecutor { FailOn = 13 };

@@ -30,6 +30,16 @@ internal sealed class TinyGanModels : IDisposable
     public string AddConditional(string name, int classes = 3, int channels = 3, int size = 8, Action<JsonObject>? editManifest = null) =>
         Add(name, BuildGenerator(LatentDim, channels, size, classes), Manifest(name, "class-conditional", channels, size, classes), editManifest);
 
+    /// <summary>
+    /// A class-conditional generator whose manifest lists <paramref name="classes"/> classes while its embedding
+    /// table holds one row fewer: it loads and warms up (label 0), and every run that includes the last label
+    /// fails inside ONNX Runtime (Gather index out of range), as a real model with a latent bug would.
+    /// </summary>
+    public string AddFaultyConditional(string name, int classes = 3, int size = 8)
+    {
+        return Add(name, BuildGenerator(LatentDim, 1, size, classes - 1), Manifest(name, "class-conditional", 1, size, classes), edit: null);
+    }
+
     /// <summary>An image-to-image model (image → tanh(image)); Generate must refuse it.</summary>
     public string AddImageToImage(string name, int size = 8)
     {

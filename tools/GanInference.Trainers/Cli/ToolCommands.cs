@@ -9,7 +9,7 @@ using Spectre.Console;
 namespace GanInference.Trainers.Cli;
 
 /// <summary><c>export</c> and <c>evaluate</c>.</summary>
-internal static class ToolCommands
+internal static partial class ToolCommands
 {
     private static readonly JsonSerializerOptions ReportJson = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
@@ -30,6 +30,8 @@ internal static class ToolCommands
             command.Options.Add(option);
         }
 
+        var translation = ImageToImageExportOptions.AddTo(command); // Pix2Pix / CycleGAN: ToolCommands.ImageToImage.cs
+
         command.SetAction(async (parse, cancellationToken) =>
         {
             var logger = loggers.CreateLogger("export");
@@ -42,6 +44,12 @@ internal static class ToolCommands
                 EvaluationSamples = parse.GetValue(samples),
                 Description = parse.GetValue(description),
             };
+            if (await ImageToImagePackageWriter.IsImageToImageCheckpointAsync(options.CheckpointDirectory, cancellationToken).ConfigureAwait(false))
+            {
+                await ExportImageToImageAsync(parse, options, samples, translation, logger, cancellationToken).ConfigureAwait(false);
+                return 0;
+            }
+
             var report = await new ModelPackageWriter(new OnnxModelExporter()).WriteAsync(options, cancellationToken).ConfigureAwait(false);
             if (report is not null)
             {
@@ -69,6 +77,9 @@ internal static class ToolCommands
             command.Options.Add(option);
         }
 
+        var reverse = new Option<string?>("--reverse") { Description = "CycleGAN: the opposite-direction model, for the cycle figure." };
+        command.Options.Add(reverse);
+
         command.SetAction(async (parse, cancellationToken) =>
         {
             var logger = loggers.CreateLogger("evaluate");
@@ -76,6 +87,12 @@ internal static class ToolCommands
             if (Directory.Exists(modelPath))
             {
                 modelPath = Path.Combine(modelPath, ModelPackageWriter.ModelFileName);
+            }
+
+            if (ImageToImageEvaluator.IsImageToImageModel(modelPath))
+            {
+                await EvaluateImageToImageAsync(parse, modelPath, parse.GetValue(reverse), parse.GetValue(classifier)!, parse.GetValue(data)!, samples, parse.GetValue(json), logger, cancellationToken).ConfigureAwait(false);
+                return 0;
             }
 
             var report = await new GeneratorEvaluator(parse.GetValue(classifier)!, parse.GetValue(data)!)

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 namespace GanInference.Trainers.Cli;
 
 /// <summary><c>train dcgan|cdcgan|classifier</c>.</summary>
-internal static class TrainCommand
+internal static partial class TrainCommand
 {
     public static Command Create(ILoggerFactory loggers, string commandLine)
     {
@@ -14,6 +14,8 @@ internal static class TrainCommand
         train.Subcommands.Add(CreateGan(ModelKind.Dcgan, "dcgan", "Unconditional DCGAN.", loggers, commandLine));
         train.Subcommands.Add(CreateGan(ModelKind.Cdcgan, "cdcgan", "Class-conditional DCGAN (label embedding in G, projection discriminator).", loggers, commandLine));
         train.Subcommands.Add(CreateClassifier(loggers, commandLine));
+        train.Subcommands.Add(CreatePix2Pix(loggers, commandLine)); // image-to-image: TrainCommand.ImageToImage.cs
+        train.Subcommands.Add(CreateCycleGan(loggers, commandLine));
         return train;
     }
 

@@ -164,10 +164,11 @@ public sealed class ModelPackageWriter(OnnxModelExporter exporter)
 
         // Re-measure through ONNX Runtime so the stated accuracy is that of the exported file.
         var test = await Data.MnistDataset.LoadAsync(dataDirectory, Data.MnistSplit.Test, cancellationToken).ConfigureAwait(false);
-        var images = new float[test.Count * 28 * 28];
+        const int Area = Data.MnistDataset.ImageSize * Data.MnistDataset.ImageSize;
+        var images = new float[test.Count * Area];
         for (var i = 0; i < test.Count; i++)
         {
-            test.CopyImage(i, images.AsSpan(i * 28 * 28, 28 * 28));
+            test.CopyImage(i, images.AsSpan(i * Area, Area));
         }
 
         double accuracy;

@@ -14,6 +14,12 @@ public enum ModelKind
 
     /// <summary>The MNIST classifier used as the feature extractor of <c>evaluate</c>.</summary>
     Classifier,
+
+    /// <summary>Pix2Pix outline → digit: U-Net generator + PatchGAN discriminator (docs/image-to-image.md).</summary>
+    Pix2Pix,
+
+    /// <summary>CycleGAN plain ⇄ ink digits: two ResNet generators + two PatchGAN discriminators.</summary>
+    CycleGan,
 }
 
 /// <summary>
@@ -39,6 +45,12 @@ public sealed record GanArchitecture
     /// <summary>Length of the generator's label embedding, concatenated with z.</summary>
     public int LabelEmbeddingDimension { get; init; } = 32;
 
+    /// <summary>Residual blocks of the CycleGAN ResNet generators (absent for the other kinds).</summary>
+    public int? ResidualBlocks { get; init; }
+
+    [JsonIgnore]
+    public bool IsImageToImage => Kind is ModelKind.Pix2Pix or ModelKind.CycleGan;
+
     [JsonIgnore]
     public bool IsConditional => Kind == ModelKind.Cdcgan;
 
@@ -58,5 +70,9 @@ public sealed record GanArchitecture
         Positive(DiscriminatorWidth, nameof(DiscriminatorWidth));
         Positive(ClassCount, nameof(ClassCount));
         Positive(LabelEmbeddingDimension, nameof(LabelEmbeddingDimension));
+        if (ResidualBlocks is { } blocks)
+        {
+            Positive(blocks, nameof(ResidualBlocks));
+        }
     }
 }
