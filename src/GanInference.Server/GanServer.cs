@@ -56,7 +56,7 @@ public static class GanServer
     public static WebApplication Build(WebApplicationBuilder builder)
     {
         var app = builder.Build();
-        app.UseMiddleware<MessageSizeGuard>();
+        app.UseMiddleware<RequestMessageGuard>();
         app.MapGrpcService<GanInferenceService>();
         app.MapGrpcService<GanAdminService>();
         app.MapGrpcService<HealthServiceImpl>();

@@ -32,7 +32,7 @@ public sealed class FaultTests : IAsyncLifetime
         _server = await RunningServer.StartAsync(
             models,
             $"--Models:Overrides:{Faulty}:MaxQueueDelayMs=100",
-            $"--Models:Overrides:{Slow}:MaxQueueDelayMs=400",
+            $"--Models:Overrides:{Slow}:MaxQueueDelayMs=1000",
             $"--Models:Overrides:{Storm}:MaxQueueDelayMs=1500",
             $"--Models:Overrides:{Storm}:MaxBatchSize=1024",
             $"--Models:Overrides:{Tight}:MaxBatchSize=1",
@@ -68,7 +68,7 @@ public sealed class FaultTests : IAsyncLifetime
     [Fact]
     public async Task A_client_cancelling_inside_a_batch_is_dropped_before_it_runs_while_the_rest_of_the_batch_succeeds()
     {
-        // slow: a batch waits 400 ms for company, so all eight calls share one; one caller gives up after 100 ms.
+        // slow: a batch waits 1 s for company, so all eight calls share one; one caller gives up after 100 ms.
         var itemsBefore = _metrics.Total("gan.batch.size", Slow);
         using var cancel = new CancellationTokenSource();
         var calls = Enumerable.Range(0, 8).Select(i => Client.GenerateAsync(

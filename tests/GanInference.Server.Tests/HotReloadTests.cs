@@ -18,7 +18,7 @@ public sealed class HotReloadTests
     {
         var models = new TinyGanModels();
         models.AddUnconditional("first");
-        await using var server = await RunningServer.StartAsync(models, "--Models:PollIntervalSeconds=0", "--Models:ReloadDebounceMilliseconds=100");
+        await using var server = await RunningServer.StartAsync(models, "--Models:Watch=true", "--Models:PollIntervalSeconds=0", "--Models:ReloadDebounceMilliseconds=100");
 
         models.AddConditional("second");
 

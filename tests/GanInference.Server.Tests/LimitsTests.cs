@@ -46,6 +46,18 @@ public sealed class LimitsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_request_that_is_not_valid_protobuf_is_an_invalid_argument_not_an_unknown_error()
+    {
+        var raw = new Method<byte[], byte[]>(MethodType.Unary, "gan.v1.GanInference", "Generate", Marshallers.Create(b => b, b => b), Marshallers.Create(b => b, b => b));
+
+        // Field 1 (model) claims 127 bytes; 2 follow.
+        var error = await Assert.ThrowsAsync<RpcException>(() => _server.Channel.CreateCallInvoker().AsyncUnaryCall(raw, null, default, new byte[] { 0x0A, 0x7F, 0x41, 0x42 }).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.StartsWith("request message: not a valid GenerateRequest:", error.Status.Detail);
+    }
+
+    [Fact]
     public async Task Image_counts_over_the_per_request_and_per_stream_limits_name_their_configuration_keys()
     {
         var unary = await Assert.ThrowsAsync<RpcException>(() => _server.Client.GenerateAsync(new GenerateRequest { Model = "m", Count = 11 }).ResponseAsync);

@@ -42,6 +42,32 @@ public sealed class ShutdownTests
     }
 
     [Fact]
+    public async Task A_call_still_running_when_the_drain_time_runs_out_ends_with_unavailable_and_the_host_stops_on_time()
+    {
+        var models = new TinyGanModels();
+        models.AddUnconditional("m", size: 16);
+        await using var server = await RunningServer.StartAsync(models, "--Shutdown:DrainTimeoutSeconds=1", "--Generation:ChunkSize=16", "--Models:Watch=false");
+
+        // A million float images: far more than can be produced within the one-second drain time.
+        using var endless = server.Client.GenerateStream(new GenerateRequest { Model = "m", Count = 1_000_000, Seed = 1, Format = ImageFormat.RawF32 });
+        Assert.True(await endless.ResponseStream.MoveNext(CancellationToken.None));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var stopping = server.App.StopAsync();
+
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await endless.ResponseStream.MoveNext(CancellationToken.None))
+            {
+            }
+        });
+        await stopping.WaitAsync(TimeSpan.FromSeconds(15));
+
+        Assert.True(error.StatusCode == StatusCode.Unavailable, $"{error.StatusCode}: {error.Status.Detail} {error.Status.DebugException}");
+        Assert.Contains("Shutdown:DrainTimeoutSeconds", error.Status.Detail);
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(1 + 5 + 2));
+    }
+
+    [Fact]
     public async Task Asking_for_cuda_on_the_cpu_build_fails_at_start_with_a_clear_message()
     {
         using var models = new TinyGanModels();

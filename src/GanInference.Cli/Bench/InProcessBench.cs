@@ -1,8 +1,12 @@
 using System.Diagnostics;
 using GanInference.Core.Manifests;
+using GanInference.Core.Errors;
 using GanInference.Core.Models;
+using GanInference.Core.Runtime;
 using GanInference.Core.Sampling;
 using HdrHistogram;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using Microsoft.ML.OnnxRuntime;
 
 namespace GanInference.Cli.Bench;
@@ -17,6 +21,8 @@ internal sealed record CeilingReport
     public required string Provider { get; init; }
 
     public required int IntraOpThreads { get; init; }
+
+    public required bool IntraOpSpinning { get; init; }
 
     public required double DurationSeconds { get; init; }
 
@@ -33,9 +39,10 @@ internal sealed record CeilingResult(int Batch, long Runs, double ImagesPerSecon
 /// <summary>
 /// Runs a model folder (<c>gan.json</c> + ONNX file) in-process at fixed batch sizes. Latents are drawn with
 /// the server's <see cref="LatentSampler"/> inside the timed loop, as the server does per batch; inputs
-/// and outputs are bound to preallocated buffers so the loop allocates nothing.
+/// and outputs are bound to preallocated buffers so the loop allocates nothing. The session comes from
+/// the server's <see cref="OnnxSessionFactory"/> with the same <see cref="InferenceOptions"/> keys.
 /// </summary>
-internal sealed class InProcessBench(string modelDirectory, string provider, int intraOpThreads)
+internal sealed class InProcessBench(string modelDirectory, InferenceOptions inference)
 {
     public async Task<CeilingReport> RunAsync(IReadOnlyList<int> batches, TimeSpan warmup, TimeSpan duration, Action<CeilingResult> onResult, CancellationToken cancellationToken)
     {
@@ -44,19 +51,19 @@ internal sealed class InProcessBench(string modelDirectory, string provider, int
         {
             manifest = await ManifestReader.ReadAsync(modelDirectory, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is GanInference.Core.Errors.ModelLoadException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is ModelLoadException or IOException or UnauthorizedAccessException)
         {
             throw new CliException($"--model-dir '{modelDirectory}': {e.Message}");
         }
 
-        using var options = CreateSessionOptions();
-        using var session = OpenSession(manifest.ModelPath, options);
+        var (session, provider) = OpenSession(manifest.Manifest.Name!, manifest.ModelPath);
+        using var ownedSession = session;
         ModelSignature signature;
         try
         {
             signature = ModelSignature.Create(manifest.Manifest, manifest.Kind, session.InputMetadata, session.OutputMetadata);
         }
-        catch (GanInference.Core.Errors.ModelLoadException e)
+        catch (ModelLoadException e)
         {
             throw new CliException($"--model-dir '{modelDirectory}': {e.Message}");
         }
@@ -80,52 +87,29 @@ internal sealed class InProcessBench(string modelDirectory, string provider, int
             Model = manifest.Manifest.Name!,
             ModelDirectory = Path.GetFullPath(modelDirectory),
             Provider = provider,
-            IntraOpThreads = intraOpThreads,
+            IntraOpThreads = inference.IntraOpThreads,
+            IntraOpSpinning = inference.IntraOpSpinning,
             DurationSeconds = duration.TotalSeconds,
             Results = results,
         };
     }
 
-    private static InferenceSession OpenSession(string path, SessionOptions options)
+    /// <summary>Opens the session through the server's own factory, so threads, spinning and optimisation match it.</summary>
+    private (InferenceSession Session, string Provider) OpenSession(string modelName, string path)
     {
+        var factory = new OnnxSessionFactory(Options.Create(inference), NullLogger<OnnxSessionFactory>.Instance);
         try
         {
-            return new InferenceSession(path, options);
+            return factory.Create(modelName, path);
+        }
+        catch (ExecutionProviderUnavailableException e)
+        {
+            throw new CliException($"--provider {inference.ExecutionProvider}: {e.Message}");
         }
         catch (OnnxRuntimeException e)
         {
             throw new CliException($"--model-dir: ONNX Runtime cannot load '{path}': {e.Message}");
         }
-    }
-
-    private SessionOptions CreateSessionOptions()
-    {
-        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        if (intraOpThreads > 0)
-        {
-            options.IntraOpNumThreads = intraOpThreads;
-        }
-
-        if (provider.StartsWith("cuda", StringComparison.OrdinalIgnoreCase))
-        {
-            var device = provider.Length > 5 && int.TryParse(provider.AsSpan(5), out var d) ? d : 0;
-            try
-            {
-                options.AppendExecutionProvider_CUDA(device);
-            }
-            catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
-            {
-                options.Dispose();
-                throw new CliException($"--provider {provider}: this ONNX Runtime build cannot use CUDA ({e.Message}); build with -p:OnnxRuntimeGpu=true on a CUDA machine.");
-            }
-        }
-        else if (provider != "cpu")
-        {
-            options.Dispose();
-            throw new CliException($"--provider must be cpu or cuda[:N], not '{provider}'.");
-        }
-
-        return options;
     }
 
     private static CeilingResult RunBatch(InferenceSession session, ModelSignature signature, int batch, TimeSpan warmup, TimeSpan duration, CancellationToken cancellationToken)

@@ -4,6 +4,7 @@ using GanInference.Api.V1;
 using GanInference.Cli.Bench;
 using GanInference.Cli.Imaging;
 using GanInference.Client;
+using GanInference.Core.Runtime;
 using Spectre.Console;
 
 namespace GanInference.Cli.Commands;
@@ -34,12 +35,13 @@ internal static class BenchCommand
         public Option<string?> ModelDirectory { get; } = new("--model-dir") { Description = "In-process: the model folder (gan.json + ONNX)" };
         public Option<int[]> Batches { get; } = CliOptions.IntList("--batch", "In-process: batch sizes", [1, 8, 32, 64]);
         public Option<string> Provider { get; } = new("--provider") { Description = "In-process: cpu or cuda[:N]", DefaultValueFactory = _ => "cpu" };
-        public Option<int> Threads { get; } = new("--threads") { Description = "In-process: ONNX Runtime intra-op threads (0 = its default)" };
+        public Option<int> Threads { get; } = new("--threads") { Description = "In-process: ONNX Runtime intra-op threads (0 = its default), as the server's Inference:IntraOpThreads" };
+        public Option<bool> Spinning { get; } = new("--spinning") { Description = "In-process: let intra-op threads spin, as the server's Inference:IntraOpSpinning (off by default there too)" };
 
         public IEnumerable<Option> All =>
         [
             Model, Duration, Warmup, Concurrency, Rate, Connections, MaxInFlight, Count, Format, Seed, Json, Plot, Ceiling, MetricsUrl,
-            InProcess, ModelDirectory, Batches, Provider, Threads,
+            InProcess, ModelDirectory, Batches, Provider, Threads, Spinning,
         ];
     }
 
@@ -144,7 +146,7 @@ internal static class BenchCommand
         }
 
         var jsonPath = PrepareOutputFile(parse.GetValue(o.Json), "--json");
-        var bench = new InProcessBench(directory, parse.GetValue(o.Provider)!, parse.GetValue(o.Threads));
+        var bench = new InProcessBench(directory, InferenceSettings(parse, o));
         var report = await bench.RunAsync(
             batches,
             parse.GetValue(o.Warmup),
@@ -159,6 +161,32 @@ internal static class BenchCommand
         }
 
         return ExitCodes.Success;
+    }
+
+    /// <summary>The server's <c>Inference</c> settings for the in-process session: cpu or cuda[:N], threads, spinning.</summary>
+    private static InferenceOptions InferenceSettings(ParseResult parse, Options o)
+    {
+        var provider = parse.GetValue(o.Provider)!.Trim().ToLowerInvariant();
+        var parts = provider.Split(':', 2);
+        if (parts[0] is not (InferenceOptions.CpuProvider or InferenceOptions.CudaProvider)
+            || (parts.Length == 2 && (parts[0] != InferenceOptions.CudaProvider || !int.TryParse(parts[1], out _))))
+        {
+            throw new CliException($"--provider must be cpu or cuda[:N], not '{provider}'.");
+        }
+
+        var threads = parse.GetValue(o.Threads);
+        if (threads < 0)
+        {
+            throw new CliException($"--threads must be 0 (ONNX Runtime's choice) or more, not {threads}.");
+        }
+
+        return new InferenceOptions
+        {
+            ExecutionProvider = parts[0],
+            DeviceId = parts.Length == 2 ? int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) : 0,
+            IntraOpThreads = threads,
+            IntraOpSpinning = parse.GetValue(o.Spinning),
+        };
     }
 
     /// <summary>Checks the file's folder is writable before the run, so a long benchmark is not lost at the end.</summary>

@@ -48,10 +48,14 @@ public sealed class ModelNotFoundException(string model, IEnumerable<string> loa
     /// <inheritdoc />
     public override GanErrorKind Kind => GanErrorKind.NotFound;
 
+    /// <summary>Longest part of a caller's name echoed back in a message (the rest is elided), so a huge name cannot blow up the reply headers.</summary>
+    public const int MaxEchoedNameLength = 128;
+
     private static string BuildMessage(string model, IEnumerable<string> loadedModels)
     {
         var loaded = string.Join(", ", loadedModels.Order(StringComparer.Ordinal));
-        return $"model '{model}' is not loaded; loaded models: [{loaded}]";
+        var shown = model.Length <= MaxEchoedNameLength ? model : $"{model[..MaxEchoedNameLength]}... ({model.Length} characters)";
+        return $"model '{shown}' is not loaded; loaded models: [{loaded}]";
     }
 }
 

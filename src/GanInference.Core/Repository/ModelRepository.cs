@@ -46,6 +46,8 @@ public sealed partial class ModelRepository : IAsyncDisposable
 
     // What each folder held at the last reload; only touched under _reloadGate.
     private Dictionary<string, FolderState> _folders = new(StringComparer.Ordinal);
+    private bool _reportedMissing;
+    private bool _scannedOnce;
 
     // Swapped as a whole, so readers never see a half-loaded set.
     private volatile FrozenDictionary<string, ServedModel> _models = FrozenDictionary<string, ServedModel>.Empty;
@@ -190,7 +192,13 @@ public sealed partial class ModelRepository : IAsyncDisposable
             }
 
             changes.Sort((a, b) => string.CompareOrdinal(a.Folder, b.Folder));
-            LogRepositoryLoaded(_logger, _ordered.Count, _failures.Count, RootPath);
+            if (changes.Count > 0 || !_scannedOnce)
+            {
+                // Polls that find nothing new stay quiet.
+                LogRepositoryLoaded(_logger, _ordered.Count, _failures.Count, RootPath);
+            }
+
+            _scannedOnce = true;
             return new ModelReloadReport(changes, _ordered.Select(m => m.Name).ToArray());
         }
         finally
@@ -232,9 +240,17 @@ public sealed partial class ModelRepository : IAsyncDisposable
     {
         if (!Directory.Exists(RootPath))
         {
-            LogRepositoryMissing(_logger, RootPath);
+            // Said once, not at every poll.
+            if (!_reportedMissing)
+            {
+                LogRepositoryMissing(_logger, RootPath);
+                _reportedMissing = true;
+            }
+
             return [];
         }
+
+        _reportedMissing = false;
 
         return Directory.EnumerateDirectories(RootPath).Order(StringComparer.Ordinal).ToArray();
     }

@@ -24,6 +24,9 @@ internal sealed partial class ModelReloader(
     private readonly Channel<bool> _changed = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly ModelRepositoryOptions _options = options.Value;
 
+    /// <summary>Poll interval used when watching was asked for, is impossible, and no poll interval is configured.</summary>
+    private static TimeSpan FallbackPollInterval => TimeSpan.FromSeconds(10);
+
     /// <summary>Rescans now and publishes health; the admin RPC's implementation.</summary>
     /// <exception cref="ServiceUnavailableException">The server is shutting down.</exception>
     public async Task<ModelReloadReport> ReloadNowAsync(CancellationToken cancellationToken)
@@ -52,6 +55,12 @@ internal sealed partial class ModelReloader(
         }
 
         using var watcher = _options.Watch ? CreateWatcher() : null;
+        if (_options.Watch && watcher is null && poll == Timeout.InfiniteTimeSpan)
+        {
+            // Watching was asked for but is impossible here: poll instead, so changes are still picked up.
+            poll = FallbackPollInterval;
+        }
+
         while (!stoppingToken.IsCancellationRequested && !servingState.IsDraining)
         {
             try
@@ -84,7 +93,7 @@ internal sealed partial class ModelReloader(
     {
         if (!Directory.Exists(repository.RootPath))
         {
-            LogNotWatching(logger, repository.RootPath);
+            LogNotWatching(logger, repository.RootPath, "the folder does not exist");
             return null;
         }
 
@@ -100,8 +109,18 @@ internal sealed partial class ModelReloader(
 
         // A lost event (buffer overflow) means "anything may have changed": rescan.
         watcher.Error += (_, _) => _changed.Writer.TryWrite(true);
-        watcher.EnableRaisingEvents = true;
-        return watcher;
+        try
+        {
+            watcher.EnableRaisingEvents = true;
+            return watcher;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or PlatformNotSupportedException)
+        {
+            // E.g. Linux's inotify instance limit (fs.inotify.max_user_instances) is reached. Not fatal: polling takes over.
+            watcher.Dispose();
+            LogNotWatching(logger, repository.RootPath, ex.Message);
+            return null;
+        }
     }
 
     /// <summary>True when a file event arrived; false when the poll interval passed first.</summary>
@@ -163,6 +182,6 @@ internal sealed partial class ModelReloader(
     [LoggerMessage(EventId = 2302, Level = LogLevel.Error, Message = "Reloading the model repository {Path} failed; the loaded models keep serving")]
     private static partial void LogReloadFailed(ILogger logger, Exception exception, string path);
 
-    [LoggerMessage(EventId = 2303, Level = LogLevel.Warning, Message = "Model repository {Path} does not exist, so it is not watched; polling and GanAdmin.ReloadModels still pick up changes")]
-    private static partial void LogNotWatching(ILogger logger, string path);
+    [LoggerMessage(EventId = 2303, Level = LogLevel.Warning, Message = "Model repository {Path} is not watched ({Reason}); polling and GanAdmin.ReloadModels still pick up changes")]
+    private static partial void LogNotWatching(ILogger logger, string path, string reason);
 }

@@ -104,7 +104,22 @@ internal sealed partial class GanErrorInterceptor(ServingState servingState, Mod
         }
     }
 
+    /// <summary>
+    /// Longest status message sent. The message travels in an HTTP/2 header (clients refuse header blocks over
+    /// 64 KiB by default), so one that echoes a huge request value must not turn a clean error into a broken call.
+    /// </summary>
+    internal const int MaxStatusDetailLength = 2048;
+
     private RpcException Map(Exception exception, ServerCallContext context)
+    {
+        var mapped = MapUnbounded(exception, context);
+        var detail = mapped.Status.Detail;
+        return detail.Length <= MaxStatusDetailLength
+            ? mapped
+            : new RpcException(new Status(mapped.StatusCode, detail[..MaxStatusDetailLength] + "... (message cut)"), mapped.Trailers);
+    }
+
+    private RpcException MapUnbounded(Exception exception, ServerCallContext context)
     {
         switch (exception)
         {

@@ -129,6 +129,32 @@ public sealed class DatasetTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task A_server_crash_and_restart_mid_stream_is_ridden_out()
+    {
+        using var folder = new TempFolder();
+        var output = folder.Combine("data");
+        var port = ModelsAndErrorsTests.UnusedPort();
+        var first = await ServerProcess.StartAsync(port, server.ModelsPath);
+        var run = CliRun.InvokeAsync("dataset", "--server", first.Address, "--model", TinyModels.Conditional, "--per-class", "60", "--out", output);
+        var manifest = Path.Combine(output, "manifest.jsonl");
+        while (!run.IsCompleted && (!File.Exists(manifest) || CountLines(manifest) < 20))
+        {
+            await Task.Delay(1);
+        }
+
+        // Kill the server mid-stream, then bring it back on the same port.
+        await first.DisposeAsync();
+        var completeAtCrash = CountLines(manifest);
+        await using var second = await ServerProcess.StartAsync(port, server.ModelsPath);
+        var result = await run;
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.InRange(completeAtCrash, 20, 599);
+        Assert.Equal(600, File.ReadAllLines(manifest).Length);
+        Assert.Equal(600, Directory.GetFiles(output, "*.png", SearchOption.AllDirectories).Length);
+    }
+
+    [Fact]
     public async Task Dataset_of_another_model_is_refused_and_left_untouched()
     {
         using var folder = new TempFolder();

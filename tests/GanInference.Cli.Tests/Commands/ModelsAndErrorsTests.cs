@@ -71,7 +71,7 @@ public sealed class ModelsAndErrorsTests(ServerFixture server)
         Assert.StartsWith("--labels: '12'", result.Error);
     }
 
-    private static int UnusedPort()
+    internal static int UnusedPort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

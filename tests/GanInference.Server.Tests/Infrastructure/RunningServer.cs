@@ -43,6 +43,11 @@ internal sealed class RunningServer : IAsyncDisposable
             $"--Models:Path={models.Root}",
             "--Inference:IntraOpThreads=1",
             "--Logging:LogLevel:Default=Warning",
+
+            // Tests run many servers at once; each file watcher takes one of the user's inotify instances (128 by
+            // default on Linux), so only the tests about watching turn it on (a later argument wins).
+            "--Models:Watch=false",
+            "--hostBuilder:reloadConfigOnChange=false",
             .. extraArgs,
         ];
         var app = GanServer.Create(args);

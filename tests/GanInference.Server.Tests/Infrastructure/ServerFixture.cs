@@ -44,7 +44,11 @@ public sealed class ServerFixture : IAsyncLifetime
     }
 }
 
-[CollectionDefinition(Name)]
+/// <summary>
+/// Runs alone, after the parallel test classes: one of its tests measures the process's managed memory, which
+/// other servers allocating in parallel would blur.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class ServerCollection : ICollectionFixture<ServerFixture>
 {
     public const string Name = "server";

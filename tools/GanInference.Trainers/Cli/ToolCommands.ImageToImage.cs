@@ -44,7 +44,7 @@ internal static partial class ToolCommands
     private static int SampleCount(ParseResult parse, Option<int> samples) =>
         parse.GetResult(samples) is { Implicit: false } ? parse.GetValue(samples) : ImageToImagePackageWriter.DefaultEvaluationSamples;
 
-    private static CycleDirection ParseDirection(string value) => value switch
+    private static CycleDirection ParseDirection(string? value) => value switch
     {
         "a2b" => CycleDirection.AToB,
         "b2a" => CycleDirection.BToA,

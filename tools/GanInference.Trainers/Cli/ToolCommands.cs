@@ -23,9 +23,10 @@ internal static partial class ToolCommands
         var data = new Option<string?>("--data") { Description = "MNIST folder for the evaluation (default: the checkpoint's training data)." };
         var samples = new Option<int>("--samples") { Description = "Images generated for the evaluation.", DefaultValueFactory = _ => 1000 };
         var description = new Option<string?>("--description") { Description = "Manifest description." };
+        var average = new Option<int>("--average-epochs") { Description = "Export the mean generator of the last N epoch checkpoints up to --checkpoint.", DefaultValueFactory = _ => 1 };
 
         var command = new Command("export", "Export a checkpoint to ONNX with its manifest (gan.json or classifier.json) and samples.png.");
-        foreach (var option in new Option[] { checkpoint, output, classifier, data, samples, description })
+        foreach (var option in new Option[] { checkpoint, output, classifier, data, samples, description, average })
         {
             command.Options.Add(option);
         }
@@ -43,6 +44,7 @@ internal static partial class ToolCommands
                 DataDirectory = parse.GetValue(data),
                 EvaluationSamples = parse.GetValue(samples),
                 Description = parse.GetValue(description),
+                AverageEpochs = parse.GetValue(average),
             };
             if (await ImageToImagePackageWriter.IsImageToImageCheckpointAsync(options.CheckpointDirectory, cancellationToken).ConfigureAwait(false))
             {

@@ -10,7 +10,7 @@ public sealed class ImageSet
 {
     public ImageSet(int channels, float[] pixels, byte[] labels, int[] sourceIndices)
     {
-        if (pixels.Length != labels.Length * ImageLength(channels) || sourceIndices.Length != labels.Length)
+        if (pixels.Length != labels.Length * LengthOf(channels) || sourceIndices.Length != labels.Length)
         {
             throw new ArgumentException($"pixels, labels and indices disagree on the image count ({labels.Length}).", nameof(pixels));
         }
@@ -33,11 +33,12 @@ public sealed class ImageSet
     /// <summary>Index of each image's source digit in its MNIST file.</summary>
     public int[] SourceIndices { get; }
 
-    public int ImageLengthValue => ImageLength(Channels);
+    /// <summary>Values per image: Channels × 64 × 64.</summary>
+    public int ImageLength => LengthOf(Channels);
 
-    public static int ImageLength(int channels) => channels * DigitImaging.Size * DigitImaging.Size;
+    public static int LengthOf(int channels) => channels * DigitImaging.Size * DigitImaging.Size;
 
-    public ReadOnlySpan<float> Image(int index) => Pixels.AsSpan(index * ImageLengthValue, ImageLengthValue);
+    public ReadOnlySpan<float> Image(int index) => Pixels.AsSpan(index * ImageLength, ImageLength);
 
     /// <summary>All images as float32 [N, C, 64, 64] in [-1, 1], the networks' range.</summary>
     public Tensor ToTensor()

@@ -1,3 +1,4 @@
+using System.Buffers;
 using GanInference.Trainers.Data;
 using GanInference.Trainers.Export;
 using Microsoft.ML.OnnxRuntime;
@@ -60,8 +61,8 @@ public sealed class OnnxTranslatorSession : IDisposable
     /// <summary>Translates images back to back (CHW, [-1, 1]).</summary>
     public float[] Translate(ReadOnlyMemory<float> images, CancellationToken cancellationToken)
     {
-        var inputLength = ImageSet.ImageLength(InputChannels);
-        var outputLength = ImageSet.ImageLength(OutputChannels);
+        var inputLength = ImageSet.LengthOf(InputChannels);
+        var outputLength = ImageSet.LengthOf(OutputChannels);
         if (images.Length % inputLength != 0)
         {
             throw new ArgumentException($"expected whole [{InputChannels}, 64, 64] images, got {images.Length} values.", nameof(images));
@@ -69,14 +70,23 @@ public sealed class OnnxTranslatorSession : IDisposable
 
         var count = images.Length / inputLength;
         var result = new float[count * outputLength];
-        for (var start = 0; start < count; start += BatchSize)
+        var buffer = ArrayPool<float>.Shared.Rent(Math.Min(BatchSize, count) * inputLength);
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var n = Math.Min(BatchSize, count - start);
-            var batch = images.Slice(start * inputLength, n * inputLength).ToArray();
-            using var input = OrtValue.CreateTensorValueFromMemory(batch, [n, InputChannels, DigitImaging.Size, DigitImaging.Size]);
-            using var outputs = session.Run(runOptions, [ImageToImageExporter.ImageInput], [input], [ImageToImageExporter.ImageOutput]);
-            outputs[0].GetTensorDataAsSpan<float>().CopyTo(result.AsSpan(start * outputLength, n * outputLength));
+            for (var start = 0; start < count; start += BatchSize)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var n = Math.Min(BatchSize, count - start);
+                var batch = buffer.AsMemory(0, n * inputLength);
+                images.Slice(start * inputLength, n * inputLength).CopyTo(batch);
+                using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, batch, [n, InputChannels, DigitImaging.Size, DigitImaging.Size]);
+                using var outputs = session.Run(runOptions, [ImageToImageExporter.ImageInput], [input], [ImageToImageExporter.ImageOutput]);
+                outputs[0].GetTensorDataAsSpan<float>().CopyTo(result.AsSpan(start * outputLength, n * outputLength));
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(buffer);
         }
 
         return result;

@@ -111,7 +111,7 @@ public sealed class ImageToImagePackageWriter(ImageToImageExporter exporter)
 
     private static float[] Rows(float[] images, int channels, int block)
     {
-        var length = ImageSet.ImageLength(channels);
+        var length = ImageSet.LengthOf(channels);
         return images.AsSpan(block * SampleRows * length, SampleRows * length).ToArray();
     }
 
@@ -150,7 +150,7 @@ public sealed class ImageToImagePackageWriter(ImageToImageExporter exporter)
             ["seed"] = info.Seed,
             ["trainingSeconds"] = info.TrainingSeconds,
             ["hardware"] = $"CPU, {Environment.ProcessorCount} cores (TorchSharp 0.107 / libtorch 2.10 CPU)",
-            ["architecture"] = JsonSerializer.SerializeToNode(architecture, Checkpoint.JsonOptions),
+            ["architecture"] = ArchitectureNode(architecture),
             ["losses"] = architecture.Kind == ModelKind.Pix2Pix
                 ? $"GAN (BCE on PatchGAN logits) + {Pix2PixTrainer.L1Weight.ToString(CultureInfo.InvariantCulture)}·L1; Adam β1 0.5"
                 : $"LSGAN + cycle {CycleGanTrainer.CycleWeight.ToString(CultureInfo.InvariantCulture)}·L1 + identity {CycleGanTrainer.IdentityWeight.ToString(CultureInfo.InvariantCulture)}·{CycleGanTrainer.CycleWeight.ToString(CultureInfo.InvariantCulture)}·L1; image pool {ImagePool.DefaultCapacity}; Adam β1 0.5",
@@ -182,6 +182,18 @@ public sealed class ImageToImagePackageWriter(ImageToImageExporter exporter)
             Batching = new BatchingManifest { MaxBatchSize = 32, MaxQueueDelayMs = 2, MaxQueueSize = 512, PreferredBatchSizes = [4, 8, 16, 32] },
             Provenance = JsonSerializer.SerializeToElement(provenance),
         };
+    }
+
+    /// <summary>The architecture without the latent/label fields that only the z-generators use.</summary>
+    private static JsonNode ArchitectureNode(GanArchitecture architecture)
+    {
+        var node = JsonSerializer.SerializeToNode(architecture, Checkpoint.JsonOptions)!.AsObject();
+        foreach (var unused in new[] { "latentDimension", "classCount", "labelEmbeddingDimension" })
+        {
+            node.Remove(unused);
+        }
+
+        return node;
     }
 
     private static TensorManifest Image(string name, int channels) => new()

@@ -27,6 +27,9 @@ public sealed record ExportOptions
 
     public int EvaluationSamples { get; init; } = 1000;
 
+    /// <summary>Export the mean generator of the last N epoch checkpoints up to the given one (1 = that checkpoint alone).</summary>
+    public int AverageEpochs { get; init; } = 1;
+
     public string? Description { get; init; }
 }
 
@@ -75,7 +78,15 @@ public sealed class ModelPackageWriter(OnnxModelExporter exporter)
         var generator = ModelFactory.CreateGenerator(architecture);
         using (generator.Module)
         {
-            Checkpoint.LoadWeights(options.CheckpointDirectory, Checkpoint.GeneratorFileName, generator.Module);
+            if (options.AverageEpochs > 1)
+            {
+                GeneratorAveraging.LoadAverage(generator, architecture, GeneratorAveraging.CheckpointsToAverage(options.CheckpointDirectory, info, options.AverageEpochs), info.Seed);
+            }
+            else
+            {
+                Checkpoint.LoadWeights(options.CheckpointDirectory, Checkpoint.GeneratorFileName, generator.Module);
+            }
+
             var model = exporter.ExportGenerator(generator, architecture, new Dictionary<string, string>
             {
                 ["gan.kind"] = architecture.Kind.ToString().ToLowerInvariant(),
@@ -128,6 +139,11 @@ public sealed class ModelPackageWriter(OnnxModelExporter exporter)
                 (architecture.IsConditional ? " with label = seed % 10" : string.Empty) +
                 $", truncation 0, through ONNX Runtime; features and classes from {options.ClassifierPath}; real digits from {dataDirectory}",
         };
+
+        if (options.AverageEpochs > 1)
+        {
+            provenance["generatorWeights"] = $"mean of the generator weights of epochs {info.Epoch - options.AverageEpochs + 1}-{info.Epoch} (Polyak averaging), BatchNorm statistics re-estimated on 100 batches of 64 latents";
+        }
 
         if (info.EarlierCommands.Count > 0)
         {

@@ -4,26 +4,21 @@ using static TorchSharp.torch;
 namespace GanInference.Trainers.Models;
 
 /// <summary>
-/// Unconditional DCGAN discriminator: image → one real-vs-fake logit. The head is the projection
-/// discriminator's without the label term (7×7 conv to 4·ndf features, LeakyReLU, linear): a single
-/// linear 7×7 conv straight to the logit proved too weak a critic for G to learn balanced digits.
+/// Unconditional DCGAN discriminator: image → one real-vs-fake logit (a 7×7 conv over the 7×7
+/// feature maps). This is the discriminator of the shipped dcgan-mnist; changing its layers makes
+/// that run's discriminator checkpoints unloadable (resume) and its command no longer reproducible.
 /// </summary>
 public sealed class DcganDiscriminator : nn.Module<Tensor, Tensor>, IDiscriminator
 {
     private readonly Sequential features;
-    private readonly Conv2d pool;
-    private readonly LeakyReLU poolActivation;
-    private readonly Linear head;
+    private readonly Conv2d head;
 
     public DcganDiscriminator(GanArchitecture architecture)
         : base(nameof(DcganDiscriminator))
     {
         architecture.Validate();
-        var width = architecture.DiscriminatorWidth;
-        features = DcganBlocks.DiscriminatorFeatures(width);
-        pool = nn.Conv2d(width * 2, width * 4, kernel_size: 7);
-        poolActivation = nn.LeakyReLU(0.2);
-        head = nn.Linear(width * 4, 1);
+        features = DcganBlocks.DiscriminatorFeatures(architecture.DiscriminatorWidth);
+        head = nn.Conv2d(architecture.DiscriminatorWidth * 2, 1, kernel_size: 7);
         RegisterComponents();
     }
 
@@ -31,9 +26,9 @@ public sealed class DcganDiscriminator : nn.Module<Tensor, Tensor>, IDiscriminat
 
     public override Tensor forward(Tensor input)
     {
-        using var scope = NewDisposeScope();
-        var h = poolActivation.forward(pool.forward(features.forward(input))).flatten(1);
-        return head.forward(h).reshape(-1).MoveToOuterDisposeScope();
+        using var h = features.forward(input);
+        using var logits = head.forward(h);
+        return logits.reshape(-1);
     }
 
     public Tensor Score(Tensor images, Tensor? labels) => forward(images);

@@ -23,9 +23,12 @@ public sealed class CycleGanTrainer
     private static readonly string[] LossColumns = ["d_a", "d_b", "g_a2b", "g_b2a", "cycle", "identity"];
 
     private readonly TrainingOptions options;
+    private readonly TranslationSchedule schedule;
 
-    public CycleGanTrainer(TrainingOptions options)
+    public CycleGanTrainer(TrainingOptions options, TranslationSchedule? schedule = null)
     {
+        this.schedule = schedule ?? new TranslationSchedule();
+        this.schedule.Validate();
         TranslationTraining.CheckKind(options, ModelKind.CycleGan);
         this.options = options;
     }
@@ -94,7 +97,7 @@ public sealed class CycleGanTrainer
 
         var pairs = Math.Min(domainA.Count, domainB.Count);
         var batchSize = Math.Min(options.BatchSize, pairs);
-        var stepsPerEpoch = pairs / batchSize;
+        var stepsPerEpoch = schedule.StepsPerEpoch(pairs, batchSize);
         var totalSteps = options.MaxSteps > 0 ? Math.Min(options.MaxSteps, (long)stepsPerEpoch * options.Epochs) : (long)stepsPerEpoch * options.Epochs;
         var epochs = (int)((totalSteps + stepsPerEpoch - 1) / stepsPerEpoch);
         await using var lossLog = await LossLog.OpenAsync(run.LossCsv, LossColumns, append: resumed is not null, cancellationToken).ConfigureAwait(false);
@@ -146,6 +149,10 @@ public sealed class CycleGanTrainer
                 BatchSize = batchSize,
             };
             lastCheckpoint = await TranslationTraining.SaveCheckpointsAsync(run, info, networks, optimizers, cancellationToken).ConfigureAwait(false);
+            if (schedule.TimeIsUp(clock.Elapsed))
+            {
+                break;
+            }
         }
 
         return new TrainingResult(run.Root, lastCheckpoint, step, previousSeconds + clock.Elapsed.TotalSeconds);

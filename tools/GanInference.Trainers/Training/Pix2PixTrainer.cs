@@ -20,9 +20,12 @@ public sealed class Pix2PixTrainer
     private static readonly string[] LossColumns = ["d_loss", "g_gan", "g_l1", "d_real", "d_fake"];
 
     private readonly TrainingOptions options;
+    private readonly TranslationSchedule schedule;
 
-    public Pix2PixTrainer(TrainingOptions options)
+    public Pix2PixTrainer(TrainingOptions options, TranslationSchedule? schedule = null)
     {
+        this.schedule = schedule ?? new TranslationSchedule();
+        this.schedule.Validate();
         TranslationTraining.CheckKind(options, ModelKind.Pix2Pix);
         this.options = options;
     }
@@ -63,7 +66,7 @@ public sealed class Pix2PixTrainer
         using var previewTensor = TranslationTraining.AsTensor(previewInput, OutlineDigits.Channels);
 
         var batchSize = Math.Min(options.BatchSize, train.Count);
-        var stepsPerEpoch = train.Count / batchSize; // drop the ragged last batch: BatchNorm dislikes tiny batches
+        var stepsPerEpoch = schedule.StepsPerEpoch(train.Count, batchSize);
         var totalSteps = options.MaxSteps > 0 ? Math.Min(options.MaxSteps, (long)stepsPerEpoch * options.Epochs) : (long)stepsPerEpoch * options.Epochs;
         var epochs = (int)((totalSteps + stepsPerEpoch - 1) / stepsPerEpoch);
         await using var lossLog = await LossLog.OpenAsync(run.LossCsv, LossColumns, append: resumed is not null, cancellationToken).ConfigureAwait(false);
@@ -118,6 +121,10 @@ public sealed class Pix2PixTrainer
                 BatchSize = batchSize,
             };
             lastCheckpoint = await TranslationTraining.SaveCheckpointsAsync(run, info, networks, optimizers, cancellationToken).ConfigureAwait(false);
+            if (schedule.TimeIsUp(clock.Elapsed))
+            {
+                break;
+            }
         }
 
         return new TrainingResult(run.Root, lastCheckpoint, step, previousSeconds + clock.Elapsed.TotalSeconds);

@@ -84,10 +84,10 @@ internal static class TranslationTraining
 
     /// <summary>The first <paramref name="count"/> images of <paramref name="images"/>, in [-1, 1].</summary>
     public static float[] Head(ImageSet images, int count) =>
-        images.ToModelRange().AsSpan(0, Math.Min(count, images.Count) * images.ImageLengthValue).ToArray();
+        images.ToModelRange().AsSpan(0, Math.Min(count, images.Count) * images.ImageLength).ToArray();
 
     public static Tensor AsTensor(float[] pixels, int channels) =>
-        tensor(pixels, [pixels.Length / ImageSet.ImageLength(channels), channels, DigitImaging.Size, DigitImaging.Size]);
+        tensor(pixels, [pixels.Length / ImageSet.LengthOf(channels), channels, DigitImaging.Size, DigitImaging.Size]);
 
     /// <summary>Sets whether a network's parameters collect gradients (off for D during the G step saves work).</summary>
     public static void SetRequiresGrad(nn.Module module, bool value)
