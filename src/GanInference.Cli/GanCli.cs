@@ -9,13 +9,14 @@ internal static class GanCli
     public static RootCommand Create(CliHost host)
     {
         var connection = new ServerConnection(host);
-        var root = new RootCommand("gan: list models, generate images, build augmentation datasets and load-test a GanInference server.");
+        var root = new RootCommand("gan: list models, generate and translate images, build augmentation datasets and load-test a GanInference server.");
         root.Options.Add(connection.Server);
         root.Options.Add(connection.Timeout);
         root.Subcommands.Add(ModelsCommand.Create(host, connection));
         root.Subcommands.Add(GenerateCommand.Create(host, connection));
         root.Subcommands.Add(DatasetCommand.Create(host, connection));
         root.Subcommands.Add(BenchCommand.Create(host, connection));
+        root.Subcommands.Add(TranslateCommand.Create(host, connection));
         return root;
     }
 

@@ -2,6 +2,7 @@ using GanInference.Core.Generation;
 using GanInference.Core.Repository;
 using GanInference.Core.Runtime;
 using GanInference.Core.Telemetry;
+using GanInference.Core.Translation;
 using GanInference.Server.Limits;
 using GanInference.Server.Security;
 using GanInference.Server.Services;
@@ -75,8 +76,11 @@ public static class GanServer
         services.AddOptions<InferenceOptions>().Bind(configuration.GetSection(InferenceOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<InferenceOptions>, InferenceOptionsValidator>();
         services.AddOptions<GenerationOptions>().Bind(configuration.GetSection(GenerationOptions.SectionName));
+        services.AddOptions<TranslationOptions>().Bind(configuration.GetSection(TranslationOptions.SectionName))
+            .Validate(t => t.StreamWindow >= 0 && t.CodecParallelism >= 0, "Translation: StreamWindow and CodecParallelism must be 0 (automatic) or more")
+            .ValidateOnStart();
         services.AddOptions<ServerLimitsOptions>().Bind(configuration.GetSection(ServerLimitsOptions.SectionName))
-            .Validate(l => l.MaxImagesPerRequest > 0 && l.MaxImagesPerStream > 0 && l.MaxReceiveMessageBytes > 0 && l.MaxSendMessageBytes > 0 && l.MaxConcurrentCallsPerConnection >= 0, "Limits: every limit must be positive (MaxConcurrentCallsPerConnection: 0 or more)")
+            .Validate(l => l.MaxImagesPerRequest > 0 && l.MaxImagesPerStream > 0 && l.MaxImagesPerTranslate > 0 && l.MaxInputImagePixels > 0 && l.MaxReceiveMessageBytes > 0 && l.MaxSendMessageBytes > 0 && l.MaxConcurrentCallsPerConnection >= 0, "Limits: every limit must be positive (MaxConcurrentCallsPerConnection: 0 or more)")
             .ValidateOnStart();
         services.AddOptions<ShutdownOptions>().Bind(configuration.GetSection(ShutdownOptions.SectionName))
             .Validate(s => s.DrainTimeoutSeconds >= 0 && s.NotServingDelaySeconds >= 0, "Shutdown: DrainTimeoutSeconds and NotServingDelaySeconds must not be negative")
@@ -101,6 +105,7 @@ public static class GanServer
         services.AddSingleton<OnnxSessionFactory>();
         services.AddSingleton<ModelRepository>();
         services.AddSingleton<ImageGenerator>();
+        services.AddSingleton<ImageTranslator>();
         services.AddSingleton<ServingState>();
         services.AddSingleton<HealthServiceImpl>();
         services.AddHostedService<ModelServingService>();

@@ -7,6 +7,7 @@ using GanInference.Core.Manifests;
 using GanInference.Core.Models;
 using GanInference.Core.Runtime;
 using GanInference.Core.Telemetry;
+using GanInference.Core.Translation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.ML.OnnxRuntime;
@@ -330,11 +331,16 @@ public sealed partial class ModelRepository : IAsyncDisposable
         var contentHash = await HashFileAsync(modelPath, cancellationToken).ConfigureAwait(false);
         var (session, provider) = _sessionFactory.Create(manifest.Name!, modelPath);
         GeneratorRunner? runner = null;
+        TranslationEngine? translation = null;
         try
         {
             var signature = ModelSignature.Create(manifest, kind, session.InputMetadata, session.OutputMetadata);
             DynamicBatcher<GenerationItem, float>? generator = null;
-            if (!signature.IsGenerator)
+            if (signature.Kind == ModelKind.ImageToImage)
+            {
+                translation = TranslationEngine.Start(manifest.Name!, session, signature, batching, _telemetry, _loggerFactory, _timeProvider);
+            }
+            else if (!signature.IsGenerator)
             {
                 SessionWarmup.Run(session, signature.Inputs);
             }
@@ -347,10 +353,15 @@ public sealed partial class ModelRepository : IAsyncDisposable
                     _loggerFactory.CreateLogger<DynamicBatcher<GenerationItem, float>>(), _timeProvider);
             }
 
-            return new ServedModel(manifest, signature, modelPath, contentHash, provider, batching, session, runner, generator);
+            return new ServedModel(manifest, signature, modelPath, contentHash, provider, batching, session, runner, generator, translation);
         }
         catch
         {
+            if (translation is not null)
+            {
+                await translation.DisposeAsync().ConfigureAwait(false);
+            }
+
             runner?.Dispose();
             session.Dispose();
             throw;

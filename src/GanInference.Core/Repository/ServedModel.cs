@@ -4,6 +4,7 @@ using GanInference.Core.Generation;
 using GanInference.Core.Imaging;
 using GanInference.Core.Manifests;
 using GanInference.Core.Models;
+using GanInference.Core.Translation;
 using Microsoft.ML.OnnxRuntime;
 
 namespace GanInference.Core.Repository;
@@ -17,6 +18,7 @@ public sealed class ServedModel : IAsyncDisposable
     private readonly InferenceSession _session;
     private readonly IDisposable? _runner;
     private readonly DynamicBatcher<GenerationItem, float>? _generator;
+    private readonly TranslationEngine? _translation;
 
     // Leases keep a replaced or removed model alive until the requests that hold it have finished.
     private readonly Lock _leaseGate = new();
@@ -34,7 +36,8 @@ public sealed class ServedModel : IAsyncDisposable
         BatchingSettings batching,
         InferenceSession session,
         IDisposable? runner,
-        DynamicBatcher<GenerationItem, float>? generator)
+        DynamicBatcher<GenerationItem, float>? generator,
+        TranslationEngine? translation = null)
     {
         Manifest = manifest;
         Signature = signature;
@@ -45,6 +48,7 @@ public sealed class ServedModel : IAsyncDisposable
         _session = session;
         _runner = runner;
         _generator = generator;
+        _translation = translation;
     }
 
     /// <summary>The model's name in the API.</summary>
@@ -78,6 +82,11 @@ public sealed class ServedModel : IAsyncDisposable
     /// <exception cref="ModelKindMismatchException">The model's kind is not served by Generate.</exception>
     public DynamicBatcher<GenerationItem, float> Generator => _generator ?? throw new ModelKindMismatchException(
         $"model '{Name}' is {Signature.Kind.ToManifestName()}; Generate serves unconditional and class-conditional models");
+
+    /// <summary>The image-to-image batcher and signature.</summary>
+    /// <exception cref="ModelKindMismatchException">The model's kind is not served by Translate.</exception>
+    public TranslationEngine Translation => _translation ?? throw new ModelKindMismatchException(
+        $"model '{Name}' is {Signature.Kind.ToManifestName()}; Translate serves image-to-image models");
 
     /// <summary>True once the session has been released.</summary>
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
@@ -157,7 +166,8 @@ public sealed class ServedModel : IAsyncDisposable
     }
 
     /// <summary>Stops taking new work and lets queued requests finish, until <paramref name="cancellationToken"/> fires.</summary>
-    public Task StopAsync(CancellationToken cancellationToken) => _generator?.StopAsync(cancellationToken) ?? Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) =>
+        Task.WhenAll(_generator?.StopAsync(cancellationToken) ?? Task.CompletedTask, _translation?.StopAsync(cancellationToken) ?? Task.CompletedTask);
 
     /// <summary>Stops the batcher (failing what is still queued) and releases the session.</summary>
     public async ValueTask DisposeAsync()
@@ -170,6 +180,11 @@ public sealed class ServedModel : IAsyncDisposable
         if (_generator is not null)
         {
             await _generator.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_translation is not null)
+        {
+            await _translation.DisposeAsync().ConfigureAwait(false);
         }
 
         _runner?.Dispose();

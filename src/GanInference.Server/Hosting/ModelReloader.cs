@@ -24,6 +24,9 @@ internal sealed partial class ModelReloader(
     private readonly Channel<bool> _changed = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly ModelRepositoryOptions _options = options.Value;
 
+    /// <summary>Delay of the confirming scan after an event-driven one.</summary>
+    private TimeSpan ConfirmDelay => TimeSpan.FromMilliseconds(Math.Max(1000, 4 * _options.ReloadDebounceMilliseconds));
+
     /// <summary>Poll interval used when watching was asked for, is impossible, and no poll interval is configured.</summary>
     private static TimeSpan FallbackPollInterval => TimeSpan.FromSeconds(10);
 
@@ -61,11 +64,13 @@ internal sealed partial class ModelReloader(
             poll = FallbackPollInterval;
         }
 
+        var confirm = false;
         while (!stoppingToken.IsCancellationRequested && !servingState.IsDraining)
         {
             try
             {
-                if (await WaitForChangeAsync(poll, stoppingToken).ConfigureAwait(false))
+                var changed = await WaitForChangeAsync(confirm ? ConfirmDelay : poll, stoppingToken).ConfigureAwait(false);
+                if (changed)
                 {
                     await DebounceAsync(stoppingToken).ConfigureAwait(false);
                 }
@@ -76,6 +81,10 @@ internal sealed partial class ModelReloader(
                 }
 
                 await ReloadNowAsync(stoppingToken).ConfigureAwait(false);
+
+                // One more scan shortly after every event-driven one: inotify misses files written into a brand-new
+                // folder before its watch is added, so a folder copied in can look incomplete at the first scan.
+                confirm = changed;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

@@ -12,6 +12,12 @@ public sealed class ServerLimitsOptions
     /// <summary>Most images one <c>GenerateStream</c> call may ask for.</summary>
     public int MaxImagesPerStream { get; set; } = 1_000_000;
 
+    /// <summary>Most images one <c>Translate</c> call may carry (<c>TranslateStream</c> is bounded by <see cref="MaxImagesPerStream"/>).</summary>
+    public int MaxImagesPerTranslate { get; set; } = 256;
+
+    /// <summary>Most pixels (width × height) one uploaded image may have; checked from its header before decoding.</summary>
+    public long MaxInputImagePixels { get; set; } = 4096L * 4096L;
+
     /// <summary>Largest request message accepted, in bytes (explicit latents make requests large).</summary>
     public int MaxReceiveMessageBytes { get; set; } = 16 * 1024 * 1024;
 

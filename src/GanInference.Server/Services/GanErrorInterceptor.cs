@@ -75,6 +75,62 @@ internal sealed partial class GanErrorInterceptor(ServingState servingState, Mod
         }
     }
 
+    public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        if (!context.Method.StartsWith(ServicePrefix, StringComparison.Ordinal))
+        {
+            return await continuation(requestStream, context).ConfigureAwait(false);
+        }
+
+        var started = time.GetTimestamp();
+        var status = StatusCode.OK;
+        try
+        {
+            RefuseWhileDraining();
+            RefuseIfExpired(NoRequest.Instance, context);
+            return await continuation(requestStream, context).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            var mapped = Map(ex, context);
+            status = mapped.StatusCode;
+            throw mapped;
+        }
+        finally
+        {
+            // The model is named in the messages, which this layer does not read.
+            Record(NoRequest.Instance, context, status, started);
+        }
+    }
+
+    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        if (!context.Method.StartsWith(ServicePrefix, StringComparison.Ordinal))
+        {
+            await continuation(requestStream, responseStream, context).ConfigureAwait(false);
+            return;
+        }
+
+        var started = time.GetTimestamp();
+        var status = StatusCode.OK;
+        try
+        {
+            RefuseWhileDraining();
+            RefuseIfExpired(NoRequest.Instance, context);
+            await continuation(requestStream, responseStream, context).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            var mapped = Map(ex, context);
+            status = mapped.StatusCode;
+            throw mapped;
+        }
+        finally
+        {
+            Record(NoRequest.Instance, context, status, started);
+        }
+    }
+
     /// <summary>The status code for each core error kind.</summary>
     internal static StatusCode ToStatusCode(GanErrorKind kind) => kind switch
     {
@@ -163,6 +219,12 @@ internal sealed partial class GanErrorInterceptor(ServingState servingState, Mod
             _ => string.Empty,
         };
         return repository.TryGet(name, out _) ? name : string.Empty;
+    }
+
+    /// <summary>Stands in for the request of client- and duplex-streaming calls, whose messages this layer does not read.</summary>
+    private sealed class NoRequest
+    {
+        public static readonly NoRequest Instance = new();
     }
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Error, Message = "Call {Method} failed unexpectedly")]

@@ -2,6 +2,7 @@ using GanInference.Api.V1;
 using GanInference.Core.Errors;
 using GanInference.Core.Generation;
 using GanInference.Core.Repository;
+using GanInference.Core.Translation;
 using GanInference.Server.Hosting;
 using GanInference.Server.Options;
 using Grpc.Core;
@@ -14,7 +15,7 @@ namespace GanInference.Server.Services;
 /// hands it to the core. Errors are thrown as core exceptions and mapped to status codes by
 /// <see cref="GanErrorInterceptor"/>.
 /// </summary>
-internal sealed class GanInferenceService(ModelRepository repository, ImageGenerator generator, ServingState servingState, IOptions<ServerLimitsOptions> limits)
+internal sealed partial class GanInferenceService(ModelRepository repository, ImageGenerator generator, ImageTranslator translator, ServingState servingState, IOptions<ServerLimitsOptions> limits)
     : Api.V1.GanInference.GanInferenceBase
 {
     private readonly ServerLimitsOptions _limits = limits.Value;
@@ -61,8 +62,11 @@ internal sealed class GanInferenceService(ModelRepository repository, ImageGener
         {
             foreach (var image in chunk)
             {
-                // Awaiting each write applies HTTP/2 flow control: a slow reader slows the producer.
-                await responseStream.WriteAsync(ProtoMapper.ToProto(image, model, request.Format), call.Token).ConfigureAwait(false);
+                // Awaiting each write applies HTTP/2 flow control: a slow reader slows the producer. The write gets
+                // the transport's token only: cancelling a write aborts the HTTP/2 stream, and a call cut off by the
+                // drain time must end with its UNAVAILABLE status, which is checked between writes instead.
+                call.Token.ThrowIfCancellationRequested();
+                await responseStream.WriteAsync(ProtoMapper.ToProto(image, model, request.Format), context.CancellationToken).ConfigureAwait(false);
             }
         }
     }

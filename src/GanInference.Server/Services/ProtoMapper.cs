@@ -68,22 +68,25 @@ internal static class ProtoMapper
     }
 
     /// <summary>The output format and quality asked for; INVALID_ARGUMENT for unknown values.</summary>
-    public static ImageEncoding ToEncoding(GenerateRequest request)
+    public static ImageEncoding ToEncoding(GenerateRequest request) => ToEncoding(request.Format, request.JpegQuality);
+
+    /// <summary>An output format and JPEG quality (any RPC); INVALID_ARGUMENT for unknown values.</summary>
+    public static ImageEncoding ToEncoding(ImageFormat requestFormat, uint jpegQuality)
     {
-        var format = request.Format switch
+        var format = requestFormat switch
         {
             ImageFormat.Png => ImageFormatKind.Png,
             ImageFormat.Jpeg => ImageFormatKind.Jpeg,
             ImageFormat.RawU8 => ImageFormatKind.RawU8,
             ImageFormat.RawF32 => ImageFormatKind.RawF32,
-            _ => throw new InvalidFieldException("format", $"{(int)request.Format} is not one of PNG, JPEG, RAW_U8, RAW_F32"),
+            _ => throw new InvalidFieldException("format", $"{(int)requestFormat} is not one of PNG, JPEG, RAW_U8, RAW_F32"),
         };
-        if (request.JpegQuality > 100)
+        if (jpegQuality > 100)
         {
-            throw new InvalidFieldException("jpeg_quality", $"{request.JpegQuality} is outside 1..100 (0 means {ImageEncoding.DefaultJpegQuality})");
+            throw new InvalidFieldException("jpeg_quality", $"{jpegQuality} is outside 1..100 (0 means {ImageEncoding.DefaultJpegQuality})");
         }
 
-        var quality = request.JpegQuality == 0 ? ImageEncoding.DefaultJpegQuality : (int)request.JpegQuality;
+        var quality = jpegQuality == 0 ? ImageEncoding.DefaultJpegQuality : (int)jpegQuality;
         return new ImageEncoding(format, quality);
     }
 

@@ -1,0 +1,190 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using GanInference.Core.Errors;
+using GanInference.Core.Limits;
+using SkiaSharp;
+
+namespace GanInference.Core.Imaging;
+
+/// <summary>
+/// Turns an uploaded image (PNG, JPEG, raw uint8 HWC or raw float32 CHW) into planar float pixels in [0, 1]
+/// at its own size and channel count. Untrusted input: sizes are checked from the header (or the declared raw
+/// geometry) against the pixel limit before any pixel memory is allocated, and every refusal is an
+/// <see cref="InvalidFieldException"/> naming <c>field</c> and the reason. Thread-safe.
+/// </summary>
+public static class SourceImageDecoder
+{
+    private static ReadOnlySpan<byte> PngMagic => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
+
+    private static ReadOnlySpan<byte> JpegMagic => [0xFF, 0xD8, 0xFF];
+
+    /// <summary>Decodes one image.</summary>
+    /// <param name="image">The upload.</param>
+    /// <param name="field">The image's field in the API (e.g. <c>images[3]</c>), for error messages.</param>
+    /// <param name="maxPixels">Largest width × height accepted.</param>
+    /// <param name="limitName">Configuration key of <paramref name="maxPixels"/>, for the message.</param>
+    /// <param name="rawF32Min">Value of RAW_F32 input that means black (the model's input range).</param>
+    /// <param name="rawF32Max">Value of RAW_F32 input that means white.</param>
+    /// <returns>Pooled planar pixels in [0, 1]; the caller returns them.</returns>
+    /// <exception cref="InvalidFieldException">The image is corrupt, truncated, of an unsupported format or size.</exception>
+    public static PlanarImage Decode(in SourceImage image, string field, long maxPixels, string limitName, float rawF32Min, float rawF32Max)
+    {
+        var data = image.Data.Span;
+        if (data.IsEmpty)
+        {
+            throw new InvalidFieldException(field, "data is empty");
+        }
+
+        return image.Encoding switch
+        {
+            SourceEncoding.Auto => DecodeEncoded(data, Sniff(data) ?? throw new InvalidFieldException(field, $"not a PNG or JPEG image ({Describe(data)})"), field, maxPixels, limitName),
+            SourceEncoding.Png or SourceEncoding.Jpeg => DecodeEncoded(data, CheckMagic(data, image.Encoding, field), field, maxPixels, limitName),
+            SourceEncoding.RawU8 => DecodeRawU8(image, data, field, maxPixels, limitName),
+            SourceEncoding.RawF32 => DecodeRawF32(image, data, field, maxPixels, limitName, rawF32Min, rawF32Max),
+            _ => throw new InvalidFieldException(field, $"encoding {(int)image.Encoding} is not one of AUTO, PNG, JPEG, RAW_U8, RAW_F32"),
+        };
+    }
+
+    private static SourceEncoding? Sniff(ReadOnlySpan<byte> data) =>
+        data.StartsWith(PngMagic) ? SourceEncoding.Png : data.StartsWith(JpegMagic) ? SourceEncoding.Jpeg : null;
+
+    private static SourceEncoding CheckMagic(ReadOnlySpan<byte> data, SourceEncoding declared, string field)
+    {
+        var actual = Sniff(data);
+        if (actual != declared)
+        {
+            throw new InvalidFieldException(field, $"encoding is {declared.ToString().ToUpperInvariant()} but the data is not a {declared.ToString().ToUpperInvariant()} file ({Describe(data)})");
+        }
+
+        return declared;
+    }
+
+    /// <summary>Names what the bytes look like, so "not a PNG" tells the caller what they sent instead.</summary>
+    private static string Describe(ReadOnlySpan<byte> data)
+    {
+        var kind = data switch
+        {
+            [0x89, 0x50, 0x4E, 0x47, ..] => "a damaged PNG signature",
+            [(byte)'G', (byte)'I', (byte)'F', (byte)'8', ..] => "looks like GIF, which is not supported",
+            [(byte)'B', (byte)'M', ..] => "looks like BMP, which is not supported",
+            [(byte)'R', (byte)'I', (byte)'F', (byte)'F', _, _, _, _, (byte)'W', (byte)'E', (byte)'B', (byte)'P', ..] => "looks like WebP, which is not supported",
+            [0x49, 0x49, 0x2A, 0x00, ..] or [0x4D, 0x4D, 0x00, 0x2A, ..] => "looks like TIFF, which is not supported",
+            _ => "unrecognised content",
+        };
+        return $"{kind}; first bytes {Convert.ToHexString(data[..Math.Min(8, data.Length)])}; use RAW_U8 or RAW_F32 for pixels";
+    }
+
+    private static unsafe PlanarImage DecodeEncoded(ReadOnlySpan<byte> data, SourceEncoding format, string field, long maxPixels, string limitName)
+    {
+        var name = format == SourceEncoding.Png ? "PNG" : "JPEG";
+        using var skData = SKData.CreateCopy(data);
+        using var codec = SKCodec.Create(skData)
+            ?? throw new InvalidFieldException(field, $"{name} header could not be read (corrupt or truncated)");
+        var (width, height) = (codec.Info.Width, codec.Info.Height);
+
+        // Checked from the header, before the pixels are allocated: a small file claiming to be huge costs nothing.
+        RequestLimits.CheckImagePixels(field, width, height, maxPixels, limitName);
+        var grey = codec.Info.ColorType == SKColorType.Gray8;
+        var info = new SKImageInfo(width, height, grey ? SKColorType.Gray8 : SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var bytes = ArrayPool<byte>.Shared.Rent(info.BytesSize);
+        try
+        {
+            SKCodecResult result;
+            fixed (byte* address = bytes)
+            {
+                result = codec.GetPixels(info, (nint)address);
+            }
+
+            // Skia fills the missing rows of a truncated file and says IncompleteInput; a partial image is not an answer.
+            if (result != SKCodecResult.Success)
+            {
+                var reason = result == SKCodecResult.IncompleteInput ? "the data ends before the image does (truncated)" : $"decoding failed ({result})";
+                throw new InvalidFieldException(field, $"{name} of {width}x{height}: {reason}");
+            }
+
+            var channels = grey ? 1 : 3;
+            var planar = Rent(channels, height, width);
+            var plane = width * height;
+            var pixels = planar.Pixels;
+            if (grey)
+            {
+                for (var p = 0; p < plane; p++)
+                {
+                    pixels[p] = bytes[p] / 255f;
+                }
+            }
+            else
+            {
+                // RGBA → RGB planes; alpha is dropped (not composited), see docs/translate.md.
+                for (var p = 0; p < plane; p++)
+                {
+                    pixels[p] = bytes[p * 4] / 255f;
+                    pixels[plane + p] = bytes[(p * 4) + 1] / 255f;
+                    pixels[(2 * plane) + p] = bytes[(p * 4) + 2] / 255f;
+                }
+            }
+
+            return planar;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(bytes);
+        }
+    }
+
+    private static void CheckRawGeometry(in SourceImage image, int data, int bytesPerValue, string field, long maxPixels, string limitName)
+    {
+        RequestLimits.CheckImagePixels(field, image.Width, image.Height, maxPixels, limitName);
+        if (image.Channels is not (1 or 3))
+        {
+            throw new InvalidFieldException($"{field}.channels", $"{image.Channels} is not 1 (grey) or 3 (RGB)");
+        }
+
+        var expected = (long)image.Width * image.Height * image.Channels * bytesPerValue;
+        if (data != expected)
+        {
+            throw new InvalidFieldException($"{field}.data", $"{data} bytes, but {image.Width}x{image.Height}x{image.Channels} at {bytesPerValue} byte(s) per value needs {expected}");
+        }
+    }
+
+    private static PlanarImage DecodeRawU8(in SourceImage image, ReadOnlySpan<byte> data, string field, long maxPixels, string limitName)
+    {
+        CheckRawGeometry(image, data.Length, 1, field, maxPixels, limitName);
+        var (channels, plane) = (image.Channels, image.Width * image.Height);
+        var planar = Rent(channels, image.Height, image.Width);
+        for (var c = 0; c < channels; c++)
+        {
+            var target = planar.Pixels.AsSpan(c * plane, plane);
+            for (var p = 0; p < plane; p++)
+            {
+                target[p] = data[(p * channels) + c] / 255f;
+            }
+        }
+
+        return planar;
+    }
+
+    private static PlanarImage DecodeRawF32(in SourceImage image, ReadOnlySpan<byte> data, string field, long maxPixels, string limitName, float min, float max)
+    {
+        CheckRawGeometry(image, data.Length, sizeof(float), field, maxPixels, limitName);
+        var planar = Rent(image.Channels, image.Height, image.Width);
+        var values = planar.Span;
+        var scale = 1f / (max - min);
+        for (var i = 0; i < values.Length; i++)
+        {
+            var value = BinaryPrimitives.ReadSingleLittleEndian(data.Slice(i * sizeof(float), sizeof(float)));
+            if (!float.IsFinite(value))
+            {
+                planar.Return();
+                throw new InvalidFieldException($"{field}.data", $"value {i} is {value}; raw float32 pixels must be finite");
+            }
+
+            values[i] = (value - min) * scale;
+        }
+
+        return planar;
+    }
+
+    private static PlanarImage Rent(int channels, int height, int width) =>
+        new(ArrayPool<float>.Shared.Rent(channels * height * width), channels, height, width, IsPooled: true);
+}

@@ -1,0 +1,334 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using GanInference.Core.Errors;
+using GanInference.Core.Imaging;
+using GanInference.Core.Repository;
+using GanInference.Core.Telemetry;
+using Microsoft.Extensions.Options;
+
+namespace GanInference.Core.Translation;
+
+/// <summary>
+/// Runs uploaded images through an image-to-image model: decode (PNG / JPEG / raw) → convert channels and
+/// resize to the model's input (<see cref="ImageResampler"/>) → map [0, 1] to the model's input range → the
+/// model's shared <see cref="TranslationEngine.Batcher"/> (so images of concurrent calls share batches) →
+/// optionally resize back → encode. Decoding and encoding run in parallel, off the batch loop; every buffer
+/// is pooled.
+/// </summary>
+public sealed class ImageTranslator(GanTelemetry telemetry, IOptions<TranslationOptions> options)
+{
+    private readonly TranslationOptions _options = options.Value;
+
+    /// <summary>Translates a request's images; the first bad image (lowest index) fails the call.</summary>
+    /// <param name="model">An image-to-image model (else <see cref="ModelKindMismatchException"/>).</param>
+    /// <param name="images">The inputs, already counted against the request limit.</param>
+    /// <param name="settings">Output format, resize-back and the pixel limit.</param>
+    /// <param name="deadlineUtc">The caller's deadline (<see cref="DateTime.MaxValue"/> for none).</param>
+    /// <param name="cancellationToken">Drops the images from the queue before they run.</param>
+    /// <returns>The translations, in request order.</returns>
+    /// <exception cref="InvalidFieldException">An image is corrupt, truncated, unsupported or too large; the field is <c>images[i]</c>.</exception>
+    public async Task<IReadOnlyList<TranslatedImage>> TranslateAsync(
+        ServedModel model,
+        IReadOnlyList<SourceImage> images,
+        TranslationSettings settings,
+        DateTime deadlineUtc,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(settings);
+        return await TranslateBatchAsync(model, images, firstIndex: 0, singleField: null, settings, deadlineUtc, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Translates a stream of images with at most <see cref="TranslationOptions.StreamWindow"/> of them in flight
+    /// (decoded, queued or being encoded), so memory stays at a few batches whatever the length. Each image is
+    /// answered in order; an image refused on its own (bad bytes, over a limit, queue full) is answered with its
+    /// error and the stream goes on. Other failures (cancellation, the deadline, the source) end the stream.
+    /// </summary>
+    public async IAsyncEnumerable<TranslationOutcome> TranslateStreamAsync(
+        ServedModel model,
+        IAsyncEnumerable<SourceImage> images,
+        TranslationSettings settings,
+        DateTime deadlineUtc,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(settings);
+        var window = WindowFor(model);
+
+        // The semaphore bounds what is in flight; the channel keeps the answers in arrival order.
+        using var slots = new SemaphoreSlim(window, window);
+        var pending = Channel.CreateUnbounded<Task<TranslationOutcome>>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var producer = Task.Run(() => ProduceAsync(model, images, settings, deadlineUtc, slots, pending.Writer, stop.Token), stop.Token);
+        try
+        {
+            await foreach (var task in pending.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var outcome = await task.ConfigureAwait(false);
+                slots.Release();
+                yield return outcome;
+            }
+
+            await producer.ConfigureAwait(false);
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await producer.ConfigureAwait(false);
+            }
+            catch (Exception) when (stop.IsCancellationRequested)
+            {
+                // The consumer left early or failed; the producer's own error is not the story.
+            }
+
+            // Images still in flight own pooled buffers until the batcher lets them go; wait for them.
+            while (pending.Reader.TryRead(out var leftover))
+            {
+                try
+                {
+                    await leftover.ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // Cancelled with the stream; nobody is listening for its answer.
+                }
+            }
+        }
+    }
+
+    private int WindowFor(ServedModel model)
+    {
+        var batching = model.Translation.Batcher.Settings;
+        return _options.StreamWindow > 0 ? _options.StreamWindow : Math.Max(1, Math.Min(2 * batching.MaxBatchSize, batching.MaxQueueSize));
+    }
+
+    private async Task ProduceAsync(
+        ServedModel model,
+        IAsyncEnumerable<SourceImage> images,
+        TranslationSettings settings,
+        DateTime deadlineUtc,
+        SemaphoreSlim slots,
+        ChannelWriter<Task<TranslationOutcome>> writer,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            var index = 0;
+            await foreach (var image in images.WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+                writer.TryWrite(TranslateOneAsync(model, image, index, settings, deadlineUtc, cancellationToken));
+                index++;
+            }
+
+            writer.TryComplete();
+        }
+        catch (Exception ex)
+        {
+            writer.TryComplete(ex);
+            throw;
+        }
+    }
+
+    private async Task<TranslationOutcome> TranslateOneAsync(
+        ServedModel model,
+        SourceImage image,
+        int index,
+        TranslationSettings settings,
+        DateTime deadlineUtc,
+        CancellationToken cancellationToken)
+    {
+        // Off the reading loop: decoding of this image overlaps with reading the next.
+        await Task.Yield();
+        try
+        {
+            var translated = await TranslateBatchAsync(model, [image], index, singleField: "image", settings, deadlineUtc, cancellationToken).ConfigureAwait(false);
+            return new TranslationOutcome(index, image.Id, translated[0], Error: null);
+        }
+        catch (GanRequestException ex) when (ex is InvalidFieldException or QueueFullException)
+        {
+            // This image alone is refused; a deadline or shutdown ends the whole stream instead.
+            return new TranslationOutcome(index, image.Id, Image: null, ex);
+        }
+    }
+
+    private async Task<IReadOnlyList<TranslatedImage>> TranslateBatchAsync(
+        ServedModel model,
+        IReadOnlyList<SourceImage> images,
+        int firstIndex,
+        string? singleField,
+        TranslationSettings settings,
+        DateTime deadlineUtc,
+        CancellationToken cancellationToken)
+    {
+        var engine = model.Translation;
+        var signature = engine.Signature;
+        var count = images.Count;
+        var (inputsPerItem, outputsPerItem) = (signature.InputsPerItem, signature.Model.OutputsPerItem);
+        var inputs = ArrayPool<float>.Shared.Rent(count * inputsPerItem);
+        var outputs = ArrayPool<float>.Shared.Rent(count * outputsPerItem);
+        var items = ArrayPool<TranslationItem>.Shared.Rent(count);
+        var sourceSizes = ArrayPool<(int Width, int Height)>.Shared.Rent(count);
+        try
+        {
+            Prepare(images, firstIndex, singleField, signature, settings, inputs, sourceSizes, cancellationToken);
+            for (var i = 0; i < count; i++)
+            {
+                items[i] = new TranslationItem(inputs.AsMemory(i * inputsPerItem, inputsPerItem));
+            }
+
+            // The batcher owns `items` and `outputs` until this completes, even when cancelled.
+            await engine.Batcher.SubmitAsync(items.AsMemory(0, count), outputs.AsMemory(0, count * outputsPerItem), deadlineUtc, cancellationToken).ConfigureAwait(false);
+            var translated = await EncodeAsync(model, images, firstIndex, settings, outputs, sourceSizes, cancellationToken).ConfigureAwait(false);
+            telemetry.Images.Add(count, new KeyValuePair<string, object?>(GanTelemetry.ModelTag, model.Name));
+            return translated;
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(inputs);
+            ArrayPool<float>.Shared.Return(outputs);
+            ArrayPool<TranslationItem>.Shared.Return(items, clearArray: true);
+            ArrayPool<(int, int)>.Shared.Return(sourceSizes);
+        }
+    }
+
+    /// <summary>Decodes every image into its slot of <paramref name="inputs"/>, in the model's channels, size and range.</summary>
+    private void Prepare(
+        IReadOnlyList<SourceImage> images,
+        int firstIndex,
+        string? singleField,
+        TranslationSignature signature,
+        TranslationSettings settings,
+        float[] inputs,
+        (int Width, int Height)[] sourceSizes,
+        CancellationToken cancellationToken)
+    {
+        using var activity = GanTelemetry.ActivitySource.StartActivity("gan.decode");
+        activity?.SetTag("gan.images", images.Count);
+        var inputsPerItem = signature.InputsPerItem;
+        var failures = new InvalidFieldException?[images.Count];
+        void PrepareOne(int i)
+        {
+            var field = singleField ?? $"images[{firstIndex + i}]";
+            try
+            {
+                var source = images[i];
+                var planar = SourceImageDecoder.Decode(source, field, settings.MaxPixels, settings.MaxPixelsLimitName, signature.InputMin, signature.InputMax);
+                try
+                {
+                    var target = inputs.AsSpan(i * inputsPerItem, inputsPerItem);
+                    ImageResampler.Convert(planar, signature.InputChannels, signature.InputHeight, signature.InputWidth, target);
+                    ToRange(target, signature.InputMin, signature.InputMax);
+                    sourceSizes[i] = (planar.Width, planar.Height);
+                }
+                finally
+                {
+                    planar.Return();
+                }
+            }
+            catch (InvalidFieldException ex)
+            {
+                failures[i] = ex;
+            }
+        }
+
+        if (images.Count == 1)
+        {
+            PrepareOne(0);
+        }
+        else
+        {
+            Parallel.For(0, images.Count, ParallelOptionsFor(cancellationToken), PrepareOne);
+        }
+
+        // The lowest index is reported, so the answer does not depend on thread timing.
+        foreach (var failure in failures)
+        {
+            if (failure is not null)
+            {
+                throw failure;
+            }
+        }
+    }
+
+    private async Task<IReadOnlyList<TranslatedImage>> EncodeAsync(
+        ServedModel model,
+        IReadOnlyList<SourceImage> images,
+        int firstIndex,
+        TranslationSettings settings,
+        float[] outputs,
+        (int Width, int Height)[] sourceSizes,
+        CancellationToken cancellationToken)
+    {
+        using var activity = GanTelemetry.ActivitySource.StartActivity("gan.encode");
+        activity?.SetTag(GanTelemetry.ModelTag, model.Name);
+        activity?.SetTag("gan.images", images.Count);
+        activity?.SetTag("gan.format", settings.Encoding.Format.ToString());
+        var signature = model.Translation.Signature;
+        var geometry = model.Geometry;
+        var translated = new TranslatedImage[images.Count];
+        void EncodeOne(int i)
+        {
+            var (width, height) = sourceSizes[i];
+            var resized = width != signature.InputWidth || height != signature.InputHeight;
+            var output = outputs.AsSpan(i * geometry.Length, geometry.Length);
+            byte[] data;
+            var delivered = geometry;
+            if (resized && settings.ResizeBack && (width != geometry.Width || height != geometry.Height))
+            {
+                delivered = geometry with { Width = width, Height = height };
+                var back = ArrayPool<float>.Shared.Rent(delivered.Length);
+                try
+                {
+                    ImageResampler.Resize(output, geometry.Channels, geometry.Height, geometry.Width, height, width, back.AsSpan(0, delivered.Length));
+                    data = ImageCodec.Encode(back.AsSpan(0, delivered.Length), delivered, settings.Encoding);
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(back);
+                }
+            }
+            else
+            {
+                data = ImageCodec.Encode(output, geometry, settings.Encoding);
+            }
+
+            translated[i] = new TranslatedImage(
+                firstIndex + i, images[i].Id, data, delivered.Width, delivered.Height, delivered.Channels,
+                resized ? width : 0, resized ? height : 0);
+        }
+
+        if (images.Count == 1)
+        {
+            EncodeOne(0);
+        }
+        else
+        {
+            await Task.Run(() => Parallel.For(0, images.Count, ParallelOptionsFor(cancellationToken), EncodeOne), cancellationToken).ConfigureAwait(false);
+        }
+
+        return translated;
+    }
+
+    private ParallelOptions ParallelOptionsFor(CancellationToken cancellationToken) => new()
+    {
+        MaxDegreeOfParallelism = _options.CodecParallelism > 0 ? _options.CodecParallelism : Environment.ProcessorCount,
+        CancellationToken = cancellationToken,
+    };
+
+    /// <summary>[0, 1] → [min, max], in place.</summary>
+    private static void ToRange(Span<float> values, float min, float max)
+    {
+        var scale = max - min;
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = min + (values[i] * scale);
+        }
+    }
+}
