@@ -76,9 +76,9 @@ public sealed class TranslateCommandTests : IAsyncLifetime
         var written = Directory.GetFiles(output, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(output, f).Replace('\\', '/')).Order().ToArray();
         Assert.Equal(["a.png", "sub/b.png", "sub/deeper/c.png"], written);
 
-        // Grey 200 in, (x, -x, x/2) out: RGB (200, 55, 128) at every pixel; b.JPG (16x16) came back at its own size.
+        // Grey 200 in, (x, -x, x/2) out: RGB (200, 55, 164) at every pixel; b.JPG (16x16) came back at its own size.
         using var a = SKBitmap.Decode(Path.Combine(output, "a.png"));
-        Assert.Equal((200, 55, 128), (a.GetPixel(3, 3).Red, a.GetPixel(3, 3).Green, a.GetPixel(3, 3).Blue));
+        Assert.Equal((200, 55, 164), (a.GetPixel(3, 3).Red, a.GetPixel(3, 3).Green, a.GetPixel(3, 3).Blue));
         using var b = SKBitmap.Decode(Path.Combine(output, "sub", "b.png"));
         Assert.Equal((16, 16), (b.Width, b.Height));
     }

@@ -6,7 +6,8 @@ using static GanInference.Server.Tests.Translation.TestImages;
 namespace GanInference.Server.Tests.Translation;
 
 /// <summary>Bad input to Translate: each is INVALID_ARGUMENT naming the image and the reason, or FAILED_PRECONDITION for the kind.</summary>
-public sealed class TranslateErrorTests(TranslateFixture fixture) : IClassFixture<TranslateFixture>
+[Collection(TranslateCollection.Name)]
+public sealed class TranslateErrorTests(TranslateFixture fixture)
 {
     private const int S = TranslateFixture.Size;
 

@@ -113,3 +113,13 @@ public sealed class TranslateFixture : IAsyncLifetime
         ["range"] = new JsonArray(-1, 1),
     };
 }
+
+/// <summary>
+/// The translate test classes share one server, and run one after another: the batching tests read the
+/// process-wide <c>gan.batch.size</c> of <see cref="TranslateFixture.Batched"/>, which parallel tests would blur.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class TranslateCollection : ICollectionFixture<TranslateFixture>
+{
+    public const string Name = "translate";
+}

@@ -6,7 +6,8 @@ using static GanInference.Server.Tests.Translation.TestImages;
 namespace GanInference.Server.Tests.Translation;
 
 /// <summary>TranslateStream: answers in order with index and id, per-image errors that do not stop the stream.</summary>
-public sealed class TranslateStreamTests(TranslateFixture fixture) : IClassFixture<TranslateFixture>
+[Collection(TranslateCollection.Name)]
+public sealed class TranslateStreamTests(TranslateFixture fixture)
 {
     private const int S = TranslateFixture.Size;
 
@@ -58,6 +59,32 @@ public sealed class TranslateStreamTests(TranslateFixture fixture) : IClassFixtu
                 Assert.Equal((uint)i, answers[i].Image.Index);
             }
         }
+    }
+
+    [Fact]
+    public async Task A_stream_keeps_at_most_its_window_of_images_in_flight()
+    {
+        // The model waits up to 2 s for a batch of 8; a stream of 8 with a window of 4 can never queue more than 4,
+        // so every batch it produces holds at most 4 images: the window, not the client, bounds what the server holds.
+        var before = fixture.BatchedSizes.Count;
+        using var call = Client.TranslateStream();
+        for (var i = 0; i < 8; i++)
+        {
+            await call.RequestStream.WriteAsync(new TranslateStreamRequest
+            {
+                Model = TranslateFixture.Batched,
+                Format = ImageFormat.RawU8,
+                Image = new InputImage { Data = ByteString.CopyFrom(GreyPixels(S, S, salt: i)), Encoding = InputEncoding.RawU8, Width = S, Height = S, Channels = 1 },
+            });
+        }
+
+        await call.RequestStream.CompleteAsync();
+        var answers = await call.ResponseStream.ReadAllAsync().ToListAsync();
+
+        Assert.Equal(Enumerable.Range(0, 8).Select(i => GreyPixels(S, S, salt: i)), answers.Select(a => a.Image.Data.ToByteArray()));
+        var batches = fixture.BatchedSizes.Skip(before).ToArray();
+        Assert.Equal(8, batches.Sum());
+        Assert.All(batches, size => Assert.InRange(size, 1, TranslateFixture.StreamWindow));
     }
 
     [Fact]

@@ -6,7 +6,8 @@ using static GanInference.Server.Tests.Translation.TestImages;
 namespace GanInference.Server.Tests.Translation;
 
 /// <summary>Translate over a real loopback server: formats, channel conversion, resizing and batching.</summary>
-public sealed class TranslateTests(TranslateFixture fixture) : IClassFixture<TranslateFixture>
+[Collection(TranslateCollection.Name)]
+public sealed class TranslateTests(TranslateFixture fixture)
 {
     private const int S = TranslateFixture.Size;
 

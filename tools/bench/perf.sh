@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The benchmark behind docs/performance.md: the in-process ONNX Runtime ceiling, then the server under
+# 32 single-image clients (dynamic batching on, then maxBatchSize 1), then 64-image RAW_U8 requests.
+# Usage: tools/bench/perf.sh [MODEL] [OUTDIR]   (run from the repository root, on an otherwise idle machine)
+set -euo pipefail
+model=${1:-dcgan-mnist}
+out=${2:-artifacts/bench}
+duration=${DURATION:-10s}
+warmup=${WARMUP:-3s}
+mkdir -p "$out"
+
+dotnet build -c Release src/GanInference.Server >/dev/null
+dotnet build -c Release src/GanInference.Cli >/dev/null
+server_dll=src/GanInference.Server/bin/Release/net10.0/GanInference.Server.dll
+gan="dotnet src/GanInference.Cli/bin/Release/net10.0/gan.dll"
+port=5310; metrics=9510
+
+start_server() { # extra configuration arguments
+  dotnet "$server_dll" --urls "http://127.0.0.1:$port" --Metrics:Urls="http://127.0.0.1:$metrics" \
+    --Models:Path=models --Models:Watch=false --Logging:LogLevel:Default=Warning "$@" &
+  server_pid=$!
+  for _ in $(seq 1 120); do
+    if $gan models --server "http://127.0.0.1:$port" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  echo "server did not start" >&2; exit 1
+}
+stop_server() { kill -TERM "$server_pid"; wait "$server_pid" || true; }
+
+echo "== in-process ceiling ($model)"
+$gan bench --in-process --model-dir "models/$model" --batch 1,8,32,64 --duration "$duration" --warmup "$warmup" --json "$out/ceiling.json"
+
+bench() { # name, extra bench args
+  local name=$1; shift
+  $gan bench --server "http://127.0.0.1:$port" --metrics-url "http://127.0.0.1:$metrics/metrics" --model "$model" \
+    --duration "$duration" --warmup "$warmup" --ceiling "$out/ceiling.json" --json "$out/$name.json" "$@"
+}
+
+echo "== server, dynamic batching on (manifest settings)"
+start_server
+bench clients32-batching --concurrency 32 --count 1 --format raw-u8
+bench requests64-rawu8 --concurrency 2 --count 64 --format raw-u8
+bench clients32-png --concurrency 32 --count 1 --format png
+stop_server
+
+echo "== server, maxBatchSize 1"
+start_server --Models:Batching:MaxBatchSize=1
+bench clients32-nobatching --concurrency 32 --count 1 --format raw-u8
+stop_server
