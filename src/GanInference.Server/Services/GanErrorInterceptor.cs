@@ -216,6 +216,7 @@ internal sealed partial class GanErrorInterceptor(ServingState servingState, Mod
         {
             GenerateRequest generate => generate.Model,
             GetModelRequest get => get.Model,
+            TranslateRequest translate => translate.Model,
             _ => string.Empty,
         };
         return repository.TryGet(name, out _) ? name : string.Empty;
