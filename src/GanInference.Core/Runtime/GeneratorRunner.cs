@@ -116,13 +116,7 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
 
             if (!directOutput)
             {
-                var offset = 0;
-                foreach (var slice in slices)
-                {
-                    var length = slice.Inputs.Length * outputsPerItem;
-                    batchOutput.AsSpan(offset, length).CopyTo(slice.Outputs.Span);
-                    offset += length;
-                }
+                BatchOutputs.Scatter(batchOutput.AsSpan(0, itemCount * outputsPerItem), slices, outputsPerItem);
             }
         }
         finally

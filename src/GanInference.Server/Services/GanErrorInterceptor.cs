@@ -20,20 +20,39 @@ internal sealed partial class GanErrorInterceptor(ServingState servingState, Mod
 {
     private const string ServicePrefix = "/gan.v1.";
 
-    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
-    {
-        if (!context.Method.StartsWith(ServicePrefix, StringComparison.Ordinal))
-        {
-            return await continuation(request, context).ConfigureAwait(false);
-        }
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation) =>
+        IsOurs(context)
+            ? GuardAsync(request, context, () => continuation(request, context))
+            : continuation(request, context);
 
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation) =>
+        IsOurs(context)
+            ? GuardAsync(request, context, async () => { await continuation(request, responseStream, context).ConfigureAwait(false); return true; })
+            : continuation(request, responseStream, context);
+
+    // Client- and duplex-streaming calls name their model in the messages, which this layer does not read.
+    public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation) =>
+        IsOurs(context)
+            ? GuardAsync(NoRequest.Instance, context, () => continuation(requestStream, context))
+            : continuation(requestStream, context);
+
+    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation) =>
+        IsOurs(context)
+            ? GuardAsync(NoRequest.Instance, context, async () => { await continuation(requestStream, responseStream, context).ConfigureAwait(false); return true; })
+            : continuation(requestStream, responseStream, context);
+
+    private static bool IsOurs(ServerCallContext context) => context.Method.StartsWith(ServicePrefix, StringComparison.Ordinal);
+
+    /// <summary>The one wrapper every kind of call goes through: drain and deadline checks, error mapping, metrics.</summary>
+    private async Task<TResult> GuardAsync<TRequest, TResult>(TRequest request, ServerCallContext context, Func<Task<TResult>> call)
+    {
         var started = time.GetTimestamp();
         var status = StatusCode.OK;
         try
         {
             RefuseWhileDraining();
             RefuseIfExpired(request, context);
-            return await continuation(request, context).ConfigureAwait(false);
+            return await call().ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -44,90 +63,6 @@ internal sealed partial class GanErrorInterceptor(ServingState servingState, Mod
         finally
         {
             Record(request, context, status, started);
-        }
-    }
-
-    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        if (!context.Method.StartsWith(ServicePrefix, StringComparison.Ordinal))
-        {
-            await continuation(request, responseStream, context).ConfigureAwait(false);
-            return;
-        }
-
-        var started = time.GetTimestamp();
-        var status = StatusCode.OK;
-        try
-        {
-            RefuseWhileDraining();
-            RefuseIfExpired(request, context);
-            await continuation(request, responseStream, context).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            var mapped = Map(ex, context);
-            status = mapped.StatusCode;
-            throw mapped;
-        }
-        finally
-        {
-            Record(request, context, status, started);
-        }
-    }
-
-    public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        if (!context.Method.StartsWith(ServicePrefix, StringComparison.Ordinal))
-        {
-            return await continuation(requestStream, context).ConfigureAwait(false);
-        }
-
-        var started = time.GetTimestamp();
-        var status = StatusCode.OK;
-        try
-        {
-            RefuseWhileDraining();
-            RefuseIfExpired(NoRequest.Instance, context);
-            return await continuation(requestStream, context).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            var mapped = Map(ex, context);
-            status = mapped.StatusCode;
-            throw mapped;
-        }
-        finally
-        {
-            // The model is named in the messages, which this layer does not read.
-            Record(NoRequest.Instance, context, status, started);
-        }
-    }
-
-    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        if (!context.Method.StartsWith(ServicePrefix, StringComparison.Ordinal))
-        {
-            await continuation(requestStream, responseStream, context).ConfigureAwait(false);
-            return;
-        }
-
-        var started = time.GetTimestamp();
-        var status = StatusCode.OK;
-        try
-        {
-            RefuseWhileDraining();
-            RefuseIfExpired(NoRequest.Instance, context);
-            await continuation(requestStream, responseStream, context).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            var mapped = Map(ex, context);
-            status = mapped.StatusCode;
-            throw mapped;
-        }
-        finally
-        {
-            Record(NoRequest.Instance, context, status, started);
         }
     }
 

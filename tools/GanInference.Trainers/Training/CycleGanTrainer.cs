@@ -98,8 +98,7 @@ public sealed class CycleGanTrainer
         var pairs = Math.Min(domainA.Count, domainB.Count);
         var batchSize = Math.Min(options.BatchSize, pairs);
         var stepsPerEpoch = schedule.StepsPerEpoch(pairs, batchSize);
-        var totalSteps = options.MaxSteps > 0 ? Math.Min(options.MaxSteps, (long)stepsPerEpoch * options.Epochs) : (long)stepsPerEpoch * options.Epochs;
-        var epochs = (int)((totalSteps + stepsPerEpoch - 1) / stepsPerEpoch);
+        var (totalSteps, epochs) = options.StepBudget(stepsPerEpoch);
         await using var lossLog = await LossLog.OpenAsync(run.LossCsv, LossColumns, append: resumed is not null, cancellationToken).ConfigureAwait(false);
         var clock = Stopwatch.StartNew();
         var previousSeconds = resumed?.TrainingSeconds ?? 0;

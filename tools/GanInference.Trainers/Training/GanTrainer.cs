@@ -69,8 +69,7 @@ public sealed class GanTrainer
         using var labels = data.LabelsTensor();
         var batchSize = Math.Min(options.BatchSize, data.Count);
         var stepsPerEpoch = data.Count / batchSize; // drop the ragged last batch: BatchNorm dislikes tiny batches
-        var totalSteps = options.MaxSteps > 0 ? Math.Min(options.MaxSteps, (long)stepsPerEpoch * options.Epochs) : (long)stepsPerEpoch * options.Epochs;
-        var epochs = (int)((totalSteps + stepsPerEpoch - 1) / stepsPerEpoch);
+        var (totalSteps, epochs) = options.StepBudget(stepsPerEpoch);
 
         await using var lossLog = await LossLog.OpenAsync(run.LossCsv, LossColumns, append: resumed is not null, cancellationToken).ConfigureAwait(false);
         var clock = Stopwatch.StartNew();

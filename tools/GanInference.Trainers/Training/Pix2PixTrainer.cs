@@ -67,8 +67,7 @@ public sealed class Pix2PixTrainer
 
         var batchSize = Math.Min(options.BatchSize, train.Count);
         var stepsPerEpoch = schedule.StepsPerEpoch(train.Count, batchSize);
-        var totalSteps = options.MaxSteps > 0 ? Math.Min(options.MaxSteps, (long)stepsPerEpoch * options.Epochs) : (long)stepsPerEpoch * options.Epochs;
-        var epochs = (int)((totalSteps + stepsPerEpoch - 1) / stepsPerEpoch);
+        var (totalSteps, epochs) = options.StepBudget(stepsPerEpoch);
         await using var lossLog = await LossLog.OpenAsync(run.LossCsv, LossColumns, append: resumed is not null, cancellationToken).ConfigureAwait(false);
         var clock = Stopwatch.StartNew();
         var previousSeconds = resumed?.TrainingSeconds ?? 0;

@@ -37,6 +37,17 @@ public sealed record TrainingOptions
     /// <summary>The command line, recorded in checkpoints for provenance.</summary>
     public string Command { get; init; } = string.Empty;
 
+    /// <summary>
+    /// The run's step budget for <paramref name="stepsPerEpoch"/>: all <see cref="Epochs"/>, or
+    /// <see cref="MaxSteps"/> when that is smaller, and the number of epochs those steps touch.
+    /// </summary>
+    public (long TotalSteps, int Epochs) StepBudget(int stepsPerEpoch)
+    {
+        var all = (long)stepsPerEpoch * Epochs;
+        var total = MaxSteps > 0 ? Math.Min(MaxSteps, all) : all;
+        return (total, (int)((total + stepsPerEpoch - 1) / stepsPerEpoch));
+    }
+
     public void Validate()
     {
         Architecture.Validate();
