@@ -86,21 +86,53 @@ public sealed class GanClient : IDisposable
     /// <param name="request">Model, count or seeds, labels, format.</param>
     /// <param name="deadline">Overrides <see cref="GanClientOptions.StreamDeadline"/> for this call.</param>
     /// <param name="cancellationToken">Cancels the stream.</param>
-    public async IAsyncEnumerable<GeneratedImage> GenerateStreamAsync(
+    public IAsyncEnumerable<GeneratedImage> GenerateStreamAsync(
         GenerateRequest request,
         TimeSpan? deadline = null,
-        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        using var call = _stub.GenerateStream(request, CallOptions(_options.StreamDeadline, deadline, cancellationToken));
-        await foreach (var image in call.ResponseStream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-        {
-            yield return image;
-        }
+        return ReadAllAsync(() => _stub.GenerateStream(request, CallOptions(_options.StreamDeadline, deadline, cancellationToken)), cancellationToken);
+    }
+
+    /// <summary>
+    /// Generates images from captions (or sentence embeddings) with a text-conditional model or pipeline, all in
+    /// one reply; each image carries its <see cref="GeneratedImage.TextIndex"/> and seed.
+    /// </summary>
+    /// <param name="request">Model, texts or embeddings, count per text, seeds, format.</param>
+    /// <param name="deadline">Overrides <see cref="GanClientOptions.UnaryDeadline"/> for this call.</param>
+    /// <param name="cancellationToken">Cancels the call; the server drops it before it costs compute.</param>
+    public Task<GenerateResponse> GenerateFromTextAsync(GenerateFromTextRequest request, TimeSpan? deadline = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return _stub.GenerateFromTextAsync(request, CallOptions(_options.UnaryDeadline, deadline, cancellationToken)).ResponseAsync;
+    }
+
+    /// <summary>The streaming form of <see cref="GenerateFromTextAsync"/>: images in index order as they are produced.</summary>
+    /// <param name="request">Model, texts or embeddings, count per text, seeds, format.</param>
+    /// <param name="deadline">Overrides <see cref="GanClientOptions.StreamDeadline"/> for this call.</param>
+    /// <param name="cancellationToken">Cancels the stream.</param>
+    public IAsyncEnumerable<GeneratedImage> GenerateFromTextStreamAsync(
+        GenerateFromTextRequest request,
+        TimeSpan? deadline = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return ReadAllAsync(() => _stub.GenerateFromTextStream(request, CallOptions(_options.StreamDeadline, deadline, cancellationToken)), cancellationToken);
     }
 
     /// <summary>Disposes the channel when this client built it.</summary>
     public void Dispose() => _ownedChannel?.Dispose();
+
+    /// <summary>Starts the call when enumeration starts (so the deadline runs from then) and disposes it at the end.</summary>
+    private static async IAsyncEnumerable<T> ReadAllAsync<T>(Func<AsyncServerStreamingCall<T>> start, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var call = start();
+        await foreach (var item in call.ResponseStream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return item;
+        }
+    }
 
     private static CallOptions CallOptions(TimeSpan? configured, TimeSpan? perCall, CancellationToken cancellationToken)
     {

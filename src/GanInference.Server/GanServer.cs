@@ -80,7 +80,7 @@ public static class GanServer
             .Validate(t => t.StreamWindow >= 0 && t.CodecParallelism >= 0, "Translation: StreamWindow and CodecParallelism must be 0 (automatic) or more")
             .ValidateOnStart();
         services.AddOptions<ServerLimitsOptions>().Bind(configuration.GetSection(ServerLimitsOptions.SectionName))
-            .Validate(l => l.MaxImagesPerRequest > 0 && l.MaxImagesPerStream > 0 && l.MaxImagesPerTranslate > 0 && l.MaxInputImagePixels > 0 && l.MaxReceiveMessageBytes > 0 && l.MaxSendMessageBytes > 0 && l.MaxConcurrentCallsPerConnection >= 0, "Limits: every limit must be positive (MaxConcurrentCallsPerConnection: 0 or more)")
+            .Validate(l => l.MaxImagesPerRequest > 0 && l.MaxImagesPerStream > 0 && l.MaxImagesPerTranslate > 0 && l.MaxTextsPerRequest > 0 && l.MaxTextLength > 0 && l.MaxInputImagePixels > 0 && l.MaxReceiveMessageBytes > 0 && l.MaxSendMessageBytes > 0 && l.MaxConcurrentCallsPerConnection >= 0, "Limits: every limit must be positive (MaxConcurrentCallsPerConnection: 0 or more)")
             .ValidateOnStart();
         services.AddOptions<ShutdownOptions>().Bind(configuration.GetSection(ShutdownOptions.SectionName))
             .Validate(s => s.DrainTimeoutSeconds >= 0 && s.NotServingDelaySeconds >= 0, "Shutdown: DrainTimeoutSeconds and NotServingDelaySeconds must not be negative")

@@ -5,8 +5,8 @@
 set -euo pipefail
 model=${1:-dcgan-mnist}
 out=${2:-artifacts/bench}
-duration=${DURATION:-10s}
-warmup=${WARMUP:-3s}
+duration=${DURATION:-30s}
+warmup=${WARMUP:-20s}  # tiered JIT settles after ~10-20 s under load (docs/performance.md)
 mkdir -p "$out"
 
 dotnet build -c Release src/GanInference.Server >/dev/null

@@ -10,7 +10,7 @@ internal static class ModelsCommand
 {
     public static Command Create(CliHost host, ServerConnection connection)
     {
-        var command = new Command("models", "List the server's models: kind, image size, latent size, classes, batching.");
+        var command = new Command("models", "List the server's models and pipelines: kind, image size, latent size, classes or text, batching.");
         CommandRunner.SetAction(command, host, connection, async (parse, cancellationToken) =>
         {
             using var client = connection.CreateClient(parse);
@@ -31,7 +31,7 @@ internal static class ModelsCommand
     {
         var table = new Table().Border(TableBorder.Rounded)
             .AddColumn("Model").AddColumn("Kind").AddColumn("Image (WxHxC)").AddColumn(new TableColumn("Latent").RightAligned())
-            .AddColumn("Classes").AddColumn(new TableColumn("Max batch").RightAligned()).AddColumn("Provider").AddColumn("Weights");
+            .AddColumn("Conditioning").AddColumn(new TableColumn("Max batch").RightAligned()).AddColumn("Provider").AddColumn("Weights");
         foreach (var model in models.OrderBy(m => m.Name, StringComparer.Ordinal))
         {
             table.AddRow(
@@ -39,8 +39,8 @@ internal static class ModelsCommand
                 ModelLookup.KindName(model.Kind),
                 $"{model.Width}x{model.Height}x{model.Channels}",
                 model.LatentDim.ToString(CultureInfo.InvariantCulture),
-                Markup.Escape(DescribeClasses(model)),
-                (model.Batching?.MaxBatchSize ?? 0).ToString(CultureInfo.InvariantCulture),
+                Markup.Escape(DescribeConditioning(model)),
+                model.Batching is { } batching ? batching.MaxBatchSize.ToString(CultureInfo.InvariantCulture) : "-",
                 Markup.Escape(model.ExecutionProvider),
                 Markup.Escape(ShortHash(model.ContentHash)));
         }
@@ -48,8 +48,20 @@ internal static class ModelsCommand
         return table;
     }
 
-    private static string DescribeClasses(ModelInfo model)
+    /// <summary>What a model is conditioned on: its classes, or its text block and, for a pipeline, its steps.</summary>
+    internal static string DescribeConditioning(ModelInfo model)
     {
+        if (model.Kind == ModelKind.TextConditional)
+        {
+            var text = $"text: {Math.Max(0, model.Vocabulary.Count - 1)} words, <= {model.MaxTextTokens} per text";
+            if (model.PipelineSteps.Count > 0)
+            {
+                return $"{text}; pipeline {string.Join(" -> ", model.PipelineSteps)}";
+            }
+
+            return model.Inputs.Any(i => i.Role == "image") ? $"{text}; pipeline step (takes an image)" : text;
+        }
+
         if (model.Classes.Count == 0)
         {
             return "-";

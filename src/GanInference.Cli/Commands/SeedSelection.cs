@@ -5,8 +5,8 @@ namespace GanInference.Cli.Commands;
 
 /// <summary>
 /// The options that say which images to draw from a seed-driven model (count, seeds, labels,
-/// truncation) and how they become a <see cref="GenerateRequest"/>. Text prompts and input images will be
-/// sibling selections feeding their own RPCs into the same image sinks.
+/// truncation) and how they become a <see cref="GenerateRequest"/>. Text prompts (<see cref="TextSelection"/>)
+/// reuse the seed options for their own RPC, into the same image sinks.
 /// </summary>
 internal sealed class SeedSelection
 {
@@ -50,38 +50,16 @@ internal sealed class SeedSelection
     public GenerateRequest CreateRequest(ParseResult parse, ModelInfo model, ImageFormat format)
     {
         var request = new GenerateRequest { Model = model.Name, Format = format };
-        var seeds = parse.GetValue(Seeds) ?? [];
-        var count = parse.GetValue(Count);
-        if (count < 0)
+        var seeds = Resolve(parse, groups: 1, "images");
+        request.Count = seeds.Count;
+        request.Seeds.AddRange(seeds.Seeds);
+        if (seeds.Seed is { } first)
         {
-            throw new CliException($"--count must not be negative, not {count}.");
+            request.Seed = first;
         }
 
-        if (seeds.Length > 0)
+        if (seeds.Truncation is { } truncation)
         {
-            if (count != 0 && count != seeds.Length)
-            {
-                throw new CliException($"--count {count} disagrees with the {seeds.Length} seeds given by --seeds.");
-            }
-
-            request.Seeds.AddRange(seeds);
-        }
-        else
-        {
-            request.Count = (uint)Math.Max(count, 1);
-            if (parse.GetValue(Seed) is { } seed)
-            {
-                request.Seed = seed;
-            }
-        }
-
-        if (parse.GetValue(Truncation) is { } truncation)
-        {
-            if (!(truncation >= 0) || float.IsInfinity(truncation))
-            {
-                throw new CliException($"--truncation must be 0 or a positive number, not {truncation}.");
-            }
-
             request.Truncation = truncation;
         }
 
@@ -93,7 +71,7 @@ internal sealed class SeedSelection
                 throw new CliException($"--labels: model '{model.Name}' is {ModelLookup.KindName(model.Kind)} and takes no labels.");
             }
 
-            var imageCount = seeds.Length > 0 ? seeds.Length : (int)request.Count;
+            var imageCount = (int)request.Count;
             if (labels.Length != 1 && labels.Length != imageCount)
             {
                 throw new CliException($"--labels: give one label for all images or one per image ({imageCount}), not {labels.Length}.");
@@ -103,6 +81,42 @@ internal sealed class SeedSelection
         }
 
         return request;
+    }
+
+    /// <summary>
+    /// The checked seed options, shared by every RPC that draws from seeds: images per group (the request's
+    /// <c>count</c>; <paramref name="groups"/> is 1 for Generate, the number of captions for GenerateFromText), the
+    /// explicit seeds (one per image) or the first seed, and the truncation.
+    /// </summary>
+    internal ResolvedSeeds Resolve(ParseResult parse, int groups, string groupName)
+    {
+        var count = parse.GetValue(Count);
+        if (count < 0)
+        {
+            throw new CliException($"--count must not be negative, not {count}.");
+        }
+
+        var truncation = parse.GetValue(Truncation);
+        if (truncation is { } t && (!(t >= 0) || float.IsInfinity(t)))
+        {
+            throw new CliException($"--truncation must be 0 or a positive number, not {t}.");
+        }
+
+        var seeds = parse.GetValue(Seeds) ?? [];
+        if (seeds.Length == 0)
+        {
+            return new ResolvedSeeds((uint)Math.Max(count, 1), [], parse.GetValue(Seed), truncation);
+        }
+
+        var perGroup = count == 0 ? seeds.Length / groups : count;
+        if (perGroup == 0 || (long)perGroup * groups != seeds.Length)
+        {
+            throw new CliException(groups == 1
+                ? $"--count {count} disagrees with the {seeds.Length} seeds given by --seeds."
+                : $"--seeds: give one seed per image: {groups} {groupName} × {(count == 0 ? "count" : count)}, not {seeds.Length}.");
+        }
+
+        return new ResolvedSeeds((uint)perGroup, seeds, null, truncation);
     }
 
     /// <summary>A class name, else a class index in range.</summary>
@@ -123,3 +137,10 @@ internal sealed class SeedSelection
             $"--labels: '{text}' is neither a class of '{model.Name}' nor an index below {model.Classes.Count}; classes: {string.Join(", ", model.Classes)}.");
     }
 }
+
+/// <summary>What the seed options ask for, checked.</summary>
+/// <param name="Count">Images per group (per caption; all images for Generate).</param>
+/// <param name="Seeds">Explicit seeds, one per image; empty when <paramref name="Seed"/> numbers them.</param>
+/// <param name="Seed">The first seed, or null to let the server pick (and report) one.</param>
+/// <param name="Truncation">The truncation asked for, or null for the model's default.</param>
+internal sealed record ResolvedSeeds(uint Count, ulong[] Seeds, ulong? Seed, float? Truncation);

@@ -16,7 +16,7 @@ internal interface IImageSink : IDisposable
     Task<IReadOnlyList<string>> CompleteAsync();
 }
 
-/// <summary>One file per image: <c>{model}-{index}-s{seed}[-c{label}].{ext}</c>.</summary>
+/// <summary>One file per image: <c>{model}-{index}[-t{text}]-s{seed}[-c{label}].{ext}</c>.</summary>
 internal sealed class FolderImageSink(string folder, string model, ImageFormat format) : IImageSink
 {
     private readonly List<string> _written = [];
@@ -26,6 +26,11 @@ internal sealed class FolderImageSink(string folder, string model, ImageFormat f
     public async Task AddAsync(GeneratedImage image)
     {
         var name = string.Create(CultureInfo.InvariantCulture, $"{model}-{image.Index:D4}");
+        if (image.HasTextIndex)
+        {
+            name += string.Create(CultureInfo.InvariantCulture, $"-t{image.TextIndex}");
+        }
+
         if (image.HasSeed)
         {
             name += string.Create(CultureInfo.InvariantCulture, $"-s{image.Seed}");

@@ -2,7 +2,9 @@ namespace GanInference.Core.Generation;
 
 /// <summary>
 /// The inputs of one image: either a seed (the latent and any noise come from its stream, see
-/// docs/determinism.md) or an explicit latent vector, plus the class label for conditional models.
+/// docs/determinism.md) or an explicit latent vector, plus the conditioning the model takes: the class label,
+/// the token ids or sentence embedding of a text, the image of the previous pipeline step. Conditioning a model
+/// has no input for is ignored; an input whose value is left empty is fed zeros.
 /// </summary>
 public readonly record struct GenerationItem
 {
@@ -32,6 +34,18 @@ public readonly record struct GenerationItem
 
     /// <summary>Class label, or <see cref="NoLabel"/>.</summary>
     public long Label { get; }
+
+    /// <summary>Token ids, one row of the model's maxTokens; empty feeds all padding (0).</summary>
+    public ReadOnlyMemory<long> Tokens { get; init; }
+
+    /// <summary>Sentence embedding, one row of the model's embeddingDim; empty feeds zeros.</summary>
+    public ReadOnlyMemory<float> Embedding { get; init; }
+
+    /// <summary>The previous pipeline step's output (C·H·W floats in its range), for a model with an image input.</summary>
+    public ReadOnlyMemory<float> Image { get; init; }
+
+    /// <summary>Values of the seed's stream drawn by earlier pipeline steps; this model's latent and noise start after them.</summary>
+    public int StreamOffset { get; init; }
 
     /// <summary>An image drawn from <paramref name="seed"/>.</summary>
     public static GenerationItem FromSeed(ulong seed, float truncation, long label = NoLabel) => new(seed, true, default, truncation, label);

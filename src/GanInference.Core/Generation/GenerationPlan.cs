@@ -56,8 +56,7 @@ public sealed class GenerationPlan
     {
         if (!signature.IsGenerator)
         {
-            throw new ModelKindMismatchException(
-                $"model '{model}' is {signature.Kind.ToManifestName()}; Generate serves unconditional and class-conditional models");
+            throw KindMismatch(model, signature.Kind);
         }
 
         if (spec.Count < 0)
@@ -68,15 +67,27 @@ public sealed class GenerationPlan
         var count = ResolveCount(spec, signature.LatentDim, model, signature);
         RequestLimits.CheckAtMost("count", count, maxImages, limitName, "images");
 
-        var truncation = spec.Truncation is null or 0 ? defaultTruncation : spec.Truncation.Value;
+        var truncation = ResolveTruncation(spec.Truncation, defaultTruncation);
+        CheckLabels(model, signature, spec.Labels, count);
+        var firstSeed = spec.Seed ?? RandomSeed();
+        return new GenerationPlan(count, firstSeed, spec.Seeds, spec.Latents, signature.LatentDim, truncation, spec.Labels, signature.Classes.Count);
+    }
+
+    /// <summary>The FAILED_PRECONDITION answer of Generate for a model it does not serve.</summary>
+    internal static ModelKindMismatchException KindMismatch(string model, ModelKind kind) => new(
+        $"model '{model}' is {kind.ToManifestName()}; Generate serves unconditional and class-conditional models" +
+        (kind == ModelKind.TextConditional ? " (use GenerateFromText)" : string.Empty));
+
+    /// <summary>The request's truncation, or the model's default for none or 0; INVALID_ARGUMENT when out of range.</summary>
+    internal static float ResolveTruncation(float? requested, float defaultTruncation)
+    {
+        var truncation = requested is null or 0 ? defaultTruncation : requested.Value;
         if (!ManifestReader.IsValidTruncation(truncation))
         {
             throw new InvalidFieldException("truncation", $"{truncation} must be 0 or a finite number >= {ManifestReader.MinimumTruncation}");
         }
 
-        CheckLabels(model, signature, spec.Labels, count);
-        var firstSeed = spec.Seed ?? RandomSeed();
-        return new GenerationPlan(count, firstSeed, spec.Seeds, spec.Latents, signature.LatentDim, truncation, spec.Labels, signature.Classes.Count);
+        return truncation;
     }
 
     /// <summary>The seed of image <paramref name="index"/>, or null for explicit latents.</summary>
@@ -186,7 +197,8 @@ public sealed class GenerationPlan
         }
     }
 
-    private static ulong RandomSeed()
+    /// <summary>A random 64-bit seed for a request that gives none (reported with every image).</summary>
+    internal static ulong RandomSeed()
     {
         Span<byte> bytes = stackalloc byte[sizeof(ulong)];
         RandomNumberGenerator.Fill(bytes);

@@ -5,6 +5,7 @@ using System.Threading.Channels;
 using GanInference.Core.Imaging;
 using GanInference.Core.Repository;
 using GanInference.Core.Telemetry;
+using GanInference.Core.TextGeneration;
 using Microsoft.Extensions.Options;
 
 namespace GanInference.Core.Generation;
@@ -14,14 +15,15 @@ namespace GanInference.Core.Generation;
 /// <param name="Data">Encoded bytes.</param>
 /// <param name="Seed">Seed of its latent; null for explicit latents.</param>
 /// <param name="Label">Class label; null for unconditional models.</param>
-public sealed record EncodedImage(int Index, byte[] Data, ulong? Seed, int? Label);
+/// <param name="TextIndex">The text (or embedding row) of a text-to-image request the image came from; null otherwise.</param>
+public sealed record EncodedImage(int Index, byte[] Data, ulong? Seed, int? Label, int? TextIndex = null);
 
 /// <summary>
-/// Runs a <see cref="GenerationPlan"/> through a model and yields encoded images in index order, one
-/// chunk at a time. The request is cut into chunks (by default one batch each); while a chunk is
-/// encoded (in parallel, off the batch loop) the next one is already queued for inference, and no
-/// more than that is produced ahead of the consumer: memory stays at a few chunks whatever the count,
-/// and a slow consumer slows production.
+/// Runs a checked request — a <see cref="GenerationPlan"/> through a model, or a <see cref="TextGenerationPlan"/>
+/// through a text-conditional model or pipeline — and yields encoded images in index order, one chunk at a time.
+/// The request is cut into chunks (by default one batch each); while a chunk is encoded (in parallel, off the
+/// batch loop) the next one is already queued for inference, and no more than that is produced ahead of the
+/// consumer: memory stays at a few chunks whatever the count, and a slow consumer slows production.
 /// </summary>
 public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOptions> options)
 {
@@ -34,25 +36,51 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
     /// <param name="deadlineUtc">The caller's deadline (<see cref="DateTime.MaxValue"/> for none); queued chunks past it are dropped.</param>
     /// <param name="cancellationToken">Stops production; queued chunks are dropped before they run.</param>
     /// <returns>Chunks of encoded images, in index order.</returns>
-    public async IAsyncEnumerable<IReadOnlyList<EncodedImage>> GenerateAsync(
+    public IAsyncEnumerable<IReadOnlyList<EncodedImage>> GenerateAsync(
         ServedModel model,
         GenerationPlan plan,
         ImageEncoding encoding,
         DateTime deadlineUtc,
+        CancellationToken cancellationToken) =>
+        RunAsync(new ModelJob(model, plan), encoding, deadlineUtc, cancellationToken);
+
+    /// <summary>
+    /// Generates a text-to-image plan's images: each chunk runs through every step's batcher in turn (a step's
+    /// float output is the next step's image input, nothing is encoded in between), then the last step's output
+    /// is encoded.
+    /// </summary>
+    /// <param name="target">The text-conditional model or pipeline, leased for the call.</param>
+    /// <param name="plan">The checked request.</param>
+    /// <param name="encoding">Output format.</param>
+    /// <param name="deadlineUtc">The caller's deadline (<see cref="DateTime.MaxValue"/> for none).</param>
+    /// <param name="cancellationToken">Stops production; queued chunks are dropped before they run.</param>
+    /// <returns>Chunks of encoded images, in index order.</returns>
+    public IAsyncEnumerable<IReadOnlyList<EncodedImage>> GenerateFromTextAsync(
+        TextGenerationTarget target,
+        TextGenerationPlan plan,
+        ImageEncoding encoding,
+        DateTime deadlineUtc,
+        CancellationToken cancellationToken) =>
+        RunAsync(new TextJob(target, plan), encoding, deadlineUtc, cancellationToken);
+
+    private async IAsyncEnumerable<IReadOnlyList<EncodedImage>> RunAsync(
+        IGenerationJob job,
+        ImageEncoding encoding,
+        DateTime deadlineUtc,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var chunkSize = _options.ChunkSize > 0 ? _options.ChunkSize : model.Batching.MaxBatchSize;
-        if (plan.Count <= chunkSize)
+        var chunkSize = _options.ChunkSize > 0 ? _options.ChunkSize : job.MaxBatchSize;
+        if (job.Count <= chunkSize)
         {
             // One chunk (the common small request): no pipeline to overlap, so no producer task either.
-            yield return await GenerateSingleChunkAsync(model, plan, encoding, deadlineUtc, cancellationToken).ConfigureAwait(false);
+            yield return await GenerateSingleChunkAsync(job, encoding, deadlineUtc, cancellationToken).ConfigureAwait(false);
             yield break;
         }
 
         // Capacity 1: one inferred chunk waits while the consumer holds the previous one.
         var inferred = Channel.CreateBounded<InferredChunk>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var producer = Task.Run(() => ProduceAsync(model, plan, chunkSize, deadlineUtc, inferred.Writer, stop.Token), stop.Token);
+        var producer = Task.Run(() => ProduceAsync(job, chunkSize, deadlineUtc, inferred.Writer, stop.Token), stop.Token);
         try
         {
             await foreach (var chunk in inferred.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
@@ -60,14 +88,14 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
                 IReadOnlyList<EncodedImage> images;
                 try
                 {
-                    images = await EncodeAsync(model, plan, chunk, encoding, cancellationToken).ConfigureAwait(false);
+                    images = await EncodeAsync(job, chunk, encoding, cancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {
                     ArrayPool<float>.Shared.Return(chunk.Pixels);
                 }
 
-                telemetry.Images.Add(images.Count, new KeyValuePair<string, object?>(GanTelemetry.ModelTag, model.Name));
+                telemetry.Images.Add(images.Count, new KeyValuePair<string, object?>(GanTelemetry.ModelTag, job.Model));
                 yield return images;
             }
 
@@ -92,14 +120,14 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
         }
     }
 
-    private async Task<IReadOnlyList<EncodedImage>> GenerateSingleChunkAsync(ServedModel model, GenerationPlan plan, ImageEncoding encoding, DateTime deadlineUtc, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<EncodedImage>> GenerateSingleChunkAsync(IGenerationJob job, ImageEncoding encoding, DateTime deadlineUtc, CancellationToken cancellationToken)
     {
-        var pixels = ArrayPool<float>.Shared.Rent(plan.Count * model.Signature.OutputsPerItem);
+        var pixels = ArrayPool<float>.Shared.Rent(job.Count * job.Geometry.Length);
         try
         {
-            await InferAsync(model, plan, start: 0, plan.Count, pixels, deadlineUtc, cancellationToken).ConfigureAwait(false);
-            var images = await EncodeAsync(model, plan, new InferredChunk(0, plan.Count, pixels), encoding, cancellationToken).ConfigureAwait(false);
-            telemetry.Images.Add(images.Count, new KeyValuePair<string, object?>(GanTelemetry.ModelTag, model.Name));
+            await job.InferAsync(start: 0, job.Count, pixels, deadlineUtc, cancellationToken).ConfigureAwait(false);
+            var images = await EncodeAsync(job, new InferredChunk(0, job.Count, pixels), encoding, cancellationToken).ConfigureAwait(false);
+            telemetry.Images.Add(images.Count, new KeyValuePair<string, object?>(GanTelemetry.ModelTag, job.Model));
             return images;
         }
         finally
@@ -108,37 +136,17 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
         }
     }
 
-    /// <summary>Runs images [start, start + count) of the plan into <paramref name="pixels"/>.</summary>
-    private static async Task InferAsync(ServedModel model, GenerationPlan plan, int start, int count, float[] pixels, DateTime deadlineUtc, CancellationToken cancellationToken)
-    {
-        var items = ArrayPool<GenerationItem>.Shared.Rent(count);
-        try
-        {
-            for (var i = 0; i < count; i++)
-            {
-                items[i] = plan.ItemAt(start + i);
-            }
-
-            // The batcher owns `pixels` and `items` until this completes, even when cancelled.
-            await model.Generator.SubmitAsync(items.AsMemory(0, count), pixels.AsMemory(0, count * model.Signature.OutputsPerItem), deadlineUtc, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            ArrayPool<GenerationItem>.Shared.Return(items, clearArray: true);
-        }
-    }
-
-    private static async Task ProduceAsync(ServedModel model, GenerationPlan plan, int chunkSize, DateTime deadlineUtc, ChannelWriter<InferredChunk> writer, CancellationToken cancellationToken)
+    private static async Task ProduceAsync(IGenerationJob job, int chunkSize, DateTime deadlineUtc, ChannelWriter<InferredChunk> writer, CancellationToken cancellationToken)
     {
         try
         {
-            for (var start = 0; start < plan.Count; start += chunkSize)
+            for (var start = 0; start < job.Count; start += chunkSize)
             {
-                var count = Math.Min(chunkSize, plan.Count - start);
-                var pixels = ArrayPool<float>.Shared.Rent(count * model.Signature.OutputsPerItem);
+                var count = Math.Min(chunkSize, job.Count - start);
+                var pixels = ArrayPool<float>.Shared.Rent(count * job.Geometry.Length);
                 try
                 {
-                    await InferAsync(model, plan, start, count, pixels, deadlineUtc, cancellationToken).ConfigureAwait(false);
+                    await job.InferAsync(start, count, pixels, deadlineUtc, cancellationToken).ConfigureAwait(false);
                     await writer.WriteAsync(new InferredChunk(start, count, pixels), cancellationToken).ConfigureAwait(false);
                 }
                 catch
@@ -157,14 +165,14 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
         }
     }
 
-    private async Task<IReadOnlyList<EncodedImage>> EncodeAsync(ServedModel model, GenerationPlan plan, InferredChunk chunk, ImageEncoding encoding, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<EncodedImage>> EncodeAsync(IGenerationJob job, InferredChunk chunk, ImageEncoding encoding, CancellationToken cancellationToken)
     {
         using var activity = GanTelemetry.ActivitySource.StartActivity("gan.encode");
-        activity?.SetTag(GanTelemetry.ModelTag, model.Name);
+        activity?.SetTag(GanTelemetry.ModelTag, job.Model);
         activity?.SetTag("gan.images", chunk.Count);
         activity?.SetTag("gan.format", encoding.Format.ToString());
 
-        var geometry = model.Geometry;
+        var geometry = job.Geometry;
         var images = new EncodedImage[chunk.Count];
         var parallelism = _options.EncodeParallelism > 0 ? _options.EncodeParallelism : Environment.ProcessorCount;
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken };
@@ -172,11 +180,137 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
         {
             var index = chunk.Start + i;
             var data = ImageCodec.Encode(chunk.Pixels.AsSpan(i * geometry.Length, geometry.Length), geometry, encoding);
-            images[i] = new EncodedImage(index, data, plan.SeedAt(index), plan.LabelAt(index));
+            images[i] = job.Describe(index, data);
             return ValueTask.CompletedTask;
         }).ConfigureAwait(false);
         return images;
     }
 
     private readonly record struct InferredChunk(int Start, int Count, float[] Pixels);
+
+    /// <summary>One checked request as the chunking and encoding above see it.</summary>
+    private interface IGenerationJob
+    {
+        /// <summary>The model or pipeline name, for metrics and spans.</summary>
+        string Model { get; }
+
+        /// <summary>The delivered images' geometry.</summary>
+        ImageGeometry Geometry { get; }
+
+        /// <summary>Images in the request.</summary>
+        int Count { get; }
+
+        /// <summary>The default chunk size: one batch.</summary>
+        int MaxBatchSize { get; }
+
+        /// <summary>Infers images [start, start + count) into <paramref name="pixels"/> (C·H·W floats each).</summary>
+        Task InferAsync(int start, int count, float[] pixels, DateTime deadlineUtc, CancellationToken cancellationToken);
+
+        /// <summary>The reply entry of image <paramref name="index"/>.</summary>
+        EncodedImage Describe(int index, byte[] data);
+    }
+
+    /// <summary>Generate: one model, items from a <see cref="GenerationPlan"/>.</summary>
+    private sealed class ModelJob(ServedModel model, GenerationPlan plan) : IGenerationJob
+    {
+        public string Model => model.Name;
+
+        public ImageGeometry Geometry => model.Geometry;
+
+        public int Count => plan.Count;
+
+        public int MaxBatchSize => model.Batching.MaxBatchSize;
+
+        public async Task InferAsync(int start, int count, float[] pixels, DateTime deadlineUtc, CancellationToken cancellationToken)
+        {
+            var items = ArrayPool<GenerationItem>.Shared.Rent(count);
+            try
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    items[i] = plan.ItemAt(start + i);
+                }
+
+                // The batcher owns `pixels` and `items` until this completes, even when cancelled.
+                await model.Generator.SubmitAsync(items.AsMemory(0, count), pixels.AsMemory(0, count * model.Signature.OutputsPerItem), deadlineUtc, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                ArrayPool<GenerationItem>.Shared.Return(items, clearArray: true);
+            }
+        }
+
+        public EncodedImage Describe(int index, byte[] data) => new(index, data, plan.SeedAt(index), plan.LabelAt(index));
+    }
+
+    /// <summary>GenerateFromText: every step of a text-conditional model or pipeline in turn, items from a <see cref="TextGenerationPlan"/>.</summary>
+    private sealed class TextJob(TextGenerationTarget target, TextGenerationPlan plan) : IGenerationJob
+    {
+        public string Model => target.Name;
+
+        public ImageGeometry Geometry => target.Geometry;
+
+        public int Count => plan.Count;
+
+        public int MaxBatchSize => target.Steps.Min(s => s.Batching.MaxBatchSize);
+
+        public async Task InferAsync(int start, int count, float[] pixels, DateTime deadlineUtc, CancellationToken cancellationToken)
+        {
+            var steps = target.Steps;
+            var items = ArrayPool<GenerationItem>.Shared.Rent(count);
+
+            // The previous step's output for this chunk: the image input of the next.
+            float[]? previous = null;
+            var previousPerItem = 0;
+            try
+            {
+                var streamOffset = 0;
+                for (var s = 0; s < steps.Count; s++)
+                {
+                    var step = steps[s];
+                    var perItem = step.Signature.OutputsPerItem;
+                    var output = s == steps.Count - 1 ? pixels : ArrayPool<float>.Shared.Rent(count * perItem);
+                    try
+                    {
+                        for (var i = 0; i < count; i++)
+                        {
+                            var item = plan.ItemAt(start + i, streamOffset);
+                            items[i] = previous is null ? item : item with { Image = previous.AsMemory(i * previousPerItem, previousPerItem) };
+                        }
+
+                        // The batcher owns `output`, `items` and the previous output until this completes, even when cancelled.
+                        await step.TextGenerator.SubmitAsync(items.AsMemory(0, count), output.AsMemory(0, count * perItem), deadlineUtc, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        if (!ReferenceEquals(output, pixels))
+                        {
+                            ArrayPool<float>.Shared.Return(output);
+                        }
+
+                        throw;
+                    }
+
+                    if (previous is not null)
+                    {
+                        ArrayPool<float>.Shared.Return(previous);
+                    }
+
+                    (previous, previousPerItem) = ReferenceEquals(output, pixels) ? (null, 0) : (output, perItem);
+                    streamOffset += step.Signature.SeedStreamLength;
+                }
+            }
+            finally
+            {
+                if (previous is not null)
+                {
+                    ArrayPool<float>.Shared.Return(previous);
+                }
+
+                ArrayPool<GenerationItem>.Shared.Return(items, clearArray: true);
+            }
+        }
+
+        public EncodedImage Describe(int index, byte[] data) => new(index, data, plan.SeedAt(index), Label: null, TextIndex: plan.RowAt(index));
+    }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using GanInference.Core.Errors;
 using GanInference.Core.Models;
+using GanInference.Core.Text;
 
 namespace GanInference.Core.Manifests;
 
@@ -26,6 +27,18 @@ public static class ManifestReader
     /// <summary>Upper bound for <c>batching.maxQueueSize</c>.</summary>
     public const int MaxQueueSizeLimit = 1_000_000;
 
+    /// <summary>Upper bound for <c>text.maxTokens</c>.</summary>
+    public const int MaxTokensLimit = 1024;
+
+    /// <summary>Upper bound for <c>text.embeddingDim</c>.</summary>
+    public const int MaxEmbeddingDimLimit = 65_536;
+
+    /// <summary>Upper bound for the number of <c>text.vocabulary</c> entries.</summary>
+    public const int MaxVocabularySize = 1_000_000;
+
+    /// <summary>Upper bound for the number of <c>pipeline.steps</c>.</summary>
+    public const int MaxPipelineSteps = 16;
+
     /// <summary>Smallest positive truncation; below it rejection sampling would spin for too long.</summary>
     public const float MinimumTruncation = 0.01f;
 
@@ -37,11 +50,17 @@ public static class ManifestReader
 
     private static readonly string[] KnownDtypes = ["float32", "int64", "int32", "uint8", "bool"];
 
-    /// <summary>Reads and checks <c>folder/gan.json</c>.</summary>
+    /// <summary>Reads and checks <c>folder/gan.json</c> of a model folder (one with an ONNX file).</summary>
     /// <param name="folder">The model folder; its name must equal the manifest's <c>name</c>.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The manifest, its kind, and the full path of its ONNX file.</returns>
-    public static async Task<ManifestReadResult> ReadAsync(string folder, CancellationToken cancellationToken)
+    public static async Task<ManifestReadResult> ReadAsync(string folder, CancellationToken cancellationToken) =>
+        ForModel(await ParseAsync(folder, cancellationToken).ConfigureAwait(false), folder);
+
+    /// <summary>Reads <c>folder/gan.json</c> as JSON, without checking its fields (see <see cref="ForModel"/> and <see cref="ForPipeline"/>).</summary>
+    /// <param name="folder">The model or pipeline folder.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    public static async Task<ModelManifest> ParseAsync(string folder, CancellationToken cancellationToken)
     {
         var path = Path.Combine(folder, FileName);
         if (!File.Exists(path))
@@ -61,9 +80,17 @@ public static class ManifestReader
             throw new ModelLoadException($"{FileName}: invalid JSON{where} (line {(ex.LineNumber ?? 0) + 1}): {ex.Message}", ex);
         }
 
-        if (manifest is null)
+        return manifest ?? throw new ModelLoadException($"{FileName}: the file holds JSON null, expected an object");
+    }
+
+    /// <summary>Checks the manifest of a model folder and finds its ONNX file.</summary>
+    /// <param name="manifest">The parsed file.</param>
+    /// <param name="folder">The model folder; its name must equal the manifest's <c>name</c>.</param>
+    public static ManifestReadResult ForModel(ModelManifest manifest, string folder)
+    {
+        if (manifest.Pipeline is not null)
         {
-            throw new ModelLoadException($"{FileName}: the file holds JSON null, expected an object");
+            throw Fail("pipeline", "this folder is a pipeline of other models and has no ONNX file of its own");
         }
 
         var kind = Validate(manifest, Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)));
@@ -83,10 +110,86 @@ public static class ManifestReader
         return new ManifestReadResult(manifest, kind, modelPath);
     }
 
+    /// <summary>
+    /// Checks the manifest of a pipeline folder on its own terms (name, kind, steps; none of the fields that only a
+    /// model has). Whether its steps are loaded and fit together is decided later, against the loaded models
+    /// (<see cref="Repository.ServedPipeline"/>).
+    /// </summary>
+    /// <param name="manifest">The parsed file, with a <c>pipeline</c> block.</param>
+    /// <param name="folderName">The folder's name, which <c>name</c> must equal.</param>
+    public static PipelineDefinition ForPipeline(ModelManifest manifest, string folderName)
+    {
+        var kind = ValidateNameAndKind(manifest, folderName);
+        if (kind != ModelKind.TextConditional)
+        {
+            throw Fail("kind", $"'{manifest.Kind}': a pipeline must be text-conditional (pipelines are served by GenerateFromText)");
+        }
+
+        (string Field, bool Present)[] modelOnly =
+        [
+            ("model", manifest.Model is not null), ("inputs", manifest.Inputs is not null), ("outputs", manifest.Outputs is not null),
+            ("classes", manifest.Classes is not null), ("text", manifest.Text is not null), ("batching", manifest.Batching is not null),
+        ];
+        foreach (var (field, present) in modelOnly)
+        {
+            if (present)
+            {
+                throw Fail(field, "a pipeline has none of its own: each step's manifest describes its model");
+            }
+        }
+
+        var steps = manifest.Pipeline?.Steps;
+        if (steps is null || steps.Count == 0)
+        {
+            throw Fail("pipeline.steps", "must list at least one step, e.g. [{ \"model\": \"stage1\" }]");
+        }
+
+        if (steps.Count > MaxPipelineSteps)
+        {
+            throw Fail("pipeline.steps", $"{steps.Count} steps is over the limit of {MaxPipelineSteps}");
+        }
+
+        var names = new string[steps.Count];
+        for (var i = 0; i < steps.Count; i++)
+        {
+            var model = steps[i]?.Model;
+            if (string.IsNullOrWhiteSpace(model))
+            {
+                throw Fail($"pipeline.steps[{i}].model", "is required: the name of a model of this repository");
+            }
+
+            if (model == manifest.Name)
+            {
+                throw Fail($"pipeline.steps[{i}].model", "a pipeline cannot be a step of itself");
+            }
+
+            names[i] = model;
+        }
+
+        ValidateCommon(manifest);
+        return new PipelineDefinition(manifest, names);
+    }
+
     /// <summary>Checks a parsed manifest; returns its kind.</summary>
     /// <param name="manifest">The parsed file.</param>
     /// <param name="folderName">The folder's name, which <c>name</c> must equal.</param>
     public static ModelKind Validate(ModelManifest manifest, string folderName)
+    {
+        var kind = ValidateNameAndKind(manifest, folderName);
+        ValidateTensors(manifest.Inputs, "inputs", isInput: true);
+        ValidateTensors(manifest.Outputs, "outputs", isInput: false);
+        ValidateClasses(manifest, kind);
+        ValidateText(manifest.Text, kind, manifest.Kind);
+        ValidateBatching(manifest.Batching);
+        ValidateCommon(manifest);
+        return kind;
+    }
+
+    /// <summary>True for 0 (no truncation) or a finite value of at least <see cref="MinimumTruncation"/>.</summary>
+    public static bool IsValidTruncation(float truncation) =>
+        truncation == 0 || (float.IsFinite(truncation) && truncation >= MinimumTruncation);
+
+    private static ModelKind ValidateNameAndKind(ModelManifest manifest, string folderName)
     {
         if (string.IsNullOrWhiteSpace(manifest.Name))
         {
@@ -108,25 +211,80 @@ public static class ManifestReader
             throw Fail("kind", $"'{manifest.Kind}' is not one of: {ModelKindNames.Allowed}");
         }
 
-        ValidateTensors(manifest.Inputs, "inputs", isInput: true);
-        ValidateTensors(manifest.Outputs, "outputs", isInput: false);
-        ValidateClasses(manifest, kind);
-        ValidateBatching(manifest.Batching);
+        return kind;
+    }
+
+    /// <summary>The fields models and pipelines share: provenance and defaults.</summary>
+    private static void ValidateCommon(ModelManifest manifest)
+    {
         if (manifest.Provenance is { } provenance && provenance.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null))
         {
             throw Fail("provenance", $"must be an object, got {provenance.ValueKind}");
         }
+
         if (manifest.Defaults?.Truncation is { } truncation && !IsValidTruncation(truncation))
         {
             throw Fail("defaults.truncation", $"{truncation} must be 0 or a finite number >= {MinimumTruncation}");
         }
-
-        return kind;
     }
 
-    /// <summary>True for 0 (no truncation) or a finite value of at least <see cref="MinimumTruncation"/>.</summary>
-    public static bool IsValidTruncation(float truncation) =>
-        truncation == 0 || (float.IsFinite(truncation) && truncation >= MinimumTruncation);
+    private static void ValidateText(TextManifest? text, ModelKind kind, string? kindName)
+    {
+        if (kind != ModelKind.TextConditional)
+        {
+            if (text is not null)
+            {
+                throw Fail("text", $"only text-conditional models have a text block; this one is '{kindName}'");
+            }
+
+            return;
+        }
+
+        if (text is null)
+        {
+            throw Fail("text", "a text-conditional model needs a text block: { \"vocabulary\": [\"<pad>\", ...], \"maxTokens\": N, \"embeddingDim\": D }");
+        }
+
+        if (text.Vocabulary is not { Count: > 1 } vocabulary)
+        {
+            throw Fail("text.vocabulary", $"must list \"{TextTokenizer.PadToken}\" and at least one word");
+        }
+
+        if (vocabulary.Count > MaxVocabularySize)
+        {
+            throw Fail("text.vocabulary", $"{vocabulary.Count} entries is over the limit of {MaxVocabularySize}");
+        }
+
+        if (vocabulary[0] != TextTokenizer.PadToken)
+        {
+            throw Fail("text.vocabulary[0]", $"must be \"{TextTokenizer.PadToken}\" (token id 0 is padding), got '{vocabulary[0]}'");
+        }
+
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 1; i < vocabulary.Count; i++)
+        {
+            var word = vocabulary[i];
+            if (!TextTokenizer.IsWord(word))
+            {
+                throw Fail($"text.vocabulary[{i}]", $"'{word}' is not a lower-case word of [a-z0-9]");
+            }
+
+            if (!seen.TryAdd(word, i))
+            {
+                throw Fail($"text.vocabulary[{i}]", $"'{word}' is listed twice (also at {seen[word]})");
+            }
+        }
+
+        if (text.MaxTokens is not { } maxTokens || maxTokens < 1 || maxTokens > MaxTokensLimit)
+        {
+            throw Fail("text.maxTokens", $"{text.MaxTokens?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(missing)"} is outside 1..{MaxTokensLimit}");
+        }
+
+        if (text.EmbeddingDim is not { } embeddingDim || embeddingDim < 1 || embeddingDim > MaxEmbeddingDimLimit)
+        {
+            throw Fail("text.embeddingDim", $"{text.EmbeddingDim?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(missing)"} is outside 1..{MaxEmbeddingDimLimit}");
+        }
+    }
 
     private static void ValidateTensors(IReadOnlyList<TensorManifest>? tensors, string field, bool isInput)
     {
@@ -284,3 +442,12 @@ public static class ManifestReader
 /// <param name="Kind">Its parsed kind.</param>
 /// <param name="ModelPath">Full path of its ONNX file.</param>
 public sealed record ManifestReadResult(ModelManifest Manifest, ModelKind Kind, string ModelPath);
+
+/// <summary>A pipeline manifest that passed <see cref="ManifestReader.ForPipeline"/>'s checks; its steps are not resolved yet.</summary>
+/// <param name="Manifest">The parsed file.</param>
+/// <param name="Steps">The step model names, first to last.</param>
+public sealed record PipelineDefinition(ModelManifest Manifest, IReadOnlyList<string> Steps)
+{
+    /// <summary>The pipeline's name in the API.</summary>
+    public string Name => Manifest.Name!;
+}

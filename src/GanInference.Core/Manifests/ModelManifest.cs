@@ -38,6 +38,39 @@ public sealed class ModelManifest
 
     /// <summary>Where the weights came from; passed through to clients as a Struct.</summary>
     public JsonElement? Provenance { get; init; }
+
+    /// <summary>Vocabulary and sizes of a text-conditional model (docs/text-to-image.md).</summary>
+    public TextManifest? Text { get; init; }
+
+    /// <summary>The steps of a pipeline model; a pipeline folder has no ONNX file of its own.</summary>
+    public PipelineManifest? Pipeline { get; init; }
+}
+
+/// <summary>The <c>text</c> block of a text-conditional model.</summary>
+public sealed class TextManifest
+{
+    /// <summary>Token id = index; entry 0 is <c>&lt;pad&gt;</c>, every other entry a lower-case word of [a-z0-9].</summary>
+    public IReadOnlyList<string>? Vocabulary { get; init; }
+
+    /// <summary>Width of the <c>tokens</c> input: the most words one text may have.</summary>
+    public int? MaxTokens { get; init; }
+
+    /// <summary>Width of the <c>embedding</c> input.</summary>
+    public int? EmbeddingDim { get; init; }
+}
+
+/// <summary>The <c>pipeline</c> block: other models of the repository, run in order.</summary>
+public sealed class PipelineManifest
+{
+    /// <summary>The steps, first to last.</summary>
+    public IReadOnlyList<PipelineStepManifest>? Steps { get; init; }
+}
+
+/// <summary>One step of a pipeline.</summary>
+public sealed class PipelineStepManifest
+{
+    /// <summary>The step's model name (a folder of the same repository).</summary>
+    public string? Model { get; init; }
 }
 
 /// <summary>One tensor entry of <c>inputs</c> or <c>outputs</c>.</summary>

@@ -1,5 +1,7 @@
 using GanInference.Core.Errors;
+using GanInference.Core.Imaging;
 using GanInference.Core.Manifests;
+using GanInference.Core.Text;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
@@ -44,6 +46,24 @@ public sealed class ModelSignature
     /// <summary>Class names; the label value is the index.</summary>
     public IReadOnlyList<string> Classes { get; private init; } = [];
 
+    /// <summary>Name of the int64 [-1, maxTokens] token-id input (text-conditional models).</summary>
+    public string? TokensInput { get; private init; }
+
+    /// <summary>Name of the float32 [-1, embeddingDim] sentence-embedding input (text-conditional models), if it has one.</summary>
+    public string? EmbeddingInput { get; private init; }
+
+    /// <summary>
+    /// The image a text-conditional model takes from the previous step of a pipeline (e.g. StackGAN Stage-II's
+    /// Stage-I image); such a model runs only as a pipeline step. Null for every other model.
+    /// </summary>
+    public ImageInput? ImageInput { get; private init; }
+
+    /// <summary>Vocabulary, tokenizer and widths of a text-conditional model; null for other kinds.</summary>
+    public TextConditioning? Text { get; private init; }
+
+    /// <summary>How many values of the seed's stream one image draws: the latent, then every noise input.</summary>
+    public int SeedStreamLength => LatentDim + NoiseInputs.Sum(n => n.Size);
+
     /// <summary>Name of the image output.</summary>
     public string OutputName { get; }
 
@@ -67,6 +87,9 @@ public sealed class ModelSignature
 
     /// <summary>True when <c>Generate</c> can serve this model (it is driven by seeds, latents and labels only).</summary>
     public bool IsGenerator => Kind is ModelKind.Unconditional or ModelKind.ClassConditional;
+
+    /// <summary>True for text-conditional models, which <c>GenerateFromText</c> serves (alone, or as a pipeline step).</summary>
+    public bool IsTextConditional => Kind == ModelKind.TextConditional;
 
     /// <summary>
     /// Checks <paramref name="manifest"/> against the graph's input and output metadata and the rules of
@@ -110,6 +133,7 @@ public sealed class ModelSignature
             }
         }
 
+        var images = inputs.Where(t => t.Role == TensorRoles.Image).ToList();
         var signature = new ModelSignature(kind, inputs, output)
         {
             LatentInput = latents.FirstOrDefault()?.Name,
@@ -117,9 +141,41 @@ public sealed class ModelSignature
             LabelInput = labels.FirstOrDefault()?.Name,
             NoiseInputs = noises.Select(n => new NoiseInput(n.Name!, (int)n.Shape![1])).ToArray(),
             Classes = manifest.Classes ?? [],
+            TokensInput = inputs.FirstOrDefault(t => t.Role == TensorRoles.Tokens)?.Name,
+            EmbeddingInput = inputs.FirstOrDefault(t => t.Role == TensorRoles.Embedding)?.Name,
+            ImageInput = kind == ModelKind.TextConditional && images.Count > 0 ? ImageInput.From(images[0]) : null,
+            Text = kind == ModelKind.TextConditional && manifest.Text is { } text ? new TextConditioning(text) : null,
         };
         CheckKind(signature, latents.Count, labels.Count);
+        if (signature.Text is { } conditioning)
+        {
+            CheckTextInputs(inputs, conditioning);
+        }
+
         return signature;
+    }
+
+    /// <summary>Text-conditional models: at most one of each text and image input, in the widths the text block gives.</summary>
+    private static void CheckTextInputs(IReadOnlyList<TensorManifest> inputs, TextConditioning text)
+    {
+        foreach (var role in new[] { TensorRoles.Tokens, TensorRoles.Embedding, TensorRoles.Image })
+        {
+            if (inputs.Count(t => t.Role == role) > 1)
+            {
+                throw new ModelLoadException($"gan.json: inputs: a text-conditional model takes at most one '{role}' input");
+            }
+        }
+
+        foreach (var input in inputs)
+        {
+            switch (input.Role)
+            {
+                case TensorRoles.Tokens when input.Dtype != "int64" || input.Shape!.Count != 2 || input.Shape[1] != text.MaxTokens:
+                    throw Fail(input, inputs, $"a tokens input must be int64 [-1, {text.MaxTokens}] (text.maxTokens)");
+                case TensorRoles.Embedding when input.Dtype != "float32" || input.Shape!.Count != 2 || input.Shape[1] != text.EmbeddingDim:
+                    throw Fail(input, inputs, $"an embedding input must be float32 [-1, {text.EmbeddingDim}] (text.embeddingDim)");
+            }
+        }
     }
 
     private static void CheckKind(ModelSignature signature, int latentCount, int labelCount)
@@ -128,7 +184,7 @@ public sealed class ModelSignature
         {
             ModelKind.Unconditional => new[] { TensorRoles.Latent, TensorRoles.Noise },
             ModelKind.ClassConditional => [TensorRoles.Latent, TensorRoles.Label, TensorRoles.Noise],
-            ModelKind.TextConditional => [TensorRoles.Latent, TensorRoles.Tokens, TensorRoles.Embedding, TensorRoles.Noise],
+            ModelKind.TextConditional => [TensorRoles.Latent, TensorRoles.Tokens, TensorRoles.Embedding, TensorRoles.Noise, TensorRoles.Image],
             _ => [TensorRoles.Image, TensorRoles.Latent, TensorRoles.Noise],
         };
         var kindName = signature.Kind.ToManifestName();
@@ -152,8 +208,10 @@ public sealed class ModelSignature
                 throw new ModelLoadException($"gan.json: inputs: a {kindName} model needs a 'latent' input");
             case ModelKind.ClassConditional when labelCount == 0:
                 throw new ModelLoadException("gan.json: inputs: a class-conditional model needs a 'label' input");
-            case ModelKind.TextConditional when !signature.Inputs.Any(t => t.Role is TensorRoles.Tokens or TensorRoles.Embedding):
-                throw new ModelLoadException("gan.json: inputs: a text-conditional model needs a 'tokens' or 'embedding' input");
+            case ModelKind.TextConditional when signature.Text is null:
+                throw new ModelLoadException("gan.json: text: a text-conditional model needs a text block (vocabulary, maxTokens, embeddingDim)");
+            case ModelKind.TextConditional when signature.TokensInput is null:
+                throw new ModelLoadException("gan.json: inputs: a text-conditional model needs a 'tokens' input (int64 [-1, maxTokens])");
             case ModelKind.ImageToImage when !signature.Inputs.Any(t => t.Role == TensorRoles.Image):
                 throw new ModelLoadException("gan.json: inputs: an image-to-image model needs an 'image' input");
         }
@@ -219,6 +277,16 @@ public sealed class ModelSignature
         TensorElementType.Double => "float64",
         _ => type.ToString().ToLowerInvariant(),
     };
+}
+
+/// <summary>An image input of a text-conditional pipeline step: its name and the geometry and range it expects.</summary>
+/// <param name="Name">Tensor name.</param>
+/// <param name="Geometry">Channels, height, width and value range (<c>inputs[].range</c>).</param>
+public sealed record ImageInput(string Name, ImageGeometry Geometry)
+{
+    /// <summary>From a manifest tensor that passed the image checks ([-1, C, H, W] float32 with a range).</summary>
+    internal static ImageInput From(TensorManifest tensor) =>
+        new(tensor.Name!, new ImageGeometry((int)tensor.Shape![1], (int)tensor.Shape[2], (int)tensor.Shape[3], tensor.Range![0], tensor.Range[1]));
 }
 
 /// <summary>A further random input (e.g. conditioning-augmentation noise) and its width.</summary>

@@ -7,6 +7,7 @@ using GanInference.Core.Manifests;
 using GanInference.Core.Models;
 using GanInference.Core.Runtime;
 using GanInference.Core.Telemetry;
+using GanInference.Core.TextGeneration;
 using GanInference.Core.Translation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -54,6 +55,8 @@ public sealed partial class ModelRepository : IAsyncDisposable
     private volatile FrozenDictionary<string, ServedModel> _models = FrozenDictionary<string, ServedModel>.Empty;
     private volatile IReadOnlyList<ServedModel> _ordered = [];
     private volatile IReadOnlyList<ModelLoadFailure> _failures = [];
+    private volatile FrozenDictionary<string, ServedPipeline> _pipelines = FrozenDictionary<string, ServedPipeline>.Empty;
+    private volatile IReadOnlyList<ServedPipeline> _orderedPipelines = [];
 
     /// <summary>Creates an empty repository; call <see cref="ReloadAsync"/> to fill it.</summary>
     public ModelRepository(
@@ -78,16 +81,88 @@ public sealed partial class ModelRepository : IAsyncDisposable
     /// <summary>Loaded models, by name (ordinal order).</summary>
     public IReadOnlyList<ServedModel> Models => _ordered;
 
-    /// <summary>Folders that could not be loaded at the last reload, with the reason.</summary>
+    /// <summary>Pipelines whose steps are all loaded and fit together, by name (ordinal order).</summary>
+    public IReadOnlyList<ServedPipeline> Pipelines => _orderedPipelines;
+
+    /// <summary>Folders that could not be loaded at the last reload (pipelines: or bound to their steps), with the reason.</summary>
     public IReadOnlyList<ModelLoadFailure> Failures => _failures;
+
+    /// <summary>Every name the API serves: models and pipelines, in ordinal order.</summary>
+    public IReadOnlyList<string> Names => _ordered.Select(m => m.Name).Concat(_orderedPipelines.Select(p => p.Name)).Order(StringComparer.Ordinal).ToArray();
 
     /// <summary>Finds a loaded model.</summary>
     public bool TryGet(string name, out ServedModel model) => _models.TryGetValue(name, out model!);
 
+    /// <summary>Finds a served pipeline.</summary>
+    public bool TryGetPipeline(string name, out ServedPipeline pipeline) => _pipelines.TryGetValue(name, out pipeline!);
+
+    /// <summary>True when <paramref name="name"/> is a loaded model or a served pipeline.</summary>
+    public bool Contains(string name) => _models.ContainsKey(name) || _pipelines.ContainsKey(name);
+
     /// <summary>Finds a loaded model. The name is only ever a dictionary key, never part of a path.</summary>
-    /// <exception cref="ModelNotFoundException">No model of that name is loaded; the message lists the loaded ones.</exception>
-    public ServedModel Get(string name) =>
-        _models.TryGetValue(name, out var model) ? model : throw new ModelNotFoundException(name, _ordered.Select(m => m.Name));
+    /// <exception cref="ModelNotFoundException">No model of that name is loaded; the message lists the loaded models and pipelines.</exception>
+    /// <exception cref="ModelKindMismatchException">The name is a pipeline, which only GenerateFromText serves.</exception>
+    public ServedModel Get(string name)
+    {
+        if (_models.TryGetValue(name, out var model))
+        {
+            return model;
+        }
+
+        if (_pipelines.TryGetValue(name, out var pipeline))
+        {
+            throw new ModelKindMismatchException(
+                $"model '{name}' is a text-conditional pipeline of [{string.Join(", ", pipeline.Steps.Select(s => s.Name))}]; GenerateFromText serves it");
+        }
+
+        throw new ModelNotFoundException(name, Names);
+    }
+
+    /// <summary>
+    /// Finds what <c>GenerateFromText</c> runs under <paramref name="name"/> — a pipeline, or a text-conditional model
+    /// that takes no image — and holds every model it uses for one request (see <see cref="Acquire"/>). Dispose it
+    /// when the request ends.
+    /// </summary>
+    /// <exception cref="ModelNotFoundException">No model or pipeline of that name is served.</exception>
+    /// <exception cref="ModelKindMismatchException">
+    /// The model is not text-conditional, or takes an image from a previous step (it runs only inside a pipeline).
+    /// </exception>
+    public TextGenerationTarget AcquireText(string name)
+    {
+        while (true)
+        {
+            if (_pipelines.TryGetValue(name, out var pipeline))
+            {
+                if (TryLeaseAll(pipeline.Steps) is { } leases)
+                {
+                    return TextGenerationTarget.ForPipeline(pipeline, leases);
+                }
+
+                continue;
+            }
+
+            var model = Get(name);
+            if (!model.Signature.IsTextConditional)
+            {
+                _ = model.TextGenerator; // throws FAILED_PRECONDITION naming the model's kind
+            }
+
+            if (model.Signature.ImageInput is { } image)
+            {
+                var users = _orderedPipelines.Where(p => p.Steps.Any(s => s.Name == name)).Select(p => p.Name).ToArray();
+                throw new ModelKindMismatchException(
+                    $"model '{name}' takes an image from a previous step (input '{image.Name}'), so it runs only as a pipeline step; " +
+                    (users.Length > 0 ? $"call GenerateFromText with the pipeline [{string.Join(", ", users)}]" : "no served pipeline uses it"));
+            }
+
+            if (model.TryAcquire())
+            {
+                return TextGenerationTarget.ForModel(model, new ModelLease(model));
+            }
+
+            // Retired between the lookup and the lease: a newer snapshot is already published, so look again.
+        }
+    }
 
     /// <summary>
     /// Finds a loaded model and holds it for one request: a reload that replaces or removes it meanwhile lets
@@ -106,6 +181,28 @@ public sealed partial class ModelRepository : IAsyncDisposable
 
             // Retired between the lookup and the lease: a reload has already published a newer snapshot, so look again.
         }
+    }
+
+    /// <summary>Leases on every step, or null (nothing held) when one was retired meanwhile.</summary>
+    private static ModelLease[]? TryLeaseAll(IReadOnlyList<ServedModel> steps)
+    {
+        var leases = new ModelLease[steps.Count];
+        for (var i = 0; i < steps.Count; i++)
+        {
+            if (!steps[i].TryAcquire())
+            {
+                for (var j = 0; j < i; j++)
+                {
+                    leases[j].Dispose();
+                }
+
+                return null;
+            }
+
+            leases[i] = new ModelLease(steps[i]);
+        }
+
+        return leases;
     }
 
     /// <summary>Scans <see cref="RootPath"/> and loads every valid model folder (the first <see cref="ReloadAsync"/>).</summary>
@@ -141,8 +238,18 @@ public sealed partial class ModelRepository : IAsyncDisposable
                         continue;
                     }
 
-                    var (model, reason) = await TryLoadFolderAsync(folder, cancellationToken).ConfigureAwait(false);
-                    if (model is not null)
+                    var (model, pipeline, reason) = await TryLoadFolderAsync(folder, cancellationToken).ConfigureAwait(false);
+                    if (pipeline is not null || (model is null && before?.Pipeline is not null))
+                    {
+                        // Pipelines are bound to their steps once every folder is scanned; a broken replacement keeps
+                        // the previous definition. The changes of pipeline folders are decided there.
+                        next.Add(folderName, new FolderState(fingerprint, Model: null, reason, pipeline ?? before!.Pipeline, LoadFailed: reason is not null));
+                        if (before?.Model is { } replaced)
+                        {
+                            retired.Add(replaced);
+                        }
+                    }
+                    else if (model is not null)
                     {
                         loaded.Add(model);
                         next.Add(folderName, new FolderState(fingerprint, model, Failure: null));
@@ -174,6 +281,7 @@ public sealed partial class ModelRepository : IAsyncDisposable
                 throw;
             }
 
+            var pipelines = BindPipelines(previous, next, changes);
             foreach (var (folderName, before) in previous)
             {
                 if (!next.ContainsKey(folderName))
@@ -186,7 +294,7 @@ public sealed partial class ModelRepository : IAsyncDisposable
                 }
             }
 
-            Publish(next);
+            Publish(next, pipelines);
             foreach (var model in retired)
             {
                 Retire(model);
@@ -196,11 +304,11 @@ public sealed partial class ModelRepository : IAsyncDisposable
             if (changes.Count > 0 || !_scannedOnce)
             {
                 // Polls that find nothing new stay quiet.
-                LogRepositoryLoaded(_logger, _ordered.Count, _failures.Count, RootPath);
+                LogRepositoryLoaded(_logger, _ordered.Count, _orderedPipelines.Count, _failures.Count, RootPath);
             }
 
             _scannedOnce = true;
-            return new ModelReloadReport(changes, _ordered.Select(m => m.Name).ToArray());
+            return new ModelReloadReport(changes, Names);
         }
         finally
         {
@@ -276,33 +384,110 @@ public sealed partial class ModelRepository : IAsyncDisposable
         return string.Join('|', parts);
     }
 
-    private async Task<(ServedModel? Model, string? Reason)> TryLoadFolderAsync(string folder, CancellationToken cancellationToken)
+    private async Task<(ServedModel? Model, PipelineDefinition? Pipeline, string? Reason)> TryLoadFolderAsync(string folder, CancellationToken cancellationToken)
     {
         try
         {
-            return (await LoadFolderAsync(folder, cancellationToken).ConfigureAwait(false), null);
+            var manifest = await ManifestReader.ParseAsync(folder, cancellationToken).ConfigureAwait(false);
+            if (manifest.Pipeline is not null)
+            {
+                return (null, ManifestReader.ForPipeline(manifest, System.IO.Path.GetFileName(folder)), null);
+            }
+
+            return (await LoadModelAsync(ManifestReader.ForModel(manifest, folder), cancellationToken).ConfigureAwait(false), null, null);
         }
         catch (ModelLoadException ex)
         {
-            return (null, ex.Message);
+            return (null, null, ex.Message);
         }
         catch (OnnxRuntimeException ex)
         {
-            return (null, $"model.onnx: ONNX Runtime refused it: {ex.Message}");
+            return (null, null, $"model.onnx: ONNX Runtime refused it: {ex.Message}");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             // A file removed or locked while it was read (e.g. mid-copy); the next change is picked up again.
-            return (null, $"could not read the folder: {ex.Message}");
+            return (null, null, $"could not read the folder: {ex.Message}");
         }
     }
 
-    private void Publish(Dictionary<string, FolderState> folders)
+    /// <summary>
+    /// Binds every pipeline definition of <paramref name="next"/> to the models it will publish, and records what
+    /// changed for each pipeline folder: added, replaced (its definition or a step's version changed), failed (a
+    /// step is missing or does not fit; reported when that is news, not at every poll).
+    /// </summary>
+    private List<ServedPipeline> BindPipelines(Dictionary<string, FolderState> previous, Dictionary<string, FolderState> next, List<ModelChange> changes)
+    {
+        var models = next.Values.Where(f => f.Model is not null).ToDictionary(f => f.Model!.Name, f => f.Model!, StringComparer.Ordinal);
+        var failures = next.Where(f => f.Value.Failure is not null && f.Value.Pipeline is null).ToDictionary(f => f.Key, f => f.Value.Failure!, StringComparer.Ordinal);
+        var bound = new List<ServedPipeline>();
+        foreach (var (folderName, state) in next.ToArray())
+        {
+            if (state.Pipeline is not { } definition)
+            {
+                continue;
+            }
+
+            previous.TryGetValue(folderName, out var before);
+            _pipelines.TryGetValue(folderName, out var served);
+            var changed = !ReferenceEquals(before, state);
+            ServedPipeline? pipeline = null;
+            string? bindFailure = null;
+            try
+            {
+                pipeline = ServedPipeline.Bind(definition, models, failures, served);
+            }
+            catch (ModelLoadException ex)
+            {
+                bindFailure = ex.Message;
+            }
+
+            if (pipeline is not null)
+            {
+                bound.Add(pipeline);
+                if (state.LoadFailed)
+                {
+                    // New files that failed: the previous definition keeps serving, as a model's previous version does.
+                    if (changed)
+                    {
+                        changes.Add(new ModelChange(folderName, ModelChangeKind.Failed, state.Failure, StillServing: true));
+                        LogModelSkipped(_logger, folderName, state.Failure!, true);
+                    }
+                }
+                else
+                {
+                    next[folderName] = state with { Failure = null };
+                }
+
+                if (served is null || !ReferenceEquals(served, pipeline))
+                {
+                    changes.Add(new ModelChange(folderName, served is null && before?.Model is null ? ModelChangeKind.Added : ModelChangeKind.Replaced));
+                    LogPipelineBound(_logger, pipeline.Name, string.Join(" -> ", pipeline.Steps.Select(s => $"{s.Name} ({s.ContentHash})")));
+                }
+
+                continue;
+            }
+
+            var reason = state.LoadFailed ? state.Failure! : bindFailure!;
+            next[folderName] = state with { Failure = reason };
+            if (served is not null || changed || before?.Failure != reason)
+            {
+                changes.Add(new ModelChange(folderName, ModelChangeKind.Failed, reason, StillServing: false));
+                LogModelSkipped(_logger, folderName, reason, false);
+            }
+        }
+
+        return bound;
+    }
+
+    private void Publish(Dictionary<string, FolderState> folders, List<ServedPipeline> pipelines)
     {
         _folders = folders;
         var served = folders.Values.Where(f => f.Model is not null).Select(f => f.Model!).ToArray();
         _ordered = served.OrderBy(m => m.Name, StringComparer.Ordinal).ToArray();
         _models = served.ToFrozenDictionary(m => m.Name, StringComparer.Ordinal);
+        _orderedPipelines = pipelines.OrderBy(p => p.Name, StringComparer.Ordinal).ToArray();
+        _pipelines = pipelines.ToFrozenDictionary(p => p.Name, StringComparer.Ordinal);
         _failures = folders.Where(f => f.Value.Failure is not null).Select(f => new ModelLoadFailure(f.Key, f.Value.Failure!)).OrderBy(f => f.Folder, StringComparer.Ordinal).ToArray();
     }
 
@@ -324,9 +509,9 @@ public sealed partial class ModelRepository : IAsyncDisposable
         LogModelRetired(_logger, model.Name, model.ContentHash, drained);
     }
 
-    private async Task<ServedModel> LoadFolderAsync(string folder, CancellationToken cancellationToken)
+    private async Task<ServedModel> LoadModelAsync(ManifestReadResult read, CancellationToken cancellationToken)
     {
-        var (manifest, kind, modelPath) = await ManifestReader.ReadAsync(folder, cancellationToken).ConfigureAwait(false);
+        var (manifest, kind, modelPath) = read;
         var batching = ResolveBatching(manifest);
         var contentHash = await HashFileAsync(modelPath, cancellationToken).ConfigureAwait(false);
         var (session, provider) = _sessionFactory.Create(manifest.Name!, modelPath);
@@ -340,12 +525,9 @@ public sealed partial class ModelRepository : IAsyncDisposable
             {
                 translation = TranslationEngine.Start(manifest.Name!, session, signature, batching, _telemetry, _loggerFactory, _timeProvider);
             }
-            else if (!signature.IsGenerator)
-            {
-                SessionWarmup.Run(session, signature.Inputs);
-            }
             else
             {
+                // Generators and text-conditional models (alone or as pipeline steps) share the seed-driven runner.
                 runner = new GeneratorRunner(session, signature);
                 runner.WarmUp();
                 generator = new DynamicBatcher<GenerationItem, float>(
@@ -412,12 +594,19 @@ public sealed partial class ModelRepository : IAsyncDisposable
     [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Model repository {Path} does not exist; no models are served")]
     private static partial void LogRepositoryMissing(ILogger logger, string path);
 
-    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Model repository {Path}: {Loaded} models served, {Skipped} folders skipped")]
-    private static partial void LogRepositoryLoaded(ILogger logger, int loaded, int skipped, string path);
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Model repository {Path}: {Loaded} models and {Pipelines} pipelines served, {Skipped} folders skipped")]
+    private static partial void LogRepositoryLoaded(ILogger logger, int loaded, int pipelines, int skipped, string path);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "Serving pipeline {Pipeline}: {Steps}")]
+    private static partial void LogPipelineBound(ILogger logger, string pipeline, string steps);
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Released model {Model} ({ContentHash}) after it was replaced or removed; all its requests finished: {Drained}")]
     private static partial void LogModelRetired(ILogger logger, string model, string contentHash, bool drained);
 
-    /// <summary>What one folder held after a reload: the files' fingerprint, the model served from it, and why its latest files failed.</summary>
-    private sealed record FolderState(string Fingerprint, ServedModel? Model, string? Failure);
+    /// <summary>
+    /// What one folder held after a reload: the files' fingerprint, the model served from it or the pipeline it
+    /// defines, and why its latest files failed (<paramref name="LoadFailed"/>) or, for a pipeline, why it could
+    /// not be bound to its steps.
+    /// </summary>
+    private sealed record FolderState(string Fingerprint, ServedModel? Model, string? Failure, PipelineDefinition? Pipeline = null, bool LoadFailed = false);
 }

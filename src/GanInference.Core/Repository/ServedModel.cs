@@ -4,14 +4,16 @@ using GanInference.Core.Generation;
 using GanInference.Core.Imaging;
 using GanInference.Core.Manifests;
 using GanInference.Core.Models;
+using GanInference.Core.Runtime;
 using GanInference.Core.Translation;
 using Microsoft.ML.OnnxRuntime;
 
 namespace GanInference.Core.Repository;
 
 /// <summary>
-/// A loaded model: its manifest, checked signature, ONNX Runtime session and (for generators) its
-/// dynamic batcher. Owns the session and the batcher.
+/// A loaded model: its manifest, checked signature, ONNX Runtime session and its dynamic batcher (generators and
+/// text-conditional models: <see cref="GeneratorRunner"/>; image-to-image: <see cref="TranslationEngine"/>).
+/// Owns the session and the batcher.
 /// </summary>
 public sealed class ServedModel : IAsyncDisposable
 {
@@ -80,8 +82,15 @@ public sealed class ServedModel : IAsyncDisposable
 
     /// <summary>The generation batcher.</summary>
     /// <exception cref="ModelKindMismatchException">The model's kind is not served by Generate.</exception>
-    public DynamicBatcher<GenerationItem, float> Generator => _generator ?? throw new ModelKindMismatchException(
-        $"model '{Name}' is {Signature.Kind.ToManifestName()}; Generate serves unconditional and class-conditional models");
+    public DynamicBatcher<GenerationItem, float> Generator => Signature.IsGenerator && _generator is { } generator
+        ? generator
+        : throw GenerationPlan.KindMismatch(Name, Signature.Kind);
+
+    /// <summary>The batcher of a text-conditional model, shared by its GenerateFromText calls and the pipelines it is a step of.</summary>
+    /// <exception cref="ModelKindMismatchException">The model is not text-conditional.</exception>
+    public DynamicBatcher<GenerationItem, float> TextGenerator => Signature.IsTextConditional && _generator is { } generator
+        ? generator
+        : throw new ModelKindMismatchException($"model '{Name}' is {Signature.Kind.ToManifestName()}; GenerateFromText serves text-conditional models and pipelines");
 
     /// <summary>The image-to-image batcher and signature.</summary>
     /// <exception cref="ModelKindMismatchException">The model's kind is not served by Translate.</exception>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using GanInference.Core.Batching;
 using GanInference.Core.Generation;
+using GanInference.Core.Manifests;
 using GanInference.Core.Models;
 using GanInference.Core.Sampling;
 using Microsoft.ML.OnnxRuntime;
@@ -8,8 +9,9 @@ using Microsoft.ML.OnnxRuntime;
 namespace GanInference.Core.Runtime;
 
 /// <summary>
-/// Runs batches of <see cref="GenerationItem"/>s through a generator's session. Inputs are built in
-/// pooled arrays and handed to ONNX Runtime as <see cref="OrtValue"/>s over that memory (no copies);
+/// Runs batches of <see cref="GenerationItem"/>s through a seed-driven model's session: unconditional,
+/// class-conditional and text-conditional generators, and the text-conditional steps of a pipeline. Inputs are
+/// built in pooled arrays and handed to ONNX Runtime as <see cref="OrtValue"/>s over that memory (no copies);
 /// the output is bound the same way, directly over the request's buffer when the batch is one slice.
 /// </summary>
 /// <remarks>Not thread-safe: the batcher calls it from its single loop, one batch at a time.</remarks>
@@ -26,8 +28,9 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
     private readonly long[] _outputShape;
     private readonly int _latentSlot;
 
-    // Reused across batches (one batch at a time): which pooled array backs each float input slot.
+    // Reused across batches (one batch at a time): which pooled array backs each input slot.
     private readonly float[][] _floatBuffers;
+    private readonly long[][] _longBuffers;
 
     public GeneratorRunner(InferenceSession session, ModelSignature signature)
     {
@@ -35,15 +38,11 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
         _signature = signature;
         var inputs = signature.Inputs;
         _inputNames = inputs.Select(i => i.Name!).ToArray();
-        _slots = inputs.Select(i => i.Name == signature.LatentInput
-                ? new InputSlot(SlotKind.Latent, signature.LatentDim)
-                : i.Name == signature.LabelInput
-                    ? new InputSlot(SlotKind.Label, 1)
-                    : new InputSlot(SlotKind.Noise, (int)i.Shape![1]))
-            .ToArray();
+        _slots = inputs.Select(i => SlotFor(i, signature)).ToArray();
         _latentSlot = Array.FindIndex(_slots, s => s.Kind == SlotKind.Latent);
         _inputValues = new OrtValue[_inputNames.Length];
         _floatBuffers = new float[_slots.Length][];
+        _longBuffers = new long[_slots.Length][];
         _outputNames = [signature.OutputName];
         _outputShape = [0, signature.Channels, signature.Height, signature.Width];
     }
@@ -53,6 +52,9 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
         Latent,
         Label,
         Noise,
+        Tokens,
+        Embedding,
+        Image,
     }
 
     /// <inheritdoc />
@@ -64,9 +66,9 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
     }
 
     /// <summary>
-    /// One real batch of one (seed 0) through the pooled, pre-bound path, before the model is announced:
-    /// besides warming ONNX Runtime up it proves the graph really produces the declared output shape,
-    /// which a run with runtime-allocated outputs would not.
+    /// One real batch of one (seed 0; label 0, all-padding tokens, zero embedding and image) through the pooled,
+    /// pre-bound path, before the model is announced: besides warming ONNX Runtime up it proves the graph really
+    /// produces the declared output shape, which a run with runtime-allocated outputs would not.
     /// </summary>
     public void WarmUp()
     {
@@ -78,10 +80,28 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
 
     public void Dispose() => _runOptions.Dispose();
 
+    private static InputSlot SlotFor(TensorManifest input, ModelSignature signature)
+    {
+        var (kind, isInt64) = input.Name == signature.LatentInput ? (SlotKind.Latent, false)
+            : input.Name == signature.LabelInput ? (SlotKind.Label, true)
+            : input.Name == signature.TokensInput ? (SlotKind.Tokens, true)
+            : input.Name == signature.EmbeddingInput ? (SlotKind.Embedding, false)
+            : input.Name == signature.ImageInput?.Name ? (SlotKind.Image, false)
+            : (SlotKind.Noise, false);
+
+        // The batch axis is set per run; the others come from the checked manifest.
+        var shape = input.Shape!.ToArray();
+        var width = 1;
+        for (var d = 1; d < shape.Length; d++)
+        {
+            width *= (int)shape[d];
+        }
+
+        return new InputSlot(kind, width, shape, isInt64);
+    }
+
     private void Run(ReadOnlySpan<BatchSlice<GenerationItem, float>> slices, int itemCount)
     {
-        var floatBuffers = _floatBuffers;
-        long[]? labels = null;
         var outputsPerItem = _signature.OutputsPerItem;
 
         // One slice: ONNX Runtime writes straight into the request's buffer. Several: into a pooled batch buffer, then copied out.
@@ -91,22 +111,24 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
         {
             for (var s = 0; s < _slots.Length; s++)
             {
-                if (_slots[s].Kind == SlotKind.Label)
+                if (_slots[s].IsInt64)
                 {
-                    labels = ArrayPool<long>.Shared.Rent(itemCount);
+                    _longBuffers[s] = ArrayPool<long>.Shared.Rent(itemCount * _slots[s].Width);
                 }
                 else
                 {
-                    floatBuffers[s] = ArrayPool<float>.Shared.Rent(itemCount * _slots[s].Width);
+                    _floatBuffers[s] = ArrayPool<float>.Shared.Rent(itemCount * _slots[s].Width);
                 }
             }
 
-            FillInputs(slices, floatBuffers, labels);
+            FillInputs(slices);
             for (var s = 0; s < _slots.Length; s++)
             {
-                _inputValues[s] = _slots[s].Kind == SlotKind.Label
-                    ? OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, labels.AsMemory(0, itemCount), [itemCount])
-                    : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, floatBuffers[s].AsMemory(0, itemCount * _slots[s].Width), [itemCount, _slots[s].Width]);
+                var slot = _slots[s];
+                slot.Shape[0] = itemCount;
+                _inputValues[s] = slot.IsInt64
+                    ? OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _longBuffers[s].AsMemory(0, itemCount * slot.Width), slot.Shape)
+                    : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _floatBuffers[s].AsMemory(0, itemCount * slot.Width), slot.Shape);
             }
 
             _outputShape[0] = itemCount;
@@ -129,18 +151,19 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
 
             _outputValues[0]?.Dispose();
             _outputValues[0] = null!;
-            for (var s = 0; s < floatBuffers.Length; s++)
+            for (var s = 0; s < _slots.Length; s++)
             {
-                if (floatBuffers[s] is { } buffer)
+                if (_floatBuffers[s] is { } floats)
                 {
-                    ArrayPool<float>.Shared.Return(buffer);
-                    floatBuffers[s] = null!;
+                    ArrayPool<float>.Shared.Return(floats);
+                    _floatBuffers[s] = null!;
                 }
-            }
 
-            if (labels is not null)
-            {
-                ArrayPool<long>.Shared.Return(labels);
+                if (_longBuffers[s] is { } longs)
+                {
+                    ArrayPool<long>.Shared.Return(longs);
+                    _longBuffers[s] = null!;
+                }
             }
 
             if (batchOutput is not null)
@@ -150,38 +173,56 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
         }
     }
 
-    private void FillInputs(ReadOnlySpan<BatchSlice<GenerationItem, float>> slices, float[][] floatBuffers, long[]? labels)
+    private void FillInputs(ReadOnlySpan<BatchSlice<GenerationItem, float>> slices)
     {
-        var latentSlot = _latentSlot;
-        var latentDim = _signature.LatentDim;
         var row = 0;
         foreach (var slice in slices)
         {
             foreach (var item in slice.Inputs.Span)
             {
-                if (labels is not null)
+                for (var s = 0; s < _slots.Length; s++)
                 {
-                    labels[row] = item.Label;
+                    var width = _slots[s].Width;
+                    switch (_slots[s].Kind)
+                    {
+                        case SlotKind.Label:
+                            _longBuffers[s][row] = item.Label;
+                            break;
+                        case SlotKind.Tokens:
+                            CopyOrClear(item.Tokens.Span, _longBuffers[s].AsSpan(row * width, width));
+                            break;
+                        case SlotKind.Embedding:
+                            CopyOrClear(item.Embedding.Span, _floatBuffers[s].AsSpan(row * width, width));
+                            break;
+                        case SlotKind.Image:
+                            CopyOrClear(item.Image.Span, _floatBuffers[s].AsSpan(row * width, width));
+                            break;
+                    }
                 }
 
-                var latentRow = floatBuffers[latentSlot].AsSpan(row * latentDim, latentDim);
                 if (item.HasSeed)
                 {
-                    // The latent is the start of the seed's stream; noise inputs continue it in manifest order.
+                    // The latent is the start of the seed's stream (after what earlier pipeline steps drew); noise
+                    // inputs continue it in manifest order.
                     var stream = new LatentSampler.NormalSequence(item.Seed, item.Truncation);
-                    stream.Fill(latentRow);
+                    stream.Skip(item.StreamOffset);
+                    if (_latentSlot >= 0)
+                    {
+                        stream.Fill(_floatBuffers[_latentSlot].AsSpan(row * _slots[_latentSlot].Width, _slots[_latentSlot].Width));
+                    }
+
                     for (var s = 0; s < _slots.Length; s++)
                     {
                         if (_slots[s].Kind == SlotKind.Noise)
                         {
-                            stream.Fill(floatBuffers[s].AsSpan(row * _slots[s].Width, _slots[s].Width));
+                            stream.Fill(_floatBuffers[s].AsSpan(row * _slots[s].Width, _slots[s].Width));
                         }
                     }
                 }
                 else
                 {
                     // Explicit latents are refused for models with noise inputs (GenerationPlan), so only the latent is set.
-                    item.Latent.Span.CopyTo(latentRow);
+                    item.Latent.Span.CopyTo(_floatBuffers[_latentSlot].AsSpan(row * _slots[_latentSlot].Width, _slots[_latentSlot].Width));
                 }
 
                 row++;
@@ -189,5 +230,26 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
         }
     }
 
-    private readonly record struct InputSlot(SlotKind Kind, int Width);
+    /// <summary>Copies one item's row, or zeros it when the item gives none (the pooled array holds old values).</summary>
+    private static void CopyOrClear<T>(ReadOnlySpan<T> source, Span<T> row)
+    {
+        if (source.IsEmpty)
+        {
+            row.Clear();
+        }
+        else if (source.Length != row.Length)
+        {
+            throw new ArgumentException($"an input row holds {source.Length} values, the model takes {row.Length}");
+        }
+        else
+        {
+            source.CopyTo(row);
+        }
+    }
+
+    /// <param name="Kind">What feeds it.</param>
+    /// <param name="Width">Values per item (1 for a label).</param>
+    /// <param name="Shape">The tensor shape; axis 0 is set to the batch size before each run.</param>
+    /// <param name="IsInt64">int64 (labels, token ids) or float32.</param>
+    private readonly record struct InputSlot(SlotKind Kind, int Width, long[] Shape, bool IsInt64);
 }

@@ -54,6 +54,18 @@ public static class LatentSampler
             }
         }
 
+        /// <summary>
+        /// Draws and drops the next <paramref name="count"/> values: a later pipeline step continues the stream where
+        /// the earlier steps stopped.
+        /// </summary>
+        public void Skip(int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                Next();
+            }
+        }
+
         /// <summary>The next normal of the stream, after truncation.</summary>
         public double Next()
         {

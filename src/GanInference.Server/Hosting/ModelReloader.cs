@@ -64,7 +64,9 @@ internal sealed partial class ModelReloader(
             poll = FallbackPollInterval;
         }
 
-        var confirm = false;
+        // ExecuteAsync runs after the host has started (and after the first load), so a folder added in between
+        // raised no event: confirm with one scan shortly after the watch begins.
+        var confirm = watcher is not null;
         while (!stoppingToken.IsCancellationRequested && !servingState.IsDraining)
         {
             try
@@ -177,9 +179,13 @@ internal sealed partial class ModelReloader(
                 case ModelChangeKind.Removed:
                     health.ClearStatus(change.Folder);
                     break;
+                case ModelChangeKind.Failed when !change.StillServing:
+                    // Nothing serves this name now (e.g. a pipeline whose step was removed); a name that never served has no entry.
+                    health.ClearStatus(change.Folder);
+                    break;
                 case ModelChangeKind.Failed:
                 default:
-                    // A failed folder either keeps its previous model (still SERVING) or never had one (unknown).
+                    // A failed folder that keeps its previous version stays SERVING.
                     break;
             }
         }

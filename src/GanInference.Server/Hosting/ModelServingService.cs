@@ -8,7 +8,7 @@ namespace GanInference.Server.Hosting;
 
 /// <summary>
 /// Loads the model repository before the server takes traffic and publishes health: the overall
-/// service ("") and one entry per model name. When the host begins to stop (SIGTERM, Ctrl+C,
+/// service ("") and one entry per model and pipeline name. When the host begins to stop (SIGTERM, Ctrl+C,
 /// <see cref="IHostApplicationLifetime.StopApplication"/>) it marks everything NOT_SERVING, refuses new
 /// calls (<see cref="ServingState"/>), starts the drain clock (<see cref="ShutdownOptions.DrainTimeoutSeconds"/>)
 /// and waits <see cref="ShutdownOptions.NotServingDelaySeconds"/>; then Kestrel stops listening and lets the
@@ -30,16 +30,16 @@ internal sealed partial class ModelServingService(
     {
         health.SetStatus(string.Empty, HealthCheckResponse.Types.ServingStatus.NotServing);
         await repository.LoadAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var model in repository.Models)
+        foreach (var name in repository.Names)
         {
-            health.SetStatus(model.Name, HealthCheckResponse.Types.ServingStatus.Serving);
+            health.SetStatus(name, HealthCheckResponse.Types.ServingStatus.Serving);
         }
 
         health.SetStatus(string.Empty, HealthCheckResponse.Types.ServingStatus.Serving);
 
         // StopApplication (SIGTERM's first step) fires this before the host starts stopping services.
         _stoppingRegistration = lifetime.ApplicationStopping.Register(() => BeginDrain());
-        LogServing(logger, repository.Models.Count, repository.RootPath);
+        LogServing(logger, repository.Models.Count, repository.Pipelines.Count, repository.RootPath);
     }
 
     public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -71,17 +71,17 @@ internal sealed partial class ModelServingService(
         }
 
         health.SetStatus(string.Empty, HealthCheckResponse.Types.ServingStatus.NotServing);
-        foreach (var model in repository.Models)
+        foreach (var name in repository.Names)
         {
-            health.SetStatus(model.Name, HealthCheckResponse.Types.ServingStatus.NotServing);
+            health.SetStatus(name, HealthCheckResponse.Types.ServingStatus.NotServing);
         }
 
         LogDraining(logger, shutdown.Value.DrainTimeoutSeconds);
         return true;
     }
 
-    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Serving {Count} models from {Path}")]
-    private static partial void LogServing(ILogger logger, int count, string path);
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Serving {Count} models and {Pipelines} pipelines from {Path}")]
+    private static partial void LogServing(ILogger logger, int count, int pipelines, string path);
 
     [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "Shutting down: health is NOT_SERVING, new calls get UNAVAILABLE, running calls have {DrainSeconds} s to finish")]
     private static partial void LogDraining(ILogger logger, double drainSeconds);

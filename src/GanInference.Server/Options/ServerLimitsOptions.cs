@@ -15,6 +15,12 @@ public sealed class ServerLimitsOptions
     /// <summary>Most images one <c>Translate</c> call may carry (<c>TranslateStream</c> is bounded by <see cref="MaxImagesPerStream"/>).</summary>
     public int MaxImagesPerTranslate { get; set; } = 256;
 
+    /// <summary>Most texts (or embedding rows) one <c>GenerateFromText</c> call may carry.</summary>
+    public int MaxTextsPerRequest { get; set; } = 256;
+
+    /// <summary>Most characters (UTF-16 code units) one text may have; checked before it is tokenized.</summary>
+    public int MaxTextLength { get; set; } = 1000;
+
     /// <summary>Most pixels (width × height) one uploaded image may have; checked from its header before decoding.</summary>
     public long MaxInputImagePixels { get; set; } = 4096L * 4096L;
 

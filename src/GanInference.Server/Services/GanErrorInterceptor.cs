@@ -152,9 +152,10 @@ internal sealed partial class GanErrorInterceptor(ServingState servingState, Mod
             GenerateRequest generate => generate.Model,
             GetModelRequest get => get.Model,
             TranslateRequest translate => translate.Model,
+            GenerateFromTextRequest text => text.Model,
             _ => string.Empty,
         };
-        return repository.TryGet(name, out _) ? name : string.Empty;
+        return repository.Contains(name) ? name : string.Empty;
     }
 
     /// <summary>Stands in for the request of client- and duplex-streaming calls, whose messages this layer does not read.</summary>

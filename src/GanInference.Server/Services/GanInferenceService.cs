@@ -1,6 +1,7 @@
 using GanInference.Api.V1;
 using GanInference.Core.Errors;
 using GanInference.Core.Generation;
+using GanInference.Core.Imaging;
 using GanInference.Core.Repository;
 using GanInference.Core.Translation;
 using GanInference.Server.Hosting;
@@ -23,50 +24,71 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
     public override Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
     {
         var response = new ListModelsResponse();
-        response.Models.AddRange(repository.Models.Select(ProtoMapper.ToModelInfo));
+        response.Models.AddRange(repository.Models.Select(ProtoMapper.ToModelInfo)
+            .Concat(repository.Pipelines.Select(ProtoMapper.ToModelInfo))
+            .OrderBy(m => m.Name, StringComparer.Ordinal));
         return Task.FromResult(response);
     }
 
     public override Task<ModelInfo> GetModel(GetModelRequest request, ServerCallContext context)
     {
-        var model = FindModel(request.Model);
-        return Task.FromResult(ProtoMapper.ToModelInfo(model));
+        RequireModelName(request.Model);
+        return Task.FromResult(repository.TryGetPipeline(request.Model, out var pipeline)
+            ? ProtoMapper.ToModelInfo(pipeline)
+            : ProtoMapper.ToModelInfo(repository.Get(request.Model)));
     }
 
     public override async Task<GenerateResponse> Generate(GenerateRequest request, ServerCallContext context)
     {
         // The lease keeps this model version alive for the whole call, even if a reload replaces it meanwhile.
         using var lease = AcquireModel(request.Model);
-        var (model, plan) = Prepare(lease.Model, request, _limits.MaxImagesPerRequest, "Limits:MaxImagesPerRequest");
+        var (model, plan) = Prepare(lease.Model, request, _limits.MaxImagesPerRequest, MaxImagesPerRequestKey);
         var encoding = ProtoMapper.ToEncoding(request);
         using var call = servingState.LinkCall(context.CancellationToken);
         var response = new GenerateResponse { Model = model.Name, ContentHash = model.ContentHash };
-        await foreach (var chunk in generator.GenerateAsync(model, plan, encoding, context.Deadline, call.Token).ConfigureAwait(false))
-        {
-            foreach (var image in chunk)
-            {
-                response.Images.Add(ProtoMapper.ToProto(image, model, request.Format));
-            }
-        }
-
+        await CollectAsync(generator.GenerateAsync(model, plan, encoding, context.Deadline, call.Token), response, model.Geometry, request.Format).ConfigureAwait(false);
         return response;
     }
 
     public override async Task GenerateStream(GenerateRequest request, IServerStreamWriter<GeneratedImage> responseStream, ServerCallContext context)
     {
         using var lease = AcquireModel(request.Model);
-        var (model, plan) = Prepare(lease.Model, request, _limits.MaxImagesPerStream, "Limits:MaxImagesPerStream");
+        var (model, plan) = Prepare(lease.Model, request, _limits.MaxImagesPerStream, MaxImagesPerStreamKey);
         var encoding = ProtoMapper.ToEncoding(request);
         using var call = servingState.LinkCall(context.CancellationToken);
-        await foreach (var chunk in generator.GenerateAsync(model, plan, encoding, context.Deadline, call.Token).ConfigureAwait(false))
+        await WriteAllAsync(generator.GenerateAsync(model, plan, encoding, context.Deadline, call.Token), responseStream, model.Geometry, request.Format, call.Token, context.CancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Adds every image of <paramref name="chunks"/> to a unary reply, in index order.</summary>
+    private static async Task CollectAsync(IAsyncEnumerable<IReadOnlyList<EncodedImage>> chunks, GenerateResponse response, ImageGeometry geometry, ImageFormat format)
+    {
+        await foreach (var chunk in chunks.ConfigureAwait(false))
+        {
+            foreach (var image in chunk)
+            {
+                response.Images.Add(ProtoMapper.ToProto(image, geometry, format));
+            }
+        }
+    }
+
+    /// <summary>Writes every image of <paramref name="chunks"/> to a server stream, in index order.</summary>
+    private static async Task WriteAllAsync(
+        IAsyncEnumerable<IReadOnlyList<EncodedImage>> chunks,
+        IServerStreamWriter<GeneratedImage> responseStream,
+        ImageGeometry geometry,
+        ImageFormat format,
+        CancellationToken callToken,
+        CancellationToken transportToken)
+    {
+        await foreach (var chunk in chunks.ConfigureAwait(false))
         {
             foreach (var image in chunk)
             {
                 // Awaiting each write applies HTTP/2 flow control: a slow reader slows the producer. The write gets
                 // the transport's token only: cancelling a write aborts the HTTP/2 stream, and a call cut off by the
                 // drain time must end with its UNAVAILABLE status, which is checked between writes instead.
-                call.Token.ThrowIfCancellationRequested();
-                await responseStream.WriteAsync(ProtoMapper.ToProto(image, model, request.Format), context.CancellationToken).ConfigureAwait(false);
+                callToken.ThrowIfCancellationRequested();
+                await responseStream.WriteAsync(ProtoMapper.ToProto(image, geometry, format), transportToken).ConfigureAwait(false);
             }
         }
     }
@@ -75,12 +97,6 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
     {
         var plan = GenerationPlan.Create(model.Name, model.Signature, model.DefaultTruncation, ProtoMapper.ToSpec(request), maxImages, limitName);
         return (model, plan);
-    }
-
-    private ServedModel FindModel(string name)
-    {
-        RequireModelName(name);
-        return repository.Get(name);
     }
 
     private ModelLease AcquireModel(string name)
@@ -93,7 +109,7 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
     {
         if (string.IsNullOrEmpty(name))
         {
-            throw new InvalidFieldException("model", $"is required; loaded models: [{string.Join(", ", repository.Models.Select(m => m.Name))}]");
+            throw new InvalidFieldException("model", $"is required; loaded models: [{string.Join(", ", repository.Names)}]");
         }
     }
 }

@@ -3,6 +3,8 @@ using GanInference.Core.Errors;
 using GanInference.Core.Generation;
 using GanInference.Core.Imaging;
 using GanInference.Core.Repository;
+using GanInference.Core.Text;
+using GanInference.Core.TextGeneration;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 
@@ -40,12 +42,60 @@ internal static class ProtoMapper
         info.Classes.AddRange(signature.Classes);
         info.Inputs.AddRange(model.Manifest.Inputs!.Select(ToTensorInfo));
         info.Outputs.AddRange(model.Manifest.Outputs!.Select(ToTensorInfo));
-        if (model.Manifest.Provenance is { ValueKind: System.Text.Json.JsonValueKind.Object } provenance)
+        AddText(info, signature.Text);
+        AddProvenance(info, model.Manifest);
+        return info;
+    }
+
+    /// <summary>
+    /// A pipeline as a text-conditional model: its first step's inputs and latent size, its last step's outputs
+    /// and geometry, the shared text block, and the steps by name. It has no batching of its own (each step
+    /// batches on its own; see the step models).
+    /// </summary>
+    public static ModelInfo ToModelInfo(ServedPipeline pipeline)
+    {
+        var (first, last) = (pipeline.Steps[0], pipeline.Steps[^1]);
+        var geometry = pipeline.Geometry;
+        var info = new ModelInfo
         {
-            info.Provenance = Struct.Parser.ParseJson(provenance.GetRawText());
+            Name = pipeline.Name,
+            Kind = Api.V1.ModelKind.TextConditional,
+            Description = pipeline.Manifest.Description ?? string.Empty,
+            LatentDim = (uint)first.Signature.LatentDim,
+            Width = (uint)geometry.Width,
+            Height = (uint)geometry.Height,
+            Channels = (uint)geometry.Channels,
+            OutputMin = geometry.Min,
+            OutputMax = geometry.Max,
+            DefaultTruncation = pipeline.DefaultTruncation,
+            ExecutionProvider = pipeline.ExecutionProvider,
+            ContentHash = pipeline.ContentHash,
+        };
+        info.Inputs.AddRange(first.Manifest.Inputs!.Select(ToTensorInfo));
+        info.Outputs.AddRange(last.Manifest.Outputs!.Select(ToTensorInfo));
+        info.PipelineSteps.AddRange(pipeline.Steps.Select(s => s.Name));
+        AddText(info, pipeline.Text);
+        AddProvenance(info, pipeline.Manifest);
+        return info;
+    }
+
+    /// <summary>The core's view of a text-to-image request.</summary>
+    public static TextGenerationSpec ToSpec(GenerateFromTextRequest request)
+    {
+        if (request.Count > int.MaxValue)
+        {
+            throw new InvalidFieldException("count", $"{request.Count} is too large");
         }
 
-        return info;
+        return new TextGenerationSpec
+        {
+            Texts = request.Texts,
+            Embeddings = request.Embeddings.Count > 0 ? request.Embeddings.ToArray() : ReadOnlyMemory<float>.Empty,
+            Count = (int)request.Count,
+            Seed = request.HasSeed ? request.Seed : null,
+            Seeds = request.Seeds,
+            Truncation = request.HasTruncation ? request.Truncation : null,
+        };
     }
 
     /// <summary>The core's view of a generation request.</summary>
@@ -91,15 +141,15 @@ internal static class ProtoMapper
     }
 
     /// <summary>One reply image; the encoded bytes are wrapped, not copied.</summary>
-    public static GeneratedImage ToProto(EncodedImage image, ServedModel model, ImageFormat format)
+    public static GeneratedImage ToProto(EncodedImage image, ImageGeometry geometry, ImageFormat format)
     {
         var message = new GeneratedImage
         {
             Data = UnsafeByteOperations.UnsafeWrap(image.Data),
             Format = format,
-            Width = (uint)model.Signature.Width,
-            Height = (uint)model.Signature.Height,
-            Channels = (uint)model.Signature.Channels,
+            Width = (uint)geometry.Width,
+            Height = (uint)geometry.Height,
+            Channels = (uint)geometry.Channels,
             Index = (uint)image.Index,
         };
         if (image.Seed is { } seed)
@@ -112,7 +162,32 @@ internal static class ProtoMapper
             message.Label = label;
         }
 
+        if (image.TextIndex is { } textIndex)
+        {
+            message.TextIndex = (uint)textIndex;
+        }
+
         return message;
+    }
+
+    private static void AddText(ModelInfo info, TextConditioning? text)
+    {
+        if (text is null)
+        {
+            return;
+        }
+
+        info.Vocabulary.AddRange(text.Vocabulary);
+        info.MaxTextTokens = (uint)text.MaxTokens;
+        info.EmbeddingDim = (uint)text.EmbeddingDim;
+    }
+
+    private static void AddProvenance(ModelInfo info, Core.Manifests.ModelManifest manifest)
+    {
+        if (manifest.Provenance is { ValueKind: System.Text.Json.JsonValueKind.Object } provenance)
+        {
+            info.Provenance = Struct.Parser.ParseJson(provenance.GetRawText());
+        }
     }
 
     private static TensorInfo ToTensorInfo(Core.Manifests.TensorManifest tensor) => new()

@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
 using System.Text.Json.Nodes;
-using GanInference.Core.Telemetry;
 using GanInference.Onnx;
 using GanInference.Server.Tests.Infrastructure;
 using GanInference.Tests.TestModels;
@@ -26,38 +24,18 @@ public sealed class TranslateFixture : IAsyncLifetime
     public const int StreamWindow = 4;
 
     private RunningServer? _server;
-    private MeterListener? _listener;
+    private BatchSizeRecorder? _batchSizes;
 
     internal RunningServer Server => _server ?? throw new InvalidOperationException("not started");
 
     public Api.V1.GanInference.GanInferenceClient Client => Server.Client;
 
     /// <summary>Every <c>gan.batch.size</c> recorded for <see cref="Batched"/>.</summary>
-    public ConcurrentQueue<long> BatchedSizes { get; } = new();
+    public ConcurrentQueue<long> BatchedSizes => _batchSizes?.Sizes ?? throw new InvalidOperationException("not started");
 
     public async Task InitializeAsync()
     {
-        _listener = new MeterListener
-        {
-            InstrumentPublished = (instrument, listener) =>
-            {
-                if (instrument.Meter.Name == GanTelemetry.Name && instrument.Name == "gan.batch.size")
-                {
-                    listener.EnableMeasurementEvents(instrument);
-                }
-            },
-        };
-        _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-        {
-            foreach (var tag in tags)
-            {
-                if (tag.Key == GanTelemetry.ModelTag && (string?)tag.Value == Batched)
-                {
-                    BatchedSizes.Enqueue(value);
-                }
-            }
-        });
-        _listener.Start();
+        _batchSizes = new BatchSizeRecorder(Batched);
 
         var models = new TinyGanModels();
         AddTranslator(models, Grey, 1, 1, graph => graph.Node("Identity", ["input"], "image"));
@@ -80,7 +58,7 @@ public sealed class TranslateFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        _listener?.Dispose();
+        _batchSizes?.Dispose();
         if (_server is not null)
         {
             await _server.DisposeAsync();

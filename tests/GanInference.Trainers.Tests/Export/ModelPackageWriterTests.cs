@@ -19,7 +19,7 @@ public sealed class ModelPackageWriterTests
         using var temp = new TempDirectory();
         var data = temp.Combine("data");
         TinyMnist.Write(data, trainCount: 32, testCount: 20, gzip: true);
-        var classifier = await ExportClassifierAsync(temp, data);
+        var classifier = await TestClassifier.ExportAsync(temp, data);
         var checkpoint = await TrainGeneratorAsync(temp, data, kind);
         var output = temp.Combine("models", kind == ModelKind.Dcgan ? "tiny-dcgan" : "tiny-cdcgan");
 
@@ -102,25 +102,5 @@ public sealed class ModelPackageWriterTests
         };
         var result = await new GanTrainer(options).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
         return result.LastCheckpoint;
-    }
-
-    private static async Task<string> ExportClassifierAsync(TempDirectory temp, string data)
-    {
-        var options = new TrainingOptions
-        {
-            Architecture = new GanArchitecture { Kind = ModelKind.Classifier },
-            DataDirectory = data,
-            RunDirectory = temp.Combine("runs", "classifier"),
-            Epochs = 1,
-            BatchSize = 16,
-            LearningRate = 1e-3,
-        };
-        var (result, _) = await new ClassifierTrainer(options).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
-        var folder = temp.Combine("eval", "classifier");
-        await new ModelPackageWriter(new OnnxModelExporter()).WriteAsync(
-            new ExportOptions { CheckpointDirectory = result.LastCheckpoint, OutputDirectory = folder },
-            CancellationToken.None);
-        Assert.True(File.Exists(Path.Combine(folder, ModelPackageWriter.ClassifierManifestFileName)));
-        return Path.Combine(folder, ModelPackageWriter.ModelFileName);
     }
 }

@@ -1,3 +1,4 @@
+using GanInference.Trainers.Tests.Export;
 using System.Globalization;
 using System.Text.Json;
 using GanInference.Core.Manifests;
@@ -42,7 +43,7 @@ public sealed class ImageToImageTrainerTests
         AssertLossLog(new RunFolder(options.RunDirectory), "epoch,step,d_loss,g_gan,g_l1,d_real,d_fake", rows: 6);
         AssertWeightsMoved(options, Checkpoint.GeneratorFileName, () => TranslationModels.CreatePix2PixGenerator(options.Architecture));
 
-        var classifier = await ExportClassifierAsync(temp, data);
+        var classifier = await TestClassifier.ExportAsync(temp, data);
         var output = temp.Combine("models", "tiny-pix2pix");
         var report = await new ImageToImagePackageWriter(new ImageToImageExporter()).WriteAsync(
             new ExportOptions { CheckpointDirectory = result.LastCheckpoint, OutputDirectory = output, ClassifierPath = classifier, EvaluationSamples = 20 },
@@ -72,7 +73,7 @@ public sealed class ImageToImageTrainerTests
         AssertWeightsMoved(options, TranslationModels.GeneratorAToBFileName, () => TranslationModels.CreateCycleGenerator(options.Architecture, CycleDirection.AToB));
         AssertWeightsMoved(options, TranslationModels.GeneratorBToAFileName, () => TranslationModels.CreateCycleGenerator(options.Architecture, CycleDirection.BToA));
 
-        var classifier = await ExportClassifierAsync(temp, data);
+        var classifier = await TestClassifier.ExportAsync(temp, data);
         var writer = new ImageToImagePackageWriter(new ImageToImageExporter());
         var aToB = await writer.WriteAsync(
             new ExportOptions { CheckpointDirectory = result.LastCheckpoint, OutputDirectory = temp.Combine("models", "a2b"), ClassifierPath = classifier, EvaluationSamples = 20 },
@@ -193,24 +194,5 @@ public sealed class ImageToImageTrainerTests
         Assert.Equal(3 * outputChannels * 64 * 64, batch.Length);
         Assert.All(batch, v => Assert.InRange(v, -1f, 1f));
         Assert.All(single.Zip(batch), p => Assert.InRange(Math.Abs(p.First - p.Second), 0f, 1e-5f));
-    }
-
-    private static async Task<string> ExportClassifierAsync(TempDirectory temp, string data)
-    {
-        var options = new TrainingOptions
-        {
-            Architecture = new GanArchitecture { Kind = ModelKind.Classifier },
-            DataDirectory = data,
-            RunDirectory = temp.Combine("runs", "classifier"),
-            Epochs = 1,
-            BatchSize = 16,
-            LearningRate = 1e-3,
-        };
-        var (result, _) = await new ClassifierTrainer(options).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
-        var folder = temp.Combine("eval", "classifier");
-        await new ModelPackageWriter(new OnnxModelExporter()).WriteAsync(
-            new ExportOptions { CheckpointDirectory = result.LastCheckpoint, OutputDirectory = folder },
-            CancellationToken.None);
-        return Path.Combine(folder, ModelPackageWriter.ModelFileName);
     }
 }

@@ -46,6 +46,21 @@ internal static partial class ToolCommands
                 Description = parse.GetValue(description),
                 AverageEpochs = parse.GetValue(average),
             };
+            if (await TextToImage.StackGanPackageWriter.IsStackGanCheckpointAsync(options.CheckpointDirectory, cancellationToken).ConfigureAwait(false))
+            {
+                var captions = parse.GetResult(samples) is { Implicit: false } ? options.EvaluationSamples : TextToImage.TextToImageEvaluator.DefaultCaptions;
+                var stackReport = await new TextToImage.StackGanPackageWriter(new TextToImage.StackGanExporter())
+                    .WriteAsync(options with { EvaluationSamples = captions }, cancellationToken).ConfigureAwait(false);
+                foreach (var (metric, value) in stackReport.ToMetrics())
+                {
+                    Console.WriteLine(FormattableString.Invariant($"{metric,-24} {value}"));
+                }
+
+                Console.WriteLine(FormattableString.Invariant($"{"embeddingPathMaxDifference",-24} {stackReport.EmbeddingPathMaxDifference}"));
+                Log.Exported(logger, "text-to-image pipeline", options.OutputDirectory);
+                return 0;
+            }
+
             if (await ImageToImagePackageWriter.IsImageToImageCheckpointAsync(options.CheckpointDirectory, cancellationToken).ConfigureAwait(false))
             {
                 await ExportImageToImageAsync(parse, options, samples, translation, logger, cancellationToken).ConfigureAwait(false);

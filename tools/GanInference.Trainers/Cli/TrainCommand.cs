@@ -16,6 +16,7 @@ internal static partial class TrainCommand
         train.Subcommands.Add(CreateClassifier(loggers, commandLine));
         train.Subcommands.Add(CreatePix2Pix(loggers, commandLine)); // image-to-image: TrainCommand.ImageToImage.cs
         train.Subcommands.Add(CreateCycleGan(loggers, commandLine));
+        train.Subcommands.Add(CreateStackGan(loggers, commandLine));
         return train;
     }
 
@@ -27,6 +28,7 @@ internal static partial class TrainCommand
         var ndf = new Option<int>("--ndf") { Description = "Discriminator base width.", DefaultValueFactory = _ => 48 };
         var beta1 = new Option<double>("--beta1") { Description = "Adam beta1.", DefaultValueFactory = _ => 0.5 };
         var embedding = new Option<int>("--label-embedding") { Description = "Generator label embedding length (cdcgan).", DefaultValueFactory = _ => 32 };
+        var head = new Option<DiscriminatorHead>("--d-head") { Description = "Discriminator head (dcgan): conv (the original) or minibatchstd.", DefaultValueFactory = _ => DiscriminatorHead.Conv };
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint folder up to --epochs in total (same run folder; appends to loss.csv)." };
 
         var command = new Command(name, description);
@@ -40,6 +42,10 @@ internal static partial class TrainCommand
         {
             command.Options.Add(embedding);
         }
+        else
+        {
+            command.Options.Add(head);
+        }
 
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -51,8 +57,53 @@ internal static partial class TrainCommand
                 GeneratorWidth = parse.GetValue(ngf),
                 DiscriminatorWidth = parse.GetValue(ndf),
                 LabelEmbeddingDimension = kind == ModelKind.Cdcgan ? parse.GetValue(embedding) : new GanArchitecture().LabelEmbeddingDimension,
+                DiscriminatorHead = kind == ModelKind.Dcgan ? parse.GetValue(head) : DiscriminatorHead.Conv,
             }) with { Beta1 = parse.GetValue(beta1), ResumeFrom = parse.GetValue(resume) };
             var result = await ProgressDisplay.RunAsync(name, logger, progress => new GanTrainer(options).RunAsync(progress, cancellationToken)).ConfigureAwait(false);
+            Log.TrainingFinished(logger, result.Steps, result.TrainingSeconds, result.LastCheckpoint);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command CreateStackGan(ILoggerFactory loggers, string commandLine)
+    {
+        var common = new CommonOptions("stackgan", defaultEpochs: 10, defaultBatchSize: 64, defaultLearningRate: 2e-4);
+        var stage = new Option<int>("--stage") { Description = "1: pre-train the text encoder, then Stage-I (32×32); 2: Stage-II (64×64) on a frozen Stage-I.", Required = true };
+        var stageOne = new Option<string?>("--stage1") { Description = "Stage 2: the Stage-I checkpoint folder (runs/NAME/checkpoints/latest)." };
+        var encoderSteps = new Option<int>("--encoder-steps") { Description = "Stage 1: caption batches (256 each) of text-encoder pre-training.", DefaultValueFactory = _ => 800 };
+        var dLr = new Option<double>("--d-lr-scale") { Description = "Discriminator learning rate as a multiple of --lr.", DefaultValueFactory = _ => 1.0 };
+        var ngf1 = new Option<int>("--ngf1") { Description = "Stage-I generator base width (its 4×4 maps have 8×).", DefaultValueFactory = _ => new TextToImage.StackGanArchitecture().StageOneWidth };
+        var ngf2 = new Option<int>("--ngf2") { Description = "Stage-II generator base width.", DefaultValueFactory = _ => new TextToImage.StackGanArchitecture().StageTwoWidth };
+        var ndf = new Option<int>("--ndf") { Description = "Discriminator base width.", DefaultValueFactory = _ => new TextToImage.StackGanArchitecture().DiscriminatorWidth };
+        var instanceNoise = new Option<double>("--instance-noise") { Description = "Std of Gaussian noise added to every image the discriminator sees.", DefaultValueFactory = _ => 0.0 };
+        var projection = new Option<bool>("--d-projection") { Description = "Add a projection term (text embedding · pooled image features) to the discriminators' logit." };
+        var noDNorm = new Option<bool>("--d-no-batchnorm") { Description = "Discriminators without BatchNorm." };
+        var digitWeight = new Option<double>("--digit-weight") { Description = "Weight of the optional auxiliary digit classifier terms (0 = off).", DefaultValueFactory = _ => 0.0 };
+        var gSteps = new Option<int>("--g-steps") { Description = "Generator steps per discriminator step.", DefaultValueFactory = _ => 1 };
+        var command = new Command("stackgan", "StackGAN-style text-to-image on captioned colour digits (docs/text-to-image.md).");
+        common.AddTo(command);
+        command.Options.Add(stage);
+        command.Options.Add(stageOne);
+        command.Options.Add(encoderSteps);
+        command.Options.Add(dLr);
+        command.Options.Add(gSteps);
+        command.Options.Add(ngf1);
+        command.Options.Add(noDNorm);
+        command.Options.Add(projection);
+        command.Options.Add(digitWeight);
+        command.Options.Add(instanceNoise);
+        command.Options.Add(ngf2);
+        command.Options.Add(ndf);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var logger = loggers.CreateLogger("train");
+            var stageNumber = parse.GetValue(stage);
+            var kind = stageNumber == 2 ? ModelKind.StackGanStageTwo : ModelKind.StackGanStageOne;
+            var options = common.Build(parse, commandLine, new GanArchitecture { Kind = kind });
+            var stack = new TextToImage.StackGanOptions { Stage = stageNumber, StageOneCheckpoint = parse.GetValue(stageOne), EncoderSteps = parse.GetValue(encoderSteps), DiscriminatorLearningRateScale = parse.GetValue(dLr), GeneratorSteps = parse.GetValue(gSteps), InstanceNoise = parse.GetValue(instanceNoise), DigitWeight = parse.GetValue(digitWeight),
+                Networks = new TextToImage.StackGanArchitecture { StageOneWidth = parse.GetValue(ngf1), StageTwoWidth = parse.GetValue(ngf2), DiscriminatorWidth = parse.GetValue(ndf), DiscriminatorBatchNorm = !parse.GetValue(noDNorm), DiscriminatorProjection = parse.GetValue(projection) } };
+            var result = await ProgressDisplay.RunAsync($"stackgan stage {stageNumber}", logger, progress => new TextToImage.StackGanTrainer(options, stack).RunAsync(progress, cancellationToken)).ConfigureAwait(false);
             Log.TrainingFinished(logger, result.Steps, result.TrainingSeconds, result.LastCheckpoint);
             return 0;
         });

@@ -20,6 +20,27 @@ public enum ModelKind
 
     /// <summary>CycleGAN plain ⇄ ink digits: two ResNet generators + two PatchGAN discriminators.</summary>
     CycleGan,
+
+    /// <summary>StackGAN Stage-I (text encoder + CA + 32×32 generator), docs/text-to-image.md.</summary>
+    StackGanStageOne,
+
+    /// <summary>StackGAN Stage-II (64×64) with the frozen Stage-I it refines.</summary>
+    StackGanStageTwo,
+}
+
+/// <summary>How the unconditional discriminator turns its 7×7 feature maps into a logit.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<DiscriminatorHead>))]
+public enum DiscriminatorHead
+{
+    /// <summary>One 7×7 convolution straight to the logit (the original DCGAN head).</summary>
+    Conv,
+
+    /// <summary>
+    /// A minibatch standard-deviation channel (ProGAN), a 7×7 convolution to 4×ndf features, LeakyReLU
+    /// and a linear layer: D sees how varied the batch is, so a generator that over-produces a few
+    /// digits is penalised.
+    /// </summary>
+    MinibatchStd,
 }
 
 /// <summary>
@@ -44,6 +65,15 @@ public sealed record GanArchitecture
 
     /// <summary>Length of the generator's label embedding, concatenated with z.</summary>
     public int LabelEmbeddingDimension { get; init; } = 32;
+
+    /// <summary>
+    /// Head of the unconditional discriminator. Absent in older checkpoints, which therefore keep
+    /// <see cref="DiscriminatorHead.Conv"/>.
+    /// </summary>
+    public DiscriminatorHead DiscriminatorHead { get; init; } = DiscriminatorHead.Conv;
+
+    /// <summary>Sizes of the StackGAN networks (absent for the other kinds).</summary>
+    public TextToImage.StackGanArchitecture? StackGan { get; init; }
 
     /// <summary>Residual blocks of the CycleGAN ResNet generators (absent for the other kinds).</summary>
     public int? ResidualBlocks { get; init; }

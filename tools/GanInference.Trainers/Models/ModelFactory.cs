@@ -12,6 +12,7 @@ public static class ModelFactory
 
     public static IDiscriminator CreateDiscriminator(GanArchitecture architecture) => architecture.Kind switch
     {
+        ModelKind.Dcgan when architecture.DiscriminatorHead == DiscriminatorHead.MinibatchStd => new MinibatchStdDiscriminator(architecture),
         ModelKind.Dcgan => new DcganDiscriminator(architecture),
         ModelKind.Cdcgan => new ProjectionDiscriminator(architecture),
         _ => throw new ArgumentException($"{architecture.Kind} is not a GAN.", nameof(architecture)),

@@ -61,6 +61,7 @@ public sealed class ClassifierTrainer
             for (var batch = 0; batch < stepsPerEpoch && step < totalSteps; batch++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                using (GcQuietSection.Enter())
                 using (NewDisposeScope())
                 {
                     var start = batch * batchSize;

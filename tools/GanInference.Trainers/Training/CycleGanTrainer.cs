@@ -113,6 +113,7 @@ public sealed class CycleGanTrainer
             for (var batch = 0; batch < stepsPerEpoch && step < totalSteps; batch++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                using (GcQuietSection.Enter())
                 using (NewDisposeScope())
                 {
                     var realA = imagesA.index_select(0, orderA.narrow(0, batch * batchSize, batchSize));

@@ -85,6 +85,7 @@ public sealed class GanTrainer
             for (var batch = 0; batch < stepsPerEpoch && step < totalSteps; batch++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                using (GcQuietSection.Enter())
                 using (NewDisposeScope())
                 {
                     var index = order.narrow(0, batch * batchSize, batchSize);
@@ -198,7 +199,7 @@ public sealed class GanTrainer
     }
 
     /// <summary>DCGAN's initialisation: conv weights ~ N(0, 0.02), BatchNorm γ ~ N(1, 0.02), β = 0.</summary>
-    private static void InitializeDcganWeights(nn.Module module)
+    internal static void InitializeDcganWeights(nn.Module module)
     {
         using var _ = no_grad();
         switch (module)

@@ -82,6 +82,7 @@ public sealed class Pix2PixTrainer
             for (var batch = 0; batch < stepsPerEpoch && step < totalSteps; batch++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                using (GcQuietSection.Enter())
                 using (NewDisposeScope())
                 {
                     var index = order.narrow(0, batch * batchSize, batchSize);

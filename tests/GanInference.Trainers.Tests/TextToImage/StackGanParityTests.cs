@@ -1,0 +1,171 @@
+using GanInference.Onnx;
+using GanInference.Trainers.Export;
+using GanInference.Trainers.Tests.Export;
+using GanInference.Trainers.TextToImage;
+using static TorchSharp.torch;
+
+namespace GanInference.Trainers.Tests.TextToImage;
+
+/// <summary>
+/// The text encoder (GRU with per-row lengths), Conditioning Augmentation, each stage and the
+/// two-stage pipeline with random weights: TorchSharp eval forward vs the exported ONNX in ONNX Runtime.
+/// </summary>
+public sealed class StackGanParityTests
+{
+    private static readonly StackGanArchitecture Small = new() { WordDimension = 8, EmbeddingDimension = 12, ConditionDimension = 6, LatentDimension = 10, StageOneWidth = 4, StageTwoWidth = 8, ResidualBlocks = 1 };
+
+    /// <summary>Rows of different lengths (1 word to the full 16), left-aligned, padded with 0.</summary>
+    private static Tensor Tokens(int batch)
+    {
+        var rows = new long[batch * CaptionGrammar.MaxTokens];
+        var random = new Random(batch);
+        for (var i = 0; i < batch; i++)
+        {
+            var words = i == 0 ? CaptionGrammar.MaxTokens : 1 + random.Next(CaptionGrammar.MaxTokens);
+            for (var t = 0; t < words; t++)
+            {
+                rows[(i * CaptionGrammar.MaxTokens) + t] = 1 + random.Next(CaptionGrammar.Vocabulary.Count - 1);
+            }
+        }
+
+        return tensor(rows, [batch, CaptionGrammar.MaxTokens]);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
+    public void Text_encoder_matches_TorchSharp(int batch)
+    {
+        random.manual_seed(21);
+        using var encoder = new TextEncoder(CaptionGrammar.Vocabulary.Count, 8, 12);
+        var graph = new OnnxGraphBuilder("encoder");
+        var context = new OnnxExportContext(graph, ModuleExporterRegistry.CreateDefault());
+        var input = graph.Input("tokens", OnnxType.Int64, Dim.Batch, CaptionGrammar.MaxTokens);
+        graph.Node("Identity", [context.Export(encoder, "encoder", input)], "sentence");
+        graph.Output("sentence", OnnxType.Float, Dim.Batch, 12);
+
+        using var tokens = Tokens(batch);
+        using var expected = Forward(() => encoder.forward(tokens));
+        var actual = OnnxParity.Run(graph.ToModel(), ("tokens", tokens))["sentence"];
+
+        Assert.InRange(OnnxParity.MaxAbsDifference(expected, actual), 0f, OnnxParity.Tolerance);
+    }
+
+    [Fact]
+    public void Text_encoder_ignores_padding_after_the_last_word()
+    {
+        random.manual_seed(22);
+        using var encoder = new TextEncoder(CaptionGrammar.Vocabulary.Count, 8, 12);
+        var row = CaptionGrammar.Tokenize("red 7 on black");
+        using var one = tensor(row, [1, CaptionGrammar.MaxTokens]);
+        var longer = (long[])row.Clone();
+        longer[4] = 1; // a fifth word changes the sentence
+        using var two = tensor(longer, [1, CaptionGrammar.MaxTokens]);
+        using var a = Forward(() => encoder.forward(one));
+        using var b = Forward(() => encoder.forward(two));
+        Assert.True(a.sub(b).abs().max().item<float>() > 1e-4f);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
+    public void Conditioning_augmentation_matches_TorchSharp(int batch)
+    {
+        random.manual_seed(23);
+        using var conditioning = new ConditioningAugmentation(12, 6);
+        var graph = new OnnxGraphBuilder("ca");
+        var context = new OnnxExportContext(graph, ModuleExporterRegistry.CreateDefault());
+        var sentence = graph.Input("sentence", OnnxType.Float, Dim.Batch, 12);
+        var noise = graph.Input("noise", OnnxType.Float, Dim.Batch, 6);
+        graph.Node("Identity", [context.Export(conditioning, "ca", sentence, noise)], "c");
+        graph.Output("c", OnnxType.Float, Dim.Batch, 6);
+
+        using var e = randn(batch, 12);
+        using var epsilon = randn(batch, 6);
+        using var expected = Forward(() => conditioning.Sample(e, epsilon).Condition);
+        var actual = OnnxParity.Run(graph.ToModel(), ("sentence", e), ("noise", epsilon))["c"];
+
+        Assert.InRange(OnnxParity.MaxAbsDifference(expected, actual), 0f, OnnxParity.Tolerance);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
+    public void Stage_one_matches_TorchSharp_from_text_and_from_embeddings(int batch)
+    {
+        random.manual_seed(24);
+        using var generator = new StageOneGenerator(Small);
+        OnnxParity.RandomizeNormalization(generator);
+        var model = new StackGanExporter().ExportStageOne(generator);
+
+        using var tokens = Tokens(batch);
+        using var z = randn(batch, Small.LatentDimension);
+        using var epsilon = randn(batch, Small.ConditionDimension);
+        using var embedding = randn(batch, Small.EmbeddingDimension);
+
+        // Text rows: the embedding input is ignored.
+        using var expected = Forward(() => generator.Forward(tokens, embedding, z, epsilon).Image);
+        var actual = OnnxParity.Run(model, (StackGanExporter.TokensInput, tokens), (StackGanExporter.EmbeddingInput, embedding), (StackGanExporter.LatentInput, z), (StackGanExporter.NoiseInput, epsilon))[StackGanExporter.ImageOutput];
+        Assert.Equal([batch, 3, 32, 32], expected.shape);
+        Assert.InRange(OnnxParity.MaxAbsDifference(expected, actual), 0f, OnnxParity.Tolerance);
+
+        // Rows of padding only: the embedding input is used.
+        using var padding = zeros(batch, CaptionGrammar.MaxTokens, dtype: ScalarType.Int64);
+        using var expectedBypass = Forward(() => generator.Forward(padding, embedding, z, epsilon).Image);
+        var bypass = OnnxParity.Run(model, (StackGanExporter.TokensInput, padding), (StackGanExporter.EmbeddingInput, embedding), (StackGanExporter.LatentInput, z), (StackGanExporter.NoiseInput, epsilon))[StackGanExporter.ImageOutput];
+        Assert.InRange(OnnxParity.MaxAbsDifference(expectedBypass, bypass), 0f, OnnxParity.Tolerance);
+        Assert.True(expected.sub(expectedBypass).abs().max().item<float>() > 1e-3f, "the embedding input must change the image");
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
+    public void Stage_two_matches_TorchSharp(int batch)
+    {
+        random.manual_seed(25);
+        using var generator = new StageTwoGenerator(Small);
+        OnnxParity.RandomizeNormalization(generator);
+        var model = new StackGanExporter().ExportStageTwo(generator);
+
+        using var tokens = Tokens(batch);
+        using var image = (rand(batch, 3, 32, 32) * 2) - 1;
+        using var epsilon = randn(batch, Small.ConditionDimension);
+        using var embedding = zeros(batch, Small.EmbeddingDimension);
+        using var expected = Forward(() => generator.Forward(tokens, embedding, image, epsilon).Image);
+        var actual = OnnxParity.Run(model, (StackGanExporter.TokensInput, tokens), (StackGanExporter.EmbeddingInput, embedding), (StackGanExporter.StageOneImageInput, image), (StackGanExporter.NoiseInput, epsilon))[StackGanExporter.ImageOutput];
+
+        Assert.Equal([batch, 3, 64, 64], expected.shape);
+        Assert.InRange(OnnxParity.MaxAbsDifference(expected, actual), 0f, OnnxParity.Tolerance);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
+    public void Pipeline_matches_TorchSharp_with_seeded_noise(int batch)
+    {
+        random.manual_seed(26);
+        using var stageOne = new StageOneGenerator(Small);
+        using var stageTwo = new StageTwoGenerator(Small);
+        OnnxParity.RandomizeNormalization(stageOne);
+        OnnxParity.RandomizeNormalization(stageTwo);
+        var exporter = new StackGanExporter();
+        using var pipeline = new OnnxStackGanPipeline(Google.Protobuf.MessageExtensions.ToByteArray(exporter.ExportStageOne(stageOne)), Google.Protobuf.MessageExtensions.ToByteArray(exporter.ExportStageTwo(stageTwo)), Small);
+
+        using var tokens = Tokens(batch);
+        var seeds = Enumerable.Range(0, batch).Select(i => (ulong)(40 + i)).ToArray();
+        var (zValues, oneValues, twoValues) = StackGanNoise.Draw(seeds, Small);
+        var (small, large) = pipeline.Generate(tokens.data<long>().ToArray(), null, seeds, CancellationToken.None);
+
+        using var none = zeros(batch, Small.EmbeddingDimension);
+        using var expectedSmall = Forward(() => stageOne.Forward(tokens, none, tensor(zValues, [batch, Small.LatentDimension]), tensor(oneValues, [batch, Small.ConditionDimension])).Image);
+        using var expectedLarge = Forward(() => stageTwo.Forward(tokens, none, expectedSmall, tensor(twoValues, [batch, Small.ConditionDimension])).Image);
+        Assert.InRange(OnnxParity.MaxAbsDifference(expectedSmall, small), 0f, OnnxParity.Tolerance);
+        Assert.InRange(OnnxParity.MaxAbsDifference(expectedLarge, large), 0f, OnnxParity.Tolerance);
+    }
+
+    private static Tensor Forward(Func<Tensor> forward)
+    {
+        using var _ = no_grad();
+        return forward();
+    }
+}

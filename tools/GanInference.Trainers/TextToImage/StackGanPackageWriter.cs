@@ -1,0 +1,183 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using GanInference.Core.Manifests;
+using GanInference.Trainers.Export;
+using GanInference.Trainers.Models;
+using GanInference.Trainers.Training;
+using Google.Protobuf;
+using static TorchSharp.torch;
+
+namespace GanInference.Trainers.TextToImage;
+
+/// <summary>
+/// Turns a Stage-II checkpoint into three model folders (docs/text-to-image.md): <c>NAME-stage1</c>
+/// and <c>NAME-stage2</c> (model.onnx, gan.json, samples.png) and the pipeline <c>NAME</c> (gan.json
+/// naming the two steps, samples.png with the captions under each image), each written through
+/// <see cref="AtomicFolder"/>. Evaluates the pipeline on the held-out captions first and stores the
+/// figures in every manifest.
+/// </summary>
+public sealed class StackGanPackageWriter(StackGanExporter exporter)
+{
+    private const int SampleCount = 30;
+    private static readonly JsonSerializerOptions ManifestJson = new(Checkpoint.JsonOptions) { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static async Task<bool> IsStackGanCheckpointAsync(string checkpoint, CancellationToken cancellationToken) =>
+        (await Checkpoint.ReadInfoAsync(checkpoint, cancellationToken).ConfigureAwait(false)).Architecture.Kind is ModelKind.StackGanStageOne or ModelKind.StackGanStageTwo;
+
+    public async Task<TextToImageReport> WriteAsync(ExportOptions options, CancellationToken cancellationToken)
+    {
+        var info = await Checkpoint.ReadInfoAsync(options.CheckpointDirectory, cancellationToken).ConfigureAwait(false);
+        if (info.Architecture.Kind != ModelKind.StackGanStageTwo || info.Architecture.StackGan is not { } networks)
+        {
+            throw new ArgumentException($"{options.CheckpointDirectory}: export needs a Stage-II checkpoint (train stackgan --stage 2), not {info.Architecture.Kind}.");
+        }
+
+        using var stageOne = new StageOneGenerator(networks);
+        using var stageTwo = new StageTwoGenerator(networks);
+        Checkpoint.LoadWeights(options.CheckpointDirectory, StackGanTrainer.StageOneFileName, stageOne);
+        Checkpoint.LoadWeights(options.CheckpointDirectory, StackGanTrainer.StageTwoFileName, stageTwo);
+        var stageOneBytes = exporter.ExportStageOne(stageOne).ToByteArray();
+        var stageTwoBytes = exporter.ExportStageTwo(stageTwo).ToByteArray();
+        using var pipeline = new OnnxStackGanPipeline(stageOneBytes, stageTwoBytes, networks);
+        var dataDirectory = options.DataDirectory ?? info.DataDirectory;
+        var report = await new TextToImageEvaluator(options.ClassifierPath, dataDirectory).EvaluateAsync(pipeline, options.EvaluationSamples, cancellationToken).ConfigureAwait(false);
+        report = report with { EmbeddingPathMaxDifference = EmbeddingPathDifference(stageOne, pipeline) };
+
+        var full = Path.GetFullPath(options.OutputDirectory).TrimEnd(Path.DirectorySeparatorChar);
+        var name = Path.GetFileName(full);
+        var parent = Path.GetDirectoryName(full)!;
+        var (stageOneName, stageTwoName) = ($"{name}-stage1", $"{name}-stage2");
+        var captions = TextToImageEvaluator.HeldOutCaptions(SampleCount);
+        var tokens = captions.SelectMany(c => CaptionGrammar.Tokenize(c.Caption)).ToArray();
+        var (small, large) = pipeline.Generate(tokens, null, TextToImageEvaluator.Seeds(SampleCount), cancellationToken);
+        var labels = captions.Select((c, i) => $"{c.Caption} (seed {TextToImageEvaluator.Seeds(SampleCount)[i]})").ToArray();
+        var provenance = Provenance(info, networks, dataDirectory, options, report);
+
+        await AtomicFolder.WriteAsync(Path.Combine(parent, stageOneName), async (staging, token) =>
+        {
+            await File.WriteAllBytesAsync(Path.Combine(staging, ModelPackageWriter.ModelFileName), stageOneBytes, token).ConfigureAwait(false);
+            await File.WriteAllBytesAsync(Path.Combine(staging, ModelPackageWriter.SamplesFileName), StackGanSamples.EncodeSheet(small, CaptionedDigits.SmallSize, labels, columns: 6), token).ConfigureAwait(false);
+            await WriteManifestAsync(staging, StageManifest(stageOneName, networks, stageTwo: false, provenance), token).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+        await AtomicFolder.WriteAsync(Path.Combine(parent, stageTwoName), async (staging, token) =>
+        {
+            await File.WriteAllBytesAsync(Path.Combine(staging, ModelPackageWriter.ModelFileName), stageTwoBytes, token).ConfigureAwait(false);
+            await File.WriteAllBytesAsync(Path.Combine(staging, ModelPackageWriter.SamplesFileName), StackGanSamples.EncodeSheet(large, CaptionedDigits.LargeSize, labels, columns: 6), token).ConfigureAwait(false);
+            await WriteManifestAsync(staging, StageManifest(stageTwoName, networks, stageTwo: true, provenance), token).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+        await AtomicFolder.WriteAsync(full, async (staging, token) =>
+        {
+            await File.WriteAllBytesAsync(Path.Combine(staging, ModelPackageWriter.SamplesFileName), StackGanSamples.EncodeSheet(large, CaptionedDigits.LargeSize, labels, columns: 6), token).ConfigureAwait(false);
+            var manifest = new JsonObject
+            {
+                ["name"] = name,
+                ["kind"] = "text-conditional",
+                ["description"] = options.Description ?? "StackGAN-style text-to-image: a caption such as \"a thick red seven on a black background\" → 64×64 colour digit (Stage-I 32×32 → Stage-II 64×64, run server-side)",
+                ["pipeline"] = new JsonObject { ["steps"] = new JsonArray(new JsonObject { ["model"] = stageOneName }, new JsonObject { ["model"] = stageTwoName }) },
+                ["provenance"] = provenance.DeepClone(),
+            };
+            await WriteManifestAsync(staging, manifest, token).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+        return report;
+    }
+
+    /// <summary>Runs the pipeline once from text and once from the encoder's own sentence embeddings; the images must agree.</summary>
+    private static double EmbeddingPathDifference(StageOneGenerator stageOne, OnnxStackGanPipeline pipeline)
+    {
+        var captions = StackGanSamples.GridCaptions;
+        var tokens = captions.SelectMany(CaptionGrammar.Tokenize).ToArray();
+        float[] embeddings;
+        using (no_grad())
+        using (var tokenTensor = tensor(tokens, [captions.Count, CaptionGrammar.MaxTokens]))
+        using (var sentence = stageOne.Encoder.forward(tokenTensor))
+        {
+            embeddings = sentence.data<float>().ToArray();
+        }
+
+        var seeds = Enumerable.Range(0, captions.Count).Select(i => (ulong)i).ToArray();
+        var (_, fromText) = pipeline.Generate(tokens, null, seeds, CancellationToken.None);
+        var (_, fromEmbedding) = pipeline.Generate(null, embeddings, seeds, CancellationToken.None);
+        return Math.Round(fromText.Zip(fromEmbedding, (a, b) => (double)Math.Abs(a - b)).Max(), 7);
+    }
+
+    private static async Task WriteManifestAsync(string folder, JsonObject manifest, CancellationToken cancellationToken) =>
+        await File.WriteAllTextAsync(Path.Combine(folder, ManifestReader.FileName), manifest.ToJsonString(ManifestJson) + "\n", cancellationToken).ConfigureAwait(false);
+
+    private static JsonObject StageManifest(string name, StackGanArchitecture networks, bool stageTwo, JsonObject provenance)
+    {
+        static JsonObject Tensor(string name, string role, string dtype, params long[] shape) => new()
+        {
+            ["name"] = name,
+            ["role"] = role,
+            ["dtype"] = dtype,
+            ["shape"] = new JsonArray([.. shape.Select(d => (JsonNode)d)]),
+        };
+
+        var size = stageTwo ? CaptionedDigits.LargeSize : CaptionedDigits.SmallSize;
+        var inputs = new JsonArray(
+            Tensor(StackGanExporter.TokensInput, TensorRoles.Tokens, "int64", -1, networks.MaxTokens),
+            Tensor(StackGanExporter.EmbeddingInput, TensorRoles.Embedding, "float32", -1, networks.EmbeddingDimension));
+        if (stageTwo)
+        {
+            var image = Tensor(StackGanExporter.StageOneImageInput, TensorRoles.Image, "float32", -1, 3, CaptionedDigits.SmallSize, CaptionedDigits.SmallSize);
+            image["range"] = new JsonArray(-1, 1);
+            inputs.Add(image);
+        }
+        else
+        {
+            inputs.Add(Tensor(StackGanExporter.LatentInput, TensorRoles.Latent, "float32", -1, networks.LatentDimension));
+        }
+
+        inputs.Add(Tensor(StackGanExporter.NoiseInput, TensorRoles.Noise, "float32", -1, networks.ConditionDimension));
+        var output = Tensor(StackGanExporter.ImageOutput, TensorRoles.Image, "float32", -1, 3, size, size);
+        output["range"] = new JsonArray(-1, 1);
+        return new JsonObject
+        {
+            ["name"] = name,
+            ["kind"] = "text-conditional",
+            ["description"] = stageTwo
+                ? "StackGAN Stage-II: refines a Stage-I image to 64×64 under the caption; runs as step 2 of the stackgan-digits pipeline"
+                : "StackGAN Stage-I: caption → 32×32 colour digit (also step 1 of the stackgan-digits pipeline)",
+            ["model"] = ModelPackageWriter.ModelFileName,
+            ["inputs"] = inputs,
+            ["outputs"] = new JsonArray(output),
+            ["text"] = new JsonObject
+            {
+                ["vocabulary"] = new JsonArray([.. CaptionGrammar.Vocabulary.Select(w => (JsonNode)w)]),
+                ["maxTokens"] = networks.MaxTokens,
+                ["embeddingDim"] = networks.EmbeddingDimension,
+            },
+            ["batching"] = new JsonObject
+            {
+                ["maxBatchSize"] = 32,
+                ["maxQueueDelayMs"] = 2,
+                ["maxQueueSize"] = 512,
+                ["preferredBatchSizes"] = new JsonArray(8, 16, 32),
+            },
+            ["defaults"] = new JsonObject { ["truncation"] = 0 },
+            ["provenance"] = provenance.DeepClone(),
+        };
+    }
+
+    private static JsonObject Provenance(CheckpointInfo info, StackGanArchitecture networks, string dataDirectory, ExportOptions options, TextToImageReport report)
+    {
+        var provenance = new JsonObject
+        {
+            ["dataset"] = $"captioned colour digits (docs/text-to-image.md) painted on the MNIST IDX training split ({info.TrainingImages:N0} digits) from {dataDirectory}; held-out (digit, colour, background, thickness) combinations never shown in training",
+            ["commands"] = new JsonArray([.. info.EarlierCommands.Append(info.Command).Select(c => (JsonNode)c!)]),
+            ["stage2Epochs"] = info.Epoch,
+            ["stage2Steps"] = info.Step,
+            ["batchSize"] = info.BatchSize,
+            ["seed"] = info.Seed,
+            ["trainingSeconds"] = info.TrainingSeconds,
+            ["hardware"] = $"CPU, {Environment.ProcessorCount} cores (TorchSharp 0.107 / libtorch 2.10 CPU)",
+            ["architecture"] = JsonSerializer.SerializeToNode(networks, Checkpoint.JsonOptions),
+            ["textEncoderAccuracy"] = info.TestAccuracy,
+            ["losses"] = "matching-aware GAN (real+caption → real; generated, or real + mismatched caption → fake, half weight each), non-saturating; + Conditioning Augmentation KL (weight 1); the optional auxiliary digit classifier of D (--digit-weight) is off unless the commands above set it; Adam 2e-4, β1 0.5; text encoder pre-trained on caption → attributes, then frozen",
+            ["metrics"] = JsonSerializer.SerializeToNode(report.ToMetrics()),
+            ["embeddingPathMaxDifference"] = report.EmbeddingPathMaxDifference,
+            ["evaluation"] = $"{report.Captions} captions of held-out combinations (TextToImageEvaluator.HeldOutCaptions), seeds 1000.., through ONNX Runtime as the server runs the pipeline; background = nearest palette background to the border's median colour, stroke = nearest palette colour to the mean of pixels whose distance from the background is > 0.5 of the maximum, digit = {options.ClassifierPath} on that ink map area-downsized to 32×32 and cropped to 28×28; real* = the same reader on real renders of the same attributes (MNIST test digits)",
+        };
+        return provenance;
+    }
+}

@@ -1,0 +1,361 @@
+using System.Diagnostics;
+using System.Text.Json;
+using GanInference.Trainers.Data;
+using GanInference.Trainers.Models;
+using GanInference.Trainers.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GanInference.Trainers.TextToImage;
+
+/// <summary>What <c>train stackgan</c> needs beyond the common training options.</summary>
+public sealed record StackGanOptions
+{
+    /// <summary>1 trains the text encoder (pre-training) and Stage-I; 2 trains Stage-II on a frozen Stage-I.</summary>
+    public required int Stage { get; init; }
+
+    /// <summary>Stage 2: the Stage-I checkpoint folder.</summary>
+    public string? StageOneCheckpoint { get; init; }
+
+    /// <summary>Stage 1: caption batches (of 256) for pre-training the text encoder.</summary>
+    public int EncoderSteps { get; init; } = 800;
+
+    /// <summary>Weight of the Conditioning Augmentation KL term.</summary>
+    public double KlWeight { get; init; } = 1.0;
+
+    /// <summary>
+    /// Weight of the optional auxiliary digit-classification terms (AC-GAN style). 0 by default: at
+    /// weight 1 the generator collapsed within an epoch to one fixed noise pattern for every caption.
+    /// </summary>
+    public double DigitWeight { get; init; }
+
+    /// <summary>Discriminator learning rate as a multiple of the generator's.</summary>
+    public double DiscriminatorLearningRateScale { get; init; } = 1.0;
+
+    /// <summary>Standard deviation of the Gaussian instance noise added to every image D sees (real and generated).</summary>
+    public double InstanceNoise { get; init; }
+
+    /// <summary>Generator steps per discriminator step.</summary>
+    public int GeneratorSteps { get; init; } = 1;
+
+    public StackGanArchitecture Networks { get; init; } = new();
+}
+
+/// <summary>
+/// StackGAN-style training on captioned colour digits (docs/text-to-image.md). Stage 1 first
+/// pre-trains the GRU text encoder to tell digit, colour, background and thickness from a caption
+/// (StackGAN uses a pre-trained, fixed text embedding too), freezes it, then trains Stage-I
+/// (32×32) against a matching-aware discriminator: real image + its caption → real; generated
+/// image, or real image with a mismatched caption → fake; plus Conditioning Augmentation's KL term
+/// and, optionally, an auxiliary digit classifier in D. Stage 2 trains Stage-II (64×64) the same way on top of
+/// the frozen Stage-I. Checkpoints, loss CSV and a sample grid per epoch go to the run folder.
+/// </summary>
+public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions stack)
+{
+    public const string StageOneFileName = "stage1-generator.dat";
+    public const string StageTwoFileName = "stage2-generator.dat";
+    private static readonly string[] LossColumns = ["d_loss", "g_loss", "d_real", "d_fake", "d_wrong", "kl", "g_digit_acc"];
+
+    public async Task<TrainingResult> RunAsync(IProgress<TrainingProgress> progress, CancellationToken cancellationToken)
+    {
+        options.Validate();
+        if (stack.Stage is not (1 or 2))
+        {
+            throw new ArgumentException($"--stage must be 1 or 2, got {stack.Stage}.");
+        }
+
+        if (stack.Stage == 2 && stack.StageOneCheckpoint is null)
+        {
+            throw new ArgumentException("--stage 2 needs --stage1 (the Stage-I checkpoint folder).");
+        }
+
+        var data = await MnistDataset.LoadAsync(options.DataDirectory, MnistSplit.Train, cancellationToken).ConfigureAwait(false);
+        TorchSetup.Apply(options.Seed, options.Threads);
+        var run = new RunFolder(options.RunDirectory);
+        run.Create();
+        var batches = new CaptionBatches(data, options.Seed);
+        var networks = stack.Networks;
+        var previousSeconds = 0.0;
+        var clock = Stopwatch.StartNew();
+
+        using var stageOne = new StageOneGenerator(networks);
+        using var stageTwo = stack.Stage == 2 ? new StageTwoGenerator(networks) : null;
+        var imageSize = stack.Stage == 1 ? CaptionedDigits.SmallSize : CaptionedDigits.LargeSize;
+        using var discriminator = new MatchingDiscriminator(networks, imageSize);
+        var encoderAccuracy = (double?)null;
+        IReadOnlyList<string> earlierCommands = [];
+        if (stack.Stage == 1)
+        {
+            stageOne.apply(GanTrainer.InitializeDcganWeights);
+            encoderAccuracy = PretrainEncoder(stageOne.Encoder, batches, progress, clock, cancellationToken);
+        }
+        else
+        {
+            var stageOneInfo = await Checkpoint.ReadInfoAsync(stack.StageOneCheckpoint!, cancellationToken).ConfigureAwait(false);
+            if (stageOneInfo.Architecture.Kind != ModelKind.StackGanStageOne)
+            {
+                throw new ArgumentException($"--stage1: {stack.StageOneCheckpoint} holds a {stageOneInfo.Architecture.Kind} checkpoint, not a Stage-I one.");
+            }
+
+            Checkpoint.LoadWeights(stack.StageOneCheckpoint!, StageOneFileName, stageOne);
+            previousSeconds = stageOneInfo.TrainingSeconds;
+            encoderAccuracy = stageOneInfo.TestAccuracy;
+            earlierCommands = [.. stageOneInfo.EarlierCommands, stageOneInfo.Command];
+            stageTwo!.apply(GanTrainer.InitializeDcganWeights);
+            CopyWeights(stageOne.Encoder, stageTwo.Encoder);
+        }
+
+        // The text encoder stays as pre-trained; only the rest of the generator learns.
+        var generator = stageTwo is null ? (nn.Module)stageOne : stageTwo;
+        var encoder = stageTwo?.Encoder ?? stageOne.Encoder;
+        foreach (var parameter in stageOne.Encoder.parameters().Concat(encoder.parameters()))
+        {
+            parameter.requires_grad = false;
+        }
+
+        if (stageTwo is not null)
+        {
+            foreach (var parameter in stageOne.parameters())
+            {
+                parameter.requires_grad = false;
+            }
+
+            stageOne.eval();
+        }
+
+        discriminator.apply(GanTrainer.InitializeDcganWeights);
+        using var generatorOptimizer = optim.Adam(generator.parameters().Where(p => p.requires_grad), options.LearningRate, options.Beta1, 0.999);
+        using var discriminatorOptimizer = optim.Adam(discriminator.parameters(), options.LearningRate * stack.DiscriminatorLearningRateScale, options.Beta1, 0.999);
+
+        var batchSize = Math.Min(options.BatchSize, data.Count);
+        var stepsPerEpoch = data.Count / batchSize;
+        var (totalSteps, epochs) = options.StepBudget(stepsPerEpoch);
+        await using var lossLog = await LossLog.OpenAsync(run.LossCsv, LossColumns, append: false, cancellationToken).ConfigureAwait(false);
+        long step = 0;
+        var lastCheckpoint = string.Empty;
+        var row = new double[LossColumns.Length];
+        var kind = stack.Stage == 1 ? ModelKind.StackGanStageOne : ModelKind.StackGanStageTwo;
+        for (var epoch = 1; epoch <= epochs; epoch++)
+        {
+            random.manual_seed(unchecked((long)options.Seed + epoch));
+            using var order = randperm(data.Count);
+            var indices = order.data<long>().ToArray();
+            for (var batch = 0; batch < stepsPerEpoch && step < totalSteps; batch++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                using (GcQuietSection.Enter())
+                using (NewDisposeScope())
+                {
+                    using var captioned = batches.Next(indices.AsSpan(batch * batchSize, batchSize));
+                    Step(stageOne, stageTwo, discriminator, encoder, generatorOptimizer, discriminatorOptimizer, captioned).CopyTo(row, 0);
+                }
+
+                step++;
+                await lossLog.AppendAsync(epoch, step, row, cancellationToken).ConfigureAwait(false);
+                progress.Report(new TrainingProgress(
+                    epoch,
+                    epochs,
+                    step,
+                    totalSteps,
+                    step * batchSize / Math.Max(clock.Elapsed.TotalSeconds, 1e-9),
+                    clock.Elapsed, // this stage only, so the ETA is right; the checkpoint adds Stage-I's time
+                    [new("D", row[0]), new("G", row[1]), new("Dx", row[2]), new("DGz", row[3]), new("Dwrong", row[4]), new("KL", row[5]), new("digit", row[6])]));
+            }
+
+            await lossLog.FlushAsync(cancellationToken).ConfigureAwait(false);
+            byte[] grid;
+            using (GcQuietSection.Enter())
+            {
+                grid = StackGanSamples.TrainingGrid(stageOne, stageTwo);
+            }
+
+            await File.WriteAllBytesAsync(run.SampleGrid(epoch), grid, cancellationToken).ConfigureAwait(false);
+            generator.train();
+            var info = new CheckpointInfo
+            {
+                Architecture = new GanArchitecture { Kind = kind, LatentDimension = networks.LatentDimension, StackGan = networks },
+                Epoch = epoch,
+                Step = step,
+                Seed = options.Seed,
+                TrainingSeconds = Math.Round(previousSeconds + clock.Elapsed.TotalSeconds, 1),
+                Command = options.Command,
+                EarlierCommands = earlierCommands,
+                DataDirectory = options.DataDirectory,
+                TrainingImages = data.Count,
+                BatchSize = batchSize,
+                TestAccuracy = encoderAccuracy,
+            };
+            var files = new Dictionary<string, nn.Module>
+            {
+                [StageOneFileName] = stageOne,
+                [Checkpoint.DiscriminatorFileName] = discriminator,
+            };
+            if (stageTwo is not null)
+            {
+                files[StageTwoFileName] = stageTwo;
+            }
+
+            lastCheckpoint = run.Checkpoint(epoch);
+            await Checkpoint.SaveAsync(lastCheckpoint, info, files, cancellationToken).ConfigureAwait(false);
+            await Checkpoint.SaveAsync(run.LatestCheckpoint, info, files, cancellationToken).ConfigureAwait(false);
+        }
+
+        return new TrainingResult(run.Root, lastCheckpoint, step, previousSeconds + clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// Trains the encoder with four linear heads (digit, colour, background, thickness-or-unsaid) on
+    /// random captions; returns the accuracy over all four heads on a fresh batch.
+    /// </summary>
+    private double PretrainEncoder(TextEncoder encoder, CaptionBatches batches, IProgress<TrainingProgress> progress, Stopwatch clock, CancellationToken cancellationToken)
+    {
+        var hidden = encoder.HiddenDimension;
+        using var heads = nn.ModuleDict<nn.Module<Tensor, Tensor>>(
+            ("digit", nn.Linear(hidden, 10)),
+            ("colour", nn.Linear(hidden, CaptionGrammar.Colours.Count)),
+            ("background", nn.Linear(hidden, CaptionGrammar.Backgrounds.Count)),
+            ("thickness", nn.Linear(hidden, CaptionGrammar.Thicknesses.Count + 1)));
+        using var optimizer = optim.Adam(encoder.parameters().Concat(heads.parameters()), 2e-3);
+        const int batch = 256;
+        Tensor[] Losses(Tensor embedding, (Tensor Tokens, Tensor Digit, Tensor Colour, Tensor Background, Tensor Thickness) captions) =>
+        [
+            nn.functional.cross_entropy(heads["digit"].forward(embedding), captions.Digit),
+            nn.functional.cross_entropy(heads["colour"].forward(embedding), captions.Colour),
+            nn.functional.cross_entropy(heads["background"].forward(embedding), captions.Background),
+            nn.functional.cross_entropy(heads["thickness"].forward(embedding), captions.Thickness),
+        ];
+
+        for (var step = 1; step <= stack.EncoderSteps; step++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using var quiet = GcQuietSection.Enter();
+            using var scope = NewDisposeScope();
+            var captions = batches.NextCaptions(batch);
+            optimizer.zero_grad();
+            var loss = Losses(encoder.forward(captions.Tokens), captions).Aggregate((a, b) => a + b);
+            loss.backward();
+            optimizer.step();
+            if (step % 20 == 0 || step == stack.EncoderSteps)
+            {
+                progress.Report(new TrainingProgress(0, 0, step, stack.EncoderSteps, step * batch / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed, [new("encoder", loss.item<float>())]));
+            }
+        }
+
+        using (NewDisposeScope())
+        using (no_grad())
+        {
+            var captions = batches.NextCaptions(2000);
+            var embedding = encoder.forward(captions.Tokens);
+            var correct = new[]
+            {
+                heads["digit"].forward(embedding).argmax(1).eq(captions.Digit),
+                heads["colour"].forward(embedding).argmax(1).eq(captions.Colour),
+                heads["background"].forward(embedding).argmax(1).eq(captions.Background),
+                heads["thickness"].forward(embedding).argmax(1).eq(captions.Thickness),
+            }.Aggregate((a, b) => a.logical_and(b));
+            return Math.Round(correct.to_type(ScalarType.Float32).mean().item<float>(), 4);
+        }
+    }
+
+    private double[] Step(
+        StageOneGenerator stageOne,
+        StageTwoGenerator? stageTwo,
+        MatchingDiscriminator discriminator,
+        TextEncoder encoder,
+        optim.Optimizer generatorOptimizer,
+        optim.Optimizer discriminatorOptimizer,
+        CaptionBatch batch)
+    {
+        var b = batch.Tokens.shape[0];
+        var networks = stack.Networks;
+        var real = Noisy(stageTwo is null ? batch.Small : batch.Large);
+        var noEmbedding = zeros(b, networks.EmbeddingDimension);
+        Tensor sentence, wrongSentence;
+        using (no_grad())
+        {
+            sentence = encoder.forward(batch.Tokens);
+            wrongSentence = encoder.forward(batch.WrongTokens);
+        }
+
+        var pass = GeneratePass(stageOne, stageTwo, batch, noEmbedding);
+
+        // Discriminator: real+matching → 1; fake → 0 and real+mismatched → 0 (half weight each); digit of real images.
+        discriminatorOptimizer.zero_grad();
+        var (realLogits, realDigits) = discriminator.Forward(real, sentence);
+        var (wrongLogits, _) = discriminator.Forward(real, wrongSentence);
+        var (fakeLogits, _) = discriminator.Forward(Noisy(pass.Image.detach()), sentence);
+        var discriminatorLoss = nn.functional.softplus(-realLogits).mean()
+            + (0.5 * (nn.functional.softplus(fakeLogits).mean() + nn.functional.softplus(wrongLogits).mean()))
+            + (stack.DigitWeight * nn.functional.cross_entropy(realDigits, batch.Digits));
+        discriminatorLoss.backward();
+        discriminatorOptimizer.step();
+
+        // Generator: non-saturating GAN loss + digit recognised by D's classifier + CA's KL term.
+        generatorOptimizer.zero_grad();
+        var (generatedLogits, generatedDigits) = discriminator.Forward(Noisy(pass.Image), sentence);
+        var kl = KlDivergence(pass);
+        var generatorLoss = nn.functional.softplus(-generatedLogits).mean()
+            + (stack.DigitWeight * nn.functional.cross_entropy(generatedDigits, batch.Digits))
+            + (stack.KlWeight * kl);
+        generatorLoss.backward();
+        generatorOptimizer.step();
+
+        // Further generator steps on fresh noise (after the first, whose graph used the weights before any update).
+        for (var extra = 1; extra < stack.GeneratorSteps; extra++)
+        {
+            using var again = GeneratePass(stageOne, stageTwo, batch, noEmbedding);
+            generatorOptimizer.zero_grad();
+            var (logits, digitLogits) = discriminator.Forward(again.Image, sentence);
+            (nn.functional.softplus(-logits).mean() + (stack.DigitWeight * nn.functional.cross_entropy(digitLogits, batch.Digits)) + (stack.KlWeight * KlDivergence(again))).backward();
+            generatorOptimizer.step();
+        }
+
+        return
+        [
+            discriminatorLoss.item<float>(),
+            generatorLoss.item<float>(),
+            realLogits.sigmoid().mean().item<float>(),
+            fakeLogits.sigmoid().mean().item<float>(),
+            wrongLogits.sigmoid().mean().item<float>(),
+            kl.item<float>(),
+            generatedDigits.argmax(1).eq(batch.Digits).to_type(ScalarType.Float32).mean().item<float>(),
+        ];
+    }
+
+    /// <summary>KL(N(μ, σ²) ‖ N(0, 1)) of Conditioning Augmentation, summed over c and averaged over the batch.</summary>
+    private static Tensor KlDivergence(GeneratorPass pass) =>
+        (0.5 * (pass.Mu.pow(2) + pass.LogVariance.exp() - 1.0 - pass.LogVariance).sum(1)).mean();
+
+    private Tensor Noisy(Tensor images) => stack.InstanceNoise > 0 ? images + (randn_like(images) * stack.InstanceNoise) : images;
+
+    /// <summary>A generator pass on fresh z and ε: Stage-I, or Stage-II on a frozen Stage-I image.</summary>
+    private GeneratorPass GeneratePass(StageOneGenerator stageOne, StageTwoGenerator? stageTwo, CaptionBatch batch, Tensor noEmbedding)
+    {
+        var b = batch.Tokens.shape[0];
+        var networks = stack.Networks;
+        var z = randn(b, networks.LatentDimension);
+        var epsilon = randn(b, networks.ConditionDimension);
+        if (stageTwo is null)
+        {
+            return stageOne.Forward(batch.Tokens, noEmbedding, z, epsilon);
+        }
+
+        Tensor small;
+        using (no_grad())
+        {
+            small = stageOne.Forward(batch.Tokens, noEmbedding, z, epsilon).Image;
+        }
+
+        return stageTwo.Forward(batch.Tokens, noEmbedding, small, randn(b, networks.ConditionDimension));
+    }
+
+    private static void CopyWeights(nn.Module source, nn.Module destination)
+    {
+        using var _ = no_grad();
+        var target = destination.state_dict();
+        foreach (var (name, value) in source.state_dict())
+        {
+            target[name].copy_(value);
+        }
+    }
+}

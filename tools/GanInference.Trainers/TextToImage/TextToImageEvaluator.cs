@@ -1,0 +1,261 @@
+using GanInference.Trainers.Data;
+using GanInference.Trainers.Evaluation;
+
+namespace GanInference.Trainers.TextToImage;
+
+/// <summary>The figures of issue #3's quality bar, for generated images and (as a check of the reader itself) real renders.</summary>
+public sealed record TextToImageReport
+{
+    public required int Captions { get; init; }
+
+    /// <summary>Share of generated images whose digit the MNIST classifier reads as the caption's digit.</summary>
+    public required double DigitAccuracy { get; init; }
+
+    /// <summary>Share whose stroke colour is nearest to the caption's colour.</summary>
+    public required double ColourAccuracy { get; init; }
+
+    /// <summary>Share whose background is nearest to the caption's background.</summary>
+    public required double BackgroundAccuracy { get; init; }
+
+    /// <summary>The same reader on real renders of the same attributes (MNIST test digits): its own ceiling.</summary>
+    public required double RealDigitAccuracy { get; init; }
+
+    public required double RealColourAccuracy { get; init; }
+
+    public required double RealBackgroundAccuracy { get; init; }
+
+    /// <summary>Digit accuracy of the 32×32 Stage-I images alone.</summary>
+    public required double StageOneDigitAccuracy { get; init; }
+
+    /// <summary>Embedding path: images from the encoder's sentence embeddings passed as <c>embedding</c> equal the text path (max |Δ|).</summary>
+    public double? EmbeddingPathMaxDifference { get; init; }
+
+    public IReadOnlyDictionary<string, double> ToMetrics() => new Dictionary<string, double>
+    {
+        ["heldOutCaptions"] = Captions,
+        ["digitAccuracy"] = Math.Round(DigitAccuracy, 4),
+        ["colourAccuracy"] = Math.Round(ColourAccuracy, 4),
+        ["backgroundAccuracy"] = Math.Round(BackgroundAccuracy, 4),
+        ["stage1DigitAccuracy"] = Math.Round(StageOneDigitAccuracy, 4),
+        ["realDigitAccuracy"] = Math.Round(RealDigitAccuracy, 4),
+        ["realColourAccuracy"] = Math.Round(RealColourAccuracy, 4),
+        ["realBackgroundAccuracy"] = Math.Round(RealBackgroundAccuracy, 4),
+    };
+}
+
+/// <summary>
+/// Reads generated captioned digits back (docs/text-to-image.md, "Evaluation"): background = the
+/// palette background nearest to the per-channel median of the 2-pixel border; ink = distance of
+/// each pixel from that measured background, normalised by its maximum; stroke colour = the
+/// palette colour nearest to the mean of pixels with ink &gt; 0.5; digit = the MNIST classifier on
+/// the ink map area-downsized to 32×32 and cropped to the central 28×28 (undoing the renderer's
+/// padding).
+/// </summary>
+public sealed class TextToImageEvaluator(string classifierPath, string dataDirectory)
+{
+    public const int DefaultCaptions = 200;
+    private const ulong FirstSeed = 1000;
+
+    /// <summary>
+    /// The evaluation captions: cycling over the held-out combinations in order, template i mod 7,
+    /// numerals on odd rounds, thickness always said, "grey" every third caption.
+    /// </summary>
+    public static IReadOnlyList<(DigitAttributes Attributes, string Caption)> HeldOutCaptions(int count)
+    {
+        var heldOut = CaptionGrammar.AllCombinations().Where(a => a.IsHeldOut).ToArray();
+        return [.. Enumerable.Range(0, count).Select(i =>
+        {
+            var attributes = heldOut[i % heldOut.Length];
+            return (attributes, CaptionGrammar.Caption(attributes, i % CaptionGrammar.Templates.Count, (i / CaptionGrammar.Templates.Count) % 2 == 1, withThickness: true, grey: i % 3 == 0));
+        })];
+    }
+
+    public static ulong[] Seeds(int count) => [.. Enumerable.Range(0, count).Select(i => FirstSeed + (ulong)i)];
+
+    public async Task<TextToImageReport> EvaluateAsync(OnnxStackGanPipeline pipeline, int count, CancellationToken cancellationToken)
+    {
+        var captions = HeldOutCaptions(count);
+        var tokens = captions.SelectMany(c => CaptionGrammar.Tokenize(c.Caption)).ToArray();
+        var (small, large) = pipeline.Generate(tokens, null, Seeds(count), cancellationToken);
+        using var classifier = new OnnxClassifierSession(classifierPath);
+        var generated = Read(large, CaptionedDigits.LargeSize, captions, classifier, cancellationToken);
+        var stageOne = Read(small, CaptionedDigits.SmallSize, captions, classifier, cancellationToken);
+
+        // The reader's own ceiling: real renders of the same attributes from MNIST test digits of the caption's digit.
+        var test = await MnistDataset.LoadAsync(dataDirectory, MnistSplit.Test, cancellationToken).ConfigureAwait(false);
+        var real = RenderReal(test, captions);
+        var realRead = Read(real, CaptionedDigits.LargeSize, captions, classifier, cancellationToken);
+        return new TextToImageReport
+        {
+            Captions = count,
+            DigitAccuracy = generated.Digit,
+            ColourAccuracy = generated.Colour,
+            BackgroundAccuracy = generated.Background,
+            StageOneDigitAccuracy = stageOne.Digit,
+            RealDigitAccuracy = realRead.Digit,
+            RealColourAccuracy = realRead.Colour,
+            RealBackgroundAccuracy = realRead.Background,
+        };
+    }
+
+    /// <summary>Real renders [n, 3, 64, 64] in [-1, 1]: caption i's attributes painted on the i-th test digit of that class.</summary>
+    public static float[] RenderReal(MnistDataset test, IReadOnlyList<(DigitAttributes Attributes, string Caption)> captions)
+    {
+        const int largeLength = 3 * CaptionedDigits.LargeSize * CaptionedDigits.LargeSize;
+        var images = new float[captions.Count * largeLength];
+        var small = new float[3 * CaptionedDigits.SmallSize * CaptionedDigits.SmallSize];
+        var grey = new float[MnistDataset.ImageSize * MnistDataset.ImageSize];
+        var next = new int[10];
+        for (var i = 0; i < captions.Count; i++)
+        {
+            var digit = captions[i].Attributes.Digit;
+            var index = NextOfClass(test, digit, ref next[digit]);
+            CaptionedDigits.Grey(test, index, grey);
+            var destination = images.AsSpan(i * largeLength, largeLength);
+            CaptionedDigits.Render(grey, captions[i].Attributes, destination, small);
+            foreach (ref var v in destination)
+            {
+                v = (v * 2f) - 1f;
+            }
+        }
+
+        return images;
+    }
+
+    private static int NextOfClass(MnistDataset data, int digit, ref int cursor)
+    {
+        for (var scanned = 0; scanned < data.Count; scanned++)
+        {
+            var index = cursor;
+            cursor = (cursor + 1) % data.Count;
+            if (data.Labels[index] == digit)
+            {
+                return index;
+            }
+        }
+
+        throw new InvalidDataException($"the test split has no digit {digit}.");
+    }
+
+    private static (double Digit, double Colour, double Background) Read(float[] images, int size, IReadOnlyList<(DigitAttributes Attributes, string Caption)> captions, OnnxClassifierSession classifier, CancellationToken cancellationToken)
+    {
+        var n = captions.Count;
+        var area = size * size;
+        var digits = new float[n * MnistDataset.ImageSize * MnistDataset.ImageSize];
+        int colours = 0, backgrounds = 0;
+        for (var i = 0; i < n; i++)
+        {
+            var (background, stroke, ink) = Analyse(images.AsSpan(i * 3 * area, 3 * area), size);
+            backgrounds += background == captions[i].Attributes.Background ? 1 : 0;
+            colours += stroke == captions[i].Attributes.Colour ? 1 : 0;
+            ToClassifierInput(ink, size, digits.AsSpan(i * MnistDataset.ImageSize * MnistDataset.ImageSize, MnistDataset.ImageSize * MnistDataset.ImageSize));
+        }
+
+        var (predictions, _) = classifier.Classify(digits, cancellationToken);
+        var correct = predictions.Where((p, i) => p == captions[i].Attributes.Digit).Count();
+        return ((double)correct / n, (double)colours / n, (double)backgrounds / n);
+    }
+
+    /// <summary>Background index, stroke colour index and the ink map (0..1) of one image [3, size, size] in [-1, 1].</summary>
+    public static (int Background, int Stroke, float[] Ink) Analyse(ReadOnlySpan<float> image, int size)
+    {
+        var area = size * size;
+        Span<float> measured = stackalloc float[3];
+        var border = new List<float>();
+        for (var c = 0; c < 3; c++)
+        {
+            border.Clear();
+            for (var y = 0; y < size; y++)
+            {
+                for (var x = 0; x < size; x++)
+                {
+                    if (x < 2 || y < 2 || x >= size - 2 || y >= size - 2)
+                    {
+                        border.Add((image[(c * area) + (y * size) + x] + 1f) / 2f);
+                    }
+                }
+            }
+
+            border.Sort();
+            measured[c] = border[border.Count / 2];
+        }
+
+        var background = Nearest(CaptionGrammar.Backgrounds, measured);
+        var ink = new float[area];
+        var max = 1e-6f;
+        for (var p = 0; p < area; p++)
+        {
+            var d = 0f;
+            for (var c = 0; c < 3; c++)
+            {
+                var v = ((image[(c * area) + p] + 1f) / 2f) - measured[c];
+                d += v * v;
+            }
+
+            ink[p] = MathF.Sqrt(d);
+            max = Math.Max(max, ink[p]);
+        }
+
+        Span<float> strokeSum = stackalloc float[3];
+        var strokeCount = 0;
+        for (var p = 0; p < area; p++)
+        {
+            ink[p] /= max;
+            if (ink[p] > 0.5f)
+            {
+                strokeCount++;
+                for (var c = 0; c < 3; c++)
+                {
+                    strokeSum[c] += (image[(c * area) + p] + 1f) / 2f;
+                }
+            }
+        }
+
+        for (var c = 0; c < 3; c++)
+        {
+            strokeSum[c] /= Math.Max(strokeCount, 1);
+        }
+
+        return (background, Nearest(CaptionGrammar.Colours, strokeSum), ink);
+    }
+
+    private static int Nearest(IReadOnlyList<NamedColour> palette, ReadOnlySpan<float> rgb)
+    {
+        var best = 0;
+        var bestDistance = float.MaxValue;
+        for (var i = 0; i < palette.Count; i++)
+        {
+            var d = MathF.Pow(palette[i].R - rgb[0], 2) + MathF.Pow(palette[i].G - rgb[1], 2) + MathF.Pow(palette[i].B - rgb[2], 2);
+            if (d < bestDistance)
+            {
+                bestDistance = d;
+                best = i;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>Ink map [size × size] → area-downsized to 32×32 → central 28×28 in [-1, 1] (white digit on black, as MNIST).</summary>
+    private static void ToClassifierInput(float[] ink, int size, Span<float> destination)
+    {
+        var small = new float[CaptionedDigits.SmallSize * CaptionedDigits.SmallSize];
+        if (size == CaptionedDigits.SmallSize)
+        {
+            ink.CopyTo(small, 0);
+        }
+        else
+        {
+            DigitImaging.ResizeArea(ink, size, small, CaptionedDigits.SmallSize);
+        }
+
+        const int offset = (CaptionedDigits.SmallSize - MnistDataset.ImageSize) / 2;
+        for (var y = 0; y < MnistDataset.ImageSize; y++)
+        {
+            for (var x = 0; x < MnistDataset.ImageSize; x++)
+            {
+                destination[(y * MnistDataset.ImageSize) + x] = (small[((y + offset) * CaptionedDigits.SmallSize) + x + offset] * 2f) - 1f;
+            }
+        }
+    }
+}
