@@ -118,12 +118,14 @@ public sealed class StackGanParityTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(5)]
-    public void Stage_two_matches_TorchSharp(int batch)
+    [InlineData(1, false)]
+    [InlineData(5, false)]
+    [InlineData(1, true)]
+    [InlineData(5, true)]
+    public void Stage_two_matches_TorchSharp(int batch, bool residual)
     {
         random.manual_seed(25);
-        using var generator = new StageTwoGenerator(Small);
+        using var generator = new StageTwoGenerator(Small with { StageTwoResidual = residual });
         OnnxParity.RandomizeNormalization(generator);
         var model = new StackGanExporter().ExportStageTwo(generator);
 
@@ -161,6 +163,25 @@ public sealed class StackGanParityTests
         using var expectedLarge = Forward(() => stageTwo.Forward(tokens, none, expectedSmall, tensor(twoValues, [batch, Small.ConditionDimension])).Image);
         Assert.InRange(OnnxParity.MaxAbsDifference(expectedSmall, small), 0f, OnnxParity.Tolerance);
         Assert.InRange(OnnxParity.MaxAbsDifference(expectedLarge, large), 0f, OnnxParity.Tolerance);
+    }
+
+    [Fact]
+    public void A_residual_stage_two_with_its_refinement_zeroed_returns_the_stage_one_image_upsampled()
+    {
+        random.manual_seed(26);
+        using var generator = new StageTwoGenerator(Small with { StageTwoResidual = true });
+        OnnxParity.RandomizeNormalization(generator);
+        generator.ZeroRefinement();
+        generator.eval();
+
+        using var tokens = Tokens(3);
+        using var image = (rand(3, 3, 32, 32) * 2) - 1;
+        using var epsilon = randn(3, Small.ConditionDimension);
+        using var embedding = zeros(3, Small.EmbeddingDimension);
+        using var output = Forward(() => generator.Forward(tokens, embedding, image, epsilon).Image);
+        using var upsampled = image.repeat_interleave(2, 2).repeat_interleave(2, 3);
+
+        Assert.Equal(0f, OnnxParity.MaxAbsDifference(output, upsampled.data<float>().ToArray()));
     }
 
     private static Tensor Forward(Func<Tensor> forward)

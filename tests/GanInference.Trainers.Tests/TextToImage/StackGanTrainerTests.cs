@@ -31,9 +31,13 @@ public sealed class StackGanTrainerTests
         var data = temp.Combine("data");
         TinyMnist.Write(data, trainCount: 48, testCount: 20, gzip: false);
 
-        var one = await new StackGanTrainer(Options(data, temp.Combine("s1"), ModelKind.StackGanStageOne), new StackGanOptions { Stage = 1, EncoderSteps = 3, Networks = Tiny })
+        var classifier = await TestClassifier.ExportAsync(temp, data);
+
+        // Stage 1 with the auxiliary attribute classifier on; both stages score the held-out captions after each epoch.
+        // Stage 2 takes Stage-I's shapes from its checkpoint, whatever its command line says.
+        var one = await new StackGanTrainer(Options(data, temp.Combine("s1"), ModelKind.StackGanStageOne), new StackGanOptions { Stage = 1, EncoderSteps = 3, Networks = Tiny, AuxiliaryWeight = 1, KlWeight = 0.1, ClassifierPath = classifier })
             .RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
-        var two = await new StackGanTrainer(Options(data, temp.Combine("s2"), ModelKind.StackGanStageTwo), new StackGanOptions { Stage = 2, StageOneCheckpoint = one.LastCheckpoint, Networks = Tiny })
+        var two = await new StackGanTrainer(Options(data, temp.Combine("s2"), ModelKind.StackGanStageTwo), new StackGanOptions { Stage = 2, StageOneCheckpoint = one.LastCheckpoint, Networks = Tiny with { StageOneWidth = 8 }, ClassifierPath = classifier })
             .RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
 
         Assert.Equal(3, one.Steps);
@@ -43,19 +47,24 @@ public sealed class StackGanTrainerTests
             var rows = File.ReadAllLines(new RunFolder(temp.Combine(run)).LossCsv);
             Assert.Equal(4, rows.Length);
             Assert.All(rows.Skip(1).SelectMany(r => r.Split(',').Skip(2)), v => Assert.True(double.IsFinite(double.Parse(v, CultureInfo.InvariantCulture)), v));
+            var heldOut = File.ReadAllLines(Path.Combine(temp.Combine(run), HeldOutMonitor.FileName));
+            Assert.Equal(["epoch,digit,colour,background"], heldOut.Take(1));
+            var figures = heldOut[1].Split(',');
+            Assert.Equal("1", figures[0]);
+            Assert.All(figures.Skip(1), v => Assert.InRange(double.Parse(v, CultureInfo.InvariantCulture), 0, 1));
         }
 
         var info = await Checkpoint.ReadInfoAsync(two.LastCheckpoint, CancellationToken.None);
         Assert.Equal(["test StackGanStageOne"], info.EarlierCommands);
         Assert.Equal(Tiny, info.Architecture.StackGan);
 
-        var classifier = await TestClassifier.ExportAsync(temp, data);
         var models = temp.Combine("models");
         var report = await new StackGanPackageWriter(new StackGanExporter()).WriteAsync(
-            new ExportOptions { CheckpointDirectory = two.LastCheckpoint, OutputDirectory = Path.Combine(models, "tiny-stackgan"), ClassifierPath = classifier, EvaluationSamples = 20 },
+            new ExportOptions { CheckpointDirectory = two.LastCheckpoint, OutputDirectory = Path.Combine(models, "tiny-stackgan"), ClassifierPath = classifier, EvaluationSamples = 20, Truncation = 1.5f },
             CancellationToken.None);
 
         Assert.Equal(20, report.Captions);
+        Assert.Equal(1.5f, report.Truncation);
         Assert.InRange(report.RealBackgroundAccuracy, 0.95, 1.0); // the reader reads real renders
         Assert.InRange(report.RealColourAccuracy, 0.95, 1.0);
         Assert.InRange(report.EmbeddingPathMaxDifference!.Value, 0, 1e-4);
@@ -71,7 +80,50 @@ public sealed class StackGanTrainerTests
         using var pipeline = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(models, "tiny-stackgan", "gan.json")));
         var steps = pipeline.RootElement.GetProperty("pipeline").GetProperty("steps").EnumerateArray().Select(s => s.GetProperty("model").GetString()!).ToArray();
         Assert.Equal(["tiny-stackgan-stage1", "tiny-stackgan-stage2"], steps);
+        Assert.Equal(1.5f, pipeline.RootElement.GetProperty("defaults").GetProperty("truncation").GetSingle()); // what the server uses when a request gives none
         Assert.False(File.Exists(Path.Combine(models, "tiny-stackgan", "model.onnx")));
+    }
+
+    [Fact]
+    public async Task A_resumed_stage_one_run_continues_from_its_checkpoint_with_optimizer_state()
+    {
+        using var temp = new TempDirectory();
+        var data = temp.Combine("data");
+        TinyMnist.Write(data, trainCount: 32, testCount: 4, gzip: false);
+        var run = temp.Combine("s1");
+        var stack = new StackGanOptions { Stage = 1, EncoderSteps = 2, Networks = Tiny, AuxiliaryWeight = 1 };
+        var first = await new StackGanTrainer(Options(data, run, ModelKind.StackGanStageOne), stack).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
+        Assert.True(File.Exists(Path.Combine(first.LastCheckpoint, Checkpoint.GeneratorOptimizerFileName)));
+
+        // The command line asks for other widths: a resumed run keeps the checkpoint's.
+        var resumed = await new StackGanTrainer(
+                Options(data, run, ModelKind.StackGanStageOne) with { Epochs = 2, ResumeFrom = first.LastCheckpoint },
+                stack with { Networks = Tiny with { StageOneWidth = 8 } })
+            .RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
+
+        Assert.Equal(2 * first.Steps, resumed.Steps);
+        Assert.Equal(1 + (2 * first.Steps), File.ReadAllLines(new RunFolder(run).LossCsv).Length);
+        var info = await Checkpoint.ReadInfoAsync(resumed.LastCheckpoint, CancellationToken.None);
+        Assert.Equal(2, info.Epoch);
+        Assert.Equal(Tiny, info.Architecture.StackGan);
+        Assert.Equal(["test StackGanStageOne"], info.EarlierCommands);
+
+        // Stage 2 on the mean of the two Stage-I epochs: its checkpoint carries that mean.
+        var two = await new StackGanTrainer(Options(data, temp.Combine("s2"), ModelKind.StackGanStageTwo), new StackGanOptions { Stage = 2, StageOneCheckpoint = resumed.LastCheckpoint, StageOneAverageEpochs = 2, Networks = Tiny })
+            .RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
+        using var epochOne = new StageOneGenerator(Tiny);
+        using var epochTwo = new StageOneGenerator(Tiny);
+        using var averaged = new StageOneGenerator(Tiny);
+        Checkpoint.LoadWeights(first.LastCheckpoint, StackGanTrainer.StageOneFileName, epochOne);
+        Checkpoint.LoadWeights(resumed.LastCheckpoint, StackGanTrainer.StageOneFileName, epochTwo);
+        Checkpoint.LoadWeights(two.LastCheckpoint, StackGanTrainer.StageOneFileName, averaged);
+        var (a, b, mean) = (epochOne.state_dict(), epochTwo.state_dict(), averaged.state_dict());
+        Assert.Contains(a.Keys, name => a[name].is_floating_point() && !a[name].allclose(b[name])); // the epochs differ
+        foreach (var name in a.Keys.Where(name => a[name].is_floating_point()))
+        {
+            using var expected = (a[name] + b[name]) / 2;
+            Assert.True(expected.allclose(mean[name], rtol: 1e-5, atol: 1e-6), name);
+        }
     }
 
     [Fact]

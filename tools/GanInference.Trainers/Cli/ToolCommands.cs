@@ -24,9 +24,10 @@ internal static partial class ToolCommands
         var samples = new Option<int>("--samples") { Description = "Images generated for the evaluation.", DefaultValueFactory = _ => 1000 };
         var description = new Option<string?>("--description") { Description = "Manifest description." };
         var average = new Option<int>("--average-epochs") { Description = "Export the mean generator of the last N epoch checkpoints up to --checkpoint.", DefaultValueFactory = _ => 1 };
+        var truncation = new Option<float>("--truncation") { Description = "Text-to-image: the manifests' default truncation of z and the CA noise (0 = plain N(0, 1)); the evaluation and samples use it.", DefaultValueFactory = _ => 0f };
 
         var command = new Command("export", "Export a checkpoint to ONNX with its manifest (gan.json or classifier.json) and samples.png.");
-        foreach (var option in new Option[] { checkpoint, output, classifier, data, samples, description, average })
+        foreach (var option in new Option[] { checkpoint, output, classifier, data, samples, description, average, truncation })
         {
             command.Options.Add(option);
         }
@@ -45,7 +46,12 @@ internal static partial class ToolCommands
                 EvaluationSamples = parse.GetValue(samples),
                 Description = parse.GetValue(description),
                 AverageEpochs = parse.GetValue(average),
+                Truncation = parse.GetValue(truncation),
             };
+            if (options.Truncation is < 0 or float.NaN || float.IsInfinity(options.Truncation))
+            {
+                throw new ArgumentException($"--truncation: {options.Truncation} must be 0 or a finite positive number.");
+            }
             if (await TextToImage.StackGanPackageWriter.IsStackGanCheckpointAsync(options.CheckpointDirectory, cancellationToken).ConfigureAwait(false))
             {
                 var captions = parse.GetResult(samples) is { Implicit: false } ? options.EvaluationSamples : TextToImage.TextToImageEvaluator.DefaultCaptions;

@@ -78,8 +78,13 @@ internal static partial class TrainCommand
         var ndf = new Option<int>("--ndf") { Description = "Discriminator base width.", DefaultValueFactory = _ => new TextToImage.StackGanArchitecture().DiscriminatorWidth };
         var instanceNoise = new Option<double>("--instance-noise") { Description = "Std of Gaussian noise added to every image the discriminator sees.", DefaultValueFactory = _ => 0.0 };
         var projection = new Option<bool>("--d-projection") { Description = "Add a projection term (text embedding · pooled image features) to the discriminators' logit." };
+        var average = new Option<int>("--stage1-average") { Description = "Stage 2: use the mean Stage-I weights of this many epoch checkpoints up to --stage1 (1 = that checkpoint alone).", DefaultValueFactory = _ => 1 };
+        var residual = new Option<bool>("--stage2-residual") { Description = "Stage 2: add the generator's output to the upsampled Stage-I image (it starts as a copy of Stage-I and learns the refinement)." };
         var noDNorm = new Option<bool>("--d-no-batchnorm") { Description = "Discriminators without BatchNorm." };
-        var digitWeight = new Option<double>("--digit-weight") { Description = "Weight of the optional auxiliary digit classifier terms (0 = off).", DefaultValueFactory = _ => 0.0 };
+        var auxiliaryWeight = new Option<double>("--aux-weight") { Description = "Weight of the auxiliary attribute classifier terms: D reads digit, colour and background of real images, G is rewarded when D reads its caption's (0 = off).", DefaultValueFactory = _ => 0.0 };
+        var klWeight = new Option<double>("--kl-weight") { Description = "Weight of Conditioning Augmentation's KL term.", DefaultValueFactory = _ => new TextToImage.StackGanOptions { Stage = 1 }.KlWeight };
+        var classifier = new Option<string>("--classifier") { Description = "Exported MNIST classifier for the per-epoch held-out figures (heldout.csv); skipped when the file is missing.", DefaultValueFactory = _ => Path.Combine("eval", "mnist-classifier", "model.onnx") };
+        var resume = new Option<string?>("--resume") { Description = "Continue a run of the same --stage from its checkpoint folder up to --epochs in total (same run folder; appends to loss.csv and heldout.csv)." };
         var gSteps = new Option<int>("--g-steps") { Description = "Generator steps per discriminator step.", DefaultValueFactory = _ => 1 };
         var command = new Command("stackgan", "StackGAN-style text-to-image on captioned colour digits (docs/text-to-image.md).");
         common.AddTo(command);
@@ -88,10 +93,15 @@ internal static partial class TrainCommand
         command.Options.Add(encoderSteps);
         command.Options.Add(dLr);
         command.Options.Add(gSteps);
+        command.Options.Add(resume);
+        command.Options.Add(residual);
+        command.Options.Add(average);
         command.Options.Add(ngf1);
         command.Options.Add(noDNorm);
         command.Options.Add(projection);
-        command.Options.Add(digitWeight);
+        command.Options.Add(auxiliaryWeight);
+        command.Options.Add(klWeight);
+        command.Options.Add(classifier);
         command.Options.Add(instanceNoise);
         command.Options.Add(ngf2);
         command.Options.Add(ndf);
@@ -100,9 +110,9 @@ internal static partial class TrainCommand
             var logger = loggers.CreateLogger("train");
             var stageNumber = parse.GetValue(stage);
             var kind = stageNumber == 2 ? ModelKind.StackGanStageTwo : ModelKind.StackGanStageOne;
-            var options = common.Build(parse, commandLine, new GanArchitecture { Kind = kind });
-            var stack = new TextToImage.StackGanOptions { Stage = stageNumber, StageOneCheckpoint = parse.GetValue(stageOne), EncoderSteps = parse.GetValue(encoderSteps), DiscriminatorLearningRateScale = parse.GetValue(dLr), GeneratorSteps = parse.GetValue(gSteps), InstanceNoise = parse.GetValue(instanceNoise), DigitWeight = parse.GetValue(digitWeight),
-                Networks = new TextToImage.StackGanArchitecture { StageOneWidth = parse.GetValue(ngf1), StageTwoWidth = parse.GetValue(ngf2), DiscriminatorWidth = parse.GetValue(ndf), DiscriminatorBatchNorm = !parse.GetValue(noDNorm), DiscriminatorProjection = parse.GetValue(projection) } };
+            var options = common.Build(parse, commandLine, new GanArchitecture { Kind = kind }) with { ResumeFrom = parse.GetValue(resume) };
+            var stack = new TextToImage.StackGanOptions { Stage = stageNumber, StageOneCheckpoint = parse.GetValue(stageOne), EncoderSteps = parse.GetValue(encoderSteps), DiscriminatorLearningRateScale = parse.GetValue(dLr), GeneratorSteps = parse.GetValue(gSteps), InstanceNoise = parse.GetValue(instanceNoise), AuxiliaryWeight = parse.GetValue(auxiliaryWeight), StageOneAverageEpochs = parse.GetValue(average), KlWeight = parse.GetValue(klWeight), ClassifierPath = parse.GetValue(classifier),
+                Networks = new TextToImage.StackGanArchitecture { StageOneWidth = parse.GetValue(ngf1), StageTwoWidth = parse.GetValue(ngf2), DiscriminatorWidth = parse.GetValue(ndf), DiscriminatorBatchNorm = !parse.GetValue(noDNorm), DiscriminatorProjection = parse.GetValue(projection), StageTwoResidual = parse.GetValue(residual) } };
             var result = await ProgressDisplay.RunAsync($"stackgan stage {stageNumber}", logger, progress => new TextToImage.StackGanTrainer(options, stack).RunAsync(progress, cancellationToken)).ConfigureAwait(false);
             Log.TrainingFinished(logger, result.Steps, result.TrainingSeconds, result.LastCheckpoint);
             return 0;

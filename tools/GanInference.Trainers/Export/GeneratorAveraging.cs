@@ -11,7 +11,7 @@ namespace GanInference.Trainers.Export;
 /// an oscillating GAN. BatchNorm statistics of the averaged weights are re-estimated afterwards,
 /// because the averaged running statistics do not match the averaged weights' activations.
 /// </summary>
-internal static class GeneratorAveraging
+public static class GeneratorAveraging
 {
     private const int StatisticsBatches = 100;
     private const int StatisticsBatchSize = 64;
@@ -84,6 +84,59 @@ internal static class GeneratorAveraging
         }
 
         RecomputeBatchNormStatistics(target, architecture, seed);
+    }
+
+    /// <summary>
+    /// Loads into <paramref name="target"/> the mean of every floating-point tensor (weights and BatchNorm running
+    /// statistics) of <paramref name="fileName"/> in each checkpoint; <paramref name="create"/> makes a module of the
+    /// same shape to load each snapshot into. Used for StackGAN's Stage-I, whose BatchNorm statistics depend on
+    /// captions and are averaged rather than re-estimated.
+    /// </summary>
+    public static void LoadMean(nn.Module target, IReadOnlyList<string> checkpoints, string fileName, Func<nn.Module> create)
+    {
+        using var noGrad = no_grad();
+        var sums = new Dictionary<string, Tensor>();
+        try
+        {
+            foreach (var folder in checkpoints)
+            {
+                using var snapshot = create();
+                Checkpoint.LoadWeights(folder, fileName, snapshot);
+                foreach (var (name, value) in snapshot.state_dict())
+                {
+                    if (!value.is_floating_point())
+                    {
+                        continue;
+                    }
+
+                    if (sums.TryGetValue(name, out var sum))
+                    {
+                        sum.add_(value.to_type(ScalarType.Float64));
+                    }
+                    else
+                    {
+                        sums[name] = value.detach().to_type(ScalarType.Float64);
+                    }
+                }
+            }
+
+            foreach (var (name, value) in target.state_dict())
+            {
+                if (sums.TryGetValue(name, out var sum))
+                {
+                    using var mean = sum / checkpoints.Count;
+                    using var cast = mean.to_type(value.dtype);
+                    value.copy_(cast);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var sum in sums.Values)
+            {
+                sum.Dispose();
+            }
+        }
     }
 
     private static void RecomputeBatchNormStatistics(IGenerator generator, GanArchitecture architecture, ulong seed)

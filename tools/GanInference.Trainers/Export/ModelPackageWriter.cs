@@ -31,6 +31,12 @@ public sealed record ExportOptions
     public int AverageEpochs { get; init; } = 1;
 
     public string? Description { get; init; }
+
+    /// <summary>
+    /// Text-to-image exports: the default truncation written into the manifests (<c>defaults.truncation</c>, what the
+    /// server uses when a request leaves it 0) and used by the export's own evaluation and samples. 0 = plain N(0, 1).
+    /// </summary>
+    public float Truncation { get; init; }
 }
 
 /// <summary>

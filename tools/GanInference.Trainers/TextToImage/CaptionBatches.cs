@@ -11,6 +11,8 @@ public sealed class CaptionBatch : IDisposable
     public required Tensor Tokens { get; init; }      // [B, T] int64
     public required Tensor WrongTokens { get; init; } // [B, T]: captions of other attributes (matching-aware D)
     public required Tensor Digits { get; init; }      // [B] int64
+    public required Tensor Colours { get; init; }     // [B] int64, index into CaptionGrammar.Colours
+    public required Tensor Backgrounds { get; init; } // [B] int64, index into CaptionGrammar.Backgrounds
 
     public void Dispose()
     {
@@ -19,6 +21,8 @@ public sealed class CaptionBatch : IDisposable
         Tokens.Dispose();
         WrongTokens.Dispose();
         Digits.Dispose();
+        Colours.Dispose();
+        Backgrounds.Dispose();
     }
 }
 
@@ -43,6 +47,8 @@ public sealed class CaptionBatches(MnistDataset data, ulong seed)
         var tokens = new long[b * CaptionGrammar.MaxTokens];
         var wrong = new long[b * CaptionGrammar.MaxTokens];
         var digits = new long[b];
+        var colours = new long[b];
+        var backgrounds = new long[b];
         Span<float> grey = stackalloc float[MnistDataset.ImageSize * MnistDataset.ImageSize];
         for (var i = 0; i < b; i++)
         {
@@ -54,6 +60,8 @@ public sealed class CaptionBatches(MnistDataset data, ulong seed)
             CaptionGrammar.Tokenize(CaptionGrammar.RandomCaption(attributes, random)).CopyTo(tokens.AsSpan(i * CaptionGrammar.MaxTokens));
             CaptionGrammar.Tokenize(CaptionGrammar.RandomCaption(Mismatch(attributes), random)).CopyTo(wrong.AsSpan(i * CaptionGrammar.MaxTokens));
             digits[i] = digit;
+            colours[i] = attributes.Colour;
+            backgrounds[i] = attributes.Background;
         }
 
         for (var i = 0; i < large.Length; i++)
@@ -73,6 +81,8 @@ public sealed class CaptionBatches(MnistDataset data, ulong seed)
             Tokens = tensor(tokens, [b, CaptionGrammar.MaxTokens]),
             WrongTokens = tensor(wrong, [b, CaptionGrammar.MaxTokens]),
             Digits = tensor(digits, [b]),
+            Colours = tensor(colours, [b]),
+            Backgrounds = tensor(backgrounds, [b]),
         };
     }
 

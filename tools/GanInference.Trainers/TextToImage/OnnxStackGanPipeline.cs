@@ -23,14 +23,14 @@ public sealed class OnnxStackGanPipeline : IDisposable
     }
 
     /// <summary>Images for token rows [n × T] (or sentence embeddings [n × E] when tokens is null): 32×32 and 64×64, CHW in [-1, 1].</summary>
-    public (float[] Small, float[] Large) Generate(long[]? tokens, float[]? embeddings, IReadOnlyList<ulong> seeds, CancellationToken cancellationToken)
+    public (float[] Small, float[] Large) Generate(long[]? tokens, float[]? embeddings, IReadOnlyList<ulong> seeds, CancellationToken cancellationToken, float truncation = 0f)
     {
         var n = seeds.Count;
         const int smallLength = 3 * CaptionedDigits.SmallSize * CaptionedDigits.SmallSize;
         const int largeLength = 3 * CaptionedDigits.LargeSize * CaptionedDigits.LargeSize;
         var small = new float[n * smallLength];
         var large = new float[n * largeLength];
-        var (z, one, two) = StackGanNoise.Draw(seeds, networks);
+        var (z, one, two) = StackGanNoise.Draw(seeds, networks, truncation);
         var t = networks.MaxTokens;
         var e = networks.EmbeddingDimension;
         var c = networks.ConditionDimension;

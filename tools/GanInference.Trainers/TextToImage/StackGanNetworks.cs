@@ -33,6 +33,12 @@ public sealed record StackGanArchitecture
 
     public int ResidualBlocks { get; init; } = 2;
 
+    /// <summary>
+    /// Stage-II adds its output to the Stage-I image upsampled (nearest, ×2) and clips to [-1, 1], so it starts as
+    /// a copy of Stage-I and learns only the refinement (off in checkpoints written before this existed).
+    /// </summary>
+    public bool StageTwoResidual { get; init; }
+
     /// <summary>Adds a projection term ⟨W·e, mean-pooled features⟩ to the matching logit (Miyato &amp; Koyama).</summary>
     public bool DiscriminatorProjection { get; init; }
 
@@ -218,6 +224,7 @@ public sealed class StageTwoGenerator : nn.Module, IOnnxExportable
     private readonly Sequential join;
     private readonly ModuleList<ResidualBlock> blocks;
     private readonly Sequential up;
+    private readonly Upsample enlarge = nn.Upsample(scale_factor: [2, 2], mode: UpsampleMode.Nearest);
 
     public StageTwoGenerator(StackGanArchitecture architecture)
         : base(nameof(StageTwoGenerator))
@@ -253,6 +260,18 @@ public sealed class StageTwoGenerator : nn.Module, IOnnxExportable
 
     public TextEncoder Encoder => encoder;
 
+    /// <summary>
+    /// Zeroes the last convolution, so a residual Stage-II starts as the exact (upsampled) Stage-I image and the
+    /// GAN only adds detail; from a random last layer it starts with coloured noise that costs the first epochs.
+    /// </summary>
+    public void ZeroRefinement()
+    {
+        using var _ = no_grad();
+        var rgb = (Conv2d)up.named_children().Single(child => child.name == "rgb").module;
+        rgb.weight!.zero_();
+        rgb.bias?.zero_();
+    }
+
     public GeneratorPass Forward(Tensor tokens, Tensor embedding, Tensor stageOneImage, Tensor epsilon)
     {
         using var scope = NewDisposeScope();
@@ -265,6 +284,11 @@ public sealed class StageTwoGenerator : nn.Module, IOnnxExportable
         }
 
         var image = up.forward(h);
+        if (Architecture.StageTwoResidual)
+        {
+            image = (enlarge.forward(stageOneImage) + image).clamp(-1, 1);
+        }
+
         return new GeneratorPass(image.MoveToOuterDisposeScope(), mu.MoveToOuterDisposeScope(), logVariance.MoveToOuterDisposeScope());
     }
 
@@ -281,22 +305,36 @@ public sealed class StageTwoGenerator : nn.Module, IOnnxExportable
             h = context.Export(blocks[i], $"blocks.{i}", h);
         }
 
-        return context.Export(up, "up", h);
+        var refinement = context.Export(up, "up", h);
+        if (!Architecture.StageTwoResidual)
+        {
+            return refinement;
+        }
+
+        var enlarged = context.Export(enlarge, "enlarge", inputs[2]);
+        var low = graph.Initializer(graph.UniqueName($"{context.CurrentPath}.clip_min"), [-1f]);
+        var high = graph.Initializer(graph.UniqueName($"{context.CurrentPath}.clip_max"), [1f]);
+        return graph.Node("Clip", [graph.Node("Add", [enlarged, refinement]), low, high]);
     }
 }
 
+/// <summary>Logits of the discriminator's auxiliary attribute classifier (AC-GAN): digit [B, 10], colour [B, 7], background [B, 3].</summary>
+public sealed record AttributeLogits(Tensor Digit, Tensor Colour, Tensor Background);
+
 /// <summary>
 /// Matching-aware discriminator (StackGAN): image → 4×4 features, joined with the compressed sentence
-/// embedding repeated spatially → one real-and-matching logit; plus an auxiliary digit classifier
-/// on the image features (AC-GAN), used only when training gives it a weight (--digit-weight).
+/// embedding repeated spatially → one real-and-matching logit; plus an auxiliary classifier of digit,
+/// stroke colour and background on the image features alone (AC-GAN), used only when training gives it
+/// a weight (--aux-weight).
 /// </summary>
 public sealed class MatchingDiscriminator : nn.Module
 {
     private const int CompressedDimension = 32;
+    private static readonly int AttributeClasses = 10 + CaptionGrammar.Colours.Count + CaptionGrammar.Backgrounds.Count;
     private readonly Sequential features;
     private readonly Sequential compress;
     private readonly Sequential joint;
-    private readonly Linear digitHead;
+    private readonly Linear attributeHead;
     private readonly Linear? projection;
     private readonly long featureChannels;
 
@@ -335,7 +373,7 @@ public sealed class MatchingDiscriminator : nn.Module
                 ("conv", nn.Conv2d(channels + CompressedDimension, channels, kernel_size: 1)),
                 ("lrelu", nn.LeakyReLU(0.2)),
                 ("logit", nn.Conv2d(channels, 1, kernel_size: 4)));
-        digitHead = nn.Linear(channels * 16, 10);
+        attributeHead = nn.Linear(channels * 16, AttributeClasses);
         if (architecture.DiscriminatorProjection)
         {
             projection = nn.Linear(architecture.EmbeddingDimension, channels, hasBias: false);
@@ -348,8 +386,8 @@ public sealed class MatchingDiscriminator : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>Real-and-matching logits [B] and digit logits [B, 10].</summary>
-    public (Tensor Logits, Tensor DigitLogits) Forward(Tensor images, Tensor sentence)
+    /// <summary>Real-and-matching logits [B] and the attribute classifier's logits.</summary>
+    public (Tensor Logits, AttributeLogits Attributes) Forward(Tensor images, Tensor sentence)
     {
         using var scope = NewDisposeScope();
         var h = features.forward(images);
@@ -360,7 +398,11 @@ public sealed class MatchingDiscriminator : nn.Module
             logits = logits + (projection.forward(sentence) * h.mean([2, 3])).sum(1);
         }
 
-        var digits = digitHead.forward(h.reshape(-1, featureChannels * 16));
-        return (logits.MoveToOuterDisposeScope(), digits.MoveToOuterDisposeScope());
+        var attributes = attributeHead.forward(h.reshape(-1, featureChannels * 16));
+        var colours = CaptionGrammar.Colours.Count;
+        return (logits.MoveToOuterDisposeScope(), new AttributeLogits(
+            attributes.narrow(1, 0, 10).MoveToOuterDisposeScope(),
+            attributes.narrow(1, 10, colours).MoveToOuterDisposeScope(),
+            attributes.narrow(1, 10 + colours, CaptionGrammar.Backgrounds.Count).MoveToOuterDisposeScope()));
     }
 }

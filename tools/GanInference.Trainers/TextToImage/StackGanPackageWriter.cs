@@ -40,7 +40,7 @@ public sealed class StackGanPackageWriter(StackGanExporter exporter)
         var stageTwoBytes = exporter.ExportStageTwo(stageTwo).ToByteArray();
         using var pipeline = new OnnxStackGanPipeline(stageOneBytes, stageTwoBytes, networks);
         var dataDirectory = options.DataDirectory ?? info.DataDirectory;
-        var report = await new TextToImageEvaluator(options.ClassifierPath, dataDirectory).EvaluateAsync(pipeline, options.EvaluationSamples, cancellationToken).ConfigureAwait(false);
+        var report = await new TextToImageEvaluator(options.ClassifierPath, dataDirectory).EvaluateAsync(pipeline, options.EvaluationSamples, cancellationToken, options.Truncation).ConfigureAwait(false);
         report = report with { EmbeddingPathMaxDifference = EmbeddingPathDifference(stageOne, pipeline) };
 
         var full = Path.GetFullPath(options.OutputDirectory).TrimEnd(Path.DirectorySeparatorChar);
@@ -49,21 +49,22 @@ public sealed class StackGanPackageWriter(StackGanExporter exporter)
         var (stageOneName, stageTwoName) = ($"{name}-stage1", $"{name}-stage2");
         var captions = TextToImageEvaluator.HeldOutCaptions(SampleCount);
         var tokens = captions.SelectMany(c => CaptionGrammar.Tokenize(c.Caption)).ToArray();
-        var (small, large) = pipeline.Generate(tokens, null, TextToImageEvaluator.Seeds(SampleCount), cancellationToken);
-        var labels = captions.Select((c, i) => $"{c.Caption} (seed {TextToImageEvaluator.Seeds(SampleCount)[i]})").ToArray();
+        var (small, large) = pipeline.Generate(tokens, null, TextToImageEvaluator.Seeds(SampleCount), cancellationToken, options.Truncation);
+        // The caption alone fits the two lines under each image; the seeds are 1000.. in reading order (docs/text-to-image.md).
+        var labels = captions.Select(c => c.Caption).ToArray();
         var provenance = Provenance(info, networks, dataDirectory, options, report);
 
         await AtomicFolder.WriteAsync(Path.Combine(parent, stageOneName), async (staging, token) =>
         {
             await File.WriteAllBytesAsync(Path.Combine(staging, ModelPackageWriter.ModelFileName), stageOneBytes, token).ConfigureAwait(false);
             await File.WriteAllBytesAsync(Path.Combine(staging, ModelPackageWriter.SamplesFileName), StackGanSamples.EncodeSheet(small, CaptionedDigits.SmallSize, labels, columns: 6), token).ConfigureAwait(false);
-            await WriteManifestAsync(staging, StageManifest(stageOneName, networks, stageTwo: false, provenance), token).ConfigureAwait(false);
+            await WriteManifestAsync(staging, StageManifest(stageOneName, networks, stageTwo: false, provenance, options.Truncation), token).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
         await AtomicFolder.WriteAsync(Path.Combine(parent, stageTwoName), async (staging, token) =>
         {
             await File.WriteAllBytesAsync(Path.Combine(staging, ModelPackageWriter.ModelFileName), stageTwoBytes, token).ConfigureAwait(false);
             await File.WriteAllBytesAsync(Path.Combine(staging, ModelPackageWriter.SamplesFileName), StackGanSamples.EncodeSheet(large, CaptionedDigits.LargeSize, labels, columns: 6), token).ConfigureAwait(false);
-            await WriteManifestAsync(staging, StageManifest(stageTwoName, networks, stageTwo: true, provenance), token).ConfigureAwait(false);
+            await WriteManifestAsync(staging, StageManifest(stageTwoName, networks, stageTwo: true, provenance, options.Truncation), token).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
         await AtomicFolder.WriteAsync(full, async (staging, token) =>
         {
@@ -74,6 +75,7 @@ public sealed class StackGanPackageWriter(StackGanExporter exporter)
                 ["kind"] = "text-conditional",
                 ["description"] = options.Description ?? "StackGAN-style text-to-image: a caption such as \"a thick red seven on a black background\" → 64×64 colour digit (Stage-I 32×32 → Stage-II 64×64, run server-side)",
                 ["pipeline"] = new JsonObject { ["steps"] = new JsonArray(new JsonObject { ["model"] = stageOneName }, new JsonObject { ["model"] = stageTwoName }) },
+                ["defaults"] = new JsonObject { ["truncation"] = options.Truncation },
                 ["provenance"] = provenance.DeepClone(),
             };
             await WriteManifestAsync(staging, manifest, token).ConfigureAwait(false);
@@ -103,7 +105,7 @@ public sealed class StackGanPackageWriter(StackGanExporter exporter)
     private static async Task WriteManifestAsync(string folder, JsonObject manifest, CancellationToken cancellationToken) =>
         await File.WriteAllTextAsync(Path.Combine(folder, ManifestReader.FileName), manifest.ToJsonString(ManifestJson) + "\n", cancellationToken).ConfigureAwait(false);
 
-    private static JsonObject StageManifest(string name, StackGanArchitecture networks, bool stageTwo, JsonObject provenance)
+    private static JsonObject StageManifest(string name, StackGanArchitecture networks, bool stageTwo, JsonObject provenance, float truncation)
     {
         static JsonObject Tensor(string name, string role, string dtype, params long[] shape) => new()
         {
@@ -154,7 +156,7 @@ public sealed class StackGanPackageWriter(StackGanExporter exporter)
                 ["maxQueueSize"] = 512,
                 ["preferredBatchSizes"] = new JsonArray(8, 16, 32),
             },
-            ["defaults"] = new JsonObject { ["truncation"] = 0 },
+            ["defaults"] = new JsonObject { ["truncation"] = truncation },
             ["provenance"] = provenance.DeepClone(),
         };
     }
@@ -173,10 +175,10 @@ public sealed class StackGanPackageWriter(StackGanExporter exporter)
             ["hardware"] = $"CPU, {Environment.ProcessorCount} cores (TorchSharp 0.107 / libtorch 2.10 CPU)",
             ["architecture"] = JsonSerializer.SerializeToNode(networks, Checkpoint.JsonOptions),
             ["textEncoderAccuracy"] = info.TestAccuracy,
-            ["losses"] = "matching-aware GAN (real+caption → real; generated, or real + mismatched caption → fake, half weight each), non-saturating; + Conditioning Augmentation KL (weight 1); the optional auxiliary digit classifier of D (--digit-weight) is off unless the commands above set it; Adam 2e-4, β1 0.5; text encoder pre-trained on caption → attributes, then frozen",
+            ["losses"] = "matching-aware GAN (real+caption → real; generated, or real + mismatched caption → fake, half weight each), non-saturating; + Conditioning Augmentation KL (--kl-weight, 1 unless the commands above set it); + the auxiliary attribute classifier of D (digit, stroke colour, background of real images; G rewarded when D reads its caption's) at --aux-weight (off unless the commands above set it); Adam 2e-4, β1 0.5; text encoder pre-trained on caption → attributes, then frozen",
             ["metrics"] = JsonSerializer.SerializeToNode(report.ToMetrics()),
             ["embeddingPathMaxDifference"] = report.EmbeddingPathMaxDifference,
-            ["evaluation"] = $"{report.Captions} captions of held-out combinations (TextToImageEvaluator.HeldOutCaptions), seeds 1000.., through ONNX Runtime as the server runs the pipeline; background = nearest palette background to the border's median colour, stroke = nearest palette colour to the mean of pixels whose distance from the background is > 0.5 of the maximum, digit = {options.ClassifierPath} on that ink map area-downsized to 32×32 and cropped to 28×28; real* = the same reader on real renders of the same attributes (MNIST test digits)",
+            ["evaluation"] = $"{report.Captions} captions of held-out combinations (TextToImageEvaluator.HeldOutCaptions), seeds 1000.., truncation {report.Truncation} (the manifests' default), through ONNX Runtime as the server runs the pipeline; background = nearest palette background to the border's median colour, stroke = nearest palette colour to the mean of pixels whose distance from the background is > 0.5 of the maximum, digit = {options.ClassifierPath} on that ink map area-downsized to 32×32 and cropped to 28×28; real* = the same reader on real renders of the same attributes (MNIST test digits)",
         };
         return provenance;
     }

@@ -39,34 +39,49 @@ public static class StackGanSamples
     /// <summary>A 10 × 4 grid of the training captions (four seeds each) from the networks in eval mode.</summary>
     public static byte[] TrainingGrid(StageOneGenerator stageOne, StageTwoGenerator? stageTwo)
     {
-        var networks = stageOne.Architecture;
         const int seedsPerCaption = 4;
         var captions = GridCaptions.SelectMany(c => Enumerable.Repeat(c, seedsPerCaption)).ToArray();
         var seeds = Enumerable.Range(0, captions.Length).Select(i => (ulong)(i % seedsPerCaption)).ToArray();
-        var (zValues, oneValues, twoValues) = StackGanNoise.Draw(seeds, networks);
+        var (small, large) = Generate(stageOne, stageTwo, captions, seeds);
+        var pixels = large ?? small;
+        var size = stageTwo is null ? CaptionedDigits.SmallSize : CaptionedDigits.LargeSize;
+        return EncodeSheet(pixels, size, Enumerable.Repeat(string.Empty, captions.Length).ToArray(), columns: seedsPerCaption * 2, scale: stageTwo is null ? 2 : 1);
+    }
+
+    /// <summary>
+    /// Images for captions and seeds from the TorchSharp networks in eval mode (noise drawn as the server draws
+    /// it): Stage-I 32×32 and, with Stage-II, 64×64, CHW in [-1, 1]. Leaves the networks in eval mode.
+    /// </summary>
+    public static (float[] Small, float[]? Large) Generate(StageOneGenerator stageOne, StageTwoGenerator? stageTwo, IReadOnlyList<string> captions, IReadOnlyList<ulong> seeds, float truncation = 0f)
+    {
+        const int chunk = 100;
+        var networks = stageOne.Architecture;
+        var (zValues, oneValues, twoValues) = StackGanNoise.Draw(seeds, networks, truncation);
         var tokens = captions.SelectMany(CaptionGrammar.Tokenize).ToArray();
         stageOne.eval();
         stageTwo?.eval();
-
-        float[] pixels;
-        using (NewDisposeScope())
-        using (no_grad())
+        const int smallLength = 3 * CaptionedDigits.SmallSize * CaptionedDigits.SmallSize;
+        const int largeLength = 3 * CaptionedDigits.LargeSize * CaptionedDigits.LargeSize;
+        var small = new float[captions.Count * smallLength];
+        var large = stageTwo is null ? null : new float[captions.Count * largeLength];
+        var (t, e, l, c) = (CaptionGrammar.MaxTokens, networks.EmbeddingDimension, networks.LatentDimension, networks.ConditionDimension);
+        for (var start = 0; start < captions.Count; start += chunk)
         {
-            var b = captions.Length;
-            var tokenTensor = tensor(tokens, [b, CaptionGrammar.MaxTokens]);
-            var none = zeros(b, networks.EmbeddingDimension);
-            using var first = stageOne.Forward(tokenTensor, none, tensor(zValues, [b, networks.LatentDimension]), tensor(oneValues, [b, networks.ConditionDimension]));
-            var image = first.Image;
+            var b = Math.Min(chunk, captions.Count - start);
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var tokenTensor = tensor(tokens.AsSpan(start * t, b * t).ToArray(), [b, t]);
+            var none = zeros(b, e);
+            using var first = stageOne.Forward(tokenTensor, none, tensor(zValues.AsSpan(start * l, b * l).ToArray(), [b, l]), tensor(oneValues.AsSpan(start * c, b * c).ToArray(), [b, c]));
+            first.Image.data<float>().CopyTo(small, start * smallLength);
             if (stageTwo is not null)
             {
-                image = stageTwo.Forward(tokenTensor, none, first.Image, tensor(twoValues, [b, networks.ConditionDimension])).Image;
+                using var second = stageTwo.Forward(tokenTensor, none, first.Image, tensor(twoValues.AsSpan(start * c, b * c).ToArray(), [b, c]));
+                second.Image.data<float>().CopyTo(large!, start * largeLength);
             }
-
-            pixels = image.data<float>().ToArray();
         }
 
-        var size = stageTwo is null ? CaptionedDigits.SmallSize : CaptionedDigits.LargeSize;
-        return EncodeSheet(pixels, size, Enumerable.Repeat(string.Empty, captions.Length).ToArray(), columns: seedsPerCaption * 2, scale: stageTwo is null ? 2 : 1);
+        return (small, large);
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using GanInference.Trainers.Data;
+using GanInference.Trainers.Export;
 using GanInference.Trainers.Models;
 using GanInference.Trainers.Training;
 using TorchSharp;
@@ -17,6 +18,12 @@ public sealed record StackGanOptions
     /// <summary>Stage 2: the Stage-I checkpoint folder.</summary>
     public string? StageOneCheckpoint { get; init; }
 
+    /// <summary>
+    /// Stage 2: Stage-I is the mean of the weights of this many epoch checkpoints up to --stage1 (Polyak averaging;
+    /// 1 = that checkpoint alone). The Stage-II checkpoint stores the averaged Stage-I, so the export ships it.
+    /// </summary>
+    public int StageOneAverageEpochs { get; init; } = 1;
+
     /// <summary>Stage 1: caption batches (of 256) for pre-training the text encoder.</summary>
     public int EncoderSteps { get; init; } = 800;
 
@@ -24,10 +31,13 @@ public sealed record StackGanOptions
     public double KlWeight { get; init; } = 1.0;
 
     /// <summary>
-    /// Weight of the optional auxiliary digit-classification terms (AC-GAN style). 0 by default: at
-    /// weight 1 the generator collapsed within an epoch to one fixed noise pattern for every caption.
+    /// Weight of the auxiliary attribute-classification terms (AC-GAN style: D learns digit, stroke colour and
+    /// background of real images; G is rewarded when D reads the caption's attributes in its images). 0 = off.
     /// </summary>
-    public double DigitWeight { get; init; }
+    public double AuxiliaryWeight { get; init; }
+
+    /// <summary>Exported MNIST classifier for the per-epoch held-out figures (heldout.csv); none when the file is missing.</summary>
+    public string? ClassifierPath { get; init; }
 
     /// <summary>Discriminator learning rate as a multiple of the generator's.</summary>
     public double DiscriminatorLearningRateScale { get; init; } = 1.0;
@@ -54,7 +64,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
 {
     public const string StageOneFileName = "stage1-generator.dat";
     public const string StageTwoFileName = "stage2-generator.dat";
-    private static readonly string[] LossColumns = ["d_loss", "g_loss", "d_real", "d_fake", "d_wrong", "kl", "g_digit_acc"];
+    private static readonly string[] LossColumns = ["d_loss", "g_loss", "d_real", "d_fake", "d_wrong", "kl", "g_digit_acc", "g_colour_acc", "g_background_acc"];
 
     public async Task<TrainingResult> RunAsync(IProgress<TrainingProgress> progress, CancellationToken cancellationToken)
     {
@@ -64,17 +74,44 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
             throw new ArgumentException($"--stage must be 1 or 2, got {stack.Stage}.");
         }
 
-        if (stack.Stage == 2 && stack.StageOneCheckpoint is null)
+        if (stack.StageOneAverageEpochs < 1)
         {
-            throw new ArgumentException("--stage 2 needs --stage1 (the Stage-I checkpoint folder).");
+            throw new ArgumentException($"--stage1-average must be at least 1, got {stack.StageOneAverageEpochs}.");
+        }
+
+        if (stack.Stage == 2 && stack.StageOneCheckpoint is null && options.ResumeFrom is null)
+        {
+            throw new ArgumentException("--stage 2 needs --stage1 (the Stage-I checkpoint folder) or --resume (a Stage-II checkpoint).");
+        }
+
+        var kind = stack.Stage == 1 ? ModelKind.StackGanStageOne : ModelKind.StackGanStageTwo;
+        var resumed = options.ResumeFrom is null ? null : await Checkpoint.ReadInfoAsync(options.ResumeFrom, cancellationToken).ConfigureAwait(false);
+        if (resumed is not null && resumed.Architecture.Kind != kind)
+        {
+            throw new ArgumentException($"--resume: {options.ResumeFrom} holds a {resumed.Architecture.Kind} checkpoint, not a {kind} one (--stage {stack.Stage}).");
         }
 
         var data = await MnistDataset.LoadAsync(options.DataDirectory, MnistSplit.Train, cancellationToken).ConfigureAwait(false);
         TorchSetup.Apply(options.Seed, options.Threads);
         var run = new RunFolder(options.RunDirectory);
         run.Create();
-        var batches = new CaptionBatches(data, options.Seed);
-        var networks = stack.Networks;
+        // Caption draws depend on the epoch as well, so a resumed run does not replay the epochs it already did.
+        var batches = new CaptionBatches(data, options.Seed + (ulong)(resumed?.Epoch ?? 0));
+        var stageOneInfo = resumed is null && stack.Stage == 2 ? await ReadStageOneAsync(stack.StageOneCheckpoint!, cancellationToken).ConfigureAwait(false) : null;
+        // A resumed run keeps the checkpoint's shapes, whatever the command line says; Stage-II takes the text
+        // encoder's and Stage-I's shapes from the Stage-I checkpoint and only its own from the command line.
+        var networks = resumed?.Architecture.StackGan
+            ?? (stageOneInfo?.Architecture.StackGan is { } first
+                ? first with
+                {
+                    StageTwoWidth = stack.Networks.StageTwoWidth,
+                    ResidualBlocks = stack.Networks.ResidualBlocks,
+                    DiscriminatorWidth = stack.Networks.DiscriminatorWidth,
+                    DiscriminatorBatchNorm = stack.Networks.DiscriminatorBatchNorm,
+                    DiscriminatorProjection = stack.Networks.DiscriminatorProjection,
+                    StageTwoResidual = stack.Networks.StageTwoResidual,
+                }
+                : stack.Networks);
         var previousSeconds = 0.0;
         var clock = Stopwatch.StartNew();
 
@@ -84,24 +121,45 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
         using var discriminator = new MatchingDiscriminator(networks, imageSize);
         var encoderAccuracy = (double?)null;
         IReadOnlyList<string> earlierCommands = [];
-        if (stack.Stage == 1)
+        if (resumed is not null)
+        {
+            Checkpoint.LoadWeights(options.ResumeFrom!, StageOneFileName, stageOne);
+            if (stageTwo is not null)
+            {
+                Checkpoint.LoadWeights(options.ResumeFrom!, StageTwoFileName, stageTwo);
+            }
+
+            Checkpoint.LoadWeights(options.ResumeFrom!, Checkpoint.DiscriminatorFileName, discriminator);
+            previousSeconds = resumed.TrainingSeconds;
+            encoderAccuracy = resumed.TestAccuracy;
+            earlierCommands = [.. resumed.EarlierCommands, resumed.Command];
+        }
+        else if (stack.Stage == 1)
         {
             stageOne.apply(GanTrainer.InitializeDcganWeights);
             encoderAccuracy = PretrainEncoder(stageOne.Encoder, batches, progress, clock, cancellationToken);
         }
         else
         {
-            var stageOneInfo = await Checkpoint.ReadInfoAsync(stack.StageOneCheckpoint!, cancellationToken).ConfigureAwait(false);
-            if (stageOneInfo.Architecture.Kind != ModelKind.StackGanStageOne)
+            if (stack.StageOneAverageEpochs > 1)
             {
-                throw new ArgumentException($"--stage1: {stack.StageOneCheckpoint} holds a {stageOneInfo.Architecture.Kind} checkpoint, not a Stage-I one.");
+                var snapshots = GeneratorAveraging.CheckpointsToAverage(stack.StageOneCheckpoint!, stageOneInfo!, stack.StageOneAverageEpochs);
+                GeneratorAveraging.LoadMean(stageOne, snapshots, StageOneFileName, () => new StageOneGenerator(networks));
+            }
+            else
+            {
+                Checkpoint.LoadWeights(stack.StageOneCheckpoint!, StageOneFileName, stageOne);
             }
 
-            Checkpoint.LoadWeights(stack.StageOneCheckpoint!, StageOneFileName, stageOne);
-            previousSeconds = stageOneInfo.TrainingSeconds;
+            previousSeconds = stageOneInfo!.TrainingSeconds;
             encoderAccuracy = stageOneInfo.TestAccuracy;
-            earlierCommands = [.. stageOneInfo.EarlierCommands, stageOneInfo.Command];
+            earlierCommands = [.. stageOneInfo!.EarlierCommands, stageOneInfo.Command];
             stageTwo!.apply(GanTrainer.InitializeDcganWeights);
+            if (networks.StageTwoResidual)
+            {
+                stageTwo.ZeroRefinement();
+            }
+
             CopyWeights(stageOne.Encoder, stageTwo.Encoder);
         }
 
@@ -123,19 +181,30 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
             stageOne.eval();
         }
 
-        discriminator.apply(GanTrainer.InitializeDcganWeights);
+        if (resumed is null)
+        {
+            discriminator.apply(GanTrainer.InitializeDcganWeights);
+        }
+
         using var generatorOptimizer = optim.Adam(generator.parameters().Where(p => p.requires_grad), options.LearningRate, options.Beta1, 0.999);
         using var discriminatorOptimizer = optim.Adam(discriminator.parameters(), options.LearningRate * stack.DiscriminatorLearningRateScale, options.Beta1, 0.999);
+        if (resumed is not null)
+        {
+            // Checkpoints written before optimizer state was saved resume with fresh Adam moments.
+            Checkpoint.LoadOptimizerState(options.ResumeFrom!, Checkpoint.GeneratorOptimizerFileName, generatorOptimizer);
+            Checkpoint.LoadOptimizerState(options.ResumeFrom!, Checkpoint.DiscriminatorOptimizerFileName, discriminatorOptimizer);
+        }
 
         var batchSize = Math.Min(options.BatchSize, data.Count);
         var stepsPerEpoch = data.Count / batchSize;
         var (totalSteps, epochs) = options.StepBudget(stepsPerEpoch);
-        await using var lossLog = await LossLog.OpenAsync(run.LossCsv, LossColumns, append: false, cancellationToken).ConfigureAwait(false);
-        long step = 0;
+        await using var lossLog = await LossLog.OpenAsync(run.LossCsv, LossColumns, append: resumed is not null, cancellationToken).ConfigureAwait(false);
+        using var monitor = stack.ClassifierPath is { } classifierPath && File.Exists(classifierPath) ? new HeldOutMonitor(classifierPath, run.Root) : null;
+        long step = resumed?.Step ?? 0;
+        var firstStep = step;
         var lastCheckpoint = string.Empty;
         var row = new double[LossColumns.Length];
-        var kind = stack.Stage == 1 ? ModelKind.StackGanStageOne : ModelKind.StackGanStageTwo;
-        for (var epoch = 1; epoch <= epochs; epoch++)
+        for (var epoch = (resumed?.Epoch ?? 0) + 1; epoch <= epochs; epoch++)
         {
             random.manual_seed(unchecked((long)options.Seed + epoch));
             using var order = randperm(data.Count);
@@ -157,9 +226,9 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
                     epochs,
                     step,
                     totalSteps,
-                    step * batchSize / Math.Max(clock.Elapsed.TotalSeconds, 1e-9),
+                    (step - firstStep) * batchSize / Math.Max(clock.Elapsed.TotalSeconds, 1e-9),
                     clock.Elapsed, // this stage only, so the ETA is right; the checkpoint adds Stage-I's time
-                    [new("D", row[0]), new("G", row[1]), new("Dx", row[2]), new("DGz", row[3]), new("Dwrong", row[4]), new("KL", row[5]), new("digit", row[6])]));
+                    [new("D", row[0]), new("G", row[1]), new("Dx", row[2]), new("DGz", row[3]), new("Dwrong", row[4]), new("KL", row[5]), new("digit", row[6]), new("colour", row[7]), new("bg", row[8])]));
             }
 
             await lossLog.FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -170,6 +239,18 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
             }
 
             await File.WriteAllBytesAsync(run.SampleGrid(epoch), grid, cancellationToken).ConfigureAwait(false);
+            if (monitor is not null)
+            {
+                (double Digit, double Colour, double Background) heldOut;
+                using (GcQuietSection.Enter())
+                {
+                    heldOut = await monitor.RecordAsync(epoch, stageOne, stageTwo, cancellationToken).ConfigureAwait(false);
+                }
+
+                progress.Report(new TrainingProgress(epoch, epochs, step, totalSteps, (step - firstStep) * batchSize / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed,
+                    [new("heldout digit", heldOut.Digit), new("colour", heldOut.Colour), new("bg", heldOut.Background)]));
+            }
+
             generator.train();
             var info = new CheckpointInfo
             {
@@ -195,9 +276,14 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
                 files[StageTwoFileName] = stageTwo;
             }
 
+            var optimizers = new Dictionary<string, TorchSharp.Modules.OptimizerHelper>
+            {
+                [Checkpoint.GeneratorOptimizerFileName] = generatorOptimizer,
+                [Checkpoint.DiscriminatorOptimizerFileName] = discriminatorOptimizer,
+            };
             lastCheckpoint = run.Checkpoint(epoch);
-            await Checkpoint.SaveAsync(lastCheckpoint, info, files, cancellationToken).ConfigureAwait(false);
-            await Checkpoint.SaveAsync(run.LatestCheckpoint, info, files, cancellationToken).ConfigureAwait(false);
+            await Checkpoint.SaveAsync(lastCheckpoint, info, files, cancellationToken, optimizers).ConfigureAwait(false);
+            await Checkpoint.SaveAsync(run.LatestCheckpoint, info, files, cancellationToken, optimizers).ConfigureAwait(false);
         }
 
         return new TrainingResult(run.Root, lastCheckpoint, step, previousSeconds + clock.Elapsed.TotalSeconds);
@@ -267,7 +353,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
         CaptionBatch batch)
     {
         var b = batch.Tokens.shape[0];
-        var networks = stack.Networks;
+        var networks = stageOne.Architecture;
         var real = Noisy(stageTwo is null ? batch.Small : batch.Large);
         var noEmbedding = zeros(b, networks.EmbeddingDimension);
         Tensor sentence, wrongSentence;
@@ -279,24 +365,26 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
 
         var pass = GeneratePass(stageOne, stageTwo, batch, noEmbedding);
 
-        // Discriminator: real+matching → 1; fake → 0 and real+mismatched → 0 (half weight each); digit of real images.
+        // Discriminator: real+matching → 1; fake → 0 and real+mismatched → 0 (half weight each); attributes of real images.
         discriminatorOptimizer.zero_grad();
-        var (realLogits, realDigits) = discriminator.Forward(real, sentence);
+        var (realLogits, realAttributes) = discriminator.Forward(real, sentence);
         var (wrongLogits, _) = discriminator.Forward(real, wrongSentence);
         var (fakeLogits, _) = discriminator.Forward(Noisy(pass.Image.detach()), sentence);
         var discriminatorLoss = nn.functional.softplus(-realLogits).mean()
-            + (0.5 * (nn.functional.softplus(fakeLogits).mean() + nn.functional.softplus(wrongLogits).mean()))
-            + (stack.DigitWeight * nn.functional.cross_entropy(realDigits, batch.Digits));
+            + (0.5 * (nn.functional.softplus(fakeLogits).mean() + nn.functional.softplus(wrongLogits).mean()));
+        if (stack.AuxiliaryWeight > 0)
+        {
+            discriminatorLoss = discriminatorLoss + (stack.AuxiliaryWeight * AttributeLoss(realAttributes, batch));
+        }
+
         discriminatorLoss.backward();
         discriminatorOptimizer.step();
 
-        // Generator: non-saturating GAN loss + digit recognised by D's classifier + CA's KL term.
+        // Generator: non-saturating GAN loss + the caption's attributes read by D's classifier + CA's KL term.
         generatorOptimizer.zero_grad();
-        var (generatedLogits, generatedDigits) = discriminator.Forward(Noisy(pass.Image), sentence);
+        var (generatedLogits, generatedAttributes) = discriminator.Forward(Noisy(pass.Image), sentence);
         var kl = KlDivergence(pass);
-        var generatorLoss = nn.functional.softplus(-generatedLogits).mean()
-            + (stack.DigitWeight * nn.functional.cross_entropy(generatedDigits, batch.Digits))
-            + (stack.KlWeight * kl);
+        var generatorLoss = GeneratorLoss(generatedLogits, generatedAttributes, kl, batch);
         generatorLoss.backward();
         generatorOptimizer.step();
 
@@ -305,8 +393,8 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
         {
             using var again = GeneratePass(stageOne, stageTwo, batch, noEmbedding);
             generatorOptimizer.zero_grad();
-            var (logits, digitLogits) = discriminator.Forward(again.Image, sentence);
-            (nn.functional.softplus(-logits).mean() + (stack.DigitWeight * nn.functional.cross_entropy(digitLogits, batch.Digits)) + (stack.KlWeight * KlDivergence(again))).backward();
+            var (logits, attributes) = discriminator.Forward(Noisy(again.Image), sentence);
+            GeneratorLoss(logits, attributes, KlDivergence(again), batch).backward();
             generatorOptimizer.step();
         }
 
@@ -318,9 +406,25 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
             fakeLogits.sigmoid().mean().item<float>(),
             wrongLogits.sigmoid().mean().item<float>(),
             kl.item<float>(),
-            generatedDigits.argmax(1).eq(batch.Digits).to_type(ScalarType.Float32).mean().item<float>(),
+            Accuracy(generatedAttributes.Digit, batch.Digits),
+            Accuracy(generatedAttributes.Colour, batch.Colours),
+            Accuracy(generatedAttributes.Background, batch.Backgrounds),
         ];
     }
+
+    private Tensor GeneratorLoss(Tensor logits, AttributeLogits attributes, Tensor kl, CaptionBatch batch)
+    {
+        var loss = nn.functional.softplus(-logits).mean() + (stack.KlWeight * kl);
+        return stack.AuxiliaryWeight > 0 ? loss + (stack.AuxiliaryWeight * AttributeLoss(attributes, batch)) : loss;
+    }
+
+    /// <summary>Cross-entropy of digit, stroke colour and background, summed.</summary>
+    private static Tensor AttributeLoss(AttributeLogits attributes, CaptionBatch batch) =>
+        nn.functional.cross_entropy(attributes.Digit, batch.Digits)
+        + nn.functional.cross_entropy(attributes.Colour, batch.Colours)
+        + nn.functional.cross_entropy(attributes.Background, batch.Backgrounds);
+
+    private static float Accuracy(Tensor logits, Tensor targets) => logits.argmax(1).eq(targets).to_type(ScalarType.Float32).mean().item<float>();
 
     /// <summary>KL(N(μ, σ²) ‖ N(0, 1)) of Conditioning Augmentation, summed over c and averaged over the batch.</summary>
     private static Tensor KlDivergence(GeneratorPass pass) =>
@@ -332,7 +436,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
     private GeneratorPass GeneratePass(StageOneGenerator stageOne, StageTwoGenerator? stageTwo, CaptionBatch batch, Tensor noEmbedding)
     {
         var b = batch.Tokens.shape[0];
-        var networks = stack.Networks;
+        var networks = stageOne.Architecture;
         var z = randn(b, networks.LatentDimension);
         var epsilon = randn(b, networks.ConditionDimension);
         if (stageTwo is null)
@@ -347,6 +451,14 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
         }
 
         return stageTwo.Forward(batch.Tokens, noEmbedding, small, randn(b, networks.ConditionDimension));
+    }
+
+    private static async Task<CheckpointInfo> ReadStageOneAsync(string directory, CancellationToken cancellationToken)
+    {
+        var info = await Checkpoint.ReadInfoAsync(directory, cancellationToken).ConfigureAwait(false);
+        return info.Architecture.Kind == ModelKind.StackGanStageOne && info.Architecture.StackGan is not null
+            ? info
+            : throw new ArgumentException($"--stage1: {directory} holds a {info.Architecture.Kind} checkpoint, not a Stage-I one.");
     }
 
     private static void CopyWeights(nn.Module source, nn.Module destination)

@@ -27,12 +27,16 @@ public sealed record TextToImageReport
     /// <summary>Digit accuracy of the 32×32 Stage-I images alone.</summary>
     public required double StageOneDigitAccuracy { get; init; }
 
+    /// <summary>Truncation of z and the CA noise the images were drawn with (the manifest's default).</summary>
+    public float Truncation { get; init; }
+
     /// <summary>Embedding path: images from the encoder's sentence embeddings passed as <c>embedding</c> equal the text path (max |Δ|).</summary>
     public double? EmbeddingPathMaxDifference { get; init; }
 
     public IReadOnlyDictionary<string, double> ToMetrics() => new Dictionary<string, double>
     {
         ["heldOutCaptions"] = Captions,
+        ["truncation"] = Truncation,
         ["digitAccuracy"] = Math.Round(DigitAccuracy, 4),
         ["colourAccuracy"] = Math.Round(ColourAccuracy, 4),
         ["backgroundAccuracy"] = Math.Round(BackgroundAccuracy, 4),
@@ -72,11 +76,11 @@ public sealed class TextToImageEvaluator(string classifierPath, string dataDirec
 
     public static ulong[] Seeds(int count) => [.. Enumerable.Range(0, count).Select(i => FirstSeed + (ulong)i)];
 
-    public async Task<TextToImageReport> EvaluateAsync(OnnxStackGanPipeline pipeline, int count, CancellationToken cancellationToken)
+    public async Task<TextToImageReport> EvaluateAsync(OnnxStackGanPipeline pipeline, int count, CancellationToken cancellationToken, float truncation = 0f)
     {
         var captions = HeldOutCaptions(count);
         var tokens = captions.SelectMany(c => CaptionGrammar.Tokenize(c.Caption)).ToArray();
-        var (small, large) = pipeline.Generate(tokens, null, Seeds(count), cancellationToken);
+        var (small, large) = pipeline.Generate(tokens, null, Seeds(count), cancellationToken, truncation);
         using var classifier = new OnnxClassifierSession(classifierPath);
         var generated = Read(large, CaptionedDigits.LargeSize, captions, classifier, cancellationToken);
         var stageOne = Read(small, CaptionedDigits.SmallSize, captions, classifier, cancellationToken);
@@ -88,6 +92,7 @@ public sealed class TextToImageEvaluator(string classifierPath, string dataDirec
         return new TextToImageReport
         {
             Captions = count,
+            Truncation = truncation,
             DigitAccuracy = generated.Digit,
             ColourAccuracy = generated.Colour,
             BackgroundAccuracy = generated.Background,
@@ -137,7 +142,11 @@ public sealed class TextToImageEvaluator(string classifierPath, string dataDirec
         throw new InvalidDataException($"the test split has no digit {digit}.");
     }
 
-    private static (double Digit, double Colour, double Background) Read(float[] images, int size, IReadOnlyList<(DigitAttributes Attributes, string Caption)> captions, OnnxClassifierSession classifier, CancellationToken cancellationToken)
+    /// <summary>
+    /// Shares of images [n, 3, size, size] in [-1, 1] whose digit, stroke colour and background the reader finds
+    /// as their caption says.
+    /// </summary>
+    public static (double Digit, double Colour, double Background) Read(float[] images, int size, IReadOnlyList<(DigitAttributes Attributes, string Caption)> captions, OnnxClassifierSession classifier, CancellationToken cancellationToken)
     {
         var n = captions.Count;
         var area = size * size;

@@ -1,0 +1,58 @@
+using System.Text.Json;
+using GanInference.Trainers.Evaluation;
+using GanInference.Trainers.TextToImage;
+
+namespace GanInference.Trainers.Tests.TextToImage;
+
+/// <summary>
+/// The shipped <c>models/stackgan-digits</c>: its manifest's figures are reproduced from its own ONNX files (200 held-out
+/// captions, seeds 1000.., the manifest's default truncation, the same reader and classifier), and they meet issue #3's bar.
+/// Guards against a manifest, README or doc figure drifting away from the files next to it.
+/// </summary>
+public sealed class ShippedTextModelTests
+{
+    private const string Pipeline = "stackgan-digits";
+
+    [Fact]
+    public void The_shipped_pipeline_reproduces_its_manifest_figures_and_meets_the_bar()
+    {
+        var root = RepositoryRoot();
+        var models = Path.Combine(root, "models");
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(models, Pipeline, "gan.json")));
+        var truncation = manifest.RootElement.GetProperty("defaults").GetProperty("truncation").GetSingle();
+        var provenance = manifest.RootElement.GetProperty("provenance");
+        var metrics = provenance.GetProperty("metrics");
+        var networks = provenance.GetProperty("architecture").Deserialize<StackGanArchitecture>(new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
+
+        var count = metrics.GetProperty("heldOutCaptions").GetInt32();
+        var captions = TextToImageEvaluator.HeldOutCaptions(count);
+        using var pipeline = new OnnxStackGanPipeline(
+            File.ReadAllBytes(Path.Combine(models, $"{Pipeline}-stage1", "model.onnx")),
+            File.ReadAllBytes(Path.Combine(models, $"{Pipeline}-stage2", "model.onnx")),
+            networks);
+        var (_, large) = pipeline.Generate([.. captions.SelectMany(c => CaptionGrammar.Tokenize(c.Caption))], null, TextToImageEvaluator.Seeds(count), CancellationToken.None, truncation);
+        using var classifier = new OnnxClassifierSession(Path.Combine(root, "eval", "mnist-classifier", "model.onnx"));
+        var (digit, colour, background) = TextToImageEvaluator.Read(large, CaptionedDigits.LargeSize, captions, classifier, CancellationToken.None);
+
+        Assert.Equal(metrics.GetProperty("digitAccuracy").GetDouble(), digit, 3);
+        Assert.Equal(metrics.GetProperty("colourAccuracy").GetDouble(), colour, 3);
+        Assert.Equal(metrics.GetProperty("backgroundAccuracy").GetDouble(), background, 3);
+        Assert.Equal(200, count);
+        Assert.InRange(digit, 0.80, 1.0);
+        Assert.InRange(colour, 0.90, 1.0);
+        Assert.InRange(background, 0.95, 1.0);
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "GanInference.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new DirectoryNotFoundException($"no GanInference.sln above {AppContext.BaseDirectory}");
+    }
+}

@@ -1,0 +1,46 @@
+using System.Globalization;
+using GanInference.Trainers.Evaluation;
+
+namespace GanInference.Trainers.TextToImage;
+
+/// <summary>
+/// The quality bar's figures after every epoch, from the TorchSharp networks: the 200 held-out captions and seeds
+/// of <see cref="TextToImageEvaluator"/>, read back by the same reader, appended to <c>heldout.csv</c> in the run
+/// folder. A run can be judged (and stopped) by these numbers rather than by eye on the sample grid.
+/// </summary>
+public sealed class HeldOutMonitor : IDisposable
+{
+    public const string FileName = "heldout.csv";
+    private readonly OnnxClassifierSession classifier;
+    private readonly IReadOnlyList<(DigitAttributes Attributes, string Caption)> captions;
+    private readonly string[] captionTexts;
+    private readonly ulong[] seeds;
+    private readonly string path;
+
+    public HeldOutMonitor(string classifierPath, string runDirectory, int count = TextToImageEvaluator.DefaultCaptions)
+    {
+        classifier = new OnnxClassifierSession(classifierPath);
+        captions = TextToImageEvaluator.HeldOutCaptions(count);
+        captionTexts = [.. captions.Select(c => c.Caption)];
+        seeds = TextToImageEvaluator.Seeds(count);
+        path = Path.Combine(runDirectory, FileName);
+    }
+
+    /// <summary>Scores the networks (left in eval mode) on the final images (32×32 at stage 1, 64×64 at stage 2) and appends the row.</summary>
+    public async Task<(double Digit, double Colour, double Background)> RecordAsync(int epoch, StageOneGenerator stageOne, StageTwoGenerator? stageTwo, CancellationToken cancellationToken)
+    {
+        var (small, large) = StackGanSamples.Generate(stageOne, stageTwo, captionTexts, seeds);
+        var final = large is null
+            ? TextToImageEvaluator.Read(small, CaptionedDigits.SmallSize, captions, classifier, cancellationToken)
+            : TextToImageEvaluator.Read(large, CaptionedDigits.LargeSize, captions, classifier, cancellationToken);
+        if (!File.Exists(path))
+        {
+            await File.WriteAllTextAsync(path, "epoch,digit,colour,background\n", cancellationToken).ConfigureAwait(false);
+        }
+
+        await File.AppendAllTextAsync(path, string.Create(CultureInfo.InvariantCulture, $"{epoch},{final.Digit:F3},{final.Colour:F3},{final.Background:F3}\n"), cancellationToken).ConfigureAwait(false);
+        return final;
+    }
+
+    public void Dispose() => classifier.Dispose();
+}
