@@ -38,59 +38,15 @@ public static class GeneratorAveraging
     /// <summary>Loads the mean of the checkpoints' generator weights into <paramref name="target"/> and re-estimates BatchNorm statistics.</summary>
     public static void LoadAverage(IGenerator target, GanArchitecture architecture, IReadOnlyList<string> checkpoints, ulong seed)
     {
-        using var noGrad = no_grad();
-        var sums = new Dictionary<string, Tensor>();
-        try
-        {
-            foreach (var folder in checkpoints)
-            {
-                var snapshot = ModelFactory.CreateGenerator(architecture);
-                using (snapshot.Module)
-                {
-                    Checkpoint.LoadWeights(folder, Checkpoint.GeneratorFileName, snapshot.Module);
-                    foreach (var (name, value) in snapshot.Module.state_dict())
-                    {
-                        if (!value.is_floating_point())
-                        {
-                            continue; // e.g. num_batches_tracked
-                        }
-
-                        if (sums.TryGetValue(name, out var sum))
-                        {
-                            sum.add_(value);
-                        }
-                        else
-                        {
-                            sums[name] = value.detach().clone();
-                        }
-                    }
-                }
-            }
-
-            foreach (var (name, value) in target.Module.state_dict())
-            {
-                if (sums.TryGetValue(name, out var sum))
-                {
-                    value.copy_(sum / checkpoints.Count);
-                }
-            }
-        }
-        finally
-        {
-            foreach (var sum in sums.Values)
-            {
-                sum.Dispose();
-            }
-        }
-
+        LoadMean(target.Module, checkpoints, Checkpoint.GeneratorFileName, () => ModelFactory.CreateGenerator(architecture).Module);
         RecomputeBatchNormStatistics(target, architecture, seed);
     }
 
     /// <summary>
     /// Loads into <paramref name="target"/> the mean of every floating-point tensor (weights and BatchNorm running
     /// statistics) of <paramref name="fileName"/> in each checkpoint; <paramref name="create"/> makes a module of the
-    /// same shape to load each snapshot into. Used for StackGAN's Stage-I, whose BatchNorm statistics depend on
-    /// captions and are averaged rather than re-estimated.
+    /// same shape to load each snapshot into. StackGAN's Stage-I keeps these averaged BatchNorm statistics (they
+    /// depend on captions); <see cref="LoadAverage"/> re-estimates them for the GAN generators.
     /// </summary>
     public static void LoadMean(nn.Module target, IReadOnlyList<string> checkpoints, string fileName, Func<nn.Module> create)
     {

@@ -281,9 +281,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
                 [Checkpoint.GeneratorOptimizerFileName] = generatorOptimizer,
                 [Checkpoint.DiscriminatorOptimizerFileName] = discriminatorOptimizer,
             };
-            lastCheckpoint = run.Checkpoint(epoch);
-            await Checkpoint.SaveAsync(lastCheckpoint, info, files, cancellationToken, optimizers).ConfigureAwait(false);
-            await Checkpoint.SaveAsync(run.LatestCheckpoint, info, files, cancellationToken, optimizers).ConfigureAwait(false);
+            lastCheckpoint = await Checkpoint.SaveEpochAsync(run, info, files, cancellationToken, optimizers).ConfigureAwait(false);
         }
 
         return new TrainingResult(run.Root, lastCheckpoint, step, previousSeconds + clock.Elapsed.TotalSeconds);

@@ -45,6 +45,20 @@ public static class Checkpoint
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
+    /// <summary>Saves the epoch's checkpoint (<c>checkpoints/epoch-NNN</c>) and refreshes <c>latest</c>; returns the epoch folder.</summary>
+    public static async Task<string> SaveEpochAsync(
+        RunFolder run,
+        CheckpointInfo info,
+        IReadOnlyDictionary<string, nn.Module> networks,
+        CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, TorchSharp.Modules.OptimizerHelper>? optimizers = null)
+    {
+        var folder = run.Checkpoint(info.Epoch);
+        await SaveAsync(folder, info, networks, cancellationToken, optimizers).ConfigureAwait(false);
+        await SaveAsync(run.LatestCheckpoint, info, networks, cancellationToken, optimizers).ConfigureAwait(false);
+        return folder;
+    }
+
     /// <summary>Writes into a sibling temp folder, then renames it, so a crash never leaves a half checkpoint.</summary>
     public static async Task SaveAsync(
         string directory,

@@ -98,9 +98,7 @@ public sealed class ClassifierTrainer
                 TestAccuracy = Math.Round(testAccuracy, 4),
             };
             var networks = new Dictionary<string, nn.Module> { [Checkpoint.ClassifierFileName] = classifier };
-            lastCheckpoint = run.Checkpoint(epoch);
-            await Checkpoint.SaveAsync(lastCheckpoint, info, networks, cancellationToken).ConfigureAwait(false);
-            await Checkpoint.SaveAsync(run.LatestCheckpoint, info, networks, cancellationToken).ConfigureAwait(false);
+            lastCheckpoint = await Checkpoint.SaveEpochAsync(run, info, networks, cancellationToken).ConfigureAwait(false);
         }
 
         return (new TrainingResult(run.Root, lastCheckpoint, step, clock.Elapsed.TotalSeconds), testAccuracy);

@@ -148,7 +148,7 @@ public sealed class CycleGanTrainer
                 TrainingImages = domainA.Count + domainB.Count,
                 BatchSize = batchSize,
             };
-            lastCheckpoint = await TranslationTraining.SaveCheckpointsAsync(run, info, networks, optimizers, cancellationToken).ConfigureAwait(false);
+            lastCheckpoint = await Checkpoint.SaveEpochAsync(run, info, networks, cancellationToken, optimizers).ConfigureAwait(false);
             if (schedule.TimeIsUp(clock.Elapsed))
             {
                 break;

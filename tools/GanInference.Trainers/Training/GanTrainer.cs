@@ -132,9 +132,7 @@ public sealed class GanTrainer
                 [Checkpoint.GeneratorOptimizerFileName] = generatorOptimizer,
                 [Checkpoint.DiscriminatorOptimizerFileName] = discriminatorOptimizer,
             };
-            lastCheckpoint = run.Checkpoint(epoch);
-            await Checkpoint.SaveAsync(lastCheckpoint, info, networks, cancellationToken, optimizers).ConfigureAwait(false);
-            await Checkpoint.SaveAsync(run.LatestCheckpoint, info, networks, cancellationToken, optimizers).ConfigureAwait(false);
+            lastCheckpoint = await Checkpoint.SaveEpochAsync(run, info, networks, cancellationToken, optimizers).ConfigureAwait(false);
         }
 
         return new TrainingResult(run.Root, lastCheckpoint, step, previousSeconds + clock.Elapsed.TotalSeconds);

@@ -120,7 +120,7 @@ public sealed class Pix2PixTrainer
                 TrainingImages = train.Count,
                 BatchSize = batchSize,
             };
-            lastCheckpoint = await TranslationTraining.SaveCheckpointsAsync(run, info, networks, optimizers, cancellationToken).ConfigureAwait(false);
+            lastCheckpoint = await Checkpoint.SaveEpochAsync(run, info, networks, cancellationToken, optimizers).ConfigureAwait(false);
             if (schedule.TimeIsUp(clock.Elapsed))
             {
                 break;

@@ -98,20 +98,6 @@ internal static class TranslationTraining
         }
     }
 
-    /// <summary>Saves the epoch's checkpoint and refreshes <c>latest</c>; returns the epoch folder.</summary>
-    public static async Task<string> SaveCheckpointsAsync(
-        RunFolder run,
-        CheckpointInfo info,
-        IReadOnlyDictionary<string, nn.Module> networks,
-        IReadOnlyDictionary<string, OptimizerHelper> optimizers,
-        CancellationToken cancellationToken)
-    {
-        var folder = run.Checkpoint(info.Epoch);
-        await Checkpoint.SaveAsync(folder, info, networks, cancellationToken, optimizers).ConfigureAwait(false);
-        await Checkpoint.SaveAsync(run.LatestCheckpoint, info, networks, cancellationToken, optimizers).ConfigureAwait(false);
-        return folder;
-    }
-
     public static void Restore(string checkpoint, IReadOnlyDictionary<string, nn.Module> networks, IReadOnlyDictionary<string, OptimizerHelper> optimizers)
     {
         foreach (var (file, network) in networks)
