@@ -14,7 +14,7 @@ public sealed class DynamicBatcherTests
     public async Task Small_requests_queued_together_run_as_one_batch()
     {
         var executor = new SquaringExecutor();
-        await using var batcher = Create(executor, maxBatch: 64, delay: TimeSpan.FromMilliseconds(200));
+        await using var batcher = Create(executor, maxBatch: 64, delay: TimeSpan.FromSeconds(1)); // wide enough for a stalled CI thread
         var (a, outA) = Request(1, 2);
         var (b, outB) = Request(10, 3);
         var (c, outC) = Request(100, 1);
@@ -162,7 +162,9 @@ public sealed class DynamicBatcherTests
     public async Task A_request_that_expires_or_is_cancelled_while_its_batch_waits_for_the_delay_is_left_out_of_the_run()
     {
         var executor = new SquaringExecutor();
-        await using var batcher = Create(executor, maxBatch: 8, delay: TimeSpan.FromMilliseconds(300));
+        // The batch (3 of 8) waits the whole delay; 2 s leaves a loaded CI machine ample time to cancel inside it
+        // (at 300 ms the 100 ms pause below once overran it and the cancelled request ran).
+        await using var batcher = Create(executor, maxBatch: 8, delay: TimeSpan.FromSeconds(2));
         using var cancel = new CancellationTokenSource();
         var expiring = batcher.SubmitAsync(new[] { 21 }, new int[2], DateTime.UtcNow.AddMilliseconds(50), default).AsTask();
         var cancelled = batcher.SubmitAsync(new[] { 22 }, new int[2], DateTime.MaxValue, cancel.Token).AsTask();
@@ -182,7 +184,7 @@ public sealed class DynamicBatcherTests
     public async Task An_executor_failure_fails_every_request_in_the_batch_and_the_batcher_goes_on()
     {
         var executor = new SquaringExecutor { FailOn = 13 };
-        await using var batcher = Create(executor, maxBatch: 8, delay: TimeSpan.FromMilliseconds(100));
+        await using var batcher = Create(executor, maxBatch: 8, delay: TimeSpan.FromSeconds(1)); // both requests must share the batch
         var poisoned = batcher.SubmitAsync(new[] { 13 }, new int[2], DateTime.MaxValue, default).AsTask();
         var neighbour = batcher.SubmitAsync(new[] { 2 }, new int[2], DateTime.MaxValue, default).AsTask();
 
