@@ -227,8 +227,9 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
                     step,
                     totalSteps,
                     (step - firstStep) * batchSize / Math.Max(clock.Elapsed.TotalSeconds, 1e-9),
-                    clock.Elapsed, // this stage only, so the ETA is right; the checkpoint adds Stage-I's time
-                    [new("D", row[0]), new("G", row[1]), new("Dx", row[2]), new("DGz", row[3]), new("Dwrong", row[4]), new("KL", row[5]), new("digit", row[6]), new("colour", row[7]), new("bg", row[8])]));
+                    clock.Elapsed, // this session of this stage only (steps after firstStep), so the ETA is right; the checkpoint adds the rest
+                    [new("D", row[0]), new("G", row[1]), new("Dx", row[2]), new("DGz", row[3]), new("Dwrong", row[4]), new("KL", row[5]), new("digit", row[6]), new("colour", row[7]), new("bg", row[8])],
+                    firstStep));
             }
 
             await lossLog.FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -248,7 +249,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
                 }
 
                 progress.Report(new TrainingProgress(epoch, epochs, step, totalSteps, (step - firstStep) * batchSize / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed,
-                    [new("heldout digit", heldOut.Digit), new("colour", heldOut.Colour), new("bg", heldOut.Background)]));
+                    [new("heldout digit", heldOut.Digit), new("colour", heldOut.Colour), new("bg", heldOut.Background)], firstStep));
             }
 
             generator.train();
