@@ -108,6 +108,13 @@ public sealed class StackGanTrainerTests
         Assert.Equal(Tiny, info.Architecture.StackGan);
         Assert.Equal(["test StackGanStageOne"], info.EarlierCommands);
 
+        // evaluate-stage1 reads the mean of the two epochs on held-out captions, per digit too.
+        var classifier = await TestClassifier.ExportAsync(temp, data);
+        var figures = await StageOneCheckpointEvaluator.EvaluateAsync(resumed.LastCheckpoint, 2, 1f, 30, classifier, CancellationToken.None);
+        Assert.Equal((30, 2, 1f), (figures.Captions, figures.AveragedEpochs, figures.Truncation));
+        Assert.All(new[] { figures.Digit, figures.Colour, figures.Background }, v => Assert.InRange(v, 0, 1));
+        Assert.Equal(10, figures.DigitByClass.Count);
+
         // Stage 2 on the mean of the two Stage-I epochs: its checkpoint carries that mean.
         var two = await new StackGanTrainer(Options(data, temp.Combine("s2"), ModelKind.StackGanStageTwo), new StackGanOptions { Stage = 2, StageOneCheckpoint = resumed.LastCheckpoint, StageOneAverageEpochs = 2, Networks = Tiny })
             .RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);

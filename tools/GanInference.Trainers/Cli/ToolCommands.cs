@@ -13,7 +13,36 @@ internal static partial class ToolCommands
 {
     private static readonly JsonSerializerOptions ReportJson = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
-    public static IEnumerable<Command> Create(ILoggerFactory loggers) => [CreateExport(loggers), CreateEvaluate(loggers)];
+    public static IEnumerable<Command> Create(ILoggerFactory loggers) => [CreateExport(loggers), CreateEvaluate(loggers), CreateEvaluateStageOne()];
+
+    private static Command CreateEvaluateStageOne()
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Stage-I checkpoint folder (runs/NAME/checkpoints/epoch-NNN).", Required = true };
+        var average = new Option<int>("--average-epochs") { Description = "Evaluate the mean weights of this many epoch checkpoints up to --checkpoint (as train stackgan --stage 2 --stage1-average).", DefaultValueFactory = _ => 1 };
+        var truncation = new Option<float>("--truncation") { Description = "Truncation of z and the CA noise (0 = plain N(0, 1)).", DefaultValueFactory = _ => 0f };
+        var captions = new Option<int>("--captions") { Description = "Held-out captions (seeds 1000..), as the export's evaluation.", DefaultValueFactory = _ => TextToImage.TextToImageEvaluator.DefaultCaptions };
+        var classifier = new Option<string>("--classifier") { Description = "Exported classifier.", DefaultValueFactory = _ => Path.Combine("eval", "mnist-classifier", "model.onnx") };
+        var command = new Command("evaluate-stage1", "Held-out figures of a StackGAN Stage-I checkpoint (or the mean of its last epochs) at a truncation; per digit too.");
+        foreach (var option in new Option[] { checkpoint, average, truncation, captions, classifier })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            if (parse.GetValue(average) < 1 || parse.GetValue(captions) < 1)
+            {
+                throw new ArgumentException("--average-epochs and --captions must be at least 1.");
+            }
+
+            var report = await TextToImage.StageOneCheckpointEvaluator.EvaluateAsync(
+                parse.GetValue(checkpoint)!, parse.GetValue(average), parse.GetValue(truncation), parse.GetValue(captions), parse.GetValue(classifier)!, cancellationToken).ConfigureAwait(false);
+            Console.WriteLine(FormattableString.Invariant($"{report.Captions} held-out captions, {report.AveragedEpochs} epoch(s) averaged, truncation {report.Truncation}: digit {report.Digit:F3}  colour {report.Colour:F3}  background {report.Background:F3}"));
+            Console.WriteLine("digit by class 0-9: " + string.Join(" ", report.DigitByClass.Select(v => v.ToString("F2", CultureInfo.InvariantCulture))));
+            return 0;
+        });
+        return command;
+    }
 
     private static Command CreateExport(ILoggerFactory loggers)
     {
@@ -65,6 +94,11 @@ internal static partial class ToolCommands
                 Console.WriteLine(FormattableString.Invariant($"{"embeddingPathMaxDifference",-24} {stackReport.EmbeddingPathMaxDifference}"));
                 Log.Exported(logger, "text-to-image pipeline", options.OutputDirectory);
                 return 0;
+            }
+
+            if (options.Truncation != 0)
+            {
+                throw new ArgumentException("--truncation: only text-to-image exports (StackGAN Stage-II checkpoints) write a default truncation; other manifests keep 0.");
             }
 
             if (await ImageToImagePackageWriter.IsImageToImageCheckpointAsync(options.CheckpointDirectory, cancellationToken).ConfigureAwait(false))

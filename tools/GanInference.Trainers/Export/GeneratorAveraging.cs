@@ -11,7 +11,7 @@ namespace GanInference.Trainers.Export;
 /// an oscillating GAN. BatchNorm statistics of the averaged weights are re-estimated afterwards,
 /// because the averaged running statistics do not match the averaged weights' activations.
 /// </summary>
-public static class GeneratorAveraging
+internal static class GeneratorAveraging
 {
     private const int StatisticsBatches = 100;
     private const int StatisticsBatchSize = 64;

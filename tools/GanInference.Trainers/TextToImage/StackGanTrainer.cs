@@ -202,6 +202,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
         using var monitor = stack.ClassifierPath is { } classifierPath && File.Exists(classifierPath) ? new HeldOutMonitor(classifierPath, run.Root) : null;
         long step = resumed?.Step ?? 0;
         var firstStep = step;
+        double ImagesPerSecond() => (step - firstStep) * batchSize / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
         var lastCheckpoint = string.Empty;
         var row = new double[LossColumns.Length];
         for (var epoch = (resumed?.Epoch ?? 0) + 1; epoch <= epochs; epoch++)
@@ -226,7 +227,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
                     epochs,
                     step,
                     totalSteps,
-                    (step - firstStep) * batchSize / Math.Max(clock.Elapsed.TotalSeconds, 1e-9),
+                    ImagesPerSecond(),
                     clock.Elapsed, // this session of this stage only (steps after firstStep), so the ETA is right; the checkpoint adds the rest
                     [new("D", row[0]), new("G", row[1]), new("Dx", row[2]), new("DGz", row[3]), new("Dwrong", row[4]), new("KL", row[5]), new("digit", row[6]), new("colour", row[7]), new("bg", row[8])],
                     firstStep));
@@ -248,7 +249,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
                     heldOut = await monitor.RecordAsync(epoch, stageOne, stageTwo, cancellationToken).ConfigureAwait(false);
                 }
 
-                progress.Report(new TrainingProgress(epoch, epochs, step, totalSteps, (step - firstStep) * batchSize / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed,
+                progress.Report(new TrainingProgress(epoch, epochs, step, totalSteps, ImagesPerSecond(), clock.Elapsed,
                     [new("heldout digit", heldOut.Digit), new("colour", heldOut.Colour), new("bg", heldOut.Background)], firstStep));
             }
 
