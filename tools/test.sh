@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# README's test command: installs what the tests need when it is missing (idempotent, quiet when present),
+# runs the offline checks in tools/ci/checks/ (each installs its own needs), then every test project.
+# Extra arguments go to `dotnet test` (e.g. tools/test.sh --filter FullyQualifiedName~Limits).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+# Debian packages the tests use, keyed by the command or module that proves each is present.
+missing=()
+/usr/bin/python3 -c "import onnx" 2>/dev/null || missing+=(python3-onnx)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "tools/test.sh: the tests need the Debian packages: ${missing[*]} (run as root, or apt-get install them first)" >&2
+    exit 2
+  fi
+  echo "tools/test.sh: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Every shipped model passes the reference checker (full_check: shape inference included).
+shopt -s nullglob
+models=(models/*/model.onnx eval/*/model.onnx)
+if [ ${#models[@]} -gt 0 ]; then
+  /usr/bin/python3 tools/check-onnx.py "${models[@]}"
+fi
+
+# Offline checks that are not xunit tests (each script names what it checks and fails loudly).
+for check in tools/ci/checks/*.sh; do
+  echo "tools/test.sh: $check"
+  bash "$check"
+done
+
+set +e
+dotnet test GanInference.sln "$@" 2>&1 | tee /tmp/gan-test.log
+status=${PIPESTATUS[0]}
+set -e
+
+# One summary line over all test assemblies.
+awk '/Passed!|Failed!/ { for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
+     END { gsub(",", "", p); printf "Tests: %d passed, %d failed, %d skipped\n", p, f, s }' /tmp/gan-test.log
+exit "$status"
