@@ -8,10 +8,8 @@ using GanInference.Server.Security;
 using GanInference.Server.Services;
 using GanInference.Server.Hosting;
 using GanInference.Server.Options;
-using GanInference.Server.Telemetry;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Grpc.AspNetCore.Server;
-using Grpc.HealthCheck;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -44,25 +42,47 @@ public static class GanServer
             Args = args,
             ContentRootPath = AppContext.BaseDirectory,
         });
-        // gRPC needs HTTP/2, and without TLS Kestrel cannot offer HTTP/1.1 and HTTP/2 on one port, so the
-        // gRPC endpoints speak cleartext HTTP/2 (h2c, prior knowledge) unless configuration says otherwise;
-        // plain-HTTP/1.1 /metrics has its own listener (MetricsListener).
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(endpoint => endpoint.Protocols = HttpProtocols.Http2));
+        // gRPC needs HTTP/2, and without TLS Kestrel cannot offer HTTP/1.1 and HTTP/2 on one port, so one Kestrel
+        // binds two listeners: the gRPC addresses (--urls) as cleartext HTTP/2 (h2c, prior knowledge) and Http:Urls as
+        // HTTP/1.1 for everything else (/metrics). Kestrel's own endpoint configuration (TLS) replaces the first.
+        var listeners = new ServerListeners();
+        var grpcUrls = builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Any()
+            ? []
+            : ServerListeners.Parse(builder.Configuration[WebHostDefaults.ServerUrlsKey] is { Length: > 0 } urls ? urls : ServerListeners.DefaultGrpcUrls, "urls");
+        var httpUrls = ServerListeners.Parse(
+            builder.Configuration.GetSection(HttpListenerOptions.SectionName).Get<HttpListenerOptions>()?.Urls ?? new HttpListenerOptions().Urls,
+            $"{HttpListenerOptions.SectionName}:{nameof(HttpListenerOptions.Urls)}");
+        builder.WebHost.UseUrls(); // the listeners below are the addresses; Kestrel would otherwise warn that it overrides --urls
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.ConfigureEndpointDefaults(endpoint => endpoint.Protocols = HttpProtocols.Http2);
+            listeners.Configure(kestrel, grpcUrls, httpUrls);
+        });
+        builder.Services.AddSingleton(listeners);
         AddGanServices(builder.Services, builder.Configuration);
         return builder;
     }
 
-    /// <summary>Builds the application and maps its endpoints: the gRPC service, health, reflection and <c>/metrics</c>.</summary>
+    /// <summary>
+    /// Builds the application: API keys first (before anything reads a body), <c>/metrics</c> on the HTTP/1.1
+    /// listener, the request message guard, then the gRPC services, health and reflection.
+    /// </summary>
     /// <param name="builder">A builder from <see cref="CreateBuilder"/>.</param>
     public static WebApplication Build(WebApplicationBuilder builder)
     {
         var app = builder.Build();
+        app.UseMiddleware<ApiKeyMiddleware>();
+        app.UseOpenTelemetryPrometheusScrapingEndpoint(
+            meterProvider: null,
+            predicate: context => context.Request.Path == "/metrics" && ServerListeners.IsHttpListenerRequest(context),
+            path: null,
+            configureBranchedPipeline: null,
+            optionsName: null);
         app.UseMiddleware<RequestMessageGuard>();
         app.MapGrpcService<GanInferenceService>();
         app.MapGrpcService<GanAdminService>();
-        app.MapGrpcService<HealthServiceImpl>();
+        app.MapGrpcService<ServingHealthService>();
         app.MapGrpcReflectionService();
-        app.MapPrometheusScrapingEndpoint("/metrics");
         return app;
     }
 
@@ -79,9 +99,8 @@ public static class GanServer
         services.AddOptions<TranslationOptions>().Bind(configuration.GetSection(TranslationOptions.SectionName))
             .Validate(t => t.StreamWindow >= 0 && t.CodecParallelism >= 0, "Translation: StreamWindow and CodecParallelism must be 0 (automatic) or more")
             .ValidateOnStart();
-        services.AddOptions<ServerLimitsOptions>().Bind(configuration.GetSection(ServerLimitsOptions.SectionName))
-            .Validate(l => l.MaxImagesPerRequest > 0 && l.MaxImagesPerStream > 0 && l.MaxImagesPerTranslate > 0 && l.MaxTextsPerRequest > 0 && l.MaxTextLength > 0 && l.MaxInputImagePixels > 0 && l.MaxReceiveMessageBytes > 0 && l.MaxSendMessageBytes > 0 && l.MaxConcurrentCallsPerConnection >= 0, "Limits: every limit must be positive (MaxConcurrentCallsPerConnection: 0 or more)")
-            .ValidateOnStart();
+        services.AddOptions<ServerLimitsOptions>().Bind(configuration.GetSection(ServerLimitsOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ServerLimitsOptions>, ServerLimitsOptionsValidator>();
         services.AddOptions<ShutdownOptions>().Bind(configuration.GetSection(ShutdownOptions.SectionName))
             .Validate(s => s.DrainTimeoutSeconds >= 0 && s.NotServingDelaySeconds >= 0, "Shutdown: DrainTimeoutSeconds and NotServingDelaySeconds must not be negative")
             .ValidateOnStart();
@@ -97,8 +116,14 @@ public static class GanServer
             {
                 kestrel.Limits.Http2.MaxStreamsPerConnection = limits.Value.MaxConcurrentCallsPerConnection;
             }
+
+            // RequestMessageGuard holds a whole first message unread while it checks it; HTTP/2 flow control must let
+            // that much in (Kestrel's defaults are 768 KiB per stream, 1 MiB per connection, less than one 1 MB image).
+            // The connection window bounds what all of a connection's streams can buffer together.
+            var window = limits.Value.MaxReceiveMessageBytes + 5 + (64 * 1024);
+            kestrel.Limits.Http2.InitialStreamWindowSize = Math.Max(kestrel.Limits.Http2.InitialStreamWindowSize, window);
+            kestrel.Limits.Http2.InitialConnectionWindowSize = Math.Max(kestrel.Limits.Http2.InitialConnectionWindowSize, window);
         });
-        services.AddOptions<MetricsListenerOptions>().Bind(configuration.GetSection(MetricsListenerOptions.SectionName));
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new GanTelemetry(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>().Create(new System.Diagnostics.Metrics.MeterOptions(GanTelemetry.Name))));
@@ -107,19 +132,13 @@ public static class GanServer
         services.AddSingleton<ImageGenerator>();
         services.AddSingleton<ImageTranslator>();
         services.AddSingleton<ServingState>();
-        services.AddSingleton<HealthServiceImpl>();
+        services.AddSingleton<ServingHealthService>();
         services.AddHostedService<ModelServingService>();
         services.AddSingleton<ModelReloader>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelReloader>());
-        services.AddSingleton<MetricsListener>();
-        services.AddHostedService(sp => sp.GetRequiredService<MetricsListener>());
 
-        // API keys are checked first, so an unauthenticated call learns nothing else (not even "shutting down").
-        services.AddGrpc(options =>
-        {
-            options.Interceptors.Add<ApiKeyInterceptor>();
-            options.Interceptors.Add<GanErrorInterceptor>();
-        });
+        // API keys are checked before this, by ApiKeyMiddleware, so an unauthenticated call learns nothing else.
+        services.AddGrpc(options => options.Interceptors.Add<GanErrorInterceptor>());
         services.AddOptions<GrpcServiceOptions>().Configure<IOptions<ServerLimitsOptions>>((grpc, limits) =>
         {
             grpc.MaxReceiveMessageSize = limits.Value.MaxReceiveMessageBytes;

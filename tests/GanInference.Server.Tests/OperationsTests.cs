@@ -44,7 +44,7 @@ public sealed class OperationsTests(ServerFixture fixture)
         await fixture.Client.GenerateAsync(new GenerateRequest { Model = ServerFixture.Unconditional, Count = 5, Seed = 11 });
 
         using var http = new HttpClient();
-        var text = await ScrapeUntilAsync(http, fixture.Server.MetricsAddress + "/metrics", "gan_images");
+        var text = await ScrapeUntilAsync(http, fixture.Server.HttpAddress + "/metrics", "gan_images");
         foreach (var metric in new[] { "gan_requests_total", "gan_images_total", "gan_request_duration_seconds_bucket", "gan_queue_duration_seconds_bucket", "gan_batch_size_bucket", "gan_inference_duration_seconds_bucket" })
         {
             Assert.Contains(metric, text);

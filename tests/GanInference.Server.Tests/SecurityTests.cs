@@ -60,7 +60,7 @@ public sealed class SecurityTests
             "--Kestrel:Endpoints:Grpc:Url=https://127.0.0.1:0",
             $"--Kestrel:Endpoints:Grpc:Certificate:Path={pfx}",
             "--Kestrel:Endpoints:Grpc:Certificate:Password=test-password",
-            "--Metrics:Urls=",
+            "--Http:Urls=",
             $"--Models:Path={Path.Combine(models.Root)}",
             "--Models:Watch=false",
             "--Inference:IntraOpThreads=1",

@@ -71,7 +71,7 @@ public sealed class ShutdownTests
     public async Task Asking_for_cuda_on_the_cpu_build_fails_at_start_with_a_clear_message()
     {
         using var models = new TinyGanModels();
-        var app = GanServer.Create(["--urls=http://127.0.0.1:0", "--Metrics:Urls=", $"--Models:Path={models.Root}", "--Inference:ExecutionProvider=cuda"]);
+        var app = GanServer.Create(["--urls=http://127.0.0.1:0", "--Http:Urls=", $"--Models:Path={models.Root}", "--Inference:ExecutionProvider=cuda"]);
 
         var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => app.StartAsync());
 

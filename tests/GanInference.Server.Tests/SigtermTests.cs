@@ -165,7 +165,7 @@ public sealed class SigtermTests(Xunit.Abstractions.ITestOutputHelper log)
         };
         foreach (var arg in new[]
         {
-            dll, "--urls", $"http://127.0.0.1:{port}", $"--Models:Path={modelsRoot}", "--Metrics:Urls=",
+            dll, "--urls", $"http://127.0.0.1:{port}", $"--Models:Path={modelsRoot}", "--Http:Urls=",
             "--Shutdown:DrainTimeoutSeconds=10", "--Models:Watch=false", "--Inference:IntraOpThreads=1",
             "--Generation:ChunkSize=16", "--Logging:LogLevel:Default=Information",
         })

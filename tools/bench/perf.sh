@@ -16,7 +16,7 @@ gan="dotnet src/GanInference.Cli/bin/Release/net10.0/gan.dll"
 port=5310; metrics=9510
 
 start_server() { # extra configuration arguments
-  dotnet "$server_dll" --urls "http://127.0.0.1:$port" --Metrics:Urls="http://127.0.0.1:$metrics" \
+  dotnet "$server_dll" --urls "http://127.0.0.1:$port" --Http:Urls="http://127.0.0.1:$metrics" \
     --Models:Path=models --Models:Watch=false --Logging:LogLevel:Default=Warning "$@" &
   server_pid=$!
   for _ in $(seq 1 120); do

@@ -20,7 +20,7 @@ port=5320; metrics=9520
 # W^X double-mapping hides JIT code from perf maps; turn it off for the profiled processes only.
 export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
 
-dotnet "$server_dll" --urls "http://127.0.0.1:$port" --Metrics:Urls="http://127.0.0.1:$metrics" \
+dotnet "$server_dll" --urls "http://127.0.0.1:$port" --Http:Urls="http://127.0.0.1:$metrics" \
   --Models:Path=models --Models:Watch=false --Logging:LogLevel:Default=Warning &
 server_pid=$!
 trap 'kill -TERM $server_pid 2>/dev/null || true' EXIT

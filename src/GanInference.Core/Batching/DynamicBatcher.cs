@@ -71,7 +71,13 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
-        _loop = Task.Run(RunLoopAsync);
+
+        // The loop outlives whoever built the batcher (a start-up, or a reload RPC): it must not carry that caller's
+        // execution context, or every batch span would sit in the trace that happened to load the model.
+        using (ExecutionContext.SuppressFlow())
+        {
+            _loop = Task.Run(RunLoopAsync);
+        }
     }
 
     /// <summary>The settings this batcher runs with.</summary>
@@ -87,9 +93,14 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
     /// <param name="outputs">Destination, at least <c>inputs.Length * OutputsPerItem</c> long; owned by the batcher until the task completes.</param>
     /// <param name="deadlineUtc">When the caller stops waiting; <see cref="DateTime.MaxValue"/> for none.</param>
     /// <param name="cancellationToken">Cancels the request; it is dropped before its next batch.</param>
-    /// <exception cref="QueueFullException">The queue holds <see cref="BatchingSettings.MaxQueueSize"/> requests.</exception>
+    /// <param name="waitForRoom">
+    /// When the queue is full, wait for room (until the deadline or cancellation) instead of refusing at once:
+    /// streams use it, so backpressure slows them down instead of failing their images.
+    /// </param>
+    /// <exception cref="QueueFullException">The queue holds <see cref="BatchingSettings.MaxQueueSize"/> requests (and <paramref name="waitForRoom"/> is false).</exception>
+    /// <exception cref="RequestExpiredException">The deadline passed while waiting for room.</exception>
     /// <exception cref="ServiceUnavailableException">The batcher is shutting down.</exception>
-    public ValueTask SubmitAsync(ReadOnlyMemory<TInput> inputs, Memory<TOutput> outputs, DateTime deadlineUtc, CancellationToken cancellationToken)
+    public ValueTask SubmitAsync(ReadOnlyMemory<TInput> inputs, Memory<TOutput> outputs, DateTime deadlineUtc, CancellationToken cancellationToken, bool waitForRoom = false)
     {
         if (outputs.Length < (long)inputs.Length * _outputsPerItem)
         {
@@ -119,11 +130,42 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
                 throw new ServiceUnavailableException($"model '{_model}' is shutting down");
             }
 
+            if (waitForRoom)
+            {
+                return EnqueueWhenRoomAsync(request);
+            }
+
             _telemetry.DroppedRequests.Add(1, _modelTag, new("reason", "queue_full"));
             throw new QueueFullException(_model, _settings.MaxQueueSize);
         }
 
         return request.AsValueTask();
+    }
+
+    /// <summary>Waits for room in the queue (bounded by the request's deadline), then for the request to complete.</summary>
+    private async ValueTask EnqueueWhenRoomAsync(PendingRequest request)
+    {
+        var left = request.DeadlineUtc == DateTime.MaxValue ? Timeout.InfiniteTimeSpan : TimeSpan.FromTicks(Math.Max(0, (request.DeadlineUtc - _time.GetUtcNow().UtcDateTime).Ticks));
+        using (var deadline = new CancellationTokenSource(left, _time))
+        using (var wait = CancellationTokenSource.CreateLinkedTokenSource(request.CancellationToken, deadline.Token))
+        {
+            try
+            {
+                // Until this write succeeds the request is not queued, so its buffers are still the caller's.
+                await _queue.Writer.WriteAsync(request, wait.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !request.CancellationToken.IsCancellationRequested)
+            {
+                _telemetry.DroppedRequests.Add(1, _modelTag, new("reason", "deadline"));
+                throw new RequestExpiredException($"the deadline passed while the request waited for room in model '{_model}''s queue (maxQueueSize {_settings.MaxQueueSize})");
+            }
+            catch (ChannelClosedException)
+            {
+                throw new ServiceUnavailableException($"model '{_model}' is shutting down");
+            }
+        }
+
+        await request.AsValueTask().ConfigureAwait(false);
     }
 
     /// <summary>
@@ -243,7 +285,7 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
     private async ValueTask ExecuteBatchAsync(BatchSlice<TInput, TOutput>[] slices, PendingRequest[] owners, int sliceCount, int itemCount)
     {
         var started = _time.GetTimestamp();
-        using (var activity = GanTelemetry.ActivitySource.StartActivity("gan.batch.inference", ActivityKind.Internal))
+        using (var activity = StartBatchActivity(owners, sliceCount))
         {
             activity?.SetTag(GanTelemetry.ModelTag, _model);
             activity?.SetTag("gan.batch.size", itemCount);
@@ -289,6 +331,29 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
 
         Array.Clear(owners, 0, sliceCount);
         Array.Clear(slices, 0, sliceCount);
+    }
+
+    /// <summary>
+    /// The batch's span is a root of its own (the loop carries no caller's context) that links to the trace of
+    /// every request it serves: one batch serves many traces, which is what links are for.
+    /// </summary>
+    private static Activity? StartBatchActivity(PendingRequest[] owners, int sliceCount)
+    {
+        if (!GanTelemetry.ActivitySource.HasListeners())
+        {
+            return null;
+        }
+
+        var links = new List<ActivityLink>(sliceCount);
+        for (var i = 0; i < sliceCount; i++)
+        {
+            if (owners[i].ParentContext != default && (i == 0 || owners[i] != owners[i - 1]))
+            {
+                links.Add(new ActivityLink(owners[i].ParentContext));
+            }
+        }
+
+        return GanTelemetry.ActivitySource.StartActivity("gan.batch.inference", ActivityKind.Internal, parentContext: default, tags: null, links: links);
     }
 
     /// <summary>

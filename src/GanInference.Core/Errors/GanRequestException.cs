@@ -98,3 +98,10 @@ public sealed class RequestExpiredException(string message) : GanRequestExceptio
     /// <inheritdoc />
     public override GanErrorKind Kind => GanErrorKind.DeadlineExceeded;
 }
+
+/// <summary>A reply that could not be sent in one message: refused before any work is done.</summary>
+public sealed class ReplyTooLargeException(string message) : GanRequestException(message)
+{
+    /// <inheritdoc />
+    public override GanErrorKind Kind => GanErrorKind.ResourceExhausted;
+}

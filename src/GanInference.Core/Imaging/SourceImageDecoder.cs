@@ -45,6 +45,75 @@ public static class SourceImageDecoder
         };
     }
 
+    /// <summary>
+    /// The image's width and height from its header (PNG IHDR, JPEG SOF) or its declared raw geometry, without
+    /// decoding; false when the header cannot be read (the decoder then reports why).
+    /// </summary>
+    public static bool TryReadSize(in SourceImage image, out int width, out int height)
+    {
+        (width, height) = (0, 0);
+        var data = image.Data.Span;
+        var encoding = image.Encoding == SourceEncoding.Auto ? Sniff(data) : image.Encoding;
+        switch (encoding)
+        {
+            case SourceEncoding.RawU8 or SourceEncoding.RawF32:
+                (width, height) = (image.Width, image.Height);
+                return width > 0 && height > 0;
+            case SourceEncoding.Png when data.Length >= 24 && data.StartsWith(PngMagic) && data[12..16].SequenceEqual("IHDR"u8):
+                (width, height) = ((int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(data[16..]), int.MaxValue), (int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(data[20..]), int.MaxValue));
+                return true;
+            case SourceEncoding.Jpeg:
+                return TryReadJpegSize(data, out width, out height);
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>Walks the JPEG markers up to the first start-of-frame, which holds the size.</summary>
+    private static bool TryReadJpegSize(ReadOnlySpan<byte> data, out int width, out int height)
+    {
+        (width, height) = (0, 0);
+        var position = 2;
+        while (position + 4 <= data.Length)
+        {
+            if (data[position] != 0xFF)
+            {
+                return false;
+            }
+
+            var marker = data[position + 1];
+            if (marker == 0xFF)
+            {
+                position++; // fill byte
+                continue;
+            }
+
+            if (marker is 0x01 or (>= 0xD0 and <= 0xD8))
+            {
+                position += 2; // markers without a length
+                continue;
+            }
+
+            var length = BinaryPrimitives.ReadUInt16BigEndian(data[(position + 2)..]);
+            var isFrame = marker is >= 0xC0 and <= 0xCF && marker is not (0xC4 or 0xC8 or 0xCC);
+            if (isFrame)
+            {
+                if (position + 9 > data.Length)
+                {
+                    return false;
+                }
+
+                height = BinaryPrimitives.ReadUInt16BigEndian(data[(position + 5)..]);
+                width = BinaryPrimitives.ReadUInt16BigEndian(data[(position + 7)..]);
+                return width > 0 && height > 0;
+            }
+
+            position += 2 + length;
+        }
+
+        return false;
+    }
+
     private static SourceEncoding? Sniff(ReadOnlySpan<byte> data) =>
         data.StartsWith(PngMagic) ? SourceEncoding.Png : data.StartsWith(JpegMagic) ? SourceEncoding.Jpeg : null;
 

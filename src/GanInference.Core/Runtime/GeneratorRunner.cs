@@ -60,8 +60,7 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
     /// <inheritdoc />
     public ValueTask ExecuteAsync(ReadOnlyMemory<BatchSlice<GenerationItem, float>> slices, int itemCount, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        Run(slices.Span, itemCount);
+        TerminableRun.Execute(_runOptions, cancellationToken, (Runner: this, Slices: slices, Count: itemCount), static s => s.Runner.Run(s.Slices.Span, s.Count));
         return ValueTask.CompletedTask;
     }
 

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using GanInference.Core.Errors;
 using GanInference.Core.Imaging;
+using GanInference.Core.Limits;
 using GanInference.Core.Repository;
 using GanInference.Core.Telemetry;
 using Microsoft.Extensions.Options;
@@ -38,14 +39,54 @@ public sealed class ImageTranslator(GanTelemetry telemetry, IOptions<Translation
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(settings);
-        return await TranslateBatchAsync(model, images, firstIndex: 0, singleField: null, settings, deadlineUtc, cancellationToken).ConfigureAwait(false);
+        CheckBudget(model, images, firstIndex: 0, settings, unary: true);
+        return await TranslateBatchAsync(model, images, firstIndex: 0, singleField: null, settings, deadlineUtc, waitForRoom: false, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Refuses, from the headers alone and before anything is decoded, a call whose input pixels pass the per-call
+    /// budget or whose reply (at the delivered size and format) cannot fit one message. An image whose header
+    /// cannot be read is left to the decoder, which says what is wrong with it.
+    /// </summary>
+    private static void CheckBudget(ServedModel model, IReadOnlyList<SourceImage> images, int firstIndex, TranslationSettings settings, bool unary)
+    {
+        var geometry = model.Geometry;
+        var signature = model.Translation.Signature;
+        long pixels = 0;
+        long replyBytes = 0;
+        for (var i = 0; i < images.Count; i++)
+        {
+            var (width, height) = (signature.InputWidth, signature.InputHeight);
+            if (SourceImageDecoder.TryReadSize(images[i], out var w, out var h))
+            {
+                (width, height) = (w, h);
+            }
+
+            pixels += (long)width * height;
+            var resizedBack = settings.ResizeBack && (width != signature.InputWidth || height != signature.InputHeight);
+            var (outWidth, outHeight) = resizedBack ? (width, height) : (geometry.Width, geometry.Height);
+            replyBytes += ReplyBudget.MaxImageBytes(outWidth, outHeight, geometry.Channels, settings.Encoding.Format);
+        }
+
+        // The reply first: it is what a caller can change most easily (format, resize_back, streaming).
+        var budget = settings.Budget;
+        var what = images.Count == 1 ? $"image {firstIndex}" : $"{images.Count} images";
+        var instead = unary
+            ? "use TranslateStream (one image per message), a smaller format (PNG, JPEG, RAW_U8), or resize_back=false"
+            : "use a smaller format (PNG, JPEG, RAW_U8), or resize_back=false";
+        ReplyBudget.CheckReply(replyBytes, budget.MaxReplyBytes, budget.MaxReplyBytesLimitName, $"{what} as {settings.Encoding.Format.ToString().ToUpperInvariant()}", instead);
+        if (unary && pixels > budget.MaxPixelsPerRequest)
+        {
+            throw new InvalidFieldException("images", $"{images.Count} images of {pixels} pixels in all are over the limit of {budget.MaxPixelsPerRequest} pixels for one call ({budget.MaxPixelsPerRequestLimitName}); send them in several calls or through TranslateStream");
+        }
     }
 
     /// <summary>
     /// Translates a stream of images with at most <see cref="TranslationOptions.StreamWindow"/> of them in flight
     /// (decoded, queued or being encoded), so memory stays at a few batches whatever the length. Each image is
-    /// answered in order; an image refused on its own (bad bytes, over a limit, queue full) is answered with its
-    /// error and the stream goes on. Other failures (cancellation, the deadline, the source) end the stream.
+    /// answered in order; an image refused on its own (bad bytes, over a limit, a reply too large for one message)
+    /// is answered with its error and the stream goes on. A full queue is waited out (within the deadline), so
+    /// concurrent streams slow each other down instead of losing images. Other failures (cancellation, the deadline, the source) end the stream.
     /// </summary>
     public async IAsyncEnumerable<TranslationOutcome> TranslateStreamAsync(
         ServedModel model,
@@ -148,10 +189,13 @@ public sealed class ImageTranslator(GanTelemetry telemetry, IOptions<Translation
         await Task.Yield();
         try
         {
-            var translated = await TranslateBatchAsync(model, [image], index, singleField: "image", settings, deadlineUtc, cancellationToken).ConfigureAwait(false);
+            CheckBudget(model, [image], index, settings, unary: false);
+
+            // A stream waits for room in the queue (its deadline bounds the wait): backpressure slows it, never fails its images.
+            var translated = await TranslateBatchAsync(model, [image], index, singleField: "image", settings, deadlineUtc, waitForRoom: true, cancellationToken).ConfigureAwait(false);
             return new TranslationOutcome(index, image.Id, translated[0], Error: null);
         }
-        catch (GanRequestException ex) when (ex is InvalidFieldException or QueueFullException)
+        catch (GanRequestException ex) when (ex is InvalidFieldException or ReplyTooLargeException)
         {
             // This image alone is refused; a deadline or shutdown ends the whole stream instead.
             return new TranslationOutcome(index, image.Id, Image: null, ex);
@@ -165,6 +209,7 @@ public sealed class ImageTranslator(GanTelemetry telemetry, IOptions<Translation
         string? singleField,
         TranslationSettings settings,
         DateTime deadlineUtc,
+        bool waitForRoom,
         CancellationToken cancellationToken)
     {
         var engine = model.Translation;
@@ -184,7 +229,7 @@ public sealed class ImageTranslator(GanTelemetry telemetry, IOptions<Translation
             }
 
             // The batcher owns `items` and `outputs` until this completes, even when cancelled.
-            await engine.Batcher.SubmitAsync(items.AsMemory(0, count), outputs.AsMemory(0, count * outputsPerItem), deadlineUtc, cancellationToken).ConfigureAwait(false);
+            await engine.Batcher.SubmitAsync(items.AsMemory(0, count), outputs.AsMemory(0, count * outputsPerItem), deadlineUtc, cancellationToken, waitForRoom).ConfigureAwait(false);
             var translated = await EncodeAsync(model, images, firstIndex, settings, outputs, sourceSizes, cancellationToken).ConfigureAwait(false);
             telemetry.Images.Add(count, new KeyValuePair<string, object?>(GanTelemetry.ModelTag, model.Name));
             return translated;

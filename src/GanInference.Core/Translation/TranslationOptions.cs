@@ -21,7 +21,19 @@ public sealed class TranslationOptions
 /// <param name="ResizeBack">Resize each answer to its input's size when the input was resized.</param>
 /// <param name="MaxPixels">Most pixels one input image may have.</param>
 /// <param name="MaxPixelsLimitName">Configuration key of <paramref name="MaxPixels"/>, for messages.</param>
-public sealed record TranslationSettings(Imaging.ImageEncoding Encoding, bool ResizeBack, long MaxPixels, string MaxPixelsLimitName);
+/// <param name="Budget">What one call may decode and send (checked from the headers, before any work).</param>
+public sealed record TranslationSettings(Imaging.ImageEncoding Encoding, bool ResizeBack, long MaxPixels, string MaxPixelsLimitName, TranslationBudget Budget);
+
+/// <summary>The per-call budget of a Translate call, each limit with its configuration key for messages.</summary>
+/// <param name="MaxPixelsPerRequest">Most input pixels of all images of one unary call together.</param>
+/// <param name="MaxPixelsPerRequestLimitName">Configuration key of <paramref name="MaxPixelsPerRequest"/>.</param>
+/// <param name="MaxReplyBytes">Most bytes of one reply message (a unary reply, or one stream answer).</param>
+/// <param name="MaxReplyBytesLimitName">Configuration key of <paramref name="MaxReplyBytes"/>.</param>
+public sealed record TranslationBudget(long MaxPixelsPerRequest, string MaxPixelsPerRequestLimitName, long MaxReplyBytes, string MaxReplyBytesLimitName)
+{
+    /// <summary>No budget (tests and tools that call the core directly).</summary>
+    public static TranslationBudget Unlimited { get; } = new(long.MaxValue, string.Empty, long.MaxValue, string.Empty);
+}
 
 /// <summary>One translated image.</summary>
 /// <param name="Index">Position of its input in the request or stream, from 0.</param>

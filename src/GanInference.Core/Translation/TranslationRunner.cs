@@ -1,5 +1,6 @@
 using System.Buffers;
 using GanInference.Core.Batching;
+using GanInference.Core.Runtime;
 using Microsoft.ML.OnnxRuntime;
 
 namespace GanInference.Core.Translation;
@@ -39,8 +40,7 @@ internal sealed class TranslationRunner : IBatchExecutor<TranslationItem, float>
     /// <inheritdoc />
     public ValueTask ExecuteAsync(ReadOnlyMemory<BatchSlice<TranslationItem, float>> slices, int itemCount, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        Run(slices.Span, itemCount);
+        TerminableRun.Execute(_runOptions, cancellationToken, (Runner: this, Slices: slices, Count: itemCount), static s => s.Runner.Run(s.Slices.Span, s.Count));
         return ValueTask.CompletedTask;
     }
 

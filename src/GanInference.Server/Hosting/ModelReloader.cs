@@ -2,7 +2,6 @@ using System.Threading.Channels;
 using GanInference.Core.Errors;
 using GanInference.Core.Repository;
 using Grpc.Health.V1;
-using Grpc.HealthCheck;
 using Microsoft.Extensions.Options;
 
 namespace GanInference.Server.Hosting;
@@ -15,7 +14,7 @@ namespace GanInference.Server.Hosting;
 /// </summary>
 internal sealed partial class ModelReloader(
     ModelRepository repository,
-    HealthServiceImpl health,
+    ServingHealthService health,
     ServingState servingState,
     IOptions<ModelRepositoryOptions> options,
     ILogger<ModelReloader> logger) : BackgroundService
@@ -34,7 +33,7 @@ internal sealed partial class ModelReloader(
     /// <exception cref="ServiceUnavailableException">The server is shutting down.</exception>
     public async Task<ModelReloadReport> ReloadNowAsync(CancellationToken cancellationToken)
     {
-        if (servingState.IsDraining)
+        if (servingState.IsStopping)
         {
             throw new ServiceUnavailableException("the server is shutting down; models are not reloaded");
         }
@@ -67,7 +66,7 @@ internal sealed partial class ModelReloader(
         // ExecuteAsync runs after the host has started (and after the first load), so a folder added in between
         // raised no event: confirm with one scan shortly after the watch begins.
         var confirm = watcher is not null;
-        while (!stoppingToken.IsCancellationRequested && !servingState.IsDraining)
+        while (!stoppingToken.IsCancellationRequested && !servingState.IsStopping)
         {
             try
             {
@@ -77,7 +76,7 @@ internal sealed partial class ModelReloader(
                     await DebounceAsync(stoppingToken).ConfigureAwait(false);
                 }
 
-                if (servingState.IsDraining)
+                if (servingState.IsStopping)
                 {
                     break;
                 }
@@ -163,7 +162,7 @@ internal sealed partial class ModelReloader(
 
     private void PublishHealth(ModelReloadReport report)
     {
-        if (servingState.IsDraining)
+        if (servingState.IsStopping)
         {
             return;
         }

@@ -2,46 +2,56 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Frozen;
 using System.Diagnostics;
-using System.Text;
 using GanInference.Api.V1;
 using GanInference.Core.Telemetry;
 using GanInference.Server.Options;
-using Google.Protobuf;
+using GanInference.Server.Services;
+using Grpc.Core;
+using Microsoft.AspNetCore.Http.Features;
 using Google.Protobuf.Reflection;
 using Microsoft.Extensions.Options;
 
 namespace GanInference.Server.Limits;
 
 /// <summary>
-/// Checks the request message of every <c>gan.v1</c> call before gRPC reads it, and refuses a bad one with
-/// INVALID_ARGUMENT naming the problem:
+/// Checks the first request message of every <c>gan.v1</c> call before gRPC reads it (after the API key check, so
+/// a caller without a key learns nothing here):
 /// <list type="bullet">
-/// <item>larger than <see cref="ServerLimitsOptions.MaxReceiveMessageBytes"/> — decided from the 5-byte gRPC frame
-/// header, before the body arrives, so nothing of an oversized message is buffered;</item>
-/// <item>not a valid protobuf encoding of the method's request type (corrupt bytes). gRPC itself would answer
-/// UNKNOWN "Exception was thrown by handler", which tells the caller nothing.</item>
+/// <item>larger than <see cref="ServerLimitsOptions.MaxReceiveMessageBytes"/>: RESOURCE_EXHAUSTED naming the limit,
+/// decided from the 5-byte gRPC frame header, before the body arrives, so nothing of it is buffered;</item>
+/// <item>not a well-formed protobuf encoding of the method's request type: INVALID_ARGUMENT naming the problem
+/// (gRPC itself would answer UNKNOWN "Exception was thrown by handler"). The check walks the wire format
+/// (<see cref="ProtobufWireCheck"/>) instead of parsing, so the message is parsed once, by gRPC.</item>
 /// </list>
-/// gRPC's own size check (same limit, RESOURCE_EXHAUSTED) stays as the backstop for compressed messages.
+/// It also lifts Kestrel's request body limit (30 MB by default) for these calls: each message is bounded by
+/// <c>Limits:MaxReceiveMessageBytes</c> (here for the first, by gRPC for the rest), so a long client stream is not
+/// cut at 30 MB and a unary message up to our own limit is not an HTTP 413.
 /// </summary>
 internal sealed partial class RequestMessageGuard(RequestDelegate next, IOptions<ServerLimitsOptions> limits, GanTelemetry telemetry, ILogger<RequestMessageGuard> logger)
 {
     private const int FrameHeaderLength = 5;
 
-    // "/gan.v1.GanInference/Generate" → the parser of GenerateRequest; one entry per gan.v1 method.
-    private static readonly FrozenDictionary<string, MessageParser> Parsers =
+    // "/gan.v1.GanInference/Generate" → GenerateRequest's descriptor; one entry per gan.v1 method.
+    private static readonly FrozenDictionary<string, MessageDescriptor> RequestTypes =
         new[] { GanReflection.Descriptor, AdminReflection.Descriptor }
             .SelectMany(file => file.Services)
             .SelectMany(service => service.Methods)
-            .ToFrozenDictionary(method => $"/{method.Service.FullName}/{method.Name}", method => method.InputType.Parser, StringComparer.Ordinal);
+            .ToFrozenDictionary(method => $"/{method.Service.FullName}/{method.Name}", method => method.InputType, StringComparer.Ordinal);
 
     private readonly int _maxBytes = limits.Value.MaxReceiveMessageBytes;
 
     public async Task InvokeAsync(HttpContext context)
     {
-        if (!IsGrpc(context.Request) || !Parsers.TryGetValue(context.Request.Path.Value ?? string.Empty, out var parser))
+        if (!GrpcTrailersOnlyResponse.IsGrpc(context.Request) || !RequestTypes.TryGetValue(context.Request.Path.Value ?? string.Empty, out var requestType))
         {
             await next(context).ConfigureAwait(false);
             return;
+        }
+
+        // Must happen before the body is read; gRPC cannot do it afterwards.
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+        {
+            bodySize.MaxRequestBodySize = null;
         }
 
         var reader = context.Request.BodyReader;
@@ -55,7 +65,7 @@ internal sealed partial class RequestMessageGuard(RequestDelegate next, IOptions
             if (length > (uint)_maxBytes)
             {
                 reader.AdvanceTo(buffer.End);
-                await RefuseAsync(context, $"request message: {length} bytes is over the limit of {_maxBytes} bytes (Limits:MaxReceiveMessageBytes)").ConfigureAwait(false);
+                await RefuseAsync(context, StatusCode.ResourceExhausted, $"request message: {length} bytes is over the limit of {_maxBytes} bytes (Limits:MaxReceiveMessageBytes); send fewer or smaller images per message, or use a streaming call").ConfigureAwait(false);
                 return;
             }
 
@@ -65,10 +75,10 @@ internal sealed partial class RequestMessageGuard(RequestDelegate next, IOptions
                 reader.AdvanceTo(buffer.Start);
                 var total = FrameHeaderLength + (int)length;
                 buffer = (await reader.ReadAtLeastAsync(total, context.RequestAborted).ConfigureAwait(false)).Buffer;
-                if (buffer.Length >= total && Describe(parser, buffer.Slice(FrameHeaderLength, length)) is { } problem)
+                if (buffer.Length >= total && ProtobufWireCheck.Describe(buffer.Slice(FrameHeaderLength, length), requestType) is { } problem)
                 {
                     reader.AdvanceTo(buffer.End);
-                    await RefuseAsync(context, $"request message: not a valid {parser.GetType().GenericTypeArguments.FirstOrDefault()?.Name ?? "request"}: {problem}").ConfigureAwait(false);
+                    await RefuseAsync(context, StatusCode.InvalidArgument, $"request message: not a valid {requestType.Name}: {problem}").ConfigureAwait(false);
                     return;
                 }
             }
@@ -79,54 +89,12 @@ internal sealed partial class RequestMessageGuard(RequestDelegate next, IOptions
         await next(context).ConfigureAwait(false);
     }
 
-    private static bool IsGrpc(HttpRequest request) =>
-        HttpMethods.IsPost(request.Method) && request.ContentType is { } type && type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase);
-
-    /// <summary>Null when the bytes parse as the request type, else what is wrong with them.</summary>
-    private static string? Describe(MessageParser parser, ReadOnlySequence<byte> message)
-    {
-        try
-        {
-            parser.ParseFrom(message);
-            return null;
-        }
-        catch (InvalidProtocolBufferException ex)
-        {
-            return ex.Message;
-        }
-    }
-
-    private async Task RefuseAsync(HttpContext context, string message)
+    private async Task RefuseAsync(HttpContext context, StatusCode status, string message)
     {
         var method = context.Request.Path.Value ?? string.Empty;
         LogRefused(logger, method, message);
-        telemetry.Requests.Add(1, new TagList { { GanTelemetry.ModelTag, string.Empty }, { "rpc", method[(method.LastIndexOf('/') + 1)..] }, { "status", "InvalidArgument" } });
-
-        // A trailers-only gRPC response: the status travels in the headers, there is no body.
-        context.Response.StatusCode = StatusCodes.Status200OK;
-        context.Response.ContentType = "application/grpc";
-        context.Response.Headers["grpc-status"] = "3";
-        context.Response.Headers["grpc-message"] = PercentEncode(message);
-        await context.Response.CompleteAsync().ConfigureAwait(false);
-    }
-
-    /// <summary>grpc-message encoding: printable ASCII except '%' as is, everything else as %XX of its UTF-8 bytes.</summary>
-    private static string PercentEncode(string message)
-    {
-        var builder = new StringBuilder(message.Length);
-        foreach (var b in Encoding.UTF8.GetBytes(message))
-        {
-            if (b is >= 0x20 and <= 0x7E && b != (byte)'%')
-            {
-                builder.Append((char)b);
-            }
-            else
-            {
-                builder.Append('%').Append(b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
-            }
-        }
-
-        return builder.ToString();
+        telemetry.Requests.Add(1, new TagList { { GanTelemetry.ModelTag, string.Empty }, { "rpc", method[(method.LastIndexOf('/') + 1)..] }, { "status", status.ToString() } });
+        await GrpcTrailersOnlyResponse.WriteAsync(context, status, message).ConfigureAwait(false);
     }
 
     [LoggerMessage(EventId = 2501, Level = LogLevel.Warning, Message = "Refused {Method}: {Problem}")]

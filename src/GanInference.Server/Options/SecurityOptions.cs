@@ -1,20 +1,27 @@
 namespace GanInference.Server.Options;
 
-/// <summary>API keys, bound from the <c>Security</c> configuration section. TLS is Kestrel's own configuration (see docs/security.md).</summary>
+/// <summary>API keys, bound from the <c>Security</c> section.</summary>
 public sealed class SecurityOptions
 {
-    /// <summary>Configuration section name.</summary>
     public const string SectionName = "Security";
 
     /// <summary>
-    /// Accepted keys; a call must send <c>authorization: Bearer &lt;key&gt;</c>. Empty turns API keys off.
-    /// Give them through the environment (<c>Security__ApiKeys__0</c>) or a secrets file, not the command line.
+    /// Keys for the inference surfaces (<c>authorization: Bearer &lt;key&gt;</c>). Empty (the default): no key is needed.
     /// </summary>
     public List<string> ApiKeys { get; set; } = [];
+
+    /// <summary>
+    /// Keys for <c>gan.v1.GanAdmin</c>, separate from <see cref="ApiKeys"/>: when set, only these open admin calls, and
+    /// they open nothing else. Empty (the default): admin calls take the <see cref="ApiKeys"/> like every other call.
+    /// </summary>
+    public List<string> AdminKeys { get; set; } = [];
 
     /// <summary>Let <c>grpc.health.v1.Health</c> through without a key (load balancers probe it). Default true.</summary>
     public bool ExemptHealth { get; set; } = true;
 
     /// <summary>Let server reflection through without a key. Default false.</summary>
     public bool ExemptReflection { get; set; }
+
+    /// <summary>Let Prometheus scrape <c>/metrics</c> on the HTTP listener without a key. Default true.</summary>
+    public bool ExemptMetrics { get; set; } = true;
 }

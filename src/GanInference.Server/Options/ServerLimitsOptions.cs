@@ -1,10 +1,23 @@
+using Microsoft.Extensions.Options;
+
 namespace GanInference.Server.Options;
 
-/// <summary>Request limits, bound from the <c>Limits</c> configuration section.</summary>
+/// <summary>Request limits, bound from the <c>Limits</c> configuration section; each key is named in the messages of the limit it sets.</summary>
 public sealed class ServerLimitsOptions
 {
     /// <summary>Configuration section name.</summary>
     public const string SectionName = "Limits";
+
+    public const string MaxImagesPerRequestKey = "Limits:MaxImagesPerRequest";
+    public const string MaxImagesPerStreamKey = "Limits:MaxImagesPerStream";
+    public const string MaxImagesPerTranslateKey = "Limits:MaxImagesPerTranslate";
+    public const string MaxTextsPerRequestKey = "Limits:MaxTextsPerRequest";
+    public const string MaxTextLengthKey = "Limits:MaxTextLength";
+    public const string MaxInputImagePixelsKey = "Limits:MaxInputImagePixels";
+    public const string MaxPixelsPerRequestKey = "Limits:MaxPixelsPerRequest";
+    public const string MaxReceiveMessageBytesKey = "Limits:MaxReceiveMessageBytes";
+    public const string MaxSendMessageBytesKey = "Limits:MaxSendMessageBytes";
+    public const string MaxConcurrentCallsPerConnectionKey = "Limits:MaxConcurrentCallsPerConnection";
 
     /// <summary>Most images one <c>Generate</c> call may ask for (the reply is one message).</summary>
     public int MaxImagesPerRequest { get; set; } = 1024;
@@ -24,15 +37,53 @@ public sealed class ServerLimitsOptions
     /// <summary>Most pixels (width × height) one uploaded image may have; checked from its header before decoding.</summary>
     public long MaxInputImagePixels { get; set; } = 4096L * 4096L;
 
+    /// <summary>
+    /// Most input pixels of all the images of one <c>Translate</c> call together (decoded as floats, 16 Mpx of RGB
+    /// is 192 MB); checked from the headers before anything is decoded. Default 64 Mpx (four 4096² images).
+    /// </summary>
+    public long MaxPixelsPerRequest { get; set; } = 4 * 4096L * 4096L;
+
     /// <summary>Largest request message accepted, in bytes (explicit latents make requests large).</summary>
     public int MaxReceiveMessageBytes { get; set; } = 16 * 1024 * 1024;
 
-    /// <summary>Largest reply message sent, in bytes.</summary>
+    /// <summary>
+    /// Largest reply message sent, in bytes. A unary reply whose worst case (from the image count, size and format)
+    /// passes it is refused with RESOURCE_EXHAUSTED before any work; a stream answer, for that image alone.
+    /// </summary>
     public int MaxSendMessageBytes { get; set; } = 64 * 1024 * 1024;
 
-    /// <summary>
-    /// Most calls one client connection may run at once (HTTP/2 <c>SETTINGS_MAX_CONCURRENT_STREAMS</c>); further
-    /// calls wait in the client until one finishes, so one client cannot take every slot. 0 keeps Kestrel's default (100).
-    /// </summary>
+    /// <summary>Most concurrent calls (HTTP/2 streams) on one connection; 0 keeps Kestrel's default (100).</summary>
     public int MaxConcurrentCallsPerConnection { get; set; }
+}
+
+/// <summary>Checks the limits at start, naming each key that is out of range.</summary>
+internal sealed class ServerLimitsOptionsValidator : IValidateOptions<ServerLimitsOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ServerLimitsOptions options)
+    {
+        var failures = new List<string>();
+        void Positive(long value, string key)
+        {
+            if (value <= 0)
+            {
+                failures.Add($"{key} is {value}; it must be positive");
+            }
+        }
+
+        Positive(options.MaxImagesPerRequest, ServerLimitsOptions.MaxImagesPerRequestKey);
+        Positive(options.MaxImagesPerStream, ServerLimitsOptions.MaxImagesPerStreamKey);
+        Positive(options.MaxImagesPerTranslate, ServerLimitsOptions.MaxImagesPerTranslateKey);
+        Positive(options.MaxTextsPerRequest, ServerLimitsOptions.MaxTextsPerRequestKey);
+        Positive(options.MaxTextLength, ServerLimitsOptions.MaxTextLengthKey);
+        Positive(options.MaxInputImagePixels, ServerLimitsOptions.MaxInputImagePixelsKey);
+        Positive(options.MaxPixelsPerRequest, ServerLimitsOptions.MaxPixelsPerRequestKey);
+        Positive(options.MaxReceiveMessageBytes, ServerLimitsOptions.MaxReceiveMessageBytesKey);
+        Positive(options.MaxSendMessageBytes, ServerLimitsOptions.MaxSendMessageBytesKey);
+        if (options.MaxConcurrentCallsPerConnection < 0)
+        {
+            failures.Add($"{ServerLimitsOptions.MaxConcurrentCallsPerConnectionKey} is {options.MaxConcurrentCallsPerConnection}; it must be 0 (Kestrel's default) or more");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
 }

@@ -19,5 +19,5 @@ public sealed class ShutdownOptions
     public double DrainTimeoutSeconds { get; set; } = 30;
 
     /// <summary>Time allowed after the drain timeout for the last answers to be written and sessions released.</summary>
-    public static TimeSpan AnswerGrace => TimeSpan.FromSeconds(5);
+    public static TimeSpan AnswerGrace => TimeSpan.FromSeconds(1);
 }

@@ -4,8 +4,11 @@ using GanInference.Core.Errors;
 using GanInference.Core.Repository;
 using GanInference.Core.Telemetry;
 using GanInference.Server.Hosting;
+using GanInference.Server.Options;
+using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
+using Microsoft.Extensions.Options;
 
 namespace GanInference.Server.Services;
 
@@ -16,8 +19,16 @@ namespace GanInference.Server.Services;
 /// below), and records <c>gan.requests</c> and <c>gan.request.duration</c>. Health and reflection calls pass
 /// through untouched.
 /// </summary>
-internal sealed partial class GanErrorInterceptor(ServingState servingState, ModelRepository repository, GanTelemetry telemetry, TimeProvider time, ILogger<GanErrorInterceptor> logger) : Interceptor
+internal sealed partial class GanErrorInterceptor(
+    ServingState servingState,
+    ModelRepository repository,
+    GanTelemetry telemetry,
+    TimeProvider time,
+    IOptions<ServerLimitsOptions> limits,
+    ILogger<GanErrorInterceptor> logger) : Interceptor
 {
+    private readonly int _maxSendBytes = limits.Value.MaxSendMessageBytes;
+
     private const string ServicePrefix = "/gan.v1.";
 
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation) =>
@@ -52,7 +63,9 @@ internal sealed partial class GanErrorInterceptor(ServingState servingState, Mod
         {
             RefuseWhileDraining();
             RefuseIfExpired(request, context);
-            return await call().ConfigureAwait(false);
+            var result = await call().ConfigureAwait(false);
+            RefuseOversizedReply(result);
+            return result;
         }
         catch (Exception ex)
         {
@@ -80,9 +93,21 @@ internal sealed partial class GanErrorInterceptor(ServingState servingState, Mod
 
     private void RefuseWhileDraining()
     {
-        if (servingState.IsDraining)
+        if (servingState.IsRefusingCalls)
         {
             throw new ServiceUnavailableException("the server is shutting down; retry on another instance");
+        }
+    }
+
+    /// <summary>
+    /// The backstop of the up-front reply checks: a unary reply gRPC would refuse to send fails here, inside the
+    /// call, so it is counted as the failure it is (RESOURCE_EXHAUSTED), not as OK.
+    /// </summary>
+    private void RefuseOversizedReply<TResult>(TResult result)
+    {
+        if (result is IMessage reply && reply.CalculateSize() is var size && size > _maxSendBytes)
+        {
+            throw new ReplyTooLargeException($"the reply is {size} bytes, over the limit of {_maxSendBytes} bytes for one message ({ServerLimitsOptions.MaxSendMessageBytesKey}); use the streaming call, which sends one image per message");
         }
     }
 

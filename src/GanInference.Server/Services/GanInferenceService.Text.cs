@@ -1,5 +1,6 @@
 using GanInference.Api.V1;
 using GanInference.Core.TextGeneration;
+using GanInference.Server.Options;
 using Grpc.Core;
 
 namespace GanInference.Server.Services;
@@ -7,16 +8,13 @@ namespace GanInference.Server.Services;
 /// <summary>The text-to-image RPCs: <c>GenerateFromText</c> and <c>GenerateFromTextStream</c> (docs/text-to-image.md).</summary>
 internal sealed partial class GanInferenceService
 {
-    private const string MaxTextsPerRequestKey = "Limits:MaxTextsPerRequest";
-    private const string MaxTextLengthKey = "Limits:MaxTextLength";
-    private const string MaxImagesPerRequestKey = "Limits:MaxImagesPerRequest";
-
     public override async Task<GenerateResponse> GenerateFromText(GenerateFromTextRequest request, ServerCallContext context)
     {
         // The target holds every step it runs for the whole call, even if a reload replaces one meanwhile.
         using var target = AcquireText(request.Model);
-        var plan = TextGenerationPlan.Create(target, ProtoMapper.ToSpec(request), TextLimits(_limits.MaxImagesPerRequest, MaxImagesPerRequestKey));
+        var plan = TextGenerationPlan.Create(target, ProtoMapper.ToSpec(request), TextLimits(_limits.MaxImagesPerRequest, ServerLimitsOptions.MaxImagesPerRequestKey));
         var encoding = ProtoMapper.ToEncoding(request.Format, request.JpegQuality);
+        CheckUnaryReply(plan.Count, target.Geometry, encoding, "GenerateFromTextStream");
         using var call = servingState.LinkCall(context.CancellationToken);
         var response = new GenerateResponse { Model = target.Name, ContentHash = target.ContentHash };
         await CollectAsync(generator.GenerateFromTextAsync(target, plan, encoding, context.Deadline, call.Token), response, target.Geometry, request.Format).ConfigureAwait(false);
@@ -26,10 +24,10 @@ internal sealed partial class GanInferenceService
     public override async Task GenerateFromTextStream(GenerateFromTextRequest request, IServerStreamWriter<GeneratedImage> responseStream, ServerCallContext context)
     {
         using var target = AcquireText(request.Model);
-        var plan = TextGenerationPlan.Create(target, ProtoMapper.ToSpec(request), TextLimits(_limits.MaxImagesPerStream, MaxImagesPerStreamKey));
+        var plan = TextGenerationPlan.Create(target, ProtoMapper.ToSpec(request), TextLimits(_limits.MaxImagesPerStream, ServerLimitsOptions.MaxImagesPerStreamKey));
         var encoding = ProtoMapper.ToEncoding(request.Format, request.JpegQuality);
         using var call = servingState.LinkCall(context.CancellationToken);
-        await WriteAllAsync(generator.GenerateFromTextAsync(target, plan, encoding, context.Deadline, call.Token), responseStream, target.Geometry, request.Format, call.Token, context.CancellationToken).ConfigureAwait(false);
+        await WriteAllAsync(generator.GenerateFromTextAsync(target, plan, encoding, context.Deadline, call.Token), responseStream, target.Geometry, request.Format, context, call.Token).ConfigureAwait(false);
     }
 
     private TextGenerationTarget AcquireText(string name)
@@ -39,5 +37,5 @@ internal sealed partial class GanInferenceService
     }
 
     private TextRequestLimits TextLimits(int maxImages, string maxImagesKey) =>
-        new(_limits.MaxTextsPerRequest, _limits.MaxTextLength, maxImages, MaxTextsPerRequestKey, MaxTextLengthKey, maxImagesKey);
+        new(_limits.MaxTextsPerRequest, _limits.MaxTextLength, maxImages, ServerLimitsOptions.MaxTextsPerRequestKey, ServerLimitsOptions.MaxTextLengthKey, maxImagesKey);
 }

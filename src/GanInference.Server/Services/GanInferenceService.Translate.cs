@@ -5,6 +5,7 @@ using GanInference.Core.Imaging;
 using GanInference.Core.Limits;
 using GanInference.Core.Repository;
 using GanInference.Core.Translation;
+using GanInference.Server.Options;
 using Google.Protobuf;
 using Grpc.Core;
 
@@ -13,10 +14,6 @@ namespace GanInference.Server.Services;
 /// <summary>The image-to-image RPCs: <c>Translate</c> and <c>TranslateStream</c> (docs/translate.md).</summary>
 internal sealed partial class GanInferenceService
 {
-    private const string MaxImagesPerTranslateKey = "Limits:MaxImagesPerTranslate";
-    private const string MaxImagesPerStreamKey = "Limits:MaxImagesPerStream";
-    private const string MaxInputImagePixelsKey = "Limits:MaxInputImagePixels";
-
     public override async Task<TranslateResponse> Translate(TranslateRequest request, ServerCallContext context)
     {
         using var lease = AcquireModel(request.Model);
@@ -27,7 +24,7 @@ internal sealed partial class GanInferenceService
             throw new InvalidFieldException("images", "is empty; send at least one image");
         }
 
-        RequestLimits.CheckAtMost("images", request.Images.Count, _limits.MaxImagesPerTranslate, MaxImagesPerTranslateKey, "images");
+        RequestLimits.CheckAtMost("images", request.Images.Count, _limits.MaxImagesPerTranslate, ServerLimitsOptions.MaxImagesPerTranslateKey, "images");
         var settings = ToSettings(request.Format, request.JpegQuality, request.ResizeBack);
         var images = request.Images.Select(ToSource).ToArray();
         using var call = servingState.LinkCall(context.CancellationToken);
@@ -71,10 +68,7 @@ internal sealed partial class GanInferenceService
                 message.Error = new ImageError { Code = (int)GanErrorInterceptor.ToStatusCode(outcome.Error!.Kind), Message = outcome.Error.Message };
             }
 
-            // As in GenerateStream: the write gets the transport's token (cancelling a write aborts the HTTP/2
-            // stream), and a call cut off by the drain time is stopped between writes.
-            call.Token.ThrowIfCancellationRequested();
-            await responseStream.WriteAsync(message, context.CancellationToken).ConfigureAwait(false);
+            await ResponseStreamWriter.WriteAsync(responseStream, message, flush: true, context, call.Token).ConfigureAwait(false);
         }
     }
 
@@ -97,13 +91,13 @@ internal sealed partial class GanInferenceService
             }
 
             count++;
-            RequestLimits.CheckAtMost("images", count, maxImages, MaxImagesPerStreamKey, "images");
+            RequestLimits.CheckAtMost("images", count, maxImages, ServerLimitsOptions.MaxImagesPerStreamKey, "images");
             yield return ToSource(message.Image);
         }
     }
 
     private TranslationSettings ToSettings(ImageFormat format, uint jpegQuality, bool resizeBack) =>
-        new(ProtoMapper.ToEncoding(format, jpegQuality), resizeBack, _limits.MaxInputImagePixels, MaxInputImagePixelsKey);
+        new(ProtoMapper.ToEncoding(format, jpegQuality), resizeBack, _limits.MaxInputImagePixels, ServerLimitsOptions.MaxInputImagePixelsKey, _translationBudget);
 
     /// <summary>An uploaded image as the core sees it; the bytes are not copied. A missing image is empty (refused by the decoder).</summary>
     private static SourceImage ToSource(InputImage? image)

@@ -2,6 +2,7 @@ using GanInference.Api.V1;
 using GanInference.Core.Errors;
 using GanInference.Core.Generation;
 using GanInference.Core.Imaging;
+using GanInference.Core.Limits;
 using GanInference.Core.Repository;
 using GanInference.Core.Translation;
 using GanInference.Server.Hosting;
@@ -20,6 +21,8 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
     : Api.V1.GanInference.GanInferenceBase
 {
     private readonly ServerLimitsOptions _limits = limits.Value;
+    private readonly TranslationBudget _translationBudget = new(
+        limits.Value.MaxPixelsPerRequest, ServerLimitsOptions.MaxPixelsPerRequestKey, limits.Value.MaxSendMessageBytes, ServerLimitsOptions.MaxSendMessageBytesKey);
 
     public override Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
     {
@@ -42,8 +45,9 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
     {
         // The lease keeps this model version alive for the whole call, even if a reload replaces it meanwhile.
         using var lease = AcquireModel(request.Model);
-        var (model, plan) = Prepare(lease.Model, request, _limits.MaxImagesPerRequest, MaxImagesPerRequestKey);
+        var (model, plan) = Prepare(lease.Model, request, _limits.MaxImagesPerRequest, ServerLimitsOptions.MaxImagesPerRequestKey);
         var encoding = ProtoMapper.ToEncoding(request);
+        CheckUnaryReply(plan.Count, model.Geometry, encoding, "GenerateStream");
         using var call = servingState.LinkCall(context.CancellationToken);
         var response = new GenerateResponse { Model = model.Name, ContentHash = model.ContentHash };
         await CollectAsync(generator.GenerateAsync(model, plan, encoding, context.Deadline, call.Token), response, model.Geometry, request.Format).ConfigureAwait(false);
@@ -53,10 +57,10 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
     public override async Task GenerateStream(GenerateRequest request, IServerStreamWriter<GeneratedImage> responseStream, ServerCallContext context)
     {
         using var lease = AcquireModel(request.Model);
-        var (model, plan) = Prepare(lease.Model, request, _limits.MaxImagesPerStream, MaxImagesPerStreamKey);
+        var (model, plan) = Prepare(lease.Model, request, _limits.MaxImagesPerStream, ServerLimitsOptions.MaxImagesPerStreamKey);
         var encoding = ProtoMapper.ToEncoding(request);
         using var call = servingState.LinkCall(context.CancellationToken);
-        await WriteAllAsync(generator.GenerateAsync(model, plan, encoding, context.Deadline, call.Token), responseStream, model.Geometry, request.Format, call.Token, context.CancellationToken).ConfigureAwait(false);
+        await WriteAllAsync(generator.GenerateAsync(model, plan, encoding, context.Deadline, call.Token), responseStream, model.Geometry, request.Format, context, call.Token).ConfigureAwait(false);
     }
 
     /// <summary>Adds every image of <paramref name="chunks"/> to a unary reply, in index order.</summary>
@@ -71,24 +75,21 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
         }
     }
 
-    /// <summary>Writes every image of <paramref name="chunks"/> to a server stream, in index order.</summary>
+    /// <summary>Writes every image of <paramref name="chunks"/> to a server stream, in index order, one flush per chunk.</summary>
     private static async Task WriteAllAsync(
         IAsyncEnumerable<IReadOnlyList<EncodedImage>> chunks,
         IServerStreamWriter<GeneratedImage> responseStream,
         ImageGeometry geometry,
         ImageFormat format,
-        CancellationToken callToken,
-        CancellationToken transportToken)
+        ServerCallContext context,
+        CancellationToken callToken)
     {
         await foreach (var chunk in chunks.ConfigureAwait(false))
         {
-            foreach (var image in chunk)
+            for (var i = 0; i < chunk.Count; i++)
             {
-                // Awaiting each write applies HTTP/2 flow control: a slow reader slows the producer. The write gets
-                // the transport's token only: cancelling a write aborts the HTTP/2 stream, and a call cut off by the
-                // drain time must end with its UNAVAILABLE status, which is checked between writes instead.
-                callToken.ThrowIfCancellationRequested();
-                await responseStream.WriteAsync(ProtoMapper.ToProto(image, geometry, format), transportToken).ConfigureAwait(false);
+                // Awaiting each flush applies HTTP/2 flow control: a slow reader slows the producer.
+                await ResponseStreamWriter.WriteAsync(responseStream, ProtoMapper.ToProto(chunk[i], geometry, format), flush: i == chunk.Count - 1, context, callToken).ConfigureAwait(false);
             }
         }
     }
@@ -97,6 +98,16 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
     {
         var plan = GenerationPlan.Create(model.Name, model.Signature, model.DefaultTruncation, ProtoMapper.ToSpec(request), maxImages, limitName);
         return (model, plan);
+    }
+
+    /// <summary>Refuses, before any work, a unary reply of <paramref name="count"/> images that cannot fit one message.</summary>
+    private void CheckUnaryReply(int count, ImageGeometry geometry, ImageEncoding encoding, string streamingRpc)
+    {
+        var perImage = ReplyBudget.MaxImageBytes(geometry.Width, geometry.Height, geometry.Channels, encoding.Format);
+        ReplyBudget.CheckReply(
+            count * perImage, _limits.MaxSendMessageBytes, ServerLimitsOptions.MaxSendMessageBytesKey,
+            $"{count} {encoding.Format.ToString().ToUpperInvariant()} images of {geometry.Width}x{geometry.Height}x{geometry.Channels}",
+            $"use {streamingRpc}, which sends one image per message, or fewer images per call");
     }
 
     private ModelLease AcquireModel(string name)

@@ -37,7 +37,7 @@ public sealed class TranslateCommandTests : IAsyncLifetime
         };
         await File.WriteAllTextAsync(Path.Combine(folder, "gan.json"), manifest.ToJsonString());
 
-        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={Path.Combine(_root, "models")}", "--Metrics:Urls=", "--Models:Watch=false"]);
+        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={Path.Combine(_root, "models")}", "--Http:Urls=", "--Models:Watch=false"]);
         builder.Logging.ClearProviders();
         _app = GanServer.Build(builder);
         await _app.StartAsync();

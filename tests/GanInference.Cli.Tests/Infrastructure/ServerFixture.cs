@@ -22,7 +22,7 @@ public sealed class ServerFixture : IAsyncLifetime
         TinyModels.WriteRepository(ModelsPath);
         // The separate HTTP/1.1 metrics listener is turned off (its fixed port would clash between test runs);
         // `gan bench` then reads /metrics from the main port over h2c.
-        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={ModelsPath}", "--Metrics:Urls="]);
+        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={ModelsPath}", "--Http:Urls="]);
         builder.Logging.ClearProviders();
         _app = GanServer.Build(builder);
         await _app.StartAsync();

@@ -25,7 +25,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         var address = $"http://127.0.0.1:{port}";
         var start = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "GanInference.Server.dll"), "--urls", address, $"--Models:Path={modelsPath}", "--Metrics:Urls=" },
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "GanInference.Server.dll"), "--urls", address, $"--Models:Path={modelsPath}", "--Http:Urls=" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,

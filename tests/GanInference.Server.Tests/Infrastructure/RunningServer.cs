@@ -1,5 +1,5 @@
 using GanInference.Server;
-using GanInference.Server.Telemetry;
+using GanInference.Server.Hosting;
 using GanInference.Tests.TestModels;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
@@ -14,8 +14,9 @@ internal sealed class RunningServer : IAsyncDisposable
     {
         App = app;
         Models = models;
-        Address = app.Urls.First();
-        MetricsAddress = app.Services.GetRequiredService<MetricsListener>().Urls.First();
+        var listeners = app.Services.GetRequiredService<ServerListeners>();
+        Address = listeners.GrpcUrls[0];
+        HttpAddress = listeners.HttpUrls[0];
         Channel = GrpcChannel.ForAddress(Address, new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024 });
         Client = new Api.V1.GanInference.GanInferenceClient(Channel);
     }
@@ -27,8 +28,8 @@ internal sealed class RunningServer : IAsyncDisposable
     /// <summary>The gRPC address, e.g. http://127.0.0.1:41234.</summary>
     public string Address { get; }
 
-    /// <summary>The plain HTTP/1.1 metrics listener.</summary>
-    public string MetricsAddress { get; }
+    /// <summary>The plain HTTP/1.1 listener (<c>/metrics</c>).</summary>
+    public string HttpAddress { get; }
 
     public GrpcChannel Channel { get; }
 
@@ -39,7 +40,7 @@ internal sealed class RunningServer : IAsyncDisposable
         string[] args =
         [
             "--urls=http://127.0.0.1:0",
-            "--Metrics:Urls=http://127.0.0.1:0",
+            "--Http:Urls=http://127.0.0.1:0",
             $"--Models:Path={models.Root}",
             "--Inference:IntraOpThreads=1",
             "--Logging:LogLevel:Default=Warning",

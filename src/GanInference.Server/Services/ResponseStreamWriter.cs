@@ -1,0 +1,45 @@
+using Grpc.AspNetCore.Server;
+using Grpc.Core;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace GanInference.Server.Services;
+
+/// <summary>
+/// Writes one message of a server stream the way every streaming RPC here must:
+/// <list type="bullet">
+/// <item>the write gets the transport's token only (cancelling a write aborts the HTTP/2 stream), and a call
+/// cut off by the drain time is stopped between writes, so it ends with its UNAVAILABLE status;</item>
+/// <item>a write that is still waiting on HTTP/2 flow control when the call's token fires (the reader stalled
+/// past the drain time) is abandoned and the stream reset with REFUSED_STREAM: trailers cannot get past the
+/// unread data, and gRPC's HTTP/2 mapping makes REFUSED_STREAM UNAVAILABLE in every client;</item>
+/// <item>writes inside a chunk carry <see cref="WriteFlags.BufferHint"/>, so a chunk is flushed once.</item>
+/// </list>
+/// </summary>
+internal static class ResponseStreamWriter
+{
+    private const int RefusedStream = 0x7;
+    private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
+
+    public static async ValueTask WriteAsync<T>(IServerStreamWriter<T> stream, T message, bool flush, ServerCallContext context, CancellationToken callToken)
+    {
+        callToken.ThrowIfCancellationRequested();
+        stream.WriteOptions = flush ? null : Buffered;
+        var write = stream.WriteAsync(message, context.CancellationToken);
+        if (write.IsCompleted)
+        {
+            await write.ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            await write.WaitAsync(callToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (callToken.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
+        {
+            _ = write.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            context.GetHttpContext().Features.Get<IHttpResetFeature>()?.Reset(RefusedStream);
+            throw;
+        }
+    }
+}
