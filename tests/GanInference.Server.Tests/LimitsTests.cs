@@ -37,7 +37,7 @@ public sealed class LimitsTests : IAsyncLifetime
 
         foreach (var error in new[] { unary, streamed })
         {
-            Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+            Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
             Assert.Contains("request message:", error.Status.Detail);
             Assert.Contains("over the limit of 4096 bytes (Limits:MaxReceiveMessageBytes)", error.Status.Detail);
         }

@@ -194,14 +194,14 @@ public sealed class RequestPathDefectTests
         }
 
         var allocated = long.MaxValue;
-        for (var attempt = 0; attempt < 3; attempt++)
+        for (var attempt = 0; attempt < 6; attempt++)
         {
             var start = GC.GetTotalAllocatedBytes(precise: true);
             await invoker.AsyncUnaryCall(raw, null, new CallOptions(headers), message).ResponseAsync;
             allocated = Math.Min(allocated, GC.GetTotalAllocatedBytes(precise: true) - start);
         }
 
-        Assert.InRange(allocated, 0, (long)(1.6 * message.Length));
+        Assert.True(allocated < 1.6 * message.Length, $"a {message.Length}-byte call allocated {allocated} bytes");
     }
 
     [Fact]

@@ -123,8 +123,14 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
         }
 
         var request = new PendingRequest(inputs, outputs, deadlineUtc, cancellationToken, _time.GetTimestamp(), _time.GetUtcNow(), Activity.Current?.Context ?? default);
+        _telemetry.QueuedImages.Add(inputs.Length, _modelTag);
         if (!_queue.Writer.TryWrite(request))
         {
+            if (!waitForRoom || Volatile.Read(ref _closed) != 0)
+            {
+                _telemetry.QueuedImages.Add(-inputs.Length, _modelTag);
+            }
+
             if (Volatile.Read(ref _closed) != 0)
             {
                 throw new ServiceUnavailableException($"model '{_model}' is shutting down");
@@ -154,14 +160,22 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
                 // Until this write succeeds the request is not queued, so its buffers are still the caller's.
                 await _queue.Writer.WriteAsync(request, wait.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !request.CancellationToken.IsCancellationRequested)
+            catch (Exception ex)
             {
-                _telemetry.DroppedRequests.Add(1, _modelTag, new("reason", "deadline"));
-                throw new RequestExpiredException($"the deadline passed while the request waited for room in model '{_model}''s queue (maxQueueSize {_settings.MaxQueueSize})");
-            }
-            catch (ChannelClosedException)
-            {
-                throw new ServiceUnavailableException($"model '{_model}' is shutting down");
+                // Never queued: off the gauge again, and the reason in the service's own terms.
+                _telemetry.QueuedImages.Add(-request.Inputs.Length, _modelTag);
+                if (ex is OperationCanceledException && deadline.IsCancellationRequested && !request.CancellationToken.IsCancellationRequested)
+                {
+                    _telemetry.DroppedRequests.Add(1, _modelTag, new("reason", "deadline"));
+                    throw new RequestExpiredException($"the deadline passed while the request waited for room in model '{_model}''s queue (maxQueueSize {_settings.MaxQueueSize})");
+                }
+
+                if (ex is ChannelClosedException)
+                {
+                    throw new ServiceUnavailableException($"model '{_model}' is shutting down");
+                }
+
+                throw;
             }
         }
 
@@ -269,6 +283,7 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
             oldest = Math.Min(oldest, request.EnqueuedTimestamp);
             var take = Math.Min(request.RemainingItems, _settings.MaxBatchSize - itemCount);
             slices[sliceCount] = request.TakeSlice(take, _outputsPerItem);
+            _telemetry.QueuedImages.Add(-take, _modelTag);
             owners[sliceCount] = request;
             sliceCount++;
             itemCount += take;
@@ -307,7 +322,7 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
 
                 for (var i = 0; i < sliceCount; i++)
                 {
-                    owners[i].Fail(failure);
+                    FailQueued(owners[i], failure);
                 }
 
                 if (_carry is { IsCompleted: true })
@@ -393,14 +408,14 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
         if (request.DeadlineUtc <= _time.GetUtcNow().UtcDateTime)
         {
             _telemetry.DroppedRequests.Add(1, _modelTag, new("reason", "deadline"));
-            request.Fail(new RequestExpiredException($"the deadline passed while the request waited in model '{_model}''s queue"));
+            FailQueued(request, new RequestExpiredException($"the deadline passed while the request waited in model '{_model}''s queue"));
             return true;
         }
 
         if (request.CancellationToken.IsCancellationRequested)
         {
             _telemetry.DroppedRequests.Add(1, _modelTag, new("reason", "cancelled"));
-            request.Fail(new OperationCanceledException("the request was cancelled while queued", innerException: null, request.CancellationToken));
+            FailQueued(request, new OperationCanceledException("the request was cancelled while queued", innerException: null, request.CancellationToken));
             return true;
         }
 
@@ -482,11 +497,24 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
     private void FailRemaining()
     {
         var failure = new ServiceUnavailableException($"model '{_model}' is shutting down");
-        _carry?.Fail(failure);
+        if (_carry is not null)
+        {
+            FailQueued(_carry, failure);
+        }
+
         _carry = null;
         while (_queue.Reader.TryRead(out var request))
         {
-            request.Fail(failure);
+            FailQueued(request, failure);
+        }
+    }
+
+    /// <summary>Fails a request and takes the items it still had queued off the gauge.</summary>
+    private void FailQueued(PendingRequest request, Exception failure)
+    {
+        if (request.Fail(failure) && request.RemainingItems > 0)
+        {
+            _telemetry.QueuedImages.Add(-request.RemainingItems, _modelTag);
         }
     }
 
@@ -550,12 +578,16 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
             }
         }
 
-        public void Fail(Exception exception)
+        /// <summary>Fails the request; false when it had already completed.</summary>
+        public bool Fail(Exception exception)
         {
-            if (Interlocked.Exchange(ref _completed, 1) == 0)
+            if (Interlocked.Exchange(ref _completed, 1) != 0)
             {
-                _core.SetException(exception);
+                return false;
             }
+
+            _core.SetException(exception);
+            return true;
         }
 
         public void GetResult(short token) => _core.GetResult(token);

@@ -41,7 +41,15 @@ public sealed class GanTelemetry
         BatchSize = meter.CreateHistogram<long>("gan.batch.size", "{item}", "Items in each ONNX Runtime run.", null, BatchSizeAdvice);
         InferenceDuration = meter.CreateHistogram<double>("gan.inference.duration", "s", "Duration of one batched ONNX Runtime run, including input preparation.", null, SecondsAdvice);
         DroppedRequests = meter.CreateCounter<long>("gan.requests.dropped", "{request}", "Requests dropped before inference, by model and reason (queue_full, cancelled, deadline).");
+        QueuedImages = meter.CreateUpDownCounter<long>("gan.queue.images", "{image}", "Images waiting in each model's batching queue (what an autoscaler reads as load).");
+        InflightRequests = meter.CreateUpDownCounter<long>("gan.requests.inflight", "{request}", "Calls being served now, by model.");
     }
+
+    /// <summary>Images waiting in a model's queue (rises on enqueue, falls when a batch takes them or they are dropped); tag: model.</summary>
+    public UpDownCounter<long> QueuedImages { get; }
+
+    /// <summary>Calls being served; tag: model.</summary>
+    public UpDownCounter<long> InflightRequests { get; }
 
     /// <summary>Finished requests; tags: model, rpc, status.</summary>
     public Counter<long> Requests { get; }

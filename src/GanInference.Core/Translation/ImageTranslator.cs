@@ -56,10 +56,11 @@ public sealed class ImageTranslator(GanTelemetry telemetry, IOptions<Translation
         long replyBytes = 0;
         for (var i = 0; i < images.Count; i++)
         {
-            var (width, height) = (signature.InputWidth, signature.InputHeight);
-            if (SourceImageDecoder.TryReadSize(images[i], out var w, out var h))
+            // An image the decoder will refuse on its own (unreadable header, over the per-image limit) is left to it,
+            // so the caller hears about that image by its index.
+            if (!SourceImageDecoder.TryReadSize(images[i], out var width, out var height) || (long)width * height > settings.MaxPixels)
             {
-                (width, height) = (w, h);
+                continue;
             }
 
             pixels += (long)width * height;

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text.Unicode;
 using Google.Protobuf.Reflection;
 
 namespace GanInference.Server.Limits;
@@ -6,7 +7,7 @@ namespace GanInference.Server.Limits;
 /// <summary>
 /// Checks that bytes are a well-formed protobuf encoding of a message type by walking the wire format: tags,
 /// varints and lengths are read, nested messages of known fields are walked, and every other field is skipped.
-/// Nothing is materialised (no strings, no copies of bytes fields), so checking a 16 MB upload costs a scan,
+/// Nothing is materialised (strings are only checked to be UTF-8, bytes fields are skipped), so checking a 16 MB upload costs a scan,
 /// not a second parse.
 /// </summary>
 internal static class ProtobufWireCheck
@@ -71,13 +72,65 @@ internal static class ProtobufWireCheck
             return $"field {number}: a length of {length} bytes runs past the end of the message ({end - reader.Consumed} bytes left)";
         }
 
-        if (field is { FieldType: FieldType.Message })
+        var fieldEnd = reader.Consumed + (long)length;
+        switch (field)
         {
-            return CheckMessage(ref reader, reader.Consumed + (long)length, field.MessageType, depth + 1);
+            case { FieldType: FieldType.Message }:
+                return CheckMessage(ref reader, fieldEnd, field.MessageType, depth + 1);
+            case { FieldType: FieldType.String }:
+                // Google.Protobuf refuses a string that is not UTF-8, so this check must too.
+                var valid = IsUtf8(reader.UnreadSequence.Slice(0, (long)length));
+                reader.Advance((long)length);
+                return valid ? null : $"field {number} ({field.Name}): not valid UTF-8";
+            case { IsRepeated: true } when PackedWidth(field.FieldType) is var width and not 0:
+                // A packed repeated scalar: whole fixed-width values, or varints that end inside the field.
+                if (width > 0)
+                {
+                    reader.Advance((long)length);
+                    return (long)length % width == 0 ? null : $"field {number} ({field.Name}): {length} bytes is not a whole number of {width}-byte values";
+                }
+
+                while (reader.Consumed < fieldEnd)
+                {
+                    if (!TryReadVarint(ref reader, fieldEnd, out _))
+                    {
+                        return $"field {number} ({field.Name}): a packed varint runs past the end of the field";
+                    }
+                }
+
+                return null;
+            default:
+                reader.Advance((long)length);
+                return null;
+        }
+    }
+
+    /// <summary>Bytes per value of a packed scalar type: 4 or 8 for fixed widths, -1 for varints, 0 when not packable.</summary>
+    private static int PackedWidth(FieldType type) => type switch
+    {
+        FieldType.Float or FieldType.Fixed32 or FieldType.SFixed32 => 4,
+        FieldType.Double or FieldType.Fixed64 or FieldType.SFixed64 => 8,
+        FieldType.Int32 or FieldType.Int64 or FieldType.UInt32 or FieldType.UInt64 or FieldType.SInt32 or FieldType.SInt64 or FieldType.Bool or FieldType.Enum => -1,
+        _ => 0,
+    };
+
+    private static bool IsUtf8(ReadOnlySequence<byte> text)
+    {
+        if (text.IsSingleSegment)
+        {
+            return Utf8.IsValid(text.FirstSpan);
         }
 
-        reader.Advance((long)length);
-        return null;
+        var copy = ArrayPool<byte>.Shared.Rent((int)text.Length);
+        try
+        {
+            text.CopyTo(copy);
+            return Utf8.IsValid(copy.AsSpan(0, (int)text.Length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(copy);
+        }
     }
 
     private static bool Skip(ref SequenceReader<byte> reader, long end, int count)

@@ -59,6 +59,8 @@ internal sealed partial class GanErrorInterceptor(
     {
         var started = time.GetTimestamp();
         var status = StatusCode.OK;
+        var model = new KeyValuePair<string, object?>(GanTelemetry.ModelTag, ModelOf(request));
+        telemetry.InflightRequests.Add(1, model);
         try
         {
             RefuseWhileDraining();
@@ -75,6 +77,7 @@ internal sealed partial class GanErrorInterceptor(
         }
         finally
         {
+            telemetry.InflightRequests.Add(-1, model);
             Record(request, context, status, started);
         }
     }
