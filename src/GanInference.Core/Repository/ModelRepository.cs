@@ -46,6 +46,9 @@ public sealed partial class ModelRepository : IAsyncDisposable
     private readonly Lock _retiringGate = new();
     private readonly List<Task> _retiring = [];
 
+    // Cancelled when the repository is disposed: the only thing that cuts a retiring model's remaining calls.
+    private readonly CancellationTokenSource _disposing = new();
+
     // What each folder held at the last reload; only touched under _reloadGate.
     private Dictionary<string, FolderState> _folders = new(StringComparer.Ordinal);
     private bool _reportedMissing;
@@ -340,8 +343,10 @@ public sealed partial class ModelRepository : IAsyncDisposable
             await model.DisposeAsync().ConfigureAwait(false);
         }
 
-        // Retiring models are bounded by their own timeout.
+        // Calls still holding a retired version are cut now (shutdown is the only thing that cuts them).
+        await _disposing.CancelAsync().ConfigureAwait(false);
         await WhenRetiredAsync().ConfigureAwait(false);
+        _disposing.Dispose();
         _reloadGate.Dispose();
     }
 
@@ -505,7 +510,8 @@ public sealed partial class ModelRepository : IAsyncDisposable
     {
         // Yield first: the reload (and the admin call waiting on it) should not wait for old requests.
         await Task.Yield();
-        var drained = await model.RetireAsync(TimeSpan.FromSeconds(_options.RetireTimeoutSeconds), CancellationToken.None).ConfigureAwait(false);
+        var overdue = TimeSpan.FromSeconds(_options.RetireTimeoutSeconds);
+        var drained = await model.RetireAsync(overdue, () => LogRetireOverdue(_logger, model.Name, model.ContentHash, overdue.TotalSeconds), _disposing.Token).ConfigureAwait(false);
         LogModelRetired(_logger, model.Name, model.ContentHash, drained);
     }
 
@@ -599,6 +605,9 @@ public sealed partial class ModelRepository : IAsyncDisposable
 
     [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "Serving pipeline {Pipeline}: {Steps}")]
     private static partial void LogPipelineBound(ILogger logger, string pipeline, string steps);
+
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "Model {Model} ({ContentHash}) was replaced or removed {Seconds} s ago (Models:RetireTimeoutSeconds) and calls still hold it; it stays loaded until they end")]
+    private static partial void LogRetireOverdue(ILogger logger, string model, string contentHash, double seconds);
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Released model {Model} ({ContentHash}) after it was replaced or removed; all its requests finished: {Drained}")]
     private static partial void LogModelRetired(ILogger logger, string model, string contentHash, bool drained);

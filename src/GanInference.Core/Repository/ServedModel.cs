@@ -141,11 +141,13 @@ public sealed class ServedModel : IAsyncDisposable
     }
 
     /// <summary>
-    /// Refuses new leases, waits until the requests holding one have finished (at most <paramref name="drainTimeout"/>),
-    /// lets the queue drain, then releases the session. What is still running after the timeout fails with UNAVAILABLE.
+    /// Retires this version after a reload replaced or removed it: waits for its last lease to end (a long stream is
+    /// never cut by a reload; <paramref name="onOverdue"/> is called once if that takes longer than
+    /// <paramref name="overdueAfter"/>), lets its queue drain, then releases the session. Only
+    /// <paramref name="cancellationToken"/> (the repository shutting down) stops the wait early.
     /// </summary>
-    /// <returns>True when every request finished within the timeout.</returns>
-    internal async Task<bool> RetireAsync(TimeSpan drainTimeout, CancellationToken cancellationToken)
+    /// <returns>True when every lease ended and the queue drained; false when shutdown cut the wait.</returns>
+    internal async Task<bool> RetireAsync(TimeSpan overdueAfter, Action onOverdue, CancellationToken cancellationToken)
     {
         lock (_leaseGate)
         {
@@ -159,10 +161,19 @@ public sealed class ServedModel : IAsyncDisposable
         var drained = true;
         try
         {
-            await _idle.Task.WaitAsync(drainTimeout, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _idle.Task.WaitAsync(overdueAfter, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                onOverdue();
+                await _idle.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             await StopAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        catch (OperationCanceledException)
         {
             drained = false;
         }
