@@ -1,4 +1,5 @@
 using GanInference.Core.Generation;
+using GanInference.Core.Imaging;
 using GanInference.Core.Repository;
 using GanInference.Core.Runtime;
 using GanInference.Core.Telemetry;
@@ -135,6 +136,8 @@ public static class GanServer
         services.AddSingleton(sp => new GanTelemetry(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>().Create(new System.Diagnostics.Metrics.MeterOptions(GanTelemetry.Name))));
         services.AddSingleton<OnnxSessionFactory>();
         services.AddSingleton<ModelRepository>();
+        // One codec limit for every request of every RPC (Generation:EncodeParallelism, 0: one per processor).
+        services.AddSingleton(sp => new CodecLimiter(sp.GetRequiredService<IOptions<GenerationOptions>>().Value.EncodeParallelism));
         services.AddSingleton<ImageGenerator>();
         services.AddSingleton<ImageTranslator>();
         services.AddSingleton<ServingState>();

@@ -17,9 +17,12 @@ namespace GanInference.Core.Translation;
 /// optionally resize back → encode. Decoding and encoding run in parallel, off the batch loop; every buffer
 /// is pooled.
 /// </summary>
-public sealed class ImageTranslator(GanTelemetry telemetry, IOptions<TranslationOptions> options)
+public sealed class ImageTranslator(GanTelemetry telemetry, IOptions<TranslationOptions> options, CodecLimiter? codecs = null)
 {
     private readonly TranslationOptions _options = options.Value;
+
+    // The server passes its one shared limiter; a translator built alone (tests, tools) gets its own.
+    private readonly CodecLimiter _codecs = codecs ?? new CodecLimiter(options.Value.CodecParallelism);
 
     /// <summary>Translates a request's images; the first bad image (lowest index) fails the call.</summary>
     /// <param name="model">An image-to-image model (else <see cref="ModelKindMismatchException"/>).</param>
@@ -350,13 +353,17 @@ public sealed class ImageTranslator(GanTelemetry telemetry, IOptions<Translation
                 resized ? width : 0, resized ? height : 0);
         }
 
-        if (images.Count == 1)
+        if (!CodecLimiter.IsCompressed(settings.Encoding.Format))
         {
-            EncodeOne(0);
+            // RAW formats are a conversion and a copy: inline, no thread hop and no codec slot.
+            for (var i = 0; i < images.Count; i++)
+            {
+                EncodeOne(i);
+            }
         }
         else
         {
-            await Task.Run(() => Parallel.For(0, images.Count, ParallelOptionsFor(cancellationToken), EncodeOne), cancellationToken).ConfigureAwait(false);
+            await _codecs.ForEachAsync(images.Count, cancellationToken, EncodeOne).ConfigureAwait(false);
         }
 
         return translated;
