@@ -12,10 +12,13 @@
 // looked up (`data.key !== undefined`), a map (additionalProperties, e.g. labels) is enumerated instead, and an object
 // the validator never looked into is free-form (x-kubernetes-preserve-unknown-fields) and is skipped. Any own key of
 // a typed object that the validator never asked for is unknown to the schema.
-import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import Ajv from "ajv";
+import standaloneCode from "ajv/dist/standalone/index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -31,7 +34,11 @@ const vendored = {
   "serving.kserve.io/v1beta1/InferenceService": "kserve-inferenceservice-v1beta1.json",
 };
 
-const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
+const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false, code: { source: true } });
+// Compiling the InferenceService schema takes seconds; the generated code is kept in node_modules/.cache, keyed by
+// the schema's hash and the ajv version, and imported on later runs.
+const cacheDir = join(here, "..", "node_modules", ".cache", "gan-deploy-validate");
+const ajvVersion = JSON.parse(readFileSync(join(here, "..", "node_modules", "ajv", "package.json"), "utf8")).version;
 const compiled = new Map();
 const modelValidators = new Map();
 
@@ -77,10 +84,7 @@ async function loadValidator(apiVersion, kind) {
 
 let objectMetaValidate;
 async function crdValidator(file) {
-  if (!compiled.has(file)) {
-    const doc = JSON.parse(readFileSync(join(here, "..", "schemas", file), "utf8"));
-    compiled.set(file, ajv.compile(doc.openAPIV3Schema));
-  }
+  if (!compiled.has(file)) compiled.set(file, await compileCached(file));
   const validate = compiled.get(file);
   if (!objectMetaValidate) {
     const { ObjectMeta } = await import("@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta");
@@ -99,6 +103,23 @@ async function crdValidator(file) {
     }
     return errors;
   };
+}
+
+async function compileCached(file) {
+  const text = readFileSync(join(here, "..", "schemas", file), "utf8");
+  const key = createHash("sha256").update(`${ajvVersion}\n${text}`).digest("hex").slice(0, 16);
+  const cached = join(cacheDir, `${file}.${key}.cjs`);
+  if (existsSync(cached)) return createRequire(import.meta.url)(cached);
+  const validate = ajv.compile(JSON.parse(text).openAPIV3Schema);
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    const tmp = `${cached}.${process.pid}.tmp`;
+    writeFileSync(tmp, standaloneCode(ajv, validate));
+    renameSync(tmp, cached);
+  } catch {
+    // no cache (read-only tree): compile every time
+  }
+  return validate;
 }
 
 /**
