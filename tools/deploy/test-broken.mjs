@@ -53,6 +53,8 @@ const breaks = [
     /^deploy\/jobs\/dataset: Job\/gan-dataset-cdcgan-mnist \.spec\.template\.spec\.containers\[0\]\.args: --shard-count 3 differs from \.spec\.completions 4/],
   ["components/keda/scaledobject.yaml", "query: sum(gan_queue_images{", "query: sum(gan_queued_images{",
     /^deploy\/overlays\/cpu: ScaledObject\/gan-inference \.spec\.triggers\[0\]\.metadata\.query: metric gan_queued_images is not exported/],
+  ["components/keda/kustomization.yaml", "      name: gan-inference\n    patch:", "      name: gan-inference-v1\n    patch:",
+    /^deploy\/overlays\/gpu: Deployment\/gan-inference \.spec\.replicas: set while ScaledObject\/gan-inference owns the replica count/],
   ["components/monitoring/servicemonitor.yaml", "- port: http", "- port: metrics",
     /^deploy\/overlays\/cpu: ServiceMonitor\/gan-inference \.spec\.endpoints\[0\]\.port: the selected Service has no port named "metrics"/],
 ];

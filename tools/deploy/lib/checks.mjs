@@ -75,6 +75,12 @@ export function crossChecks(objects, knownMetrics) {
       add(a, ".spec.scaleTargetRef", `${kind}/${ref.name} is not in this render`);
     }
   }
+  for (const a of [...byKind("ScaledObject"), ...byKind("HorizontalPodAutoscaler")]) {
+    const target = workloads.find((w) => w.metadata?.name === a.spec?.scaleTargetRef?.name);
+    if (target && target.spec?.replicas !== undefined) {
+      add(target, ".spec.replicas", `set while ${id(a)} owns the replica count: every apply would reset it`);
+    }
+  }
   const autoscaled = [...byKind("ScaledObject"), ...byKind("HorizontalPodAutoscaler")].map((a) => a.spec?.scaleTargetRef?.name);
   if (new Set(autoscaled).size !== autoscaled.length) {
     out.push({ object: "(render)", path: "", message: "two autoscalers (KEDA ScaledObject and HPA) target the same workload" });
