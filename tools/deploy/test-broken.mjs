@@ -5,11 +5,13 @@
 //   node tools/deploy/test-broken.mjs [--root REPO] [--verbose]
 //
 // Exit 0 and silent when every break was caught; otherwise prints what was missed and exits 1.
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseAllDocuments } from "yaml";
+import { validateObject } from "./lib/schemas.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -100,6 +102,39 @@ try {
 } finally {
   rmSync(clean, { recursive: true, force: true });
   rmSync(broken, { recursive: true, force: true });
+}
+
+// The strict-keys pass at depth in every kind, on the rendered objects in memory: an unknown key deep inside each must
+// be named, and keys of maps (labels, annotations, nodeSelector, resource limits) must not.
+const kubectlBin = process.env.KUBECTL ?? (spawnSync("sh", ["-c", "command -v kubectl"], { encoding: "utf8" }).stdout.trim() || join(here, ".bin", "kubectl"));
+const rendered = ["overlays/cpu-hpa", "overlays/gpu", "kserve", "jobs/dataset"].flatMap((d) =>
+  parseAllDocuments(execFileSync(kubectlBin, ["kustomize", join(repoRoot, "deploy", d)], { encoding: "utf8" })).map((x) => x.toJS()));
+const pick = (kind) => structuredClone(rendered.find((o) => o.kind === kind));
+const deep = [
+  ["Deployment", (o) => (o.spec.template.spec.containers[0].env.find((e) => e.valueFrom).valueFrom.resourceFieldRef.bogus = 1), ".spec.template.spec.containers[0].env[4].valueFrom.resourceFieldRef.bogus"],
+  ["Deployment", (o) => (o.spec.template.spec.volumes.find((v) => v.emptyDir).emptyDir.bogus = 1), ".spec.template.spec.volumes[1].emptyDir.bogus"],
+  ["HorizontalPodAutoscaler", (o) => (o.spec.metrics[0].pods.metric.bogus = 1), ".spec.metrics[0].pods.metric.bogus"],
+  ["ScaledObject", (o) => (o.spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.bogus = 1), ".spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.bogus"],
+  ["ServiceMonitor", (o) => (o.spec.endpoints[0].relabelings[0].bogus = 1), ".spec.endpoints[0].relabelings[0].bogus"],
+  ["ServingRuntime", (o) => (o.spec.containers[0].readinessProbe.grpc.bogus = 1), ".spec.containers[0].readinessProbe.grpc.bogus"],
+  ["ServingRuntime", (o) => (o.metadata.bogus = 1), ".metadata.bogus"],
+  ["InferenceService", (o) => (o.spec.predictor.model.modelFormat.bogus = 1), ".spec.predictor.model.modelFormat.bogus"],
+  ["Job", (o) => (o.spec.template.spec.containers[0].env[0].valueFrom.fieldRef.bogus = 1), ".spec.template.spec.containers[0].env[0].valueFrom.fieldRef.bogus"],
+  ["PodDisruptionBudget", (o) => (o.spec.selector.bogus = 1), ".spec.selector.bogus"],
+  ["Deployment", (o) => {
+    o.spec.template.spec.nodeSelector = { "example.com/pool": "a" };
+    o.metadata.annotations = { "example.com/x": "y" };
+    o.spec.template.spec.containers[0].resources.limits["example.com/device"] = "1";
+  }, null],
+];
+for (const [kind, mutate, path] of deep) {
+  const obj = pick(kind);
+  mutate(obj);
+  const got = await validateObject(obj);
+  if (path === null && got.length > 0) failures.push(`map keys flagged in ${kind}: ${JSON.stringify(got)}`);
+  if (path !== null && !got.some((p) => p.path === path && /unknown field/.test(p.message))) {
+    failures.push(`strict pass missed ${kind} ${path}: got ${JSON.stringify(got)}`);
+  }
 }
 
 for (const f of failures) console.log(`test-broken: ${f}`);
