@@ -53,6 +53,8 @@ const breaks = [
     /^deploy\/overlays\/gpu: Deployment\/gan-inference \.spec\.template\.spec\.terminationGracePeriodSeconds: 40 is shorter than the shutdown of containers\[0\]: preStop 5 \+ Shutdown:NotServingDelaySeconds 5 \+ Shutdown:DrainTimeoutSeconds 30 \+ answer grace 5 = 45 s/],
   ["jobs/dataset/job.yaml", "- --shard-count\n            - \"4\"", "- --shard-count\n            - \"3\"",
     /^deploy\/jobs\/dataset: Job\/gan-dataset-cdcgan-mnist \.spec\.template\.spec\.containers\[0\]\.args: --shard-count 3 differs from \.spec\.completions 4/],
+  ["jobs/dataset/job.yaml", "- --per-class", "- --per-klass",
+    /^deploy\/jobs\/dataset: Job\/gan-dataset-cdcgan-mnist \.spec\.template\.spec\.containers\[0\]\.args\[5\]: --per-klass is not an option of the gan CLI/],
   ["components/keda/scaledobject.yaml", "query: sum(gan_queue_images{", "query: sum(gan_queued_images{",
     /^deploy\/overlays\/cpu: ScaledObject\/gan-inference \.spec\.triggers\[0\]\.metadata\.query: metric gan_queued_images is not exported/],
   ["components/keda/kustomization.yaml", "      name: gan-inference\n    patch:", "      name: gan-inference-v1\n    patch:",

@@ -9,7 +9,8 @@
 //      @kubernetes-models/prometheus-operator, KServe's CRD openAPIV3Schema vendored in schemas/);
 //   2. for unknown fields, which those schemas accept silently (the strict-keys pass of lib/schemas.mjs);
 //   3. across objects (lib/checks.mjs): selectors and named ports, scale targets, the grace period against the
-//      server's drain settings, the Job's shard count, and every gan_* metric an autoscaler or dashboard queries.
+//      server's drain settings, the Job's shard count and CLI options, and every gan_* metric an autoscaler or
+//      dashboard queries.
 // Prints one line per problem, naming the render, the object (Kind/name) and the JSON path, and exits 1; prints
 // nothing and exits 0 when all is well (--verbose lists what was checked). Exit 2: the renderer is missing or failed.
 //
@@ -22,7 +23,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { parseAllDocuments, parse } from "yaml";
 import { validateObject } from "./lib/schemas.mjs";
-import { crossChecks, knownMetrics } from "./lib/checks.mjs";
+import { crossChecks, knownCliFlags, knownMetrics } from "./lib/checks.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
@@ -72,7 +73,8 @@ async function main() {
     console.error(`validate: ${deployDir} does not exist`);
     return 2;
   }
-  const metrics = knownMetrics(repoRoot, join(here, "metrics-pending.json"));
+  const metrics = knownMetrics(repoRoot, join(here, "pending.json"));
+  const cliFlags = knownCliFlags(repoRoot, join(here, "pending.json"));
   const dirs = [...kustomizations(deployDir)];
   const renders = await Promise.all(dirs.map((d) => render(bin, d)));
   const problems = [];
@@ -100,7 +102,7 @@ async function main() {
       for (const p of await validateObject(obj)) report(name, p.path, p.message);
       objectsChecked++;
     }
-    for (const p of crossChecks(objects, metrics)) report(p.object, p.path, p.message);
+    for (const p of crossChecks(objects, metrics, cliFlags)) report(p.object, p.path, p.message);
     if (verbose) console.log(`${where}: ${objects.map((o) => `${o.kind}/${o.metadata?.name}`).join(", ")}`);
   }
   // Files beside the manifests that are not Kubernetes objects but name metrics (prometheus-adapter's rules).
@@ -120,7 +122,7 @@ async function main() {
   }
   for (const p of problems) console.log(p);
   if (verbose || problems.length > 0) {
-    console.log(`validate: ${dirs.length} renders, ${objectsChecked} objects, ${problems.length} problem(s); metrics: ${metrics.describe()}`);
+    console.log(`validate: ${dirs.length} renders, ${objectsChecked} objects, ${problems.length} problem(s); metrics: ${metrics.describe()}; CLI: ${cliFlags.describe()}`);
   }
   return problems.length > 0 ? 1 : 0;
 }

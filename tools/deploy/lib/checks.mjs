@@ -11,7 +11,7 @@ const matches = (selector, labels) =>
 /** Seconds the server's host waits after the drain timeout for the last answers (ShutdownOptions.AnswerGrace). */
 export const ANSWER_GRACE_SECONDS = 5;
 
-export function crossChecks(objects, knownMetrics) {
+export function crossChecks(objects, knownMetrics, cliFlags) {
   const out = [];
   const add = (o, path, message) => out.push({ object: id(o), path, message });
   const byKind = (k) => objects.filter((o) => o.kind === k);
@@ -117,7 +117,7 @@ export function crossChecks(objects, knownMetrics) {
     }
   }
 
-  for (const j of byKind("Job")) out.push(...jobChecks(j));
+  for (const j of byKind("Job")) out.push(...jobChecks(j, cliFlags));
 
   // KServe: the InferenceService's grace period must cover the runtime container's shutdown.
   for (const isvc of byKind("InferenceService")) {
@@ -164,11 +164,18 @@ function preStopExecSleep(command) {
   return m ? Number(m[1]) : null;
 }
 
-function jobChecks(j) {
+function jobChecks(j, cliFlags) {
   const out = [];
   const add = (path, message) => out.push({ object: id(j), path, message });
   for (const [i, c] of (j.spec?.template?.spec?.containers ?? []).entries()) {
     const argv = [...(c.command ?? []), ...(c.args ?? [])];
+    if (cliFlags && /(^|\/)gan$/.test(String(argv[0] ?? ""))) {
+      for (const [k, a] of (c.args ?? []).entries()) {
+        if (typeof a === "string" && /^--[a-z][a-z0-9-]*$/.test(a) && !cliFlags.has(a)) {
+          add(`.spec.template.spec.containers[${i}].args[${k}]`, `${a} is not an option of the gan CLI (${cliFlags.describe()})`);
+        }
+      }
+    }
     const flag = (name) => {
       const at = argv.indexOf(name);
       return at >= 0 ? String(argv[at + 1]) : null;
@@ -214,10 +221,11 @@ function metricProblems(expr, known, report) {
 
 /**
  * The Prometheus names of every `gan.*` instrument the server creates (scanned from src/**\/*.cs, named as the
- * OpenTelemetry Prometheus exporter names them), plus the names in metrics-pending.json that another change of
+ * OpenTelemetry Prometheus exporter names them), plus the names in pending.json that another change of
  * the same issue adds.
  */
 export function knownMetrics(repoRoot, pendingFile) {
+  const pendingAll = JSON.parse(readFileSync(pendingFile, "utf8"));
   const names = new Set();
   const sources = [];
   const re = /Create(Counter|UpDownCounter|Histogram|Gauge|ObservableCounter|ObservableUpDownCounter|ObservableGauge)<\w+>\(\s*"(gan\.[a-z0-9_.]+)"\s*,\s*(?:unit:\s*)?"([^"]*)"/g;
@@ -228,13 +236,26 @@ export function knownMetrics(repoRoot, pendingFile) {
       sources.push(m[2]);
     }
   }
-  const pending = JSON.parse(readFileSync(pendingFile, "utf8")).metrics ?? {};
+  const pending = pendingAll.metrics ?? {};
   const pendingNames = Object.keys(pending).filter((n) => !names.has(n));
   for (const n of pendingNames) names.add(n);
   const set = new Set(names);
   set.describe = () => `${sources.length} gan.* instruments found in src/, plus pending ${pendingNames.join(", ") || "none"}`;
   set.pending = pendingNames;
   return set;
+}
+
+/** Every option name (`"--flag"` string literal) in src/GanInference.Cli, plus the pending ones. */
+export function knownCliFlags(repoRoot, pendingFile) {
+  const flags = new Set();
+  for (const file of walk(join(repoRoot, "src", "GanInference.Cli"), (f) => f.endsWith(".cs"))) {
+    for (const m of readFileSync(file, "utf8").matchAll(/"(--[a-z][a-z0-9-]*)"/g)) flags.add(m[1]);
+  }
+  const found = flags.size;
+  const pending = Object.keys(JSON.parse(readFileSync(pendingFile, "utf8")).cliFlags ?? {}).filter((f) => !flags.has(f));
+  for (const f of pending) flags.add(f);
+  flags.describe = () => `${found} options found in src/GanInference.Cli, plus pending ${pending.join(", ") || "none"}`;
+  return flags;
 }
 
 function promNames(kind, name, unit) {
