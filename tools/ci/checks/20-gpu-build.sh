@@ -9,7 +9,8 @@
 #  3. `readelf -d` on the restored libonnxruntime_providers_cuda.so: the major version of each of libcudart.so.N,
 #     libcublas.so.N and libcublasLt.so.N it needs equals the CUDA major of the Dockerfile's
 #     `FROM nvidia/cuda:<major>.<minor>.<patch>-cudnn-runtime-ubuntu<release>` (a cuDNN image: the provider loads
-#     cuDNN 9 at run time), and that Ubuntu release is the one of the .NET image the runtime is copied from.
+#     cuDNN 9 at run time), and that Ubuntu release is the one of the .NET image the runtime is copied from; the
+#     server's error messages (CudaRequirements.CudaMajor) state that same major.
 #
 # Usage: tools/ci/checks/20-gpu-build.sh [--dockerfile PATH] [--skip-build]
 #   GAN_GPU_CHECK_DOCKERFILE=PATH does the same as --dockerfile (to prove the mismatch branch on a copy).
@@ -111,6 +112,13 @@ if wrong:
          "or the ONNX Runtime version in Directory.Packages.props")
 if "cudnn" not in cuda.group(4).lower():
     fail(f"{dockerfile}: nvidia/cuda:{tag} has no cuDNN; the CUDA provider loads cuDNN 9 at run time (use a -cudnn-runtime- tag)")
+
+# The server's own messages (CudaRequirements.CudaMajor) say the same major.
+requirements = open("src/GanInference.Core/Runtime/CudaRequirements.cs").read()
+stated = re.search(r"const int CudaMajor = (\d+);", requirements)
+if stated is None or int(stated.group(1)) != image_major:
+    fail(f"src/GanInference.Core/Runtime/CudaRequirements.cs states CUDA {stated.group(1) if stated else '?'} "
+         f"but the provider links CUDA {image_major}: update CudaMajor (and its messages) with the package")
 
 releases = {"noble": "24.04", "jammy": "22.04", "focal": "20.04"}
 dotnet = re.search(r"mcr\.microsoft\.com/dotnet/(?:aspnet|runtime|runtime-deps):[\w.]+-(\w+)", text)
