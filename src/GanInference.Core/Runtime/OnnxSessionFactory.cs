@@ -183,7 +183,18 @@ public sealed partial class OnnxSessionFactory
                 GlobalSpinControl = options.IntraOpSpinning,
             };
             var environment = new EnvironmentCreationOptions { logId = "GanInference", threadOptions = threading };
-            OrtEnv.CreateInstanceWithOptions(ref environment);
+            try
+            {
+                OrtEnv.CreateInstanceWithOptions(ref environment);
+            }
+            catch (OnnxRuntimeException)
+            {
+                // Another thread created the default environment since IsCreated was read.
+                _environmentWithoutPool = true;
+                LogNoSharedPool(logger);
+                return false;
+            }
+
             _sharedPool = new SharedPool(options.IntraOpThreads, options.IntraOpSpinning);
             LogSharedPool(logger, Threads(options.IntraOpThreads), options.IntraOpSpinning);
             return true;
