@@ -11,6 +11,7 @@
 #     `FROM nvidia/cuda:<major>.<minor>.<patch>-cudnn-runtime-ubuntu<release>` (a cuDNN image: the provider loads
 #     cuDNN 9 at run time), and that Ubuntu release is the one of the .NET image the runtime is copied from; the
 #     server's error messages (CudaRequirements.CudaMajor) state that same major.
+#  4. Self-test: the same check on a copy of the Dockerfile one CUDA major lower must fail, naming both majors.
 #
 # Usage: tools/ci/checks/20-gpu-build.sh [--dockerfile PATH] [--skip-build]
 #   GAN_GPU_CHECK_DOCKERFILE=PATH does the same as --dockerfile (to prove the mismatch branch on a copy).
@@ -54,7 +55,8 @@ if [ "$build" = 1 ]; then
 fi
 
 # Steps 2 and 3: read both restores, find the provider library, compare with the Dockerfile (python3: the JSON).
-/usr/bin/python3 - "$dockerfile" <<'PY' || exit 1
+check_dockerfile() { # path
+/usr/bin/python3 - "$1" <<'PY'
 import json, os, re, subprocess, sys
 
 dockerfile = sys.argv[1]
@@ -131,4 +133,18 @@ print(f"20-gpu-build: OK: CPU build ONNX Runtime {cpu_version} (managed {cpu_ver
       f"Microsoft.ML.OnnxRuntime.Gpu.Linux {gpu_version} (managed {gpu_version}) links {', '.join(sorted(linked))}"
       f"{' and ' + others if others else ''}; {dockerfile} installs CUDA {image_major} with cuDNN (nvidia/cuda:{tag})")
 PY
+}
+check_dockerfile "$dockerfile" || exit 1
+
+# The mismatch branch still fails: the same Dockerfile with the CUDA major one lower must be refused, naming both.
+copy=$(mktemp)
+/usr/bin/python3 -c 'import re, sys; text = open(sys.argv[1]).read(); print(re.sub(r"(?m)^(\s*FROM\s+(?:--platform=\S+\s+)?(?:docker\.io/)?nvidia/cuda:)(\d+)", lambda m: m.group(1) + str(int(m.group(2)) - 1), text), end="")' "$dockerfile" >"$copy"
+if mismatch=$(check_dockerfile "$copy" 2>&1); then
+  rm -f "$copy"; fail "self-test: a Dockerfile one CUDA major lower passed the check"
+fi
+rm -f "$copy"
+case "$mismatch" in
+  *"links CUDA"*"installs CUDA"*) echo "20-gpu-build: self-test OK: a copy one CUDA major lower is refused ($(echo "$mismatch" | grep -o 'installs CUDA [0-9]*'))" ;;
+  *) fail "self-test: a Dockerfile one CUDA major lower failed for another reason: $mismatch" ;;
+esac
 echo "20-gpu-build: done in $((SECONDS - start)) s"
