@@ -42,8 +42,9 @@ fi
 
 start=$SECONDS
 if [ "$build" = 1 ]; then
-  # CPU restore of Core (quick; dotnet test restores it again anyway) so its versions can be compared too.
-  dotnet restore src/GanInference.Core -warnaserror --verbosity quiet \
+  # CPU restore of Core (quick; dotnet test restores it again anyway) so its versions can be compared too. The property
+  # is explicit because MSBuild also reads OnnxRuntimeGpu from the environment (tools/gpu/check.sh exports it).
+  dotnet restore src/GanInference.Core -p:OnnxRuntimeGpu=false -warnaserror --verbosity quiet \
     || fail "the CPU restore of src/GanInference.Core failed (see above)"
   log=$(mktemp)
   if ! dotnet build src/GanInference.Server -p:OnnxRuntimeGpu=true -warnaserror --verbosity quiet -nologo >"$log" 2>&1; then
