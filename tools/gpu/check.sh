@@ -253,6 +253,9 @@ if summary["tests"]:
            for p, t in summary["tests"].items()]
     md.append("")
 for model, e in summary["models"].items():
+    if not e["ceiling"] and not e["server"]:
+        md += [f"## {model}", "", f"No figures: the benchmark failed (bench/{model}/perf.txt says why).", ""]
+        continue
     md += [f"## {model} ({e.get('provider')})", "", "| in-process batch | images/s | p50 ms | p99 ms |", "| --- | --- | --- | --- |"]
     md += [f"| {c['batch']} | {c['imagesPerSecond']:.1f} | {c['p50Ms']:.2f} | {c['p99Ms']:.2f} |" for c in e["ceiling"]]
     md += ["", "| server run | clients × images | max batch | images/s | p50 ms | p99 ms | × best ceiling | × same-batch ceiling |",
@@ -261,7 +264,7 @@ for model, e in summary["models"].items():
     for name, r in e["server"].items():
         md.append(f"| {name} | {r['concurrency']} × {r['imagesPerRequest']} {r['format']} | {r['serverMaxBatchSize']} | {fmt(r['imagesPerSecond'], '.1f')} | "
                   f"{fmt(r['p50Ms'], '.2f')} | {fmt(r['p99Ms'], '.2f')} | {fmt(r['ratioToBestCeiling'], '.2f')} | {fmt(r['ratioToSameBatchCeiling'], '.2f')} |")
-    if e["gpu"]:
+    if e["gpu"] and e["gpu"]["samples"]:
         g = e["gpu"]
         md += ["", f"GPU utilisation during this model's runs ({g['samples']} nvidia-smi samples, 0.5 s apart): mean {g['utilisationMeanPercent']} %, "
                    f"max {g['utilisationMaxPercent']} %; device memory used up to {g['memoryUsedMaxMiB']} MiB."]
