@@ -9,7 +9,7 @@ const matches = (selector, labels) =>
   selector && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
 /** Seconds the server's host waits after the drain timeout for the last answers (ShutdownOptions.AnswerGrace). */
-export const ANSWER_GRACE_SECONDS = 5;
+export const ANSWER_GRACE_SECONDS = 1;
 
 export function crossChecks(objects, knownMetrics, cliFlags) {
   const out = [];
