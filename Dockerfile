@@ -3,8 +3,8 @@
 # links CUDA 13 (libcudart.so.13, libcublas.so.13, libcublasLt.so.13, libcurand.so.10) and loads cuDNN 9 at run time.
 # The host needs an NVIDIA driver >= 580 (the CUDA 13.x minimum) and the NVIDIA Container Toolkit.
 #   docker build -t gan-inference .
-#   docker run --gpus all -p 5000:5000 -p 9464:9464 gan-inference
-# gRPC (h2c) on :5000, Prometheus text on http://:9464/metrics. Needs models/ in the build context.
+#   docker run --gpus all -p 5000:5000 -p 8000:8000 gan-inference
+# gRPC (h2c) on :5000, Prometheus text and the HTTP/1.1 surfaces on http://:8000 (/metrics). Needs models/ in the build context.
 # tools/ci/checks/20-gpu-build.sh checks on every CI run that the CUDA major of the runtime stage's base image is the
 # one the restored provider library links, and that both runtime stages are the same Ubuntu release (docs/gpu.md).
 # Not built here: the development machine and CI have no Docker engine.
@@ -43,12 +43,12 @@ COPY --from=build /app ./
 COPY models/ ./models/
 # Inference:Cuda:* (docs/gpu.md) may be set the same way, e.g. -e Inference__Cuda__GpuMemLimitBytes=4294967296.
 ENV ASPNETCORE_URLS=http://+:5000 \
-    Metrics__Urls=http://+:9464 \
+    Http__Urls=http://+:8000 \
     Models__Path=/app/models \
     Inference__ExecutionProvider=cuda \
     Inference__Cuda__DeviceId=0 \
     Inference__AllowCpuFallback=false \
     DOTNET_gcServer=1
-EXPOSE 5000 9464
+EXPOSE 5000 8000
 USER gan
 ENTRYPOINT ["dotnet", "GanInference.Server.dll"]
