@@ -91,9 +91,9 @@ internal sealed class SeedSelection
     internal ResolvedSeeds Resolve(ParseResult parse, int groups, string groupName)
     {
         var count = parse.GetValue(Count);
-        if (count < 0)
+        if (count < 0 || (count == 0 && parse.GetResult(Count) is { Implicit: false }))
         {
-            throw new CliException($"--count must not be negative, not {count}.");
+            throw new CliException($"--count must be at least 1, not {count} (leave it out for one image per seed, else 1).");
         }
 
         var truncation = parse.GetValue(Truncation);
