@@ -102,7 +102,7 @@ internal static class BenchCommand
         var settings = new LoadSettings(duration, parse.GetValue(o.Warmup), parse.GetValue(o.Concurrency), rate, parse.GetValue(o.MaxInFlight));
         host.Console.WriteLine($"warming up for {settings.Warmup.TotalSeconds:F0}s, then measuring for {settings.Duration.TotalSeconds:F0}s ...");
         (IReadOnlyList<PrometheusHistogram>? Histograms, string? Error) before = (null, null);
-        var result = await new LoadGenerator(target.SendAsync, settings)
+        var result = await new LoadGenerator(target.SendAsync, settings, host.Abandon)
             .RunAsync(async () => before = await metrics.ScrapeAsync(cancellationToken).ConfigureAwait(false), cancellationToken)
             .ConfigureAwait(false);
         // Read even when interrupted: the partial report is still worth printing.
@@ -124,7 +124,11 @@ internal static class BenchCommand
 
         if (result.Interrupted)
         {
-            throw new CliException($"interrupted after {result.Elapsed.TotalSeconds:F1}s of the measured phase; the report covers that part.", ExitCodes.Interrupted);
+            var abandoned = result.Recorder.Errors.TryGetValue($"{Grpc.Core.StatusCode.Cancelled}: {LoadGenerator.AbandonedMessage}", out var n) ? n : 0;
+            throw new CliException(
+                $"interrupted after {result.Elapsed.TotalSeconds:F1}s of the measured phase; the report covers that part"
+                + (abandoned > 0 ? $" ({abandoned} requests in flight were abandoned by the second interrupt and are counted as Cancelled)." : "."),
+                ExitCodes.Interrupted);
         }
 
         return ExitCodes.Success;

@@ -23,7 +23,7 @@ internal static class ModelsCommand
                 var info = await ModelLookup.GetAsync(client, modelName, cancellationToken).ConfigureAwait(false);
                 if (parse.GetValue(json))
                 {
-                    await host.Output.WriteLineAsync(JsonFormatter.Write(info)).ConfigureAwait(false);
+                    await host.Output.WriteLineAsync(Json.Format(info)).ConfigureAwait(false);
                 }
                 else
                 {
@@ -38,7 +38,7 @@ internal static class ModelsCommand
             {
                 var response = new ListModelsResponse();
                 response.Models.AddRange(models.OrderBy(m => m.Name, StringComparer.Ordinal));
-                await host.Output.WriteLineAsync(JsonFormatter.Write(response)).ConfigureAwait(false);
+                await host.Output.WriteLineAsync(Json.Format(response)).ConfigureAwait(false);
                 return ExitCodes.Success;
             }
 
@@ -55,7 +55,7 @@ internal static class ModelsCommand
         return command;
     }
 
-    private static readonly Google.Protobuf.JsonFormatter JsonFormatter = new(Google.Protobuf.JsonFormatter.Settings.Default.WithIndentation());
+    private static readonly Google.Protobuf.JsonFormatter Json = new(Google.Protobuf.JsonFormatter.Settings.Default.WithIndentation());
 
     /// <summary>Everything the server says about one model, one field per row.</summary>
     internal static Grid BuildDetails(ModelInfo model)
@@ -72,7 +72,7 @@ internal static class ModelsCommand
         Row("image", $"{model.Width}x{model.Height}x{model.Channels} (raw output range {model.OutputMin.ToString(CultureInfo.InvariantCulture)}..{model.OutputMax.ToString(CultureInfo.InvariantCulture)})");
         if (model.LatentDim > 0)
         {
-            Row("latent", $"{model.LatentDim}; default truncation {model.DefaultTruncation.ToString(CultureInfo.InvariantCulture)}{(model.DefaultTruncation > 0 ? " (ask for plain N(0, 1) with a negative --truncation is not possible; see docs/determinism.md)" : " (plain N(0, 1))")}");
+            Row("latent", $"{model.LatentDim}; default truncation {model.DefaultTruncation.ToString(CultureInfo.InvariantCulture)}{(model.DefaultTruncation > 0 ? " (used when --truncation is not given; --truncation 8.66 gives plain N(0, 1), docs/determinism.md)" : " (plain N(0, 1))")}");
         }
 
         if (model.Classes.Count > 0)
