@@ -4,6 +4,7 @@ and checks (or, with --update, rewrites) the output blocks of docs/cli.md, so th
 
   tools/docs/cli-docs.py            # check: every command runs; docs/cli.md's output blocks match
   tools/docs/cli-docs.py --update   # rewrite docs/cli.md's output blocks from this run
+  tools/docs/cli-docs.py --update --update-illustrative   # also rerun and rewrite the illustrative (benchmark) blocks
 
 Expects the server and the CLI built (tools/ci/checks/cli-docs.sh builds them first).
 
@@ -112,6 +113,8 @@ def masked(lines):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--update", action="store_true", help="rewrite docs/cli.md's output blocks")
+    parser.add_argument("--update-illustrative", action="store_true",
+                        help="with --update: also rerun the illustrative blocks' commands as written (full durations) and rewrite their text")
     parser.add_argument("--configuration", default="Debug")
     args = parser.parse_args()
 
@@ -161,6 +164,8 @@ def main():
                     skipped.append(f"{name}:{start + 1}: {marker}")
                     continue
                 illustrative = bool(marker and marker.startswith("<!-- illustrative"))
+                if language == "console" and illustrative and args.update and args.update_illustrative:
+                    illustrative = False
                 if language == "sh":
                     for command in commands_of_sh(body):
                         ran += 1

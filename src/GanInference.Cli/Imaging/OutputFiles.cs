@@ -22,6 +22,11 @@ internal static class OutputFiles
             var full = Path.GetFullPath(path);
             for (var folder = full; folder is not null && !Directory.Exists(folder); folder = Path.GetDirectoryName(folder))
             {
+                if (File.Exists(folder))
+                {
+                    throw new CliException($"{optionName}: '{path}' cannot be a folder: '{Path.GetRelativePath(Environment.CurrentDirectory, folder)}' is a file. Give a folder path.");
+                }
+
                 created = folder;
             }
 
