@@ -97,6 +97,11 @@ internal static class BenchCommand
             : Uri.TryCreate(url, UriKind.Absolute, out var parsed) && parsed.Scheme is "http" or "https" ? parsed
             : throw new CliException($"--metrics-url: '{url}' is not an http:// or https:// address.");
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        if (clientOptions.ApiKey is { } key && Uri.Compare(metricsUrl, clientOptions.Address, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0)
+        {
+            // /metrics on the gRPC port may ask for the key too; it is never sent to another address.
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        }
         var metrics = new ServerMetricsScraper(http, metricsUrl);
 
         var settings = new LoadSettings(duration, parse.GetValue(o.Warmup), parse.GetValue(o.Concurrency), rate, parse.GetValue(o.MaxInFlight));
