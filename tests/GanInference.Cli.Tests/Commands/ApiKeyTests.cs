@@ -64,6 +64,19 @@ public sealed class ApiKeyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Bench_and_dataset_send_the_key_too()
+    {
+        using var folder = new TempFolder();
+        var bench = await CliRun.InvokeAsync("bench", "--server", _address, "--api-key", Key, "--model", TinyModels.Unconditional, "--duration", "1s", "--warmup", "0s", "--concurrency", "2");
+        var dataset = await CliRun.InvokeAsync("dataset", "--server", _address, "--api-key", Key, "--model", TinyModels.Conditional, "--per-class", "1", "--out", folder.Path);
+
+        Assert.True(bench.ExitCode == 0, bench.ToString());
+        Assert.DoesNotContain("Unauthenticated", bench.Output);
+        Assert.True(dataset.ExitCode == 0, dataset.ToString());
+        Assert.Equal(10, File.ReadAllLines(Path.Combine(folder.Path, "manifest.jsonl")).Length);
+    }
+
+    [Fact]
     public async Task Cli_without_the_key_says_how_to_give_one()
     {
         var result = await CliRun.InvokeAsync("models", "--server", _address);

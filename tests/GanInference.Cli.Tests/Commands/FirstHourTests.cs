@@ -193,6 +193,21 @@ public sealed class FirstHourTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task Truncation_8_66_is_plain_normal_as_determinism_md_says()
+    {
+        // docs/determinism.md: no normal of the stream exceeds 8.6521, so t = 8.66 rejects nothing.
+        using var folder = new TempFolder();
+        var plain = await CliRun.InvokeAsync("generate", "--server", server.Address, "--model", TinyModels.Unconditional, "--seeds", "0..31", "--format", "png", "--out", folder.Combine("plain"));
+        var wide = await CliRun.InvokeAsync("generate", "--server", server.Address, "--model", TinyModels.Unconditional, "--seeds", "0..31", "--truncation", "8.66", "--out", folder.Combine("wide"));
+
+        Assert.True(plain.ExitCode == 0 && wide.ExitCode == 0, plain + "\n" + wide);
+        foreach (var file in Directory.GetFiles(folder.Combine("plain")))
+        {
+            Assert.Equal(File.ReadAllBytes(file), File.ReadAllBytes(Path.Combine(folder.Combine("wide"), Path.GetFileName(file))));
+        }
+    }
+
+    [Fact]
     public void Contact_sheet_limits_are_checked_from_the_request_alone()
     {
         ContactSheet.CheckSize(ContactSheet.MaxImages, 8, 8, 1);
