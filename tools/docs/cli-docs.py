@@ -8,7 +8,7 @@ and checks (or, with --update, rewrites) the output blocks of docs/cli.md, so th
 
 Expects the server and the CLI built (tools/ci/checks/cli-docs.sh builds them first).
 
-What runs, per file (README.md, docs/cli.md, docs/text-to-image.md, examples/README.md):
+What runs, per file (README.md, docs/cli.md, docs/text-to-image.md, docs/image-to-image.md, examples/README.md):
 * ```sh blocks: every line that starts with `gan ` or `dotnet run --project src/GanInference.Cli -- ` (run as
   `gan ...`); it must exit 0 (`gan bench` runs with `--duration 1s --warmup 0s`: its figures are never
   compared, and CI time is kept small). Other lines (starting the server, tools/test.sh, dotnet pack) are not run: the
@@ -24,7 +24,7 @@ Every file runs in a fresh folder holding links to examples/ and models/, so rel
 import argparse, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FILES = ["README.md", "docs/cli.md", "docs/text-to-image.md", "examples/README.md"]
+FILES = ["README.md", "docs/cli.md", "docs/text-to-image.md", "docs/image-to-image.md", "examples/README.md"]
 COMPARED = "docs/cli.md"
 DEFAULT_ADDRESS = "http://127.0.0.1:5000"
 CLI_PREFIX = "dotnet run --project src/GanInference.Cli -- "

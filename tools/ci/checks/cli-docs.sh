@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every `gan` command in README.md, docs/cli.md, docs/text-to-image.md and examples/README.md runs as written
+# Every `gan` command in README.md, docs/cli.md, docs/text-to-image.md, docs/image-to-image.md and examples/README.md runs as written
 # against a real server on the shipped models/, and docs/cli.md's output blocks are what the commands print
 # (tools/docs/cli-docs.py; --update regenerates them). Also: examples/ is what tools/examples/make-examples.py writes.
 set -euo pipefail
