@@ -54,12 +54,31 @@ internal static class BenchCommand
             command.Options.Add(option);
         }
 
-        CommandRunner.SetAction(command, host, connection, (parse, cancellationToken) =>
-            parse.GetValue(options.InProcess)
-                ? RunInProcessAsync(host, parse, options, cancellationToken)
-                : RunAgainstServerAsync(host, connection, parse, options, cancellationToken));
+        CommandRunner.SetAction(command, host, connection, async (parse, cancellationToken) =>
+        {
+            // The list is made here so that what the run's async methods add to it is seen in the finally block.
+            CreatedFolders.Value = [];
+            try
+            {
+                return await (parse.GetValue(options.InProcess)
+                    ? RunInProcessAsync(host, parse, options, cancellationToken)
+                    : RunAgainstServerAsync(host, connection, parse, options, cancellationToken)).ConfigureAwait(false);
+            }
+            finally
+            {
+                // Folders made for --json/--plot are removed again when the run failed before writing them.
+                foreach (var created in CreatedFolders.Value ?? [])
+                {
+                    OutputFiles.RemoveIfNoFiles(created);
+                }
+
+                CreatedFolders.Value = null;
+            }
+        });
         return command;
     }
+
+    private static readonly AsyncLocal<List<string>?> CreatedFolders = new();
 
     private static async Task<int> RunAgainstServerAsync(CliHost host, ServerConnection connection, ParseResult parse, Options o, CancellationToken cancellationToken)
     {
@@ -207,7 +226,12 @@ internal static class BenchCommand
         }
 
         var full = Path.GetFullPath(path);
-        OutputFiles.PrepareFolder(Path.GetDirectoryName(full)!, optionName);
+        OutputFiles.PrepareFolder(Path.GetDirectoryName(full)!, optionName, out var created);
+        if (created is not null)
+        {
+            CreatedFolders.Value?.Add(created);
+        }
+
         return full;
     }
 

@@ -128,6 +128,17 @@ public sealed class FirstHourTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task A_failed_bench_leaves_no_empty_report_folder()
+    {
+        using var folder = new TempFolder();
+
+        var result = await CliRun.InvokeAsync("bench", "--server", server.Address, "--model", "no-such-model", "--json", folder.Combine("reports", "run.json"), "--duration", "1s");
+
+        Assert.Equal(ExitCodes.UnknownModel, result.ExitCode);
+        Assert.False(Directory.Exists(folder.Combine("reports")));
+    }
+
+    [Fact]
     public async Task Models_NAME_shows_one_model_in_full()
     {
         var result = await CliRun.InvokeAsync("models", TinyModels.Conditional, "--server", server.Address);
