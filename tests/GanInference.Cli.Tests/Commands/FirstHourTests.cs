@@ -28,6 +28,21 @@ public sealed class FirstHourTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task An_ellipsis_in_labels_is_named_and_a_count_mismatch_says_how_labels_default()
+    {
+        using var folder = new TempFolder();
+
+        var ellipsis = await CliRun.InvokeAsync("generate", "--server", server.Address, "--model", TinyModels.Conditional, "--labels", "0,1,...,9", "--out", folder.Path);
+        var mismatch = await CliRun.InvokeAsync("generate", "--server", server.Address, "--model", TinyModels.Conditional, "--count", "3", "--labels", "1,2", "--out", folder.Path);
+
+        Assert.Equal(ExitCodes.BadInput, ellipsis.ExitCode);
+        Assert.StartsWith("--labels: '...' is neither a class", ellipsis.Error);
+        Assert.Equal(ExitCodes.BadInput, mismatch.ExitCode);
+        Assert.Contains("one per image (3 with this --count/--seeds), not 2", mismatch.Error);
+        Assert.Contains("image i gets class seed mod classes", mismatch.Error);
+    }
+
+    [Fact]
     public async Task A_passed_deadline_says_so_and_names_timeout()
     {
         var result = await CliRun.InvokeAsync("models", "--server", server.Address, "--timeout", "0.001ms");
