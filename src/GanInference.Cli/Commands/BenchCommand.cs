@@ -30,7 +30,7 @@ internal static class BenchCommand
         public Option<string?> Json { get; } = new("--json") { Description = "Also write the report as JSON to this file" };
         public Option<string?> Plot { get; } = new("--plot") { Description = "Draw latency over time and the latency histogram to this PNG" };
         public Option<string?> Ceiling { get; } = new("--ceiling") { Description = "An `--in-process --json` file: print this run's ratio to it" };
-        public Option<string?> MetricsUrl { get; } = new("--metrics-url") { Description = "Prometheus endpoint (default: <server>/metrics)" };
+        public Option<string?> MetricsUrl { get; } = new("--metrics-url") { Description = "Prometheus endpoint (default: <server>/metrics, else the server host's HTTP listener at :8000 or :9464)" };
         public Option<bool> InProcess { get; } = new("--in-process") { Description = "Run --model-dir straight in ONNX Runtime, no server (the ceiling)" };
         public Option<string?> ModelDirectory { get; } = new("--model-dir") { Description = "In-process: the model folder (gan.json + ONNX)" };
         public Option<int[]> Batches { get; } = CliOptions.IntList("--batch", "In-process: batch sizes", [1, 8, 32, 64]);
@@ -112,16 +112,12 @@ internal static class BenchCommand
         var loadClients = Enumerable.Range(0, parse.GetValue(o.Connections)).Select(_ => connection.CreateClient(parse, retries: false)).ToArray();
         using var disposeClients = new CompositeDisposable(loadClients);
         var target = new BenchTarget(loadClients, model, parse.GetValue(o.Count), parse.GetValue(o.Format), clientOptions.UnaryDeadline ?? TimeSpan.FromSeconds(30), parse.GetValue(o.Seed));
-        var metricsUrl = parse.GetValue(o.MetricsUrl) is not { } url ? new Uri(clientOptions.Address, "/metrics")
-            : Uri.TryCreate(url, UriKind.Absolute, out var parsed) && parsed.Scheme is "http" or "https" ? parsed
+        IReadOnlyList<Uri> metricsCandidates = parse.GetValue(o.MetricsUrl) is not { } url ? ServerMetricsScraper.DefaultCandidates(clientOptions.Address)
+            : Uri.TryCreate(url, UriKind.Absolute, out var parsed) && parsed.Scheme is "http" or "https" ? [parsed]
             : throw new CliException($"--metrics-url: '{url}' is not an http:// or https:// address.");
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        if (clientOptions.ApiKey is { } key && Uri.Compare(metricsUrl, clientOptions.Address, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0)
-        {
-            // /metrics on the gRPC port may ask for the key too; it is never sent to another address.
-            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
-        }
-        var metrics = new ServerMetricsScraper(http, metricsUrl);
+        // The key goes only to the server's own host (its gRPC port or its HTTP listener), never elsewhere.
+        var metrics = new ServerMetricsScraper(http, metricsCandidates, clientOptions.ApiKey, clientOptions.Address.Host);
 
         var settings = new LoadSettings(duration, parse.GetValue(o.Warmup), parse.GetValue(o.Concurrency), rate, parse.GetValue(o.MaxInFlight));
         host.Console.WriteLine($"warming up for {settings.Warmup.TotalSeconds:F0}s, then measuring for {settings.Duration.TotalSeconds:F0}s ...");

@@ -1,4 +1,7 @@
 using GanInference.Cli.Bench;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace GanInference.Cli.Tests.Bench;
 
@@ -107,5 +110,40 @@ public sealed class PrometheusTextTests
         Assert.Equal(a, labels["a"]);
         Assert.Equal(b, labels["b"]);
         Assert.Equal(value, parsed);
+    }
+
+    [Fact]
+    public async Task Scraper_moves_on_to_the_http_listener_when_the_grpc_port_has_no_metrics()
+    {
+        // A server whose /metrics lives only on its HTTP listener: the first candidate answers 404, the next has it.
+        await using var grpcPort = await StartAsync(app => app.MapGet("/", () => "no metrics here"));
+        await using var httpListener = await StartAsync(app => app.MapGet("/metrics", () => Microsoft.AspNetCore.Http.Results.Text(After)));
+        using var http = new HttpClient();
+        var scraper = new ServerMetricsScraper(http, [new Uri(grpcPort.Urls.First() + "/metrics"), new Uri(httpListener.Urls.First() + "/metrics")]);
+
+        var (histograms, error) = await scraper.ScrapeAsync(CancellationToken.None);
+
+        Assert.Null(error);
+        Assert.Equal(3, histograms!.Count);
+        Assert.Equal(new Uri(httpListener.Urls.First() + "/metrics"), scraper.Url);
+    }
+
+    [Fact]
+    public void Default_candidates_are_the_grpc_port_then_the_http_listener_ports_of_the_same_host()
+    {
+        var candidates = ServerMetricsScraper.DefaultCandidates(new Uri("http://10.0.0.5:5000"));
+
+        Assert.Equal(["http://10.0.0.5:5000/metrics", "http://10.0.0.5:8000/metrics", "http://10.0.0.5:9464/metrics"], candidates.Select(c => c.ToString()));
+    }
+
+    private static async Task<Microsoft.AspNetCore.Builder.WebApplication> StartAsync(Action<Microsoft.AspNetCore.Builder.WebApplication> map)
+    {
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        map(app);
+        await app.StartAsync();
+        return app;
     }
 }
