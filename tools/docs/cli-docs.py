@@ -126,7 +126,7 @@ def main():
 
     work = tempfile.mkdtemp(prefix="gan-cli-docs-")
     address = f"http://127.0.0.1:{free_port()}"
-    server = subprocess.Popen(["dotnet", server_dll, "--urls", address, f"--Models:Path={os.path.join(ROOT, 'models')}", "--Metrics:Urls=", "--Http:Urls=", "--Models:Watch=false"],
+    server = subprocess.Popen(["dotnet", server_dll, "--urls", address, f"--Models:Path={os.path.join(ROOT, 'models')}", "--Http:Urls=", "--Models:Watch=false"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         bin_dir = os.path.join(work, "bin")

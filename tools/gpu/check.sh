@@ -117,7 +117,7 @@ trap 'stop_sampler; [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null |
 
 port=5330; metrics=9530
 start_server() { # extra configuration arguments
-  dotnet "$server_dll" --urls "http://127.0.0.1:$port" --Metrics:Urls="http://127.0.0.1:$metrics" \
+  dotnet "$server_dll" --urls "http://127.0.0.1:$port" --Http:Urls="http://127.0.0.1:$metrics" \
     --Models:Path=models --Models:Watch=false --Logging:LogLevel:Default=Warning "$@" >>"$out/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 240); do

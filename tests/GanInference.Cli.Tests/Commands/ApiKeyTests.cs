@@ -18,8 +18,7 @@ public sealed class ApiKeyTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         TinyModels.WriteRepository(Path.Combine(_root, "models"));
-        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={Path.Combine(_root, "models")}", "--Metrics:Urls=", "--Http:Urls=", "--Models:Watch=false"]);
-        // --Metrics:Urls= (this branch) and --Http:Urls= (its successor on main) both turn the HTTP/1.1 listener off.
+        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={Path.Combine(_root, "models")}", "--Http:Urls=", "--Models:Watch=false"]);
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Security:ApiKeys:0"] = Key });
         builder.Logging.ClearProviders();
         _app = GanServer.Build(builder);

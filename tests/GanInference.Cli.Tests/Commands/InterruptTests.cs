@@ -26,7 +26,7 @@ public sealed class InterruptTests : IAsyncLifetime
         var manifest = JsonNode.Parse(await File.ReadAllTextAsync(manifestPath))!;
         manifest["batching"] = new JsonObject { ["maxBatchSize"] = 16, ["maxQueueDelayMs"] = 10_000, ["maxQueueSize"] = 64 };
         await File.WriteAllTextAsync(manifestPath, manifest.ToJsonString());
-        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={models}", "--Metrics:Urls=", "--Http:Urls=", "--Models:Watch=false"]);
+        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={models}", "--Http:Urls=", "--Models:Watch=false"]);
         builder.Logging.ClearProviders();
         _app = GanServer.Build(builder);
         await _app.StartAsync();
