@@ -2,13 +2,10 @@ using System.Collections.Frozen;
 using System.Security.Cryptography;
 using GanInference.Core.Batching;
 using GanInference.Core.Errors;
-using GanInference.Core.Generation;
 using GanInference.Core.Manifests;
 using GanInference.Core.Models;
 using GanInference.Core.Runtime;
 using GanInference.Core.Telemetry;
-using GanInference.Core.TextGeneration;
-using GanInference.Core.Translation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.ML.OnnxRuntime;
@@ -122,52 +119,6 @@ public sealed partial class ModelRepository : IAsyncDisposable
     }
 
     /// <summary>
-    /// Finds what <c>GenerateFromText</c> runs under <paramref name="name"/> — a pipeline, or a text-conditional model
-    /// that takes no image — and holds every model it uses for one request (see <see cref="Acquire"/>). Dispose it
-    /// when the request ends.
-    /// </summary>
-    /// <exception cref="ModelNotFoundException">No model or pipeline of that name is served.</exception>
-    /// <exception cref="ModelKindMismatchException">
-    /// The model is not text-conditional, or takes an image from a previous step (it runs only inside a pipeline).
-    /// </exception>
-    public TextGenerationTarget AcquireText(string name)
-    {
-        while (true)
-        {
-            if (_pipelines.TryGetValue(name, out var pipeline))
-            {
-                if (TryLeaseAll(pipeline.Steps) is { } leases)
-                {
-                    return TextGenerationTarget.ForPipeline(pipeline, leases);
-                }
-
-                continue;
-            }
-
-            var model = Get(name);
-            if (!model.Signature.IsTextConditional)
-            {
-                _ = model.TextGenerator; // throws FAILED_PRECONDITION naming the model's kind
-            }
-
-            if (model.Signature.ImageInput is { } image)
-            {
-                var users = _orderedPipelines.Where(p => p.Steps.Any(s => s.Name == name)).Select(p => p.Name).ToArray();
-                throw new ModelKindMismatchException(
-                    $"model '{name}' takes an image from a previous step (input '{image.Name}'), so it runs only as a pipeline step; " +
-                    (users.Length > 0 ? $"call GenerateFromText with the pipeline [{string.Join(", ", users)}]" : "no served pipeline uses it"));
-            }
-
-            if (model.TryAcquire())
-            {
-                return TextGenerationTarget.ForModel(model, new ModelLease(model));
-            }
-
-            // Retired between the lookup and the lease: a newer snapshot is already published, so look again.
-        }
-    }
-
-    /// <summary>
     /// Finds a loaded model and holds it for one request: a reload that replaces or removes it meanwhile lets
     /// the request finish on this model. Dispose the lease when the request ends.
     /// </summary>
@@ -187,7 +138,7 @@ public sealed partial class ModelRepository : IAsyncDisposable
     }
 
     /// <summary>Leases on every step, or null (nothing held) when one was retired meanwhile.</summary>
-    private static ModelLease[]? TryLeaseAll(IReadOnlyList<ServedModel> steps)
+    internal static ModelLease[]? TryLeaseAll(IReadOnlyList<ServedModel> steps)
     {
         var leases = new ModelLease[steps.Count];
         for (var i = 0; i < steps.Count; i++)
