@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using GanInference.Core.Imaging;
 using GanInference.Core.Repository;
+using GanInference.Core.Runtime;
 using GanInference.Core.Telemetry;
 using GanInference.Core.TextGeneration;
 using Microsoft.Extensions.Options;

@@ -1,11 +1,9 @@
 using GanInference.Core.Batching;
 using GanInference.Core.Errors;
-using GanInference.Core.Generation;
 using GanInference.Core.Imaging;
 using GanInference.Core.Manifests;
 using GanInference.Core.Models;
 using GanInference.Core.Runtime;
-using GanInference.Core.Translation;
 using Microsoft.ML.OnnxRuntime;
 
 namespace GanInference.Core.Repository;
@@ -84,7 +82,7 @@ public sealed class ServedModel : IAsyncDisposable
     /// <exception cref="ModelKindMismatchException">The model's kind is not served by Generate.</exception>
     public DynamicBatcher<GenerationItem, float> Generator => Signature.IsGenerator && _generator is { } generator
         ? generator
-        : throw GenerationPlan.KindMismatch(Name, Signature.Kind);
+        : throw GenerationRules.KindMismatch(Name, Signature.Kind);
 
     /// <summary>The batcher of a text-conditional model, shared by its GenerateFromText calls and the pipelines it is a step of.</summary>
     /// <exception cref="ModelKindMismatchException">The model is not text-conditional.</exception>

@@ -5,6 +5,7 @@ using GanInference.Core.Errors;
 using GanInference.Core.Imaging;
 using GanInference.Core.Limits;
 using GanInference.Core.Repository;
+using GanInference.Core.Runtime;
 using GanInference.Core.Telemetry;
 using Microsoft.Extensions.Options;
 

@@ -2,6 +2,7 @@ using GanInference.Api.V1;
 using GanInference.Core.Errors;
 using GanInference.Core.Generation;
 using GanInference.Core.Imaging;
+using GanInference.Core.Models;
 using GanInference.Core.Repository;
 using GanInference.Core.Text;
 using GanInference.Core.TextGeneration;
@@ -199,12 +200,12 @@ internal static class ProtoMapper
         Shape = { tensor.Shape! },
     };
 
-    private static Api.V1.ModelKind ToProto(Core.Models.ModelKind kind) => kind switch
+    private static Api.V1.ModelKind ToProto(Core.Manifests.ModelKind kind) => kind switch
     {
-        Core.Models.ModelKind.Unconditional => Api.V1.ModelKind.Unconditional,
-        Core.Models.ModelKind.ClassConditional => Api.V1.ModelKind.ClassConditional,
-        Core.Models.ModelKind.TextConditional => Api.V1.ModelKind.TextConditional,
-        Core.Models.ModelKind.ImageToImage => Api.V1.ModelKind.ImageToImage,
+        Core.Manifests.ModelKind.Unconditional => Api.V1.ModelKind.Unconditional,
+        Core.Manifests.ModelKind.ClassConditional => Api.V1.ModelKind.ClassConditional,
+        Core.Manifests.ModelKind.TextConditional => Api.V1.ModelKind.TextConditional,
+        Core.Manifests.ModelKind.ImageToImage => Api.V1.ModelKind.ImageToImage,
         _ => Api.V1.ModelKind.Unspecified,
     };
 

@@ -1,4 +1,4 @@
-namespace GanInference.Core.Models;
+namespace GanInference.Core.Manifests;
 
 /// <summary>What a model takes as conditioning, which decides the RPCs it serves.</summary>
 public enum ModelKind

@@ -2,7 +2,7 @@ using GanInference.Core.Errors;
 using GanInference.Core.Manifests;
 using GanInference.Core.Models;
 
-namespace GanInference.Core.Translation;
+namespace GanInference.Core.Runtime;
 
 /// <summary>
 /// What an image-to-image model takes and gives, as <c>Translate</c> needs it: the one image input

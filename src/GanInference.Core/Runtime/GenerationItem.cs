@@ -1,4 +1,4 @@
-namespace GanInference.Core.Generation;
+namespace GanInference.Core.Runtime;
 
 /// <summary>
 /// The inputs of one image: either a seed (the latent and any noise come from its stream, see

@@ -1,9 +1,8 @@
 using System.Buffers;
 using GanInference.Core.Batching;
-using GanInference.Core.Runtime;
 using Microsoft.ML.OnnxRuntime;
 
-namespace GanInference.Core.Translation;
+namespace GanInference.Core.Runtime;
 
 /// <summary>One image of a batch: its pixels, already at the model's channels, size and input range.</summary>
 /// <param name="Pixels">C_in·H·W floats.</param>

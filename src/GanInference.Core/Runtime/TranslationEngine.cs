@@ -1,16 +1,15 @@
 using GanInference.Core.Batching;
 using GanInference.Core.Models;
-using GanInference.Core.Repository;
 using GanInference.Core.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 
-namespace GanInference.Core.Translation;
+namespace GanInference.Core.Runtime;
 
 /// <summary>
 /// The serving half of an image-to-image model: its <see cref="TranslationSignature"/> and the dynamic batcher
 /// (over a <see cref="TranslationRunner"/>) that every Translate and TranslateStream call of the model shares.
-/// Owned by its <see cref="ServedModel"/>; the session is not (the model disposes it after this).
+/// Owned by its <c>ServedModel</c> (in the repository); the session is not (the model disposes it after this).
 /// </summary>
 public sealed class TranslationEngine : IAsyncDisposable
 {

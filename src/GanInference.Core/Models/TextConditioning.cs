@@ -1,6 +1,7 @@
 using GanInference.Core.Manifests;
+using GanInference.Core.Text;
 
-namespace GanInference.Core.Text;
+namespace GanInference.Core.Models;
 
 /// <summary>
 /// The <c>text</c> block of a text-conditional model, checked (docs/text-to-image.md): its vocabulary and

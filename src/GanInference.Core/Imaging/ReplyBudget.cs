@@ -1,7 +1,6 @@
 using GanInference.Core.Errors;
-using GanInference.Core.Imaging;
 
-namespace GanInference.Core.Limits;
+namespace GanInference.Core.Imaging;
 
 /// <summary>
 /// What a reply will cost, decided before anything is decoded or run: the most bytes an image of a given size and
