@@ -88,12 +88,37 @@ public sealed class ServedModel : IAsyncDisposable
     /// <exception cref="ModelKindMismatchException">The model is not text-conditional.</exception>
     public DynamicBatcher<GenerationItem, float> TextGenerator => Signature.IsTextConditional && _generator is { } generator
         ? generator
-        : throw new ModelKindMismatchException($"model '{Name}' is {Signature.Kind.ToManifestName()}; GenerateFromText serves text-conditional models and pipelines");
+        : throw NotTextConditional();
 
     /// <summary>The image-to-image batcher and signature.</summary>
     /// <exception cref="ModelKindMismatchException">The model's kind is not served by Translate.</exception>
-    public TranslationEngine Translation => _translation ?? throw new ModelKindMismatchException(
-        $"model '{Name}' is {Signature.Kind.ToManifestName()}; Translate serves image-to-image models");
+    public TranslationEngine Translation => _translation ?? throw NotImageToImage();
+
+    /// <summary>Refuses, before anything else of the call is looked at, a model that Translate does not serve.</summary>
+    /// <exception cref="ModelKindMismatchException">The model is not image-to-image (FAILED_PRECONDITION naming its kind).</exception>
+    public void RequireImageToImage()
+    {
+        if (_translation is null)
+        {
+            throw NotImageToImage();
+        }
+    }
+
+    /// <summary>Refuses a model that GenerateFromText does not serve.</summary>
+    /// <exception cref="ModelKindMismatchException">The model is not text-conditional (FAILED_PRECONDITION naming its kind).</exception>
+    public void RequireTextConditional()
+    {
+        if (!Signature.IsTextConditional || _generator is null)
+        {
+            throw NotTextConditional();
+        }
+    }
+
+    private ModelKindMismatchException NotTextConditional() =>
+        new($"model '{Name}' is {Signature.Kind.ToManifestName()}; GenerateFromText serves text-conditional models and pipelines");
+
+    private ModelKindMismatchException NotImageToImage() =>
+        new($"model '{Name}' is {Signature.Kind.ToManifestName()}; Translate serves image-to-image models");
 
     /// <summary>True once the session has been released.</summary>
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;

@@ -34,10 +34,7 @@ public static class TextGenerationTargets
             }
 
             var model = repository.Get(name);
-            if (!model.Signature.IsTextConditional)
-            {
-                _ = model.TextGenerator; // throws FAILED_PRECONDITION naming the model's kind
-            }
+            model.RequireTextConditional();
 
             if (model.Signature.ImageInput is { } image)
             {

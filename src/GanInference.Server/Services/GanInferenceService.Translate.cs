@@ -18,7 +18,7 @@ internal sealed partial class GanInferenceService
     {
         using var lease = AcquireModel(request.Model);
         var model = lease.Model;
-        _ = model.Translation; // FAILED_PRECONDITION for other kinds, before the images are looked at.
+        model.RequireImageToImage(); // before the images are looked at
         if (request.Images.Count == 0)
         {
             throw new InvalidFieldException("images", "is empty; send at least one image");
@@ -52,7 +52,7 @@ internal sealed partial class GanInferenceService
         var first = requestStream.Current;
         using var lease = AcquireModel(first.Model);
         var model = lease.Model;
-        _ = model.Translation;
+        model.RequireImageToImage();
         var settings = ToSettings(first.Format, first.JpegQuality, first.ResizeBack);
         using var call = servingState.LinkCall(context.CancellationToken);
         var images = ReadImagesAsync(first, requestStream, model.Name, _limits.MaxImagesPerStream, call.Token);

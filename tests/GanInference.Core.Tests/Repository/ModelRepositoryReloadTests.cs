@@ -129,6 +129,22 @@ public sealed class ModelRepositoryReloadTests : IDisposable
         Assert.Contains("shutting down", error.Message);
     }
 
+    [Fact]
+    public async Task A_folder_that_fails_in_an_unexpected_way_is_skipped_with_its_reason_and_the_others_are_served()
+    {
+        _models.AddUnconditional("good");
+
+        // A queue delay no TimeSpan can hold: the failure is not one the loader anticipates.
+        _models.AddUnconditional("odd", editManifest: manifest => manifest["batching"] = new System.Text.Json.Nodes.JsonObject { ["maxQueueDelayMs"] = 1e300 });
+
+        await using var repository = await RepositoryFactory.LoadAsync(_models.Root);
+
+        Assert.Equal(["good"], repository.Names);
+        var failure = Assert.Single(repository.Failures);
+        Assert.Equal("odd", failure.Folder);
+        Assert.False(string.IsNullOrWhiteSpace(failure.Reason));
+    }
+
     private static Task<List<EncodedImage>> GenerateAsync(ModelRepository repository, string name, int count) =>
         GenerateAsync(repository.Get(name), count);
 
