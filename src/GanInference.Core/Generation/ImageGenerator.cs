@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using GanInference.Core.Batching;
 using GanInference.Core.Imaging;
 using GanInference.Core.Repository;
 using GanInference.Core.Runtime;
@@ -104,16 +105,7 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
         }
         finally
         {
-            await stop.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await producer.ConfigureAwait(false);
-            }
-            catch (Exception) when (stop.IsCancellationRequested)
-            {
-                // The consumer left early or failed; the producer's own error (if any) is not the story.
-            }
-
+            await ProducerShutdown.StopAsync(stop, producer).ConfigureAwait(false);
             while (inferred.Reader.TryRead(out var leftover))
             {
                 ArrayPool<float>.Shared.Return(leftover.Pixels);

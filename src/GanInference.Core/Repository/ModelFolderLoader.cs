@@ -204,6 +204,11 @@ internal sealed partial class ModelFolderLoader
             // A file removed or locked while it was read (e.g. mid-copy); the next change is picked up again.
             return (null, null, $"could not read the folder: {ex.Message}");
         }
+        catch (Exception ex) when (ex is not (ExecutionProviderUnavailableException or OperationCanceledException or OutOfMemoryException))
+        {
+            // Whatever else goes wrong with one folder stays with that folder: the server starts with the others.
+            return (null, null, $"could not be loaded: {ex.GetType().Name}: {ex.Message}");
+        }
     }
 
     /// <summary>

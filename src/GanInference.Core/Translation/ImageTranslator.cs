@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using GanInference.Core.Batching;
 using GanInference.Core.Errors;
 using GanInference.Core.Imaging;
 using GanInference.Core.Limits;
@@ -123,15 +124,7 @@ public sealed class ImageTranslator(GanTelemetry telemetry, IOptions<Translation
         }
         finally
         {
-            await stop.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await producer.ConfigureAwait(false);
-            }
-            catch (Exception) when (stop.IsCancellationRequested)
-            {
-                // The consumer left early or failed; the producer's own error is not the story.
-            }
+            await ProducerShutdown.StopAsync(stop, producer).ConfigureAwait(false);
 
             // Images still in flight own pooled buffers until the batcher lets them go; wait for them.
             while (pending.Reader.TryRead(out var leftover))

@@ -130,11 +130,11 @@ public sealed class ModelRepositoryReloadTests : IDisposable
     }
 
     [Fact]
-    public async Task A_folder_that_fails_in_an_unexpected_way_is_skipped_with_its_reason_and_the_others_are_served()
+    public async Task A_folder_whose_queue_delay_cannot_be_represented_is_skipped_with_its_reason_and_the_others_are_served()
     {
         _models.AddUnconditional("good");
 
-        // A queue delay no TimeSpan can hold: the failure is not one the loader anticipates.
+        // A queue delay no TimeSpan can hold.
         _models.AddUnconditional("odd", editManifest: manifest => manifest["batching"] = new System.Text.Json.Nodes.JsonObject { ["maxQueueDelayMs"] = 1e300 });
 
         await using var repository = await RepositoryFactory.LoadAsync(_models.Root);
