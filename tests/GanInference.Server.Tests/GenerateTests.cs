@@ -64,7 +64,7 @@ public sealed class GenerateTests(ServerFixture fixture)
         {
             Assert.Equal(ImageFormat.Png, image.Format);
             Assert.False(image.HasLabel);
-            var decoded = ImageCodec.Decode(image.Data.Span);
+            var decoded = ImageFiles.Decode(image.Data.Span);
             Assert.Equal((8, 8, 1), (decoded.Width, decoded.Height, decoded.Channels));
             Assert.Equal((8u, 8u, 1u), (image.Width, image.Height, image.Channels));
         });
@@ -117,9 +117,9 @@ public sealed class GenerateTests(ServerFixture fixture)
         var expectedHwc = new byte[floats.Length];
         ImageCodec.ToHwcBytes(floats, new ImageGeometry(3, 8, 8, -1, 1), expectedHwc);
         Assert.Equal(expectedHwc, u8.Data.ToByteArray());
-        Assert.Equal(expectedHwc, ImageCodec.Decode(png.Data.Span).Pixels);
+        Assert.Equal(expectedHwc, ImageFiles.Decode(png.Data.Span).Pixels);
         Assert.Equal(ImageFormat.Jpeg, jpeg.Format);
-        var jpegPixels = ImageCodec.Decode(jpeg.Data.Span).Pixels;
+        var jpegPixels = ImageFiles.Decode(jpeg.Data.Span).Pixels;
         var jpegError = expectedHwc.Zip(jpegPixels, (a, b) => Math.Abs(a - b)).Average();
         Assert.True(jpegError < 6, $"JPEG mean abs error {jpegError}");
     }
@@ -152,8 +152,8 @@ public sealed class GenerateTests(ServerFixture fixture)
         Assert.Equal(64, batch.Images.Count);
         Assert.Equal(s, batch.Images[37].Seed);
         Images.AssertClose(Images.Floats(alone.Images[0]), Images.Floats(batch.Images[37]));
-        var a = ImageCodec.Decode(alonePng.Images[0].Data.Span).Pixels;
-        var b = ImageCodec.Decode(batchPng.Images[37].Data.Span).Pixels;
+        var a = ImageFiles.Decode(alonePng.Images[0].Data.Span).Pixels;
+        var b = ImageFiles.Decode(batchPng.Images[37].Data.Span).Pixels;
         Assert.True(a.Zip(b).All(p => Math.Abs(p.First - p.Second) <= 1), "pixels differ by more than one 8-bit level");
     }
 

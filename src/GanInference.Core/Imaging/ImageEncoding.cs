@@ -36,10 +36,3 @@ public readonly record struct ImageGeometry(int Channels, int Height, int Width,
     /// <summary>Floats per image.</summary>
     public int Length => Channels * Height * Width;
 }
-
-/// <summary>A decoded 8-bit image, pixels in HWC order.</summary>
-/// <param name="Width">Columns.</param>
-/// <param name="Height">Rows.</param>
-/// <param name="Channels">1 (grey) or 3 (RGB).</param>
-/// <param name="Pixels">Height × width × channels bytes.</param>
-public sealed record DecodedImage(int Width, int Height, int Channels, byte[] Pixels);

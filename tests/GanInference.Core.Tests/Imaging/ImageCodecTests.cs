@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using GanInference.Core.Imaging;
+using GanInference.Tests.TestModels;
 
 namespace GanInference.Core.Tests.Imaging;
 
@@ -11,7 +12,7 @@ public sealed class ImageCodecTests
         var geometry = new ImageGeometry(1, 5, 7, -1, 1);
         var chw = Pattern(geometry);
 
-        var decoded = ImageCodec.Decode(ImageCodec.Encode(chw, geometry, new ImageEncoding(ImageFormatKind.Png)));
+        var decoded = ImageFiles.Decode(ImageCodec.Encode(chw, geometry, new ImageEncoding(ImageFormatKind.Png)));
 
         Assert.Equal((7, 5, 1), (decoded.Width, decoded.Height, decoded.Channels));
         Assert.Equal(ExpectedHwc(chw, geometry), decoded.Pixels);
@@ -24,7 +25,7 @@ public sealed class ImageCodecTests
         var chw = Pattern(geometry);
 
         var png = ImageCodec.Encode(chw, geometry, new ImageEncoding(ImageFormatKind.Png));
-        var decoded = ImageCodec.Decode(png);
+        var decoded = ImageFiles.Decode(png);
 
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
         Assert.Equal((6, 4, 3), (decoded.Width, decoded.Height, decoded.Channels));
@@ -41,7 +42,7 @@ public sealed class ImageCodecTests
 
         var high = ImageCodec.Encode(chw, geometry, new ImageEncoding(ImageFormatKind.Jpeg, 95));
         var low = ImageCodec.Encode(chw, geometry, new ImageEncoding(ImageFormatKind.Jpeg, 10));
-        var decoded = ImageCodec.Decode(high);
+        var decoded = ImageFiles.Decode(high);
 
         Assert.Equal([0xFF, 0xD8], high[..2]);
         Assert.Equal((32, 32, channels), (decoded.Width, decoded.Height, decoded.Channels));
@@ -87,7 +88,7 @@ public sealed class ImageCodecTests
     [Fact]
     public void Garbage_bytes_do_not_decode()
     {
-        Assert.Throws<ArgumentException>(() => ImageCodec.Decode([1, 2, 3, 4, 5]));
+        Assert.Throws<ArgumentException>(() => ImageFiles.Decode([1, 2, 3, 4, 5]));
     }
 
     private static float[] Pattern(ImageGeometry geometry) =>

@@ -2,13 +2,14 @@ using System.Buffers.Binary;
 using FsCheck;
 using FsCheck.Xunit;
 using GanInference.Core.Imaging;
+using GanInference.Tests.TestModels;
 
 namespace GanInference.Core.Tests.Imaging;
 
 /// <summary>
-/// Property tests of the decode path every uploaded image will take: whatever the bytes, decoding either
-/// yields a well-formed image or throws <see cref="ArgumentException"/>; it never crashes, hangs or allocates
-/// for a size the header merely claims.
+/// Property tests of Skia's decoding through the tests' <see cref="ImageFiles.Decode"/>: whatever the bytes, it
+/// yields a well-formed image or throws <see cref="ArgumentException"/>; it never crashes, hangs or allocates for a
+/// size the header merely claims. (Uploads go through <c>SourceImageDecoder</c>, fuzzed in its own tests.)
 /// </summary>
 public sealed class ImageDecodeFuzzTests
 {
@@ -42,7 +43,7 @@ public sealed class ImageDecodeFuzzTests
         BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(29), Crc32(bytes.AsSpan(12, 17)));
         var before = GC.GetAllocatedBytesForCurrentThread();
 
-        var error = Assert.Throws<ArgumentException>(() => ImageCodec.Decode(bytes));
+        var error = Assert.Throws<ArgumentException>(() => ImageFiles.Decode(bytes));
 
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20, "the refusal allocated more than 1 MiB");
         Assert.Contains("outside the accepted size", error.Message);
@@ -53,7 +54,7 @@ public sealed class ImageDecodeFuzzTests
         DecodedImage image;
         try
         {
-            image = ImageCodec.Decode(bytes);
+            image = ImageFiles.Decode(bytes);
         }
         catch (ArgumentException)
         {

@@ -85,7 +85,7 @@ public sealed class GenerateFromTextTests(TextFixture fixture)
         {
             Assert.False(image.HasLabel);
             Assert.Equal((8u, 8u, 3u), (image.Width, image.Height, image.Channels));
-            var decoded = ImageCodec.Decode(image.Data.Span);
+            var decoded = ImageFiles.Decode(image.Data.Span);
             Assert.Equal((8, 8, 3), (decoded.Width, decoded.Height, decoded.Channels));
         });
         Assert.Equal(4, response.Images.Select(i => Convert.ToHexString(i.Data.Span)).Distinct().Count());
@@ -211,7 +211,7 @@ public sealed class GenerateFromTextTests(TextFixture fixture)
         ImageCodec.ToHwcBytes(Images.Floats(floats), new ImageGeometry(3, 8, 8, -1, 1), expected);
         Assert.Equal(expected, raw.Data.ToByteArray());
         Assert.Equal(ImageFormat.Jpeg, jpeg.Format);
-        Assert.Equal((8, 8, 3), (ImageCodec.Decode(jpeg.Data.Span).Width, ImageCodec.Decode(jpeg.Data.Span).Height, ImageCodec.Decode(jpeg.Data.Span).Channels));
+        Assert.Equal((8, 8, 3), (ImageFiles.Decode(jpeg.Data.Span).Width, ImageFiles.Decode(jpeg.Data.Span).Height, ImageFiles.Decode(jpeg.Data.Span).Channels));
     }
 
     [Fact]
