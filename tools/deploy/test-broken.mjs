@@ -50,7 +50,7 @@ const breaks = [
     /^deploy\/jobs\/dataset: Job\/gan-dataset-cdcgan-mnist \.spec\.completionMode: must be one of/],
   // what no schema knows: the server's shutdown, the shards, the metric names, the references
   ["base/deployment.yaml", "terminationGracePeriodSeconds: 50", "terminationGracePeriodSeconds: 40",
-    /^deploy\/overlays\/gpu: Deployment\/gan-inference \.spec\.template\.spec\.terminationGracePeriodSeconds: 40 is shorter than the shutdown of containers\[0\]: preStop 5 \+ Shutdown:NotServingDelaySeconds 5 \+ Shutdown:DrainTimeoutSeconds 30 \+ answer grace 5 = 45 s/],
+    /^deploy\/overlays\/gpu: Deployment\/gan-inference \.spec\.template\.spec\.terminationGracePeriodSeconds: 40 is shorter than the shutdown of containers\[0\]: preStop 5 \+ Shutdown:NotServingDelaySeconds 5 \+ Shutdown:DrainTimeoutSeconds 30 \+ answer grace 1 = 41 s/],
   ["jobs/dataset/job.yaml", "- --shard-count\n            - \"4\"", "- --shard-count\n            - \"3\"",
     /^deploy\/jobs\/dataset: Job\/gan-dataset-cdcgan-mnist \.spec\.template\.spec\.containers\[0\]\.args: --shard-count 3 differs from \.spec\.completions 4/],
   ["jobs/dataset/job.yaml", "- --per-class", "- --per-klass",
