@@ -7,6 +7,7 @@ using GanInference.Server.Limits;
 using GanInference.Server.Security;
 using GanInference.Server.Services;
 using GanInference.Server.Hosting;
+using GanInference.Server.OpenInference;
 using GanInference.Server.Options;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Grpc.AspNetCore.Server;
@@ -82,6 +83,7 @@ public static class GanServer
         app.MapGrpcService<GanInferenceService>();
         app.MapGrpcService<GanAdminService>();
         app.MapGrpcService<ServingHealthService>();
+        app.MapOpenInference();
         app.MapGrpcReflectionService();
         return app;
     }
@@ -136,6 +138,7 @@ public static class GanServer
         services.AddHostedService<ModelServingService>();
         services.AddSingleton<ModelReloader>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelReloader>());
+        services.AddOpenInference();
 
         // API keys are checked before this, by ApiKeyMiddleware, so an unauthenticated call learns nothing else.
         services.AddGrpc(options => options.Interceptors.Add<GanErrorInterceptor>());
