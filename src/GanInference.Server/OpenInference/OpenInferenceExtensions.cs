@@ -12,11 +12,12 @@ internal static class OpenInferenceExtensions
     public static IServiceCollection AddOpenInference(this IServiceCollection services) =>
         services.AddSingleton<OipInference>().AddSingleton<OipStatistics>();
 
-    /// <summary>Maps <c>inference.GRPCInferenceService</c> on the gRPC listener.</summary>
+    /// <summary>Maps <c>inference.GRPCInferenceService</c> on the gRPC listener and the REST surface (<c>/v2/...</c>) on the HTTP/1.1 listener.</summary>
     public static WebApplication MapOpenInference(this WebApplication app)
     {
         // Created now, so that its statistics count from the first call.
         _ = app.Services.GetRequiredService<OipStatistics>();
+        app.UseMiddleware<OipRestMiddleware>();
         app.MapGrpcService<OipGrpcService>();
         return app;
     }
