@@ -18,6 +18,7 @@ public sealed class OipFixture : IAsyncLifetime
     public const string Stage2 = "o-stage2";
     public const string Pipeline = "o-pipe";
     public const int MaxImagesPerRequest = 64;
+    public const int MaxReceiveMessageBytes = 1024 * 1024;
 
     private RunningServer? _server;
 
@@ -36,7 +37,7 @@ public sealed class OipFixture : IAsyncLifetime
         TinyTextModels.AddStage1(models.Root, Stage1);
         TinyTextModels.AddStage2(models.Root, Stage2);
         TinyTextModels.AddPipeline(models.Root, Pipeline, [Stage1, Stage2]);
-        _server = await RunningServer.StartAsync(models, $"--Limits:MaxImagesPerRequest={MaxImagesPerRequest}");
+        _server = await RunningServer.StartAsync(models, $"--Limits:MaxImagesPerRequest={MaxImagesPerRequest}", $"--Limits:MaxReceiveMessageBytes={MaxReceiveMessageBytes}");
     }
 
     public async Task DisposeAsync()
