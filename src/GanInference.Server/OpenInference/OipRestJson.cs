@@ -17,6 +17,12 @@ namespace GanInference.Server.OpenInference;
 /// </summary>
 internal static class OipRestJson
 {
+    /// <summary>JSON as people read it: apostrophes and non-ASCII letters in messages are not escaped (the body is UTF-8).</summary>
+    public static readonly JsonWriterOptions WriterOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>The same for <see cref="System.Text.Json.Nodes.JsonNode"/>.</summary>
+    public static readonly JsonSerializerOptions JsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>The request parameter that asks for every output as binary data.</summary>
     public const string BinaryDataOutputParameter = "binary_data_output";
 
@@ -187,7 +193,7 @@ internal static class OipRestJson
     {
         var parts = new List<ByteString>();
         var buffer = new ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
         {
             writer.WriteStartObject();
             writer.WriteString("model_name", response.ModelName);

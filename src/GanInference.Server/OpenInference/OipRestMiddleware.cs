@@ -314,11 +314,73 @@ internal sealed partial class OipRestMiddleware(
         _ => "Internal",
     };
 
+    /// <summary>
+    /// A message as JSON with the proto's field names, 64-bit integers as numbers (as Triton writes them: protobuf's
+    /// JSON mapping would quote them) and shapes as numbers, as the specification writes them.
+    /// </summary>
     private static Task WriteProtoAsync(HttpContext context, IMessage message)
     {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(ProtoJson.Format(message))!;
+        Unquote(node);
         context.Response.StatusCode = 200;
         context.Response.ContentType = "application/json";
-        return context.Response.WriteAsync(ProtoJson.Format(message), context.RequestAborted);
+        return context.Response.WriteAsync(node.ToJsonString(OipRestJson.JsonOptions), context.RequestAborted);
+    }
+
+    // The 64-bit integer fields of the messages written as JSON here (metadata, config, statistics).
+    private static readonly HashSet<string> IntegerFields =
+        ["shape", "dims", "max_queue_delay_microseconds", "count", "ns", "last_inference", "inference_count", "execution_count", "batch_size"];
+
+    /// <summary>Turns the quoted integers of <see cref="IntegerFields"/> back into numbers, anywhere below <paramref name="node"/>.</summary>
+    private static void Unquote(System.Text.Json.Nodes.JsonNode? node)
+    {
+        switch (node)
+        {
+            case System.Text.Json.Nodes.JsonObject obj:
+                foreach (var key in obj.Select(p => p.Key).ToArray())
+                {
+                    if (IntegerFields.Contains(key) && IsQuotedInteger(obj[key], out var number))
+                    {
+                        obj[key] = number;
+                    }
+                    else if (IntegerFields.Contains(key) && obj[key] is System.Text.Json.Nodes.JsonArray integers)
+                    {
+                        for (var i = 0; i < integers.Count; i++)
+                        {
+                            if (IsQuotedInteger(integers[i], out var element))
+                            {
+                                integers[i] = element;
+                            }
+                        }
+                    }
+                    else
+                    {
+                        Unquote(obj[key]);
+                    }
+                }
+
+                break;
+            case System.Text.Json.Nodes.JsonArray array:
+                foreach (var item in array)
+                {
+                    Unquote(item);
+                }
+
+                break;
+        }
+    }
+
+    private static bool IsQuotedInteger(System.Text.Json.Nodes.JsonNode? node, out System.Text.Json.Nodes.JsonNode? number)
+    {
+        number = null;
+        if (node is System.Text.Json.Nodes.JsonValue value && value.TryGetValue<string>(out var text) && text.Length is > 0 and < 21 &&
+            (text[0] == '-' || char.IsAsciiDigit(text[0])) && text.Skip(1).All(char.IsAsciiDigit))
+        {
+            number = text[0] == '-' ? System.Text.Json.Nodes.JsonValue.Create(long.Parse(text, CultureInfo.InvariantCulture)) : System.Text.Json.Nodes.JsonValue.Create(ulong.Parse(text, CultureInfo.InvariantCulture));
+            return true;
+        }
+
+        return false;
     }
 
     private static async Task WriteJsonAsync(HttpContext context, int status, Action<Utf8JsonWriter> body)
@@ -326,7 +388,7 @@ internal sealed partial class OipRestMiddleware(
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
         var buffer = new ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, OipRestJson.WriterOptions))
         {
             writer.WriteStartObject();
             body(writer);

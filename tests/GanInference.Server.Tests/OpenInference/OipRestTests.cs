@@ -36,13 +36,16 @@ public sealed class OipRestTests(OipFixture fixture)
         var metadata = await GetJson($"/v2/models/{OipFixture.Conditional}/versions/1");
         Assert.Equal(OipFixture.Conditional, metadata["name"]!.GetValue<string>());
         Assert.Equal(["seed", "latent", "label"], metadata["inputs"]!.AsArray().Select(i => i!["name"]!.GetValue<string>()));
+        Assert.Equal([-1L, 8], metadata["inputs"]![1]!["shape"]!.AsArray().Select(d => d!.GetValue<long>()));
 
         var config = await GetJson($"/v2/models/{OipFixture.Unconditional}/config");
         Assert.True(config["max_batch_size"]!.GetValue<int>() > 0);
-        Assert.NotNull(config["dynamic_batching"]);
+        Assert.True(config["dynamic_batching"]!["max_queue_delay_microseconds"]!.GetValue<ulong>() > 0);
+        Assert.Equal([8L], config["input"]![1]!["dims"]!.AsArray().Select(d => d!.GetValue<long>()));
 
         var stats = await GetJson($"/v2/models/{OipFixture.Unconditional}/stats");
         Assert.Equal(OipFixture.Unconditional, stats["model_stats"]![0]!["name"]!.GetValue<string>());
+        Assert.True(stats["model_stats"]![0]!["inference_stats"]!["success"]!["count"]!.GetValue<ulong>() >= 0);
     }
 
     [Fact]
