@@ -91,6 +91,14 @@ internal sealed partial class OipRestMiddleware(
                 return;
             }
 
+            if (segments.Length == 3 && segments[1] == "models" && segments[2] == "stats" && HttpMethods.IsGet(method))
+            {
+                // Triton's GET v2/models/stats: every model's statistics.
+                rpc = "ModelStatistics";
+                await WriteProtoAsync(context, OipGrpcService.Statistics(repository, statistics, string.Empty, string.Empty)).ConfigureAwait(false);
+                return;
+            }
+
             if (segments.Length >= 3 && segments[1] == "models")
             {
                 model = Uri.UnescapeDataString(segments[2]);

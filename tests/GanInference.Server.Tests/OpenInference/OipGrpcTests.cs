@@ -240,5 +240,40 @@ public sealed class OipGrpcTests(OipFixture fixture)
         Assert.Contains("inference.GRPCInferenceService", call.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name));
     }
 
+    [Fact]
+    public async Task Request_metrics_are_labelled_by_protocol()
+    {
+        var seen = new System.Collections.Concurrent.ConcurrentBag<(string Model, string Rpc, string Protocol, string Status)>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "gan.requests")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            var all = tags.ToArray();
+            string Tag(string key) => all.FirstOrDefault(t => t.Key == key).Value as string ?? string.Empty;
+            seen.Add((Tag("model"), Tag("rpc"), Tag("protocol"), Tag("status")));
+        });
+        listener.Start();
+
+        await fixture.Gan.GenerateAsync(new GenerateRequest { Model = OipFixture.Unconditional, Seeds = { 1 } });
+        await Oip.ModelInferAsync(new ModelInferRequest { ModelName = OipFixture.Unconditional, Inputs = { Input("seed", "UINT64", 1) }, RawInputContents = { Raw(1UL) } });
+        await Assert.ThrowsAsync<RpcException>(async () => await Oip.ModelInferAsync(new ModelInferRequest { ModelName = OipFixture.Unconditional }));
+        using var http = new HttpClient();
+        using var rest = await http.PostAsync(
+            fixture.Server.HttpAddress + $"/v2/models/{OipFixture.Unconditional}/infer",
+            new StringContent("""{"inputs": [{"name": "seed", "shape": [1], "datatype": "UINT64", "data": [1]}]}"""));
+        Assert.True(rest.IsSuccessStatusCode);
+
+        Assert.Contains((OipFixture.Unconditional, "Generate", "gan.v1", "OK"), seen);
+        Assert.Contains((OipFixture.Unconditional, "ModelInfer", "oip", "OK"), seen);
+        Assert.Contains((OipFixture.Unconditional, "ModelInfer", "oip", "InvalidArgument"), seen);
+        Assert.Contains((OipFixture.Unconditional, "ModelInfer", "oip-rest", "OK"), seen);
+    }
+
     private static byte[] Concat(IEnumerable<ByteString> parts) => parts.SelectMany(p => p.ToByteArray()).ToArray();
 }

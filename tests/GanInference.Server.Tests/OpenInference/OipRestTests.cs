@@ -46,6 +46,8 @@ public sealed class OipRestTests(OipFixture fixture)
         var stats = await GetJson($"/v2/models/{OipFixture.Unconditional}/stats");
         Assert.Equal(OipFixture.Unconditional, stats["model_stats"]![0]!["name"]!.GetValue<string>());
         Assert.True(stats["model_stats"]![0]!["inference_stats"]!["success"]!["count"]!.GetValue<ulong>() >= 0);
+        var all = await GetJson("/v2/models/stats");
+        Assert.Equal(6, all["model_stats"]!.AsArray().Count);
     }
 
     [Fact]
