@@ -245,9 +245,11 @@ internal sealed partial class OipRestMiddleware(
     /// <summary>The whole body, refused with 413 past <c>Limits:MaxReceiveMessageBytes</c> (from Content-Length when given, else while reading).</summary>
     private async Task<byte[]> ReadBodyAsync(HttpContext context)
     {
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+        // Kestrel's own cap (30 MB by default) stays above ours: after a 413 it drains the rest of the body up to that
+        // cap, so the client, still sending, reads the answer instead of a reset connection.
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize && bodySize.MaxRequestBodySize <= _maxBodyBytes)
         {
-            bodySize.MaxRequestBodySize = _maxBodyBytes;
+            bodySize.MaxRequestBodySize = _maxBodyBytes + 1L;
         }
 
         if (context.Request.ContentLength > _maxBodyBytes)

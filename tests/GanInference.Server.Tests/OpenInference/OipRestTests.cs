@@ -207,6 +207,8 @@ public sealed class OipRestTests(OipFixture fixture)
         await using var server = await RunningServer.StartAsync(models, "--Security:ApiKeys:0=oip-key");
         var body = """{"inputs": [{"name": "seed", "shape": [1], "datatype": "UINT64", "data": [1]}]}""";
 
+        Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync(server.HttpAddress + "/v2/health/ready")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Http.GetAsync(server.HttpAddress + "/v2/models/u")).StatusCode);
         using var keyless = await Http.PostAsync(server.HttpAddress + "/v2/models/u/infer", new StringContent(body));
         Assert.Equal(HttpStatusCode.Unauthorized, keyless.StatusCode);
         Assert.Contains("\"error\"", await keyless.Content.ReadAsStringAsync(), StringComparison.Ordinal);
@@ -216,6 +218,7 @@ public sealed class OipRestTests(OipFixture fixture)
         Assert.Equal(HttpStatusCode.OK, (await Http.SendAsync(keyed)).StatusCode);
 
         var oip = new GRPCInferenceService.GRPCInferenceServiceClient(server.Channel);
+        Assert.True((await oip.ServerReadyAsync(new ServerReadyRequest())).Ready);
         var request = new ModelInferRequest { ModelName = "u", Inputs = { Input("seed", "UINT64", 1) }, RawInputContents = { Raw(1UL) } };
         var error = await Assert.ThrowsAsync<RpcException>(async () => await oip.ModelInferAsync(request));
         Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
