@@ -7,7 +7,7 @@ namespace GanInference.Server.OpenInference;
 
 /// <summary>
 /// Triton's per-model statistics (<c>ModelStatistics</c>), read from this server's own <c>gan.*</c> instruments, so
-/// they count every call of every surface (gan.v1, OIP gRPC, OIP REST): requests by outcome with their durations
+/// they count every inference call of every surface (gan.v1, OIP gRPC, OIP REST): requests by outcome with their durations
 /// (<c>gan.requests</c>, <c>gan.request.duration</c>), queue waits (<c>gan.queue.duration</c>), and per batched ONNX
 /// Runtime run its size and duration (<c>gan.batch.size</c>, <c>gan.inference.duration</c>: inference count is the
 /// items run, execution count the runs). Input preparation is part of the run (reported in <c>compute_infer</c>);
@@ -15,6 +15,10 @@ namespace GanInference.Server.OpenInference;
 /// </summary>
 internal sealed class OipStatistics : IDisposable
 {
+    // The calls that run a model (metadata, config and statistics calls are not inferences).
+    private static readonly HashSet<string> InferenceRpcs =
+        ["ModelInfer", "Generate", "GenerateStream", "GenerateFromText", "GenerateFromTextStream", "Translate", "TranslateStream"];
+
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<string, Counters> _models = new(StringComparer.Ordinal);
 
@@ -81,6 +85,11 @@ internal sealed class OipStatistics : IDisposable
     private void OnDouble(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? state)
     {
         if (Tag(tags, GanTelemetry.ModelTag) is not { Length: > 0 } model)
+        {
+            return;
+        }
+
+        if (instrument.Name == "gan.request.duration" && !InferenceRpcs.Contains(Tag(tags, "rpc") ?? string.Empty))
         {
             return;
         }

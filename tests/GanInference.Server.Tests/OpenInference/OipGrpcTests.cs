@@ -212,13 +212,14 @@ public sealed class OipGrpcTests(OipFixture fixture)
     {
         var before = (await Oip.ModelStatisticsAsync(new ModelStatisticsRequest { Name = OipFixture.Unconditional })).ModelStats.Single();
         await Oip.ModelInferAsync(new ModelInferRequest { ModelName = OipFixture.Unconditional, Inputs = { Input("seed", "UINT64", 2) }, RawInputContents = { Raw(1UL, 2UL) } });
+        await Oip.ModelMetadataAsync(new ModelMetadataRequest { Name = OipFixture.Unconditional }); // not an inference
         await Assert.ThrowsAsync<RpcException>(async () => await Oip.ModelInferAsync(new ModelInferRequest { ModelName = OipFixture.Unconditional, Inputs = { Input("seed", "FP32", 1) }, RawInputContents = { Raw(1f) } }));
 
         var after = (await Oip.ModelStatisticsAsync(new ModelStatisticsRequest { Name = OipFixture.Unconditional })).ModelStats.Single();
         Assert.Equal((OipFixture.Unconditional, "1"), (after.Name, after.Version));
-        Assert.True(after.InferenceStats.Success.Count >= before.InferenceStats.Success.Count + 1);
+        Assert.Equal(before.InferenceStats.Success.Count + 1, after.InferenceStats.Success.Count);
         Assert.True(after.InferenceStats.Success.Ns > before.InferenceStats.Success.Ns);
-        Assert.True(after.InferenceStats.Fail.Count >= before.InferenceStats.Fail.Count + 1);
+        Assert.Equal(before.InferenceStats.Fail.Count + 1, after.InferenceStats.Fail.Count);
         Assert.True(after.InferenceCount >= before.InferenceCount + 2);
         Assert.True(after.ExecutionCount >= before.ExecutionCount + 1);
         Assert.True(after.InferenceStats.ComputeInfer.Count >= before.InferenceStats.ComputeInfer.Count + 1);
