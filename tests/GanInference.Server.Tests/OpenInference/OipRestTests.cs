@@ -129,6 +129,31 @@ public sealed class OipRestTests(OipFixture fixture)
         Assert.Equal(text.Images[0].Data.ToByteArray(), fromText.GetProperty("outputs")[0].GetProperty("data").EnumerateArray().Select(v => v.GetByte()));
     }
 
+    [Fact]
+    public async Task Binary_BYTES_inputs_and_JSON_inputs_beside_binary_ones_are_read_as_gRPC_reads_raw_contents()
+    {
+        var grey = Translation.TestImages.GreyPixels(8, 8, salt: 9);
+        var png = Translation.TestImages.Png(grey, 8, 8, 1);
+        var translated = await fixture.Gan.TranslateAsync(new TranslateRequest
+        {
+            Model = OipFixture.ImageToImage,
+            Format = ImageFormat.RawU8,
+            Images = { new InputImage { Data = Google.Protobuf.ByteString.CopyFrom(png) } },
+        });
+        var files = RawBytes(png).ToByteArray();
+        var header = Encoding.UTF8.GetBytes("""{"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES", "parameters": {"binary_data_size": SIZE}}]}""".Replace("SIZE", files.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
+        var fromFiles = await PostBinary(OipFixture.ImageToImage, header, files);
+        Assert.Equal(translated.Images[0].Data.ToByteArray(), fromFiles.GetProperty("outputs")[0].GetProperty("data").EnumerateArray().Select(v => v.GetByte()));
+
+        var gan = await fixture.Gan.GenerateAsync(new GenerateRequest { Model = OipFixture.Conditional, Seeds = { 8, 9 }, Labels = { 2, 1 }, Format = ImageFormat.RawU8 });
+        header = """
+            {"inputs": [{"name": "seed", "shape": [2], "datatype": "UINT64", "parameters": {"binary_data_size": 16}},
+                        {"name": "label", "shape": [2], "datatype": "INT32", "data": [2, 1]}]}
+            """u8.ToArray();
+        var mixed = await PostBinary(OipFixture.Conditional, header, Raw(8UL, 9UL).ToByteArray());
+        Assert.Equal(gan.Images.SelectMany(i => i.Data.ToByteArray()), mixed.GetProperty("outputs")[0].GetProperty("data").EnumerateArray().Select(v => v.GetByte()));
+    }
+
     [Theory]
     [InlineData("/v2/models/nope/infer", """{"inputs": []}""", 404, "model 'nope' is not loaded")]
     [InlineData("/v2/models/o-uncond/versions/3/infer", """{"inputs": []}""", 404, "has no version '3'")]
@@ -224,6 +249,16 @@ public sealed class OipRestTests(OipFixture fixture)
         Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
         var answer = await oip.ModelInferAsync(request, new Metadata { { "authorization", "Bearer oip-key" } });
         Assert.Single(answer.RawOutputContents.Take(1));
+    }
+
+    private async Task<JsonElement> PostBinary(string model, byte[] header, byte[] binary)
+    {
+        var content = new ByteArrayContent([.. header, .. binary]);
+        content.Headers.Add("Inference-Header-Content-Length", header.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        using var response = await Http.PostAsync(Url($"/v2/models/{model}/infer"), content);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, text);
+        return JsonDocument.Parse(text).RootElement.Clone();
     }
 
     private async Task<JsonNode> GetJson(string path)
