@@ -8,6 +8,7 @@ using GanInference.Server.Security;
 using GanInference.Server.Services;
 using GanInference.Server.Hosting;
 using GanInference.Server.OpenInference;
+using GanInference.Server.Rest;
 using GanInference.Server.Options;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Grpc.AspNetCore.Server;
@@ -80,6 +81,7 @@ public static class GanServer
             configureBranchedPipeline: null,
             optionsName: null);
         app.UseMiddleware<RequestMessageGuard>();
+        app.UseGanV1JsonOnHttpListener();
         app.MapGrpcService<GanInferenceService>();
         app.MapGrpcService<GanAdminService>();
         app.MapGrpcService<ServingHealthService>();
@@ -141,7 +143,7 @@ public static class GanServer
         services.AddOpenInference();
 
         // API keys are checked before this, by ApiKeyMiddleware, so an unauthenticated call learns nothing else.
-        services.AddGrpc(options => options.Interceptors.Add<GanErrorInterceptor>());
+        services.AddGrpc(options => options.Interceptors.Add<GanErrorInterceptor>()).AddJsonTranscoding(json => json.JsonSettings.WriteInt64sAsStrings = true);
         services.AddOptions<GrpcServiceOptions>().Configure<IOptions<ServerLimitsOptions>>((grpc, limits) =>
         {
             grpc.MaxReceiveMessageSize = limits.Value.MaxReceiveMessageBytes;
