@@ -82,6 +82,7 @@ public static class GanServer
             optionsName: null);
         app.UseMiddleware<RequestMessageGuard>();
         app.UseGanV1JsonOnHttpListener();
+        app.MapGanV1OpenApi();
         app.MapGrpcService<GanInferenceService>();
         app.MapGrpcService<GanAdminService>();
         app.MapGrpcService<ServingHealthService>();
@@ -150,6 +151,7 @@ public static class GanServer
             grpc.MaxSendMessageSize = limits.Value.MaxSendMessageBytes;
         });
         services.AddGrpcReflection();
+        services.AddGanV1OpenApi();
 
         var telemetry = configuration.GetSection(TelemetryOptions.SectionName).Get<TelemetryOptions>() ?? new TelemetryOptions();
         var otlp = string.IsNullOrWhiteSpace(telemetry.OtlpEndpoint) ? null : new Uri(telemetry.OtlpEndpoint);
