@@ -12,11 +12,13 @@ internal static class GanCli
         var root = new RootCommand("gan: list models, generate and translate images, build augmentation datasets and load-test a GanInference server.");
         root.Options.Add(connection.Server);
         root.Options.Add(connection.Timeout);
+        root.Options.Add(connection.ApiKey);
         root.Subcommands.Add(ModelsCommand.Create(host, connection));
         root.Subcommands.Add(GenerateCommand.Create(host, connection));
         root.Subcommands.Add(DatasetCommand.Create(host, connection));
         root.Subcommands.Add(BenchCommand.Create(host, connection));
         root.Subcommands.Add(TranslateCommand.Create(host, connection));
+        CliOptions.ApplyHelpDefaults(root);
         return root;
     }
 

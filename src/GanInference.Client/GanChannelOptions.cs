@@ -18,7 +18,14 @@ internal static class GanChannelOptions
         channel.ServiceConfig = CreateServiceConfig(options.Retry);
     }
 
-    public static SocketsHttpHandler CreateHandler(GanClientOptions options) => new()
+    /// <summary>The socket handler, wrapped in <see cref="ApiKeyHandler"/> when a key is configured.</summary>
+    public static HttpMessageHandler CreateHandler(GanClientOptions options)
+    {
+        var sockets = CreateSocketsHandler(options);
+        return options.ApiKey is { } key ? new ApiKeyHandler(key) { InnerHandler = sockets } : sockets;
+    }
+
+    private static SocketsHttpHandler CreateSocketsHandler(GanClientOptions options) => new()
     {
         ConnectTimeout = options.ConnectTimeout,
         EnableMultipleHttp2Connections = options.EnableMultipleHttp2Connections,

@@ -47,6 +47,13 @@ public sealed class GanClientOptions
     /// <summary>Retries of calls that fail with UNAVAILABLE.</summary>
     public GanRetryOptions Retry { get; set; } = new();
 
+    /// <summary>
+    /// The key of a server that requires one (its <c>Security:ApiKeys</c>), sent on every call as the header
+    /// <c>authorization: Bearer &lt;key&gt;</c>; <see langword="null"/> (the default) sends no header. Keep it
+    /// in the environment or a secrets store, not in source code.
+    /// </summary>
+    public string? ApiKey { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
     public void Validate()
     {
@@ -78,6 +85,11 @@ public sealed class GanClientOptions
         if (ConnectTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentException($"{nameof(ConnectTimeout)} must be positive, not {ConnectTimeout}.", nameof(ConnectTimeout));
+        }
+
+        if (ApiKey is { } key && (key.Length == 0 || key.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))))
+        {
+            throw new ArgumentException($"{nameof(ApiKey)} must be a non-empty key without spaces or control characters (or null for none).", nameof(ApiKey));
         }
 
         Retry.Validate();

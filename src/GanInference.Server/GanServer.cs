@@ -1,4 +1,5 @@
 using GanInference.Core.Generation;
+using GanInference.Core.Imaging;
 using GanInference.Core.Repository;
 using GanInference.Core.Runtime;
 using GanInference.Core.Telemetry;
@@ -97,20 +98,26 @@ public static class GanServer
 
     private static void AddGanServices(IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<ModelRepositoryOptions>().Bind(configuration.GetSection(ModelRepositoryOptions.SectionName));
+        // Every options class is bound from its section and checked at start (OptionsValidators names each bad key).
+        services.AddOptions<ModelRepositoryOptions>().Bind(configuration.GetSection(ModelRepositoryOptions.SectionName)).ValidateOnStart();
         services.AddOptions<InferenceOptions>().Bind(configuration.GetSection(InferenceOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<InferenceOptions>, InferenceOptionsValidator>();
-        services.AddOptions<GenerationOptions>().Bind(configuration.GetSection(GenerationOptions.SectionName));
-        services.AddOptions<TranslationOptions>().Bind(configuration.GetSection(TranslationOptions.SectionName))
-            .Validate(t => t.StreamWindow >= 0 && t.CodecParallelism >= 0, "Translation: StreamWindow and CodecParallelism must be 0 (automatic) or more")
-            .ValidateOnStart();
+        services.AddOptions<GenerationOptions>().Bind(configuration.GetSection(GenerationOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<TranslationOptions>().Bind(configuration.GetSection(TranslationOptions.SectionName)).ValidateOnStart();
         services.AddOptions<ServerLimitsOptions>().Bind(configuration.GetSection(ServerLimitsOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ServerLimitsOptions>, ServerLimitsOptionsValidator>();
-        services.AddOptions<ShutdownOptions>().Bind(configuration.GetSection(ShutdownOptions.SectionName))
-            .Validate(s => s.DrainTimeoutSeconds >= 0 && s.NotServingDelaySeconds >= 0, "Shutdown: DrainTimeoutSeconds and NotServingDelaySeconds must not be negative")
-            .ValidateOnStart();
-        services.AddOptions<SecurityOptions>().Bind(configuration.GetSection(SecurityOptions.SectionName));
-        services.AddOptions<TelemetryOptions>().Bind(configuration.GetSection(TelemetryOptions.SectionName));
+        services.AddOptions<ShutdownOptions>().Bind(configuration.GetSection(ShutdownOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<SecurityOptions>().Bind(configuration.GetSection(SecurityOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<TelemetryOptions>().Bind(configuration.GetSection(TelemetryOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<HttpListenerOptions>().Bind(configuration.GetSection(HttpListenerOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<OptionsValidators>();
+        services.AddSingleton<IValidateOptions<ModelRepositoryOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        services.AddSingleton<IValidateOptions<GenerationOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        services.AddSingleton<IValidateOptions<TranslationOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        services.AddSingleton<IValidateOptions<ShutdownOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        services.AddSingleton<IValidateOptions<SecurityOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        services.AddSingleton<IValidateOptions<TelemetryOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        services.AddSingleton<IValidateOptions<HttpListenerOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
 
         // The host waits for the drain, plus a little for the last answers (UNAVAILABLE for calls the drain cut off) to be written.
         services.AddOptions<HostOptions>().Configure<IOptions<ShutdownOptions>>((host, shutdown) =>
@@ -134,6 +141,8 @@ public static class GanServer
         services.AddSingleton(sp => new GanTelemetry(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>().Create(new System.Diagnostics.Metrics.MeterOptions(GanTelemetry.Name))));
         services.AddSingleton<OnnxSessionFactory>();
         services.AddSingleton<ModelRepository>();
+        // One codec limit for every request of every RPC (Generation:EncodeParallelism, 0: one per processor).
+        services.AddSingleton(sp => new CodecLimiter(sp.GetRequiredService<IOptions<GenerationOptions>>().Value.EncodeParallelism));
         services.AddSingleton<ImageGenerator>();
         services.AddSingleton<ImageTranslator>();
         services.AddSingleton<ServingState>();
@@ -154,7 +163,8 @@ public static class GanServer
         services.AddGanV1OpenApi();
 
         var telemetry = configuration.GetSection(TelemetryOptions.SectionName).Get<TelemetryOptions>() ?? new TelemetryOptions();
-        var otlp = string.IsNullOrWhiteSpace(telemetry.OtlpEndpoint) ? null : new Uri(telemetry.OtlpEndpoint);
+        // An endpoint that is not a URL is refused at start by OptionsValidators, naming Telemetry:OtlpEndpoint.
+        var otlp = Uri.TryCreate(telemetry.OtlpEndpoint, UriKind.Absolute, out var endpoint) ? endpoint : null;
         services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(telemetry.ServiceName))
             .WithMetrics(metrics =>

@@ -78,6 +78,39 @@ public sealed class HotReloadTests
     }
 
     [Fact]
+    public async Task A_stream_that_outlives_RetireTimeoutSeconds_is_not_cut_by_a_reload()
+    {
+        var models = new TinyGanModels();
+        models.AddUnconditional("m", size: 32);
+        await using var server = await RunningServer.StartAsync(models, "--Models:Watch=false", "--Models:PollIntervalSeconds=0", "--Models:RetireTimeoutSeconds=0.2", "--Generation:ChunkSize=8");
+        var old = server.App.Services.GetRequiredService<ModelRepository>().Get("m");
+
+        // 3,000 float images of 32×32 (12 MB): more than HTTP/2 flow control lets the server run ahead of the reader.
+        using var running = server.Client.GenerateStream(new GenerateRequest { Model = "m", Count = 3000, Seed = 1, Format = ImageFormat.RawF32 });
+        Assert.True(await running.ResponseStream.MoveNext(CancellationToken.None));
+
+        models.AddUnconditional("m", size: 16);
+        await new GanAdmin.GanAdminClient(server.Channel).ReloadModelsAsync(new ReloadModelsRequest());
+
+        // A slow reader: the stream runs well past the retire timeout, on the old version to the end.
+        var received = 1;
+        while (await running.ResponseStream.MoveNext(CancellationToken.None))
+        {
+            Assert.Equal(32u, running.ResponseStream.Current.Width);
+            received++;
+            if (received % 200 == 0)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        Assert.Equal(3000, received);
+        Assert.Equal(StatusCode.OK, running.GetStatus().StatusCode);
+        await server.App.Services.GetRequiredService<ModelRepository>().WhenRetiredAsync().WaitAsync(Patience);
+        Assert.True(old.IsDisposed);
+    }
+
+    [Fact]
     public async Task A_model_corrupted_during_reload_keeps_the_old_version_serving_and_the_reload_says_why()
     {
         var models = new TinyGanModels();

@@ -48,6 +48,41 @@ public sealed class SecurityTests
     }
 
     [Fact]
+    public async Task Admin_keys_open_admin_calls_only_and_inference_keys_open_everything_else()
+    {
+        var models = new TinyGanModels();
+        models.AddUnconditional("m");
+        await using var server = await RunningServer.StartAsync(models, "--Security:ApiKeys:0=inference-key", "--Security:AdminKeys:0=admin-key");
+        var admin = new GanAdmin.GanAdminClient(server.Channel);
+        var request = new GenerateRequest { Model = "m", Seed = 1 };
+
+        var inferenceKeyOnAdmin = await Assert.ThrowsAsync<RpcException>(() => admin.ReloadModelsAsync(new ReloadModelsRequest(), Bearer("inference-key")).ResponseAsync);
+        var adminKeyOnInference = await Assert.ThrowsAsync<RpcException>(() => server.Client.GenerateAsync(request, Bearer("admin-key")).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unauthenticated, inferenceKeyOnAdmin.StatusCode);
+        Assert.Contains("Security:AdminKeys", inferenceKeyOnAdmin.Status.Detail);
+        Assert.Equal(StatusCode.Unauthenticated, adminKeyOnInference.StatusCode);
+        Assert.NotNull(await admin.ReloadModelsAsync(new ReloadModelsRequest(), Bearer("admin-key")));
+        Assert.Single((await server.Client.GenerateAsync(request, Bearer("inference-key"))).Images);
+    }
+
+    [Fact]
+    public async Task On_the_http_listener_a_request_without_a_key_gets_401_with_a_json_error_and_metrics_stay_open()
+    {
+        var models = new TinyGanModels();
+        models.AddUnconditional("m");
+        await using var server = await RunningServer.StartAsync(models, "--Security:ApiKeys:0=the-key");
+        using var http = new HttpClient();
+
+        using var refused = await http.GetAsync(server.HttpAddress + "/anything");
+        using var metrics = await http.GetAsync(server.HttpAddress + "/metrics");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Contains("\"error\"", await refused.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, metrics.StatusCode);
+    }
+
+    [Fact]
     public async Task Tls_is_served_from_kestrels_certificate_configuration()
     {
         using var models = new TinyGanModels();

@@ -11,8 +11,8 @@ mkdir -p "$out"
 
 dotnet build -c Release src/GanInference.Server >/dev/null
 dotnet build -c Release src/GanInference.Cli >/dev/null
-server_dll=src/GanInference.Server/bin/Release/net10.0/GanInference.Server.dll
-gan="dotnet src/GanInference.Cli/bin/Release/net10.0/gan.dll"
+server_dll=${SERVER_DLL:-src/GanInference.Server/bin/Release/net10.0/GanInference.Server.dll}  # tools/gpu/check.sh: the CUDA build's
+gan="dotnet ${GAN_DLL:-src/GanInference.Cli/bin/Release/net10.0/gan.dll}"
 port=5310; metrics=9510
 
 start_server() { # extra configuration arguments
@@ -28,7 +28,7 @@ start_server() { # extra configuration arguments
 stop_server() { kill -TERM "$server_pid"; wait "$server_pid" || true; }
 
 echo "== in-process ceiling ($model)"
-$gan bench --in-process --model-dir "models/$model" --batch 1,8,32,64 --duration "$duration" --warmup "$warmup" --json "$out/ceiling.json"
+$gan bench --in-process --provider "${PROVIDER:-cpu}" --model-dir "models/$model" --batch 1,8,32,64 --duration "$duration" --warmup "$warmup" --json "$out/ceiling.json"
 
 bench() { # name, extra bench args
   local name=$1; shift

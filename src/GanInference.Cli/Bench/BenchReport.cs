@@ -193,13 +193,13 @@ internal sealed record LatencyBucket(double UpToMs, long Count)
 internal sealed record ServerSide(string MetricsUrl, string? Error, IReadOnlyList<ServerHistogramReport> Histograms);
 
 /// <param name="Unit">"items" for sizes; "ms" for durations (converted from the exported seconds).</param>
-internal sealed record ServerHistogramReport(string Name, string Unit, double Count, double Mean, double P50, double P90, double P99, IReadOnlyList<ServerBucket> Buckets)
+/// <param name="P50">The median as far as the buckets tell it: exact when they pin it, else the bucket it lies in.</param>
+internal sealed record ServerHistogramReport(string Name, string Unit, double Count, double Mean, ServerPercentile P50, ServerPercentile P90, ServerPercentile P99, IReadOnlyList<ServerBucket> Buckets)
 {
     public static ServerHistogramReport From(PrometheusHistogram histogram)
     {
         var seconds = histogram.Name.EndsWith("_seconds", StringComparison.Ordinal);
         var scale = seconds ? 1000.0 : 1.0;
-        double Scaled(double v) => double.IsNaN(v) ? 0 : v * scale;
         var buckets = new List<ServerBucket>();
         var previous = 0.0;
         foreach (var bucket in histogram.Buckets)
@@ -212,15 +212,57 @@ internal sealed record ServerHistogramReport(string Name, string Unit, double Co
             }
         }
 
+        // Batch sizes are whole numbers: a bucket such as (0, 1] or (1, 2] holds one possible value.
+        var integral = histogram.Name.Contains("batch_size", StringComparison.Ordinal);
+        ServerPercentile At(double q) => ServerPercentile.From(histogram, q, integral, scale);
         return new ServerHistogramReport(
             histogram.Name,
             seconds ? "ms" : "items",
             histogram.Count,
             histogram.Count > 0 ? histogram.Sum / histogram.Count * scale : 0,
-            Scaled(histogram.Quantile(0.5)),
-            Scaled(histogram.Quantile(0.9)),
-            Scaled(histogram.Quantile(0.99)),
+            At(0.5),
+            At(0.9),
+            At(0.99),
             buckets);
+    }
+}
+
+/// <summary>
+/// A percentile of a Prometheus histogram, claiming only what its buckets show: <see cref="Exact"/> when the
+/// bounds pin the value (whole-number data in a bucket holding one whole number, or every observation in one
+/// bucket with the mean at its upper bound), else the bucket: above <see cref="Above"/>, at most <see cref="AtMost"/>
+/// (null: no upper bound). No interpolation inside a bucket, which used to report a median batch of 48 when every
+/// batch had 64 images.
+/// </summary>
+internal sealed record ServerPercentile(double? Exact, double Above, double? AtMost)
+{
+    public static ServerPercentile From(PrometheusHistogram histogram, double q, bool integral, double scale)
+    {
+        if (histogram.QuantileBucket(q) is not var (lower, upper, inBucket))
+        {
+            return new ServerPercentile(null, 0, 0);
+        }
+
+        var finite = !double.IsPositiveInfinity(upper);
+        double? exact = null;
+        if (finite && integral && Math.Floor(upper) - Math.Floor(lower) == 1 && upper == Math.Floor(upper))
+        {
+            exact = upper;
+        }
+        else if (finite && inBucket == histogram.Count && Math.Abs(histogram.Sum - (upper * histogram.Count)) <= 1e-9 * Math.Max(1, Math.Abs(histogram.Sum)))
+        {
+            // Every observation is at most the bound and their mean is the bound: all equal it.
+            exact = upper;
+        }
+
+        return new ServerPercentile(exact * scale, lower * scale, finite ? upper * scale : null);
+    }
+
+    /// <summary>"64", or "(32, 64]" (the bucket), or "> 64".</summary>
+    public override string ToString()
+    {
+        static string F(double v) => v.ToString("G4", System.Globalization.CultureInfo.InvariantCulture);
+        return Exact is { } exact ? F(exact) : AtMost is { } atMost ? $"({F(Above)}, {F(atMost)}]" : $"> {F(Above)}";
     }
 }
 

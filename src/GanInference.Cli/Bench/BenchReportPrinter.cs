@@ -107,13 +107,14 @@ internal static class BenchReportPrinter
                 Markup.Escape($"{histogram.Name} ({histogram.Unit})"),
                 histogram.Count.ToString("N0", CultureInfo.InvariantCulture),
                 histogram.Mean.ToString("F2", CultureInfo.InvariantCulture),
-                histogram.P50.ToString("F2", CultureInfo.InvariantCulture),
-                histogram.P90.ToString("F2", CultureInfo.InvariantCulture),
-                histogram.P99.ToString("F2", CultureInfo.InvariantCulture),
+                Markup.Escape(histogram.P50.ToString()),
+                Markup.Escape(histogram.P90.ToString()),
+                Markup.Escape(histogram.P99.ToString()),
                 Markup.Escape(buckets));
         }
 
         console.Write(table);
+        console.WriteLine("Percentiles are exact where the bucket bounds pin them, else shown as the bucket (lower, upper] they fall in; the mean is exact.");
     }
 
     private static string Ms(double value) => value.ToString("F2", CultureInfo.InvariantCulture) + " ms";

@@ -104,7 +104,10 @@ internal sealed class InProcessBench(string modelDirectory, InferenceOptions inf
         }
         catch (ExecutionProviderUnavailableException e)
         {
-            throw new CliException($"--provider {inference.ExecutionProvider}: {e.Message}");
+            // The factory's message names the server's settings (Inference:*); say it in gan's own options.
+            throw new CliException(
+                $"--provider {inference.ExecutionProvider}: not available in this build of gan ({e.Message.Split(';')[0].Replace("this server was", "it was", StringComparison.Ordinal)}); "
+                + "use --provider cpu, or build gan with -p:OnnxRuntimeGpu=true on a machine with CUDA.");
         }
         catch (OnnxRuntimeException e)
         {

@@ -22,8 +22,17 @@ internal sealed record LoadResult(LatencyRecorder Recorder, TimeSpan Elapsed, lo
 /// is measured from the request's intended send time, so a server stall that delays sending shows up in
 /// the latencies instead of silently lowering the offered load (coordinated omission).
 /// </summary>
-internal sealed class LoadGenerator(Func<CancellationToken, Task<int>> send, LoadSettings settings)
+/// <param name="send">Sends one request and returns its image count; throws <see cref="RpcException"/> on failure.</param>
+/// <param name="settings">Duration, warmup, concurrency or rate.</param>
+/// <param name="abandon">
+/// A second interruption (a second Ctrl-C): cancels the requests still in flight, which are counted as
+/// <c>Cancelled</c> failures, so the partial report comes at once instead of after their deadlines.
+/// </param>
+internal sealed class LoadGenerator(Func<CancellationToken, Task<int>> send, LoadSettings settings, CancellationToken abandon = default)
 {
+    /// <summary>The error message of a request cancelled by <c>abandon</c>.</summary>
+    public const string AbandonedMessage = "abandoned in flight by a second interrupt";
+
     private static readonly double TicksPerSecond = Stopwatch.Frequency;
 
     private long _warmupRequests;
@@ -159,7 +168,7 @@ internal sealed class LoadGenerator(Func<CancellationToken, Task<int>> send, Loa
         var from = Math.Min(intended, Stopwatch.GetTimestamp());
         try
         {
-            var images = await send(CancellationToken.None).ConfigureAwait(false);
+            var images = await send(abandon).ConfigureAwait(false);
             if (measured)
             {
                 var now = Stopwatch.GetTimestamp();
@@ -171,7 +180,16 @@ internal sealed class LoadGenerator(Func<CancellationToken, Task<int>> send, Loa
             if (measured)
             {
                 var now = Stopwatch.GetTimestamp();
-                recorder.RecordFailure(Seconds(now - measureStart), Microseconds(now - from), e.StatusCode, e.Status.Detail);
+                var detail = abandon.IsCancellationRequested && e.StatusCode == StatusCode.Cancelled ? AbandonedMessage : e.Status.Detail;
+                recorder.RecordFailure(Seconds(now - measureStart), Microseconds(now - from), e.StatusCode, detail);
+            }
+        }
+        catch (OperationCanceledException) when (abandon.IsCancellationRequested)
+        {
+            if (measured)
+            {
+                var now = Stopwatch.GetTimestamp();
+                recorder.RecordFailure(Seconds(now - measureStart), Microseconds(now - from), StatusCode.Cancelled, AbandonedMessage);
             }
         }
     }

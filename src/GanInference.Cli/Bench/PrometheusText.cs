@@ -66,6 +66,34 @@ internal sealed record PrometheusHistogram(string Name, IReadOnlyDictionary<stri
         return previousBound;
     }
 
+    /// <summary>
+    /// The bucket that holds the q-quantile: it lies above <c>Lower</c> and at most <c>Upper</c> (+∞ for the last
+    /// bucket); null when empty. Unlike <see cref="Quantile"/> this claims nothing the buckets do not show.
+    /// </summary>
+    public (double Lower, double Upper, double InBucket)? QuantileBucket(double q)
+    {
+        if (Count <= 0)
+        {
+            return null;
+        }
+
+        var rank = Math.Max(q * Count, double.Epsilon);
+        var previousBound = 0.0;
+        var previousCount = 0.0;
+        foreach (var bucket in Buckets)
+        {
+            if (bucket.CumulativeCount >= rank && bucket.CumulativeCount > previousCount)
+            {
+                return (previousBound, bucket.UpperBound, bucket.CumulativeCount - previousCount);
+            }
+
+            previousBound = bucket.UpperBound;
+            previousCount = bucket.CumulativeCount;
+        }
+
+        return (previousBound, double.PositiveInfinity, 0);
+    }
+
     public string SeriesKey => Name + "{" + string.Join(",", Labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}")) + "}";
 }
 

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Headers;
 
 namespace GanInference.Cli.Bench;
 
@@ -8,28 +9,99 @@ namespace GanInference.Cli.Bench;
 /// (any histogram whose name contains one of the patterns), for the run's model only when the series
 /// carries a model label.
 /// </summary>
-internal sealed class ServerMetricsScraper(HttpClient http, Uri metricsUrl)
+/// <param name="http">The client that reads the endpoint.</param>
+/// <param name="candidates">
+/// Where /metrics may be, in order: the first that answers is kept for the run. An explicit --metrics-url is the
+/// only candidate; by default the gRPC port, then the server's HTTP/1.1 listener at its default ports (tried only
+/// when the gRPC port answered without metrics).
+/// </param>
+/// <param name="apiKey">Sent as a bearer token to candidates on the server's own host; null for none.</param>
+/// <param name="serverHost">The host of the gRPC address (the key never goes to another host).</param>
+internal sealed class ServerMetricsScraper(HttpClient http, IReadOnlyList<Uri> candidates, string? apiKey = null, string? serverHost = null)
 {
     public static readonly string[] DefaultPatterns = ["batch_size", "queue"];
 
-    public Uri Url => metricsUrl;
+    /// <summary>Default ports of the server's HTTP/1.1 listener: <c>Http:Urls</c> (DESIGN) and <c>Metrics:Urls</c> (earlier builds).</summary>
+    public static readonly int[] HttpListenerPorts = [8000, 9464];
+
+    private static readonly TimeSpan FallbackTimeout = TimeSpan.FromSeconds(2);
 
     // HTTP/1.1 first; an HTTP/2-only (h2c) gRPC port refuses it, so fall back to HTTP/2 prior knowledge and keep what worked.
     private Version _version = HttpVersion.Version11;
+    private Uri? _chosen;
+
+    public ServerMetricsScraper(HttpClient http, Uri metricsUrl)
+        : this(http, [metricsUrl])
+    {
+    }
+
+    /// <summary>The endpoint that answered (the first candidate until one has).</summary>
+    public Uri Url => _chosen ?? candidates[0];
+
+    /// <summary>The default candidates for a gRPC address: its /metrics, then the HTTP/1.1 listener's default ports on its host.</summary>
+    public static IReadOnlyList<Uri> DefaultCandidates(Uri server) =>
+        [new Uri(server, "/metrics"), .. HttpListenerPorts.Where(p => p != server.Port).Select(p => new UriBuilder(Uri.UriSchemeHttp, server.Host, p, "/metrics").Uri)];
 
     /// <summary>One scrape; null and a reason when the endpoint cannot be read (the bench goes on without it).</summary>
     public async Task<(IReadOnlyList<PrometheusHistogram>? Histograms, string? Error)> ScrapeAsync(CancellationToken cancellationToken)
+    {
+        if (_chosen is not null)
+        {
+            return await ScrapeOneAsync(_chosen, cancellationToken, cancellationToken).ConfigureAwait(false);
+        }
+
+        var errors = new List<string>();
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            if (i > 0)
+            {
+                limit.CancelAfter(FallbackTimeout);
+            }
+
+            var (histograms, error) = await ScrapeOneAsync(candidates[i], limit.Token, cancellationToken).ConfigureAwait(false);
+            if (histograms is not null)
+            {
+                _chosen = candidates[i];
+                return (histograms, null);
+            }
+
+            errors.Add(error ?? $"{candidates[i]}: no answer");
+
+            // Only a gRPC port that answers without metrics (HTTP 404, or 400 to a protocol it does not serve there)
+            // points to a separate listener; an unreachable host does not.
+            if (i == 0 && error?.Contains(": HTTP 4", StringComparison.Ordinal) != true)
+            {
+                break;
+            }
+        }
+
+        return (null, string.Join("; ", errors) + "; give --metrics-url with the address of the server's /metrics (its HTTP listener)");
+    }
+
+    /// <param name="cancellationToken">Ends this attempt (the caller's token, or a fallback's time limit).</param>
+    /// <param name="callerToken">The caller's token: only its cancellation is an interruption rather than a timeout.</param>
+    private async Task<(IReadOnlyList<PrometheusHistogram>? Histograms, string? Error)> ScrapeOneAsync(Uri url, CancellationToken cancellationToken, CancellationToken callerToken)
     {
         try
         {
             string text;
             try
             {
-                text = await GetAsync(_version, cancellationToken).ConfigureAwait(false);
+                text = await GetAsync(url, _version, cancellationToken).ConfigureAwait(false);
             }
-            catch (HttpRequestException) when (_version == HttpVersion.Version11 && metricsUrl.Scheme == Uri.UriSchemeHttp)
+            catch (HttpRequestException first) when (_version == HttpVersion.Version11 && url.Scheme == Uri.UriSchemeHttp)
             {
-                text = await GetAsync(HttpVersion.Version20, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    text = await GetAsync(url, HttpVersion.Version20, cancellationToken).ConfigureAwait(false);
+                }
+                catch (HttpRequestException) when (first.StatusCode is not null)
+                {
+                    // An HTTP/1.1 server that answered (404) and does not speak h2c: its answer is the one to report.
+                    throw first;
+                }
+
                 _version = HttpVersion.Version20;
             }
 
@@ -37,17 +109,22 @@ internal sealed class ServerMetricsScraper(HttpClient http, Uri metricsUrl)
         }
         catch (HttpRequestException e)
         {
-            return (null, $"{metricsUrl}: {e.Message}");
+            return (null, $"{url}: {e.Message}");
         }
-        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (!callerToken.IsCancellationRequested)
         {
-            return (null, $"{metricsUrl}: timed out");
+            return (null, $"{url}: timed out");
         }
     }
 
-    private async Task<string> GetAsync(Version version, CancellationToken cancellationToken)
+    private async Task<string> GetAsync(Uri url, Version version, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, metricsUrl) { Version = version, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var request = new HttpRequestMessage(HttpMethod.Get, url) { Version = version, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        if (apiKey is not null && string.Equals(url.Host, serverHost, StringComparison.OrdinalIgnoreCase))
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        }
+
         using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)
         {

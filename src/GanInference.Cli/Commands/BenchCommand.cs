@@ -30,7 +30,7 @@ internal static class BenchCommand
         public Option<string?> Json { get; } = new("--json") { Description = "Also write the report as JSON to this file" };
         public Option<string?> Plot { get; } = new("--plot") { Description = "Draw latency over time and the latency histogram to this PNG" };
         public Option<string?> Ceiling { get; } = new("--ceiling") { Description = "An `--in-process --json` file: print this run's ratio to it" };
-        public Option<string?> MetricsUrl { get; } = new("--metrics-url") { Description = "Prometheus endpoint (default: <server>/metrics)" };
+        public Option<string?> MetricsUrl { get; } = new("--metrics-url") { Description = "Prometheus endpoint (default: <server>/metrics, else the server host's HTTP listener at :8000 or :9464)" };
         public Option<bool> InProcess { get; } = new("--in-process") { Description = "Run --model-dir straight in ONNX Runtime, no server (the ceiling)" };
         public Option<string?> ModelDirectory { get; } = new("--model-dir") { Description = "In-process: the model folder (gan.json + ONNX)" };
         public Option<int[]> Batches { get; } = CliOptions.IntList("--batch", "In-process: batch sizes", [1, 8, 32, 64]);
@@ -54,12 +54,31 @@ internal static class BenchCommand
             command.Options.Add(option);
         }
 
-        CommandRunner.SetAction(command, host, connection, (parse, cancellationToken) =>
-            parse.GetValue(options.InProcess)
-                ? RunInProcessAsync(host, parse, options, cancellationToken)
-                : RunAgainstServerAsync(host, connection, parse, options, cancellationToken));
+        CommandRunner.SetAction(command, host, connection, async (parse, cancellationToken) =>
+        {
+            // The list is made here so that what the run's async methods add to it is seen in the finally block.
+            CreatedFolders.Value = [];
+            try
+            {
+                return await (parse.GetValue(options.InProcess)
+                    ? RunInProcessAsync(host, parse, options, cancellationToken)
+                    : RunAgainstServerAsync(host, connection, parse, options, cancellationToken)).ConfigureAwait(false);
+            }
+            finally
+            {
+                // Folders made for --json/--plot are removed again when the run failed before writing them.
+                foreach (var created in CreatedFolders.Value ?? [])
+                {
+                    OutputFiles.RemoveIfNoFiles(created);
+                }
+
+                CreatedFolders.Value = null;
+            }
+        });
         return command;
     }
+
+    private static readonly AsyncLocal<List<string>?> CreatedFolders = new();
 
     private static async Task<int> RunAgainstServerAsync(CliHost host, ServerConnection connection, ParseResult parse, Options o, CancellationToken cancellationToken)
     {
@@ -93,16 +112,17 @@ internal static class BenchCommand
         var loadClients = Enumerable.Range(0, parse.GetValue(o.Connections)).Select(_ => connection.CreateClient(parse, retries: false)).ToArray();
         using var disposeClients = new CompositeDisposable(loadClients);
         var target = new BenchTarget(loadClients, model, parse.GetValue(o.Count), parse.GetValue(o.Format), clientOptions.UnaryDeadline ?? TimeSpan.FromSeconds(30), parse.GetValue(o.Seed));
-        var metricsUrl = parse.GetValue(o.MetricsUrl) is not { } url ? new Uri(clientOptions.Address, "/metrics")
-            : Uri.TryCreate(url, UriKind.Absolute, out var parsed) && parsed.Scheme is "http" or "https" ? parsed
+        IReadOnlyList<Uri> metricsCandidates = parse.GetValue(o.MetricsUrl) is not { } url ? ServerMetricsScraper.DefaultCandidates(clientOptions.Address)
+            : Uri.TryCreate(url, UriKind.Absolute, out var parsed) && parsed.Scheme is "http" or "https" ? [parsed]
             : throw new CliException($"--metrics-url: '{url}' is not an http:// or https:// address.");
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        var metrics = new ServerMetricsScraper(http, metricsUrl);
+        // The key goes only to the server's own host (its gRPC port or its HTTP listener), never elsewhere.
+        var metrics = new ServerMetricsScraper(http, metricsCandidates, clientOptions.ApiKey, clientOptions.Address.Host);
 
         var settings = new LoadSettings(duration, parse.GetValue(o.Warmup), parse.GetValue(o.Concurrency), rate, parse.GetValue(o.MaxInFlight));
         host.Console.WriteLine($"warming up for {settings.Warmup.TotalSeconds:F0}s, then measuring for {settings.Duration.TotalSeconds:F0}s ...");
         (IReadOnlyList<PrometheusHistogram>? Histograms, string? Error) before = (null, null);
-        var result = await new LoadGenerator(target.SendAsync, settings)
+        var result = await new LoadGenerator(target.SendAsync, settings, host.Abandon)
             .RunAsync(async () => before = await metrics.ScrapeAsync(cancellationToken).ConfigureAwait(false), cancellationToken)
             .ConfigureAwait(false);
         // Read even when interrupted: the partial report is still worth printing.
@@ -124,7 +144,11 @@ internal static class BenchCommand
 
         if (result.Interrupted)
         {
-            throw new CliException($"interrupted after {result.Elapsed.TotalSeconds:F1}s of the measured phase; the report covers that part.", ExitCodes.Interrupted);
+            var abandoned = result.Recorder.Errors.TryGetValue($"{Grpc.Core.StatusCode.Cancelled}: {LoadGenerator.AbandonedMessage}", out var n) ? n : 0;
+            throw new CliException(
+                $"interrupted after {result.Elapsed.TotalSeconds:F1}s of the measured phase; the report covers that part"
+                + (abandoned > 0 ? $" ({abandoned} requests in flight were abandoned by the second interrupt and are counted as Cancelled)." : "."),
+                ExitCodes.Interrupted);
         }
 
         return ExitCodes.Success;
@@ -198,7 +222,12 @@ internal static class BenchCommand
         }
 
         var full = Path.GetFullPath(path);
-        OutputFiles.PrepareFolder(Path.GetDirectoryName(full)!, optionName);
+        OutputFiles.PrepareFolder(Path.GetDirectoryName(full)!, optionName, out var created);
+        if (created is not null)
+        {
+            CreatedFolders.Value?.Add(created);
+        }
+
         return full;
     }
 

@@ -48,33 +48,40 @@ internal static class DatasetCommand
                 throw new CliException($"--truncation must be 0 or a positive number, not {t}.");
             }
 
-            var root = OutputFiles.PrepareFolder(parse.GetValue(output)!, "--out");
-            using var client = connection.CreateClient(parse);
-            var info = await ModelLookup.GetAsync(client, parse.GetValue(model)!, cancellationToken).ConfigureAwait(false);
-            ModelLookup.RequireSeedDriven(info, "dataset");
-            if (perClassValue > 0 && info.Kind != ModelKind.ClassConditional)
+            var root = OutputFiles.PrepareFolder(parse.GetValue(output)!, "--out", out var created);
+            try
             {
-                throw new CliException($"--per-class: model '{info.Name}' is {ModelLookup.KindName(info.Kind)}; use --count.");
-            }
+                using var client = connection.CreateClient(parse);
+                var info = await ModelLookup.GetAsync(client, parse.GetValue(model)!, cancellationToken).ConfigureAwait(false);
+                ModelLookup.RequireSeedDriven(info, "dataset");
+                if (perClassValue > 0 && info.Kind != ModelKind.ClassConditional)
+                {
+                    throw new CliException($"--per-class: model '{info.Name}' is {ModelLookup.KindName(info.Kind)}; use --count.");
+                }
 
-            if ((long)perClassValue * info.Classes.Count > MaxImages)
-            {
-                throw new CliException($"--per-class {perClassValue} x {info.Classes.Count} classes is more than {MaxImages:N0} images; split the dataset.");
-            }
+                if ((long)perClassValue * info.Classes.Count > MaxImages)
+                {
+                    throw new CliException($"--per-class {perClassValue} x {info.Classes.Count} classes is more than {MaxImages:N0} images; split the dataset.");
+                }
 
-            var spec = new DatasetSpec
+                var spec = new DatasetSpec
+                {
+                    Model = info.Name,
+                    ContentHash = info.ContentHash,
+                    PerClass = perClassValue,
+                    Count = countValue,
+                    Seed = parse.GetValue(seed),
+                    Truncation = parse.GetValue(truncation),
+                    Format = ValueParsers.FormatName(parse.GetValue(format)),
+                    Classes = [.. info.Classes],
+                };
+                var generator = new DatasetGenerator(client, spec, parse.GetValue(format), root);
+                return await generator.RunAsync(host.Console, cancellationToken).ConfigureAwait(false);
+            }
+            finally
             {
-                Model = info.Name,
-                ContentHash = info.ContentHash,
-                PerClass = perClassValue,
-                Count = countValue,
-                Seed = parse.GetValue(seed),
-                Truncation = parse.GetValue(truncation),
-                Format = ValueParsers.FormatName(parse.GetValue(format)),
-                Classes = [.. info.Classes],
-            };
-            var generator = new DatasetGenerator(client, spec, parse.GetValue(format), root);
-            return await generator.RunAsync(host.Console, cancellationToken).ConfigureAwait(false);
+                OutputFiles.RemoveIfNoFiles(created);
+            }
         });
         return command;
     }

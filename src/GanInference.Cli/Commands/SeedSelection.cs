@@ -71,13 +71,16 @@ internal sealed class SeedSelection
                 throw new CliException($"--labels: model '{model.Name}' is {ModelLookup.KindName(model.Kind)} and takes no labels.");
             }
 
+            var resolved = labels.Select(l => ResolveLabel(l, model)).ToArray();
             var imageCount = (int)request.Count;
             if (labels.Length != 1 && labels.Length != imageCount)
             {
-                throw new CliException($"--labels: give one label for all images or one per image ({imageCount}), not {labels.Length}.");
+                throw new CliException(
+                    $"--labels: give one label for all images or one per image ({imageCount} with this --count/--seeds), not {labels.Length}; "
+                    + "without --labels, image i gets class seed mod classes, so --seed 0 --count 20 cycles through the classes twice.");
             }
 
-            request.Labels.AddRange(labels.Select(l => ResolveLabel(l, model)));
+            request.Labels.AddRange(resolved);
         }
 
         return request;
@@ -91,9 +94,9 @@ internal sealed class SeedSelection
     internal ResolvedSeeds Resolve(ParseResult parse, int groups, string groupName)
     {
         var count = parse.GetValue(Count);
-        if (count < 0)
+        if (count < 0 || (count == 0 && parse.GetResult(Count) is { Implicit: false }))
         {
-            throw new CliException($"--count must not be negative, not {count}.");
+            throw new CliException($"--count must be at least 1, not {count} (leave it out for one image per seed, else 1).");
         }
 
         var truncation = parse.GetValue(Truncation);

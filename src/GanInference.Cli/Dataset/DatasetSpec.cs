@@ -32,6 +32,9 @@ internal sealed record DatasetSpec
     [JsonIgnore]
     public int Total => PerClass > 0 ? PerClass * Classes.Count : Count;
 
+    /// <summary>How many images, as the option that asked for them: "--per-class 5" or "--count 50".</summary>
+    private static string Size(DatasetSpec spec) => spec.PerClass > 0 ? $"--per-class {spec.PerClass}" : $"--count {spec.Count}";
+
     /// <summary>The first difference from <paramref name="requested"/>, as a message naming the option; null when equal.</summary>
     public string? DescribeMismatch(DatasetSpec requested, string folder)
     {
@@ -40,29 +43,26 @@ internal sealed record DatasetSpec
             return $"'{folder}' holds images of model '{Model}' ({ContentHash}); the server's '{requested.Model}' is {requested.ContentHash}: refusing to mix models in one dataset (use another --out).";
         }
 
-        if (PerClass != requested.PerClass)
+        if (PerClass != requested.PerClass || Count != requested.Count)
         {
-            return $"--per-class {requested.PerClass} differs from the {PerClass} this dataset in '{folder}' was started with.";
-        }
-
-        if (Count != requested.Count)
-        {
-            return $"--count {requested.Count} differs from the {Count} this dataset in '{folder}' was started with.";
+            return $"{Size(requested)} differs from the {Size(this)} this dataset in '{folder}' was started with: run with {Size(this)} to resume it, or give another --out for a new dataset.";
         }
 
         if (Seed != requested.Seed)
         {
-            return $"--seed {requested.Seed} differs from the {Seed} this dataset in '{folder}' was started with.";
+            return $"--seed {requested.Seed} differs from the --seed {Seed} this dataset in '{folder}' was started with: run with --seed {Seed} to resume it, or give another --out.";
         }
 
         if (Truncation != requested.Truncation)
         {
-            return $"--truncation {requested.Truncation?.ToString() ?? "(model default)"} differs from the {Truncation?.ToString() ?? "model default"} this dataset in '{folder}' was started with.";
+            var started = Truncation is { } t ? FormattableString.Invariant($"--truncation {t}") : "no --truncation (the model's default)";
+            var asked = requested.Truncation is { } r ? FormattableString.Invariant($"--truncation {r}") : "no --truncation (the model's default)";
+            return $"{asked} differs from the {started} this dataset in '{folder}' was started with: run with {(Truncation is null ? "no --truncation" : started)} to resume it, or give another --out.";
         }
 
         if (Format != requested.Format)
         {
-            return $"--format {requested.Format} differs from the {Format} this dataset in '{folder}' was started with.";
+            return $"--format {requested.Format} differs from the --format {Format} this dataset in '{folder}' was started with: run with --format {Format} to resume it, or give another --out.";
         }
 
         if (!Classes.SequenceEqual(requested.Classes))

@@ -53,8 +53,8 @@ internal sealed class FolderImageSink(string folder, string model, ImageFormat f
     }
 }
 
-/// <summary>All images on one PNG grid; asks for RAW_U8 so no pixel goes through a lossy codec twice.</summary>
-internal sealed class ContactSheetSink(string path, int columns, int scale) : IImageSink
+/// <summary>All images on one grid (PNG or JPEG by the file's name); asks for RAW_U8 so no pixel goes through a lossy codec twice.</summary>
+internal sealed class ContactSheetSink(string path, int columns, int scale, SKEncodedImageFormat format) : IImageSink
 {
     private readonly List<SKBitmap> _images = [];
 
@@ -68,8 +68,8 @@ internal sealed class ContactSheetSink(string path, int columns, int scale) : II
 
     public async Task<IReadOnlyList<string>> CompleteAsync()
     {
-        var png = ContactSheet.ComposePng(_images, columns, scale);
-        await OutputFiles.WriteAtomicallyAsync(path, png).ConfigureAwait(false);
+        var sheet = ContactSheet.Compose(_images, columns, scale, format);
+        await OutputFiles.WriteAtomicallyAsync(path, sheet).ConfigureAwait(false);
         return [path];
     }
 

@@ -30,6 +30,12 @@ internal sealed class CliHost
     /// <summary>Reads an environment variable (GAN_SERVER).</summary>
     public Func<string, string?> Environment { get; }
 
+    /// <summary>
+    /// Cancelled by a second interrupt (Ctrl-C) while the command is still finishing after the first: work that
+    /// was being awaited to completion (a benchmark's requests in flight) is abandoned, and the partial result printed.
+    /// </summary>
+    public CancellationToken Abandon { get; init; }
+
     public static CliHost FromProcess()
     {
         var console = AnsiConsole.Console;

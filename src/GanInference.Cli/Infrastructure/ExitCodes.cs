@@ -8,5 +8,6 @@ internal static class ExitCodes
     public const int BadInput = 2;
     public const int ServerUnreachable = 3;
     public const int UnknownModel = 4;
+    public const int Unauthenticated = 5;
     public const int Interrupted = 130;
 }

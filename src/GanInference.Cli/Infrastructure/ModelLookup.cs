@@ -38,10 +38,25 @@ internal static class ModelLookup
     /// </summary>
     public static void RequireSeedDriven(ModelInfo model, string command)
     {
-        if (model.Kind is not (ModelKind.Unconditional or ModelKind.ClassConditional))
+        var next = model.Kind switch
+        {
+            ModelKind.ImageToImage => $"it turns input images into images: use `gan translate --model {model.Name} --in FOLDER --out FOLDER` (examples/ has inputs).",
+            ModelKind.TextConditional when command == "generate" => $"give captions with --texts or --texts-file (`gan models {model.Name}` lists its words).",
+            ModelKind.TextConditional => $"use `gan generate --model {model.Name} --texts \"...\"` for it.",
+            _ => null,
+        };
+        if (next is not null || model.Kind is not (ModelKind.Unconditional or ModelKind.ClassConditional))
         {
             throw new CliException(
-                $"model '{model.Name}' is {KindName(model.Kind)}; `gan {command}` drives unconditional and class-conditional models through Generate.");
+                $"model '{model.Name}' is {KindName(model.Kind)}; `gan {command}` drives unconditional and class-conditional models through Generate; {next ?? "this kind is not supported."}");
         }
+    }
+
+    /// <summary>"a, b" (the names of the server's models of one kind) or "the server has none", for messages.</summary>
+    public static async Task<string> NamesOfKindAsync(GanClient client, ModelKind kind, CancellationToken cancellationToken)
+    {
+        var models = await client.ListModelsAsync(cancellationToken).ConfigureAwait(false);
+        var names = models.Where(m => m.Kind == kind).Select(m => m.Name).Order(StringComparer.Ordinal).ToList();
+        return names.Count == 0 ? "the server has none" : "the server has " + string.Join(", ", names);
     }
 }

@@ -7,6 +7,7 @@ namespace GanInference.Cli;
 internal sealed class ServerConnection
 {
     public const string ServerEnvironmentVariable = "GAN_SERVER";
+    public const string ApiKeyEnvironmentVariable = "GAN_API_KEY";
 
     public ServerConnection(CliHost host)
     {
@@ -18,13 +19,27 @@ internal sealed class ServerConnection
                 ? fromEnvironment
                 : GanClientOptions.DefaultAddress,
         };
-        Timeout = CliOptions.Duration("--timeout", "Deadline of each unary call", TimeSpan.FromSeconds(30));
+        Timeout = CliOptions.Duration("--timeout", "Deadline of each unary call: 500ms, 30s, 2m (0 for none)", TimeSpan.FromSeconds(30));
         Timeout.Recursive = true;
+        ApiKey = new Option<string?>("--api-key")
+        {
+            Description = $"Key of a server that requires one, sent as 'authorization: Bearer <key>' (default: ${ApiKeyEnvironmentVariable}; prefer the variable, a command line is visible to other users)",
+            Recursive = true,
+            DefaultValueFactory = _ => host.Environment(ApiKeyEnvironmentVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : null,
+        };
     }
 
     public Option<string> Server { get; }
 
     public Option<TimeSpan> Timeout { get; }
+
+    public Option<string?> ApiKey { get; }
+
+    /// <summary>Where the key came from, for messages: the option when given, else the environment variable.</summary>
+    public string ApiKeySource(ParseResult parse) =>
+        parse.GetResult(ApiKey) is { Implicit: false } ? "--api-key" : $"${ApiKeyEnvironmentVariable}";
+
+    public bool HasApiKey(ParseResult parse) => parse.GetValue(ApiKey) is { Length: > 0 };
 
     public Uri GetAddress(ParseResult parse)
     {
@@ -44,7 +59,17 @@ internal sealed class ServerConnection
         {
             Address = GetAddress(parse),
             UnaryDeadline = parse.GetValue(Timeout) is { } t && t > TimeSpan.Zero ? t : null,
+            ApiKey = parse.GetValue(ApiKey) is { Length: > 0 } key ? key : null,
         };
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException) when (options.ApiKey is not null)
+        {
+            throw new CliException($"{ApiKeySource(parse)}: the API key must not contain spaces or control characters.");
+        }
+
         if (!retries)
         {
             options.Retry.MaxAttempts = 1;

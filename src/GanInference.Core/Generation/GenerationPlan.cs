@@ -1,8 +1,8 @@
-using System.Security.Cryptography;
 using GanInference.Core.Errors;
 using GanInference.Core.Limits;
 using GanInference.Core.Manifests;
 using GanInference.Core.Models;
+using GanInference.Core.Runtime;
 
 namespace GanInference.Core.Generation;
 
@@ -56,7 +56,7 @@ public sealed class GenerationPlan
     {
         if (!signature.IsGenerator)
         {
-            throw KindMismatch(model, signature.Kind);
+            throw GenerationRules.KindMismatch(model, signature.Kind);
         }
 
         if (spec.Count < 0)
@@ -67,27 +67,10 @@ public sealed class GenerationPlan
         var count = ResolveCount(spec, signature.LatentDim, model, signature);
         RequestLimits.CheckAtMost("count", count, maxImages, limitName, "images");
 
-        var truncation = ResolveTruncation(spec.Truncation, defaultTruncation);
+        var truncation = GenerationRules.ResolveTruncation(spec.Truncation, defaultTruncation);
         CheckLabels(model, signature, spec.Labels, count);
-        var firstSeed = spec.Seed ?? RandomSeed();
+        var firstSeed = spec.Seed ?? GenerationRules.RandomSeed();
         return new GenerationPlan(count, firstSeed, spec.Seeds, spec.Latents, signature.LatentDim, truncation, spec.Labels, signature.Classes.Count);
-    }
-
-    /// <summary>The FAILED_PRECONDITION answer of Generate for a model it does not serve.</summary>
-    internal static ModelKindMismatchException KindMismatch(string model, ModelKind kind) => new(
-        $"model '{model}' is {kind.ToManifestName()}; Generate serves unconditional and class-conditional models" +
-        (kind == ModelKind.TextConditional ? " (use GenerateFromText)" : string.Empty));
-
-    /// <summary>The request's truncation, or the model's default for none or 0; INVALID_ARGUMENT when out of range.</summary>
-    internal static float ResolveTruncation(float? requested, float defaultTruncation)
-    {
-        var truncation = requested is null or 0 ? defaultTruncation : requested.Value;
-        if (!ManifestReader.IsValidTruncation(truncation))
-        {
-            throw new InvalidFieldException("truncation", $"{truncation} must be 0 or a finite number >= {ManifestReader.MinimumTruncation}");
-        }
-
-        return truncation;
     }
 
     /// <summary>The seed of image <paramref name="index"/>, or null for explicit latents.</summary>
@@ -195,13 +178,5 @@ public sealed class GenerationPlan
                 throw new InvalidFieldException($"labels[{i}]", $"{labels[i]} is outside 0..{signature.Classes.Count - 1} (classes of model '{model}')");
             }
         }
-    }
-
-    /// <summary>A random 64-bit seed for a request that gives none (reported with every image).</summary>
-    internal static ulong RandomSeed()
-    {
-        Span<byte> bytes = stackalloc byte[sizeof(ulong)];
-        RandomNumberGenerator.Fill(bytes);
-        return BitConverter.ToUInt64(bytes);
     }
 }

@@ -2,8 +2,10 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using GanInference.Core.Batching;
 using GanInference.Core.Imaging;
 using GanInference.Core.Repository;
+using GanInference.Core.Runtime;
 using GanInference.Core.Telemetry;
 using GanInference.Core.TextGeneration;
 using Microsoft.Extensions.Options;
@@ -25,7 +27,7 @@ public sealed record EncodedImage(int Index, byte[] Data, ulong? Seed, int? Labe
 /// batch loop) the next one is already queued for inference, and no more than that is produced ahead of the
 /// consumer: memory stays at a few chunks whatever the count, and a slow consumer slows production.
 /// </summary>
-public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOptions> options)
+public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOptions> options, CodecLimiter? codecs = null)
 {
     private readonly GenerationOptions _options = options.Value;
 
@@ -103,16 +105,7 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
         }
         finally
         {
-            await stop.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await producer.ConfigureAwait(false);
-            }
-            catch (Exception) when (stop.IsCancellationRequested)
-            {
-                // The consumer left early or failed; the producer's own error (if any) is not the story.
-            }
-
+            await ProducerShutdown.StopAsync(stop, producer).ConfigureAwait(false);
             while (inferred.Reader.TryRead(out var leftover))
             {
                 ArrayPool<float>.Shared.Return(leftover.Pixels);
@@ -174,19 +167,32 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
 
         var geometry = job.Geometry;
         var images = new EncodedImage[chunk.Count];
-        var parallelism = _options.EncodeParallelism > 0 ? _options.EncodeParallelism : Environment.ProcessorCount;
-        var parallel = new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken };
-        await Parallel.ForAsync(0, chunk.Count, parallel, (i, _) =>
+        void EncodeOne(int i)
         {
-            var index = chunk.Start + i;
             var data = ImageCodec.Encode(chunk.Pixels.AsSpan(i * geometry.Length, geometry.Length), geometry, encoding);
-            images[i] = job.Describe(index, data);
-            return ValueTask.CompletedTask;
-        }).ConfigureAwait(false);
+            images[i] = job.Describe(chunk.Start + i, data);
+        }
+
+        if (!CodecLimiter.IsCompressed(encoding.Format))
+        {
+            // RAW formats are a conversion and a copy: not worth a thread hop.
+            for (var i = 0; i < chunk.Count; i++)
+            {
+                EncodeOne(i);
+            }
+        }
+        else
+        {
+            await Codecs.ForEachAsync(chunk.Count, cancellationToken, EncodeOne).ConfigureAwait(false);
+        }
+
         return images;
     }
 
     private readonly record struct InferredChunk(int Start, int Count, float[] Pixels);
+
+    // The server passes its one shared limiter; a generator built alone (tests, tools) gets its own.
+    private CodecLimiter Codecs { get; } = codecs ?? new CodecLimiter(options.Value.EncodeParallelism);
 
     /// <summary>One checked request as the chunking and encoding above see it.</summary>
     private interface IGenerationJob

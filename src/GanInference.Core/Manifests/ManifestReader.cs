@@ -1,13 +1,12 @@
 using System.Text.Json;
 using GanInference.Core.Errors;
-using GanInference.Core.Models;
 using GanInference.Core.Text;
 
 namespace GanInference.Core.Manifests;
 
 /// <summary>
 /// Reads <c>gan.json</c> from a model folder and checks it on its own terms (required fields, known
-/// kinds, roles and dtypes, ranges). Checks against the ONNX graph come after, in <see cref="ModelSignature"/>.
+/// kinds, roles and dtypes, ranges). Checks against the ONNX graph come after, in <c>ModelSignature</c> (Models).
 /// Every problem is a <see cref="ModelLoadException"/> whose message names the file and the field.
 /// </summary>
 public static class ManifestReader
@@ -113,7 +112,7 @@ public static class ManifestReader
     /// <summary>
     /// Checks the manifest of a pipeline folder on its own terms (name, kind, steps; none of the fields that only a
     /// model has). Whether its steps are loaded and fit together is decided later, against the loaded models
-    /// (<see cref="Repository.ServedPipeline"/>).
+    /// (<c>ServedPipeline</c>, in the repository).
     /// </summary>
     /// <param name="manifest">The parsed file, with a <c>pipeline</c> block.</param>
     /// <param name="folderName">The folder's name, which <c>name</c> must equal.</param>

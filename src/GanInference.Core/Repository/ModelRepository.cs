@@ -1,17 +1,9 @@
 using System.Collections.Frozen;
-using System.Security.Cryptography;
-using GanInference.Core.Batching;
 using GanInference.Core.Errors;
-using GanInference.Core.Generation;
-using GanInference.Core.Manifests;
-using GanInference.Core.Models;
 using GanInference.Core.Runtime;
 using GanInference.Core.Telemetry;
-using GanInference.Core.TextGeneration;
-using GanInference.Core.Translation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Microsoft.ML.OnnxRuntime;
 
 namespace GanInference.Core.Repository;
 
@@ -23,6 +15,11 @@ namespace GanInference.Core.Repository;
 /// models are retired: new requests go to the new snapshot, requests holding a <see cref="ModelLease"/>
 /// finish on the old session, which is then released.
 /// </summary>
+/// <remarks>
+/// The repository itself is the hot path: one immutable <see cref="Snapshot"/> read by <see cref="Get"/>, <see cref="TryGet"/> and
+/// <see cref="Acquire"/>, and the retiring of replaced models. Reading folders, creating sessions and engines and
+/// binding pipelines is <see cref="ModelFolderLoader"/>'s.
+/// </remarks>
 public sealed partial class ModelRepository : IAsyncDisposable
 {
     /// <summary>Batch size used when neither manifest nor configuration gives one.</summary>
@@ -35,28 +32,22 @@ public sealed partial class ModelRepository : IAsyncDisposable
     public const int DefaultMaxQueueSize = 1024;
 
     private readonly ModelRepositoryOptions _options;
-    private readonly OnnxSessionFactory _sessionFactory;
-    private readonly GanTelemetry _telemetry;
-    private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
-    private readonly TimeProvider _timeProvider;
+    private readonly ModelFolderLoader _loader;
 
     // One reload at a time (file watcher, poll timer and the admin RPC all come through here).
     private readonly SemaphoreSlim _reloadGate = new(1, 1);
     private readonly Lock _retiringGate = new();
     private readonly List<Task> _retiring = [];
 
-    // What each folder held at the last reload; only touched under _reloadGate.
-    private Dictionary<string, FolderState> _folders = new(StringComparer.Ordinal);
-    private bool _reportedMissing;
+    // Cancelled when the repository is disposed: the only thing that cuts a retiring model's remaining calls.
+    private readonly CancellationTokenSource _disposing = new();
+
+    // Only touched under _reloadGate.
     private bool _scannedOnce;
 
-    // Swapped as a whole, so readers never see a half-loaded set.
-    private volatile FrozenDictionary<string, ServedModel> _models = FrozenDictionary<string, ServedModel>.Empty;
-    private volatile IReadOnlyList<ServedModel> _ordered = [];
-    private volatile IReadOnlyList<ModelLoadFailure> _failures = [];
-    private volatile FrozenDictionary<string, ServedPipeline> _pipelines = FrozenDictionary<string, ServedPipeline>.Empty;
-    private volatile IReadOnlyList<ServedPipeline> _orderedPipelines = [];
+    // Everything served, swapped as one reference, so readers never see a half-loaded set.
+    private volatile Snapshot _snapshot = Snapshot.Empty;
 
     /// <summary>Creates an empty repository; call <see cref="ReloadAsync"/> to fill it.</summary>
     public ModelRepository(
@@ -67,101 +58,57 @@ public sealed partial class ModelRepository : IAsyncDisposable
         TimeProvider? timeProvider = null)
     {
         _options = options.Value;
-        _sessionFactory = sessionFactory;
-        _telemetry = telemetry;
-        _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<ModelRepository>();
-        _timeProvider = timeProvider ?? TimeProvider.System;
         RootPath = System.IO.Path.GetFullPath(_options.Path);
+        _loader = new ModelFolderLoader(_options, sessionFactory, telemetry, loggerFactory, _logger, timeProvider ?? TimeProvider.System, RootPath);
     }
 
     /// <summary>The repository folder, resolved against the current directory.</summary>
     public string RootPath { get; }
 
     /// <summary>Loaded models, by name (ordinal order).</summary>
-    public IReadOnlyList<ServedModel> Models => _ordered;
+    public IReadOnlyList<ServedModel> Models => _snapshot.Ordered;
 
     /// <summary>Pipelines whose steps are all loaded and fit together, by name (ordinal order).</summary>
-    public IReadOnlyList<ServedPipeline> Pipelines => _orderedPipelines;
+    public IReadOnlyList<ServedPipeline> Pipelines => _snapshot.OrderedPipelines;
 
     /// <summary>Folders that could not be loaded at the last reload (pipelines: or bound to their steps), with the reason.</summary>
-    public IReadOnlyList<ModelLoadFailure> Failures => _failures;
+    public IReadOnlyList<ModelLoadFailure> Failures => _snapshot.Failures;
 
     /// <summary>Every name the API serves: models and pipelines, in ordinal order.</summary>
-    public IReadOnlyList<string> Names => _ordered.Select(m => m.Name).Concat(_orderedPipelines.Select(p => p.Name)).Order(StringComparer.Ordinal).ToArray();
+    public IReadOnlyList<string> Names => _snapshot.Names;
 
     /// <summary>Finds a loaded model.</summary>
-    public bool TryGet(string name, out ServedModel model) => _models.TryGetValue(name, out model!);
+    public bool TryGet(string name, out ServedModel model) => _snapshot.Models.TryGetValue(name, out model!);
 
     /// <summary>Finds a served pipeline.</summary>
-    public bool TryGetPipeline(string name, out ServedPipeline pipeline) => _pipelines.TryGetValue(name, out pipeline!);
+    public bool TryGetPipeline(string name, out ServedPipeline pipeline) => _snapshot.Pipelines.TryGetValue(name, out pipeline!);
 
     /// <summary>True when <paramref name="name"/> is a loaded model or a served pipeline.</summary>
-    public bool Contains(string name) => _models.ContainsKey(name) || _pipelines.ContainsKey(name);
+    public bool Contains(string name)
+    {
+        var snapshot = _snapshot;
+        return snapshot.Models.ContainsKey(name) || snapshot.Pipelines.ContainsKey(name);
+    }
 
     /// <summary>Finds a loaded model. The name is only ever a dictionary key, never part of a path.</summary>
     /// <exception cref="ModelNotFoundException">No model of that name is loaded; the message lists the loaded models and pipelines.</exception>
     /// <exception cref="ModelKindMismatchException">The name is a pipeline, which only GenerateFromText serves.</exception>
     public ServedModel Get(string name)
     {
-        if (_models.TryGetValue(name, out var model))
+        var snapshot = _snapshot;
+        if (snapshot.Models.TryGetValue(name, out var model))
         {
             return model;
         }
 
-        if (_pipelines.TryGetValue(name, out var pipeline))
+        if (snapshot.Pipelines.TryGetValue(name, out var pipeline))
         {
             throw new ModelKindMismatchException(
                 $"model '{name}' is a text-conditional pipeline of [{string.Join(", ", pipeline.Steps.Select(s => s.Name))}]; GenerateFromText serves it");
         }
 
-        throw new ModelNotFoundException(name, Names);
-    }
-
-    /// <summary>
-    /// Finds what <c>GenerateFromText</c> runs under <paramref name="name"/> — a pipeline, or a text-conditional model
-    /// that takes no image — and holds every model it uses for one request (see <see cref="Acquire"/>). Dispose it
-    /// when the request ends.
-    /// </summary>
-    /// <exception cref="ModelNotFoundException">No model or pipeline of that name is served.</exception>
-    /// <exception cref="ModelKindMismatchException">
-    /// The model is not text-conditional, or takes an image from a previous step (it runs only inside a pipeline).
-    /// </exception>
-    public TextGenerationTarget AcquireText(string name)
-    {
-        while (true)
-        {
-            if (_pipelines.TryGetValue(name, out var pipeline))
-            {
-                if (TryLeaseAll(pipeline.Steps) is { } leases)
-                {
-                    return TextGenerationTarget.ForPipeline(pipeline, leases);
-                }
-
-                continue;
-            }
-
-            var model = Get(name);
-            if (!model.Signature.IsTextConditional)
-            {
-                _ = model.TextGenerator; // throws FAILED_PRECONDITION naming the model's kind
-            }
-
-            if (model.Signature.ImageInput is { } image)
-            {
-                var users = _orderedPipelines.Where(p => p.Steps.Any(s => s.Name == name)).Select(p => p.Name).ToArray();
-                throw new ModelKindMismatchException(
-                    $"model '{name}' takes an image from a previous step (input '{image.Name}'), so it runs only as a pipeline step; " +
-                    (users.Length > 0 ? $"call GenerateFromText with the pipeline [{string.Join(", ", users)}]" : "no served pipeline uses it"));
-            }
-
-            if (model.TryAcquire())
-            {
-                return TextGenerationTarget.ForModel(model, new ModelLease(model));
-            }
-
-            // Retired between the lookup and the lease: a newer snapshot is already published, so look again.
-        }
+        throw new ModelNotFoundException(name, snapshot.Names);
     }
 
     /// <summary>
@@ -184,7 +131,7 @@ public sealed partial class ModelRepository : IAsyncDisposable
     }
 
     /// <summary>Leases on every step, or null (nothing held) when one was retired meanwhile.</summary>
-    private static ModelLease[]? TryLeaseAll(IReadOnlyList<ServedModel> steps)
+    internal static ModelLease[]? TryLeaseAll(IReadOnlyList<ServedModel> steps)
     {
         var leases = new ModelLease[steps.Count];
         for (var i = 0; i < steps.Count; i++)
@@ -220,95 +167,25 @@ public sealed partial class ModelRepository : IAsyncDisposable
         await _reloadGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var previous = _folders;
-            var next = new Dictionary<string, FolderState>(StringComparer.Ordinal);
-            var changes = new List<ModelChange>();
-            var retired = new List<ServedModel>();
-            var loaded = new List<ServedModel>();
-            try
-            {
-                foreach (var folder in ListFolders())
-                {
-                    var folderName = System.IO.Path.GetFileName(folder);
-                    var fingerprint = Fingerprint(folder);
-                    previous.TryGetValue(folderName, out var before);
-                    if (before is not null && before.Fingerprint == fingerprint)
-                    {
-                        next.Add(folderName, before);
-                        continue;
-                    }
-
-                    var (model, pipeline, reason) = await TryLoadFolderAsync(folder, cancellationToken).ConfigureAwait(false);
-                    if (pipeline is not null || (model is null && before?.Pipeline is not null))
-                    {
-                        // Pipelines are bound to their steps once every folder is scanned; a broken replacement keeps
-                        // the previous definition. The changes of pipeline folders are decided there.
-                        next.Add(folderName, new FolderState(fingerprint, Model: null, reason, pipeline ?? before!.Pipeline, LoadFailed: reason is not null));
-                        if (before?.Model is { } replaced)
-                        {
-                            retired.Add(replaced);
-                        }
-                    }
-                    else if (model is not null)
-                    {
-                        loaded.Add(model);
-                        next.Add(folderName, new FolderState(fingerprint, model, Failure: null));
-                        changes.Add(new ModelChange(folderName, before?.Model is null ? ModelChangeKind.Added : ModelChangeKind.Replaced));
-                        if (before?.Model is { } old)
-                        {
-                            retired.Add(old);
-                        }
-
-                        LogModelLoaded(_logger, model.Name, model.Signature.Kind.ToManifestName(), model.ExecutionProvider, model.Batching.MaxBatchSize, model.ContentHash);
-                    }
-                    else
-                    {
-                        // A broken replacement leaves the model it would have replaced serving.
-                        next.Add(folderName, new FolderState(fingerprint, before?.Model, reason));
-                        changes.Add(new ModelChange(folderName, ModelChangeKind.Failed, reason, StillServing: before?.Model is not null));
-                        LogModelSkipped(_logger, folderName, reason!, before?.Model is not null);
-                    }
-                }
-            }
-            catch
-            {
-                // A fatal error (e.g. the execution provider) mid-scan: nothing is published, so release what this scan loaded.
-                foreach (var model in loaded)
-                {
-                    await model.DisposeAsync().ConfigureAwait(false);
-                }
-
-                throw;
-            }
-
-            var pipelines = BindPipelines(previous, next, changes);
-            foreach (var (folderName, before) in previous)
-            {
-                if (!next.ContainsKey(folderName))
-                {
-                    changes.Add(new ModelChange(folderName, ModelChangeKind.Removed));
-                    if (before.Model is { } old)
-                    {
-                        retired.Add(old);
-                    }
-                }
-            }
-
-            Publish(next, pipelines);
-            foreach (var model in retired)
+            var scan = await _loader.ScanAsync(_snapshot.Pipelines, cancellationToken).ConfigureAwait(false);
+            var snapshot = Snapshot.Create(scan.Models, scan.Pipelines, scan.Failures);
+            _loader.Accept(scan);
+            _snapshot = snapshot;
+            foreach (var model in scan.Retired)
             {
                 Retire(model);
             }
 
+            var changes = scan.Changes;
             changes.Sort((a, b) => string.CompareOrdinal(a.Folder, b.Folder));
             if (changes.Count > 0 || !_scannedOnce)
             {
                 // Polls that find nothing new stay quiet.
-                LogRepositoryLoaded(_logger, _ordered.Count, _orderedPipelines.Count, _failures.Count, RootPath);
+                LogRepositoryLoaded(_logger, snapshot.Ordered.Count, snapshot.OrderedPipelines.Count, snapshot.Failures.Count, RootPath);
             }
 
             _scannedOnce = true;
-            return new ModelReloadReport(changes, Names);
+            return new ModelReloadReport(changes, snapshot.Names);
         }
         finally
         {
@@ -327,168 +204,23 @@ public sealed partial class ModelRepository : IAsyncDisposable
 
     /// <summary>Stops every model's batcher after its queue drains (or <paramref name="cancellationToken"/> fires).</summary>
     public Task StopAsync(CancellationToken cancellationToken) =>
-        Task.WhenAll(_models.Values.Select(m => m.StopAsync(cancellationToken)));
+        Task.WhenAll(_snapshot.Models.Values.Select(m => m.StopAsync(cancellationToken)));
 
     /// <summary>Releases every model.</summary>
     public async ValueTask DisposeAsync()
     {
-        var models = _models;
-        _models = FrozenDictionary<string, ServedModel>.Empty;
-        _ordered = [];
-        foreach (var model in models.Values)
+        var snapshot = _snapshot;
+        _snapshot = snapshot with { Models = FrozenDictionary<string, ServedModel>.Empty, Ordered = [] };
+        foreach (var model in snapshot.Models.Values)
         {
             await model.DisposeAsync().ConfigureAwait(false);
         }
 
-        // Retiring models are bounded by their own timeout.
+        // Calls still holding a retired version are cut now (shutdown is the only thing that cuts them).
+        await _disposing.CancelAsync().ConfigureAwait(false);
         await WhenRetiredAsync().ConfigureAwait(false);
+        _disposing.Dispose();
         _reloadGate.Dispose();
-    }
-
-    private IEnumerable<string> ListFolders()
-    {
-        if (!Directory.Exists(RootPath))
-        {
-            // Said once, not at every poll.
-            if (!_reportedMissing)
-            {
-                LogRepositoryMissing(_logger, RootPath);
-                _reportedMissing = true;
-            }
-
-            return [];
-        }
-
-        _reportedMissing = false;
-
-        return Directory.EnumerateDirectories(RootPath).Order(StringComparer.Ordinal).ToArray();
-    }
-
-    /// <summary>Name, size and modification time of every file in the folder: a cheap "did anything change".</summary>
-    private static string Fingerprint(string folder)
-    {
-        var parts = new List<string>();
-        try
-        {
-            foreach (var file in new DirectoryInfo(folder).EnumerateFiles().OrderBy(f => f.Name, StringComparer.Ordinal))
-            {
-                parts.Add($"{file.Name}:{file.Length}:{file.LastWriteTimeUtc.Ticks}");
-            }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // Vanishing or unreadable while scanned: a value that never matches, so the next scan looks again.
-            return "unreadable:" + Guid.NewGuid().ToString("N");
-        }
-
-        return string.Join('|', parts);
-    }
-
-    private async Task<(ServedModel? Model, PipelineDefinition? Pipeline, string? Reason)> TryLoadFolderAsync(string folder, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var manifest = await ManifestReader.ParseAsync(folder, cancellationToken).ConfigureAwait(false);
-            if (manifest.Pipeline is not null)
-            {
-                return (null, ManifestReader.ForPipeline(manifest, System.IO.Path.GetFileName(folder)), null);
-            }
-
-            return (await LoadModelAsync(ManifestReader.ForModel(manifest, folder), cancellationToken).ConfigureAwait(false), null, null);
-        }
-        catch (ModelLoadException ex)
-        {
-            return (null, null, ex.Message);
-        }
-        catch (OnnxRuntimeException ex)
-        {
-            return (null, null, $"model.onnx: ONNX Runtime refused it: {ex.Message}");
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // A file removed or locked while it was read (e.g. mid-copy); the next change is picked up again.
-            return (null, null, $"could not read the folder: {ex.Message}");
-        }
-    }
-
-    /// <summary>
-    /// Binds every pipeline definition of <paramref name="next"/> to the models it will publish, and records what
-    /// changed for each pipeline folder: added, replaced (its definition or a step's version changed), failed (a
-    /// step is missing or does not fit; reported when that is news, not at every poll).
-    /// </summary>
-    private List<ServedPipeline> BindPipelines(Dictionary<string, FolderState> previous, Dictionary<string, FolderState> next, List<ModelChange> changes)
-    {
-        var models = next.Values.Where(f => f.Model is not null).ToDictionary(f => f.Model!.Name, f => f.Model!, StringComparer.Ordinal);
-        var failures = next.Where(f => f.Value.Failure is not null && f.Value.Pipeline is null).ToDictionary(f => f.Key, f => f.Value.Failure!, StringComparer.Ordinal);
-        var bound = new List<ServedPipeline>();
-        foreach (var (folderName, state) in next.ToArray())
-        {
-            if (state.Pipeline is not { } definition)
-            {
-                continue;
-            }
-
-            previous.TryGetValue(folderName, out var before);
-            _pipelines.TryGetValue(folderName, out var served);
-            var changed = !ReferenceEquals(before, state);
-            ServedPipeline? pipeline = null;
-            string? bindFailure = null;
-            try
-            {
-                pipeline = ServedPipeline.Bind(definition, models, failures, served);
-            }
-            catch (ModelLoadException ex)
-            {
-                bindFailure = ex.Message;
-            }
-
-            if (pipeline is not null)
-            {
-                bound.Add(pipeline);
-                if (state.LoadFailed)
-                {
-                    // New files that failed: the previous definition keeps serving, as a model's previous version does.
-                    if (changed)
-                    {
-                        changes.Add(new ModelChange(folderName, ModelChangeKind.Failed, state.Failure, StillServing: true));
-                        LogModelSkipped(_logger, folderName, state.Failure!, true);
-                    }
-                }
-                else
-                {
-                    next[folderName] = state with { Failure = null };
-                }
-
-                if (served is null || !ReferenceEquals(served, pipeline))
-                {
-                    changes.Add(new ModelChange(folderName, served is null && before?.Model is null ? ModelChangeKind.Added : ModelChangeKind.Replaced));
-                    LogPipelineBound(_logger, pipeline.Name, string.Join(" -> ", pipeline.Steps.Select(s => $"{s.Name} ({s.ContentHash})")));
-                }
-
-                continue;
-            }
-
-            var reason = state.LoadFailed ? state.Failure! : bindFailure!;
-            next[folderName] = state with { Failure = reason };
-            if (served is not null || changed || before?.Failure != reason)
-            {
-                changes.Add(new ModelChange(folderName, ModelChangeKind.Failed, reason, StillServing: false));
-                LogModelSkipped(_logger, folderName, reason, false);
-            }
-        }
-
-        return bound;
-    }
-
-    private void Publish(Dictionary<string, FolderState> folders, List<ServedPipeline> pipelines)
-    {
-        _folders = folders;
-        var served = folders.Values.Where(f => f.Model is not null).Select(f => f.Model!).ToArray();
-        _ordered = served.OrderBy(m => m.Name, StringComparer.Ordinal).ToArray();
-        _models = served.ToFrozenDictionary(m => m.Name, StringComparer.Ordinal);
-        _orderedPipelines = pipelines.OrderBy(p => p.Name, StringComparer.Ordinal).ToArray();
-        _pipelines = pipelines.ToFrozenDictionary(p => p.Name, StringComparer.Ordinal);
-        _failures = folders.Where(f => f.Value.Failure is not null).Select(f => new ModelLoadFailure(f.Key, f.Value.Failure!)).OrderBy(f => f.Folder, StringComparer.Ordinal).ToArray();
     }
 
     private void Retire(ServedModel model)
@@ -505,108 +237,42 @@ public sealed partial class ModelRepository : IAsyncDisposable
     {
         // Yield first: the reload (and the admin call waiting on it) should not wait for old requests.
         await Task.Yield();
-        var drained = await model.RetireAsync(TimeSpan.FromSeconds(_options.RetireTimeoutSeconds), CancellationToken.None).ConfigureAwait(false);
+        var overdue = TimeSpan.FromSeconds(_options.RetireTimeoutSeconds);
+        var drained = await model.RetireAsync(overdue, () => LogRetireOverdue(_logger, model.Name, model.ContentHash, overdue.TotalSeconds), _disposing.Token).ConfigureAwait(false);
         LogModelRetired(_logger, model.Name, model.ContentHash, drained);
     }
-
-    private async Task<ServedModel> LoadModelAsync(ManifestReadResult read, CancellationToken cancellationToken)
-    {
-        var (manifest, kind, modelPath) = read;
-        var batching = ResolveBatching(manifest);
-        var contentHash = await HashFileAsync(modelPath, cancellationToken).ConfigureAwait(false);
-        var (session, provider) = _sessionFactory.Create(manifest.Name!, modelPath);
-        GeneratorRunner? runner = null;
-        TranslationEngine? translation = null;
-        try
-        {
-            var signature = ModelSignature.Create(manifest, kind, session.InputMetadata, session.OutputMetadata);
-            DynamicBatcher<GenerationItem, float>? generator = null;
-            if (signature.Kind == ModelKind.ImageToImage)
-            {
-                translation = TranslationEngine.Start(manifest.Name!, session, signature, batching, _telemetry, _loggerFactory, _timeProvider);
-            }
-            else
-            {
-                // Generators and text-conditional models (alone or as pipeline steps) share the seed-driven runner.
-                runner = new GeneratorRunner(session, signature);
-                runner.WarmUp();
-                generator = new DynamicBatcher<GenerationItem, float>(
-                    manifest.Name!, batching, signature.OutputsPerItem, runner, _telemetry,
-                    _loggerFactory.CreateLogger<DynamicBatcher<GenerationItem, float>>(), _timeProvider);
-            }
-
-            return new ServedModel(manifest, signature, modelPath, contentHash, provider, batching, session, runner, generator, translation);
-        }
-        catch
-        {
-            if (translation is not null)
-            {
-                await translation.DisposeAsync().ConfigureAwait(false);
-            }
-
-            runner?.Dispose();
-            session.Dispose();
-            throw;
-        }
-    }
-
-    private BatchingSettings ResolveBatching(ModelManifest manifest)
-    {
-        var global = _options.Batching;
-        var own = _options.Overrides.GetValueOrDefault(manifest.Name!) ?? new BatchingOverrides();
-        var fromFile = manifest.Batching ?? new BatchingManifest();
-        var maxBatch = own.MaxBatchSize ?? global.MaxBatchSize ?? fromFile.MaxBatchSize ?? DefaultMaxBatchSize;
-        var settings = new BatchingSettings
-        {
-            MaxBatchSize = maxBatch,
-            MaxQueueDelay = TimeSpan.FromMilliseconds(own.MaxQueueDelayMs ?? global.MaxQueueDelayMs ?? fromFile.MaxQueueDelayMs ?? DefaultMaxQueueDelayMs),
-            MaxQueueSize = own.MaxQueueSize ?? global.MaxQueueSize ?? fromFile.MaxQueueSize ?? DefaultMaxQueueSize,
-
-            // A configured batch size can make the manifest's preferred sizes too large; those are dropped.
-            PreferredBatchSizes = (own.PreferredBatchSizes ?? global.PreferredBatchSizes ?? fromFile.PreferredBatchSizes ?? [])
-                .Where(size => size >= 1 && size <= maxBatch).Distinct().Order().ToArray(),
-        };
-        try
-        {
-            settings.Validate();
-        }
-        catch (ArgumentOutOfRangeException ex)
-        {
-            throw new ModelLoadException($"batching (gan.json with {ModelRepositoryOptions.SectionName} configuration overrides): {ex.ParamName} {ex.ActualValue} is out of range", ex);
-        }
-
-        return settings;
-    }
-
-    private static async Task<string> HashFileAsync(string path, CancellationToken cancellationToken)
-    {
-        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16, useAsync: true);
-        var hash = await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false);
-        return "sha256:" + Convert.ToHexStringLower(hash);
-    }
-
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Loaded model {Model} ({Kind}) on {Provider}, max batch {MaxBatchSize}, {ContentHash}")]
-    private static partial void LogModelLoaded(ILogger logger, string model, string kind, string provider, int maxBatchSize, string contentHash);
-
-    [LoggerMessage(EventId = 1002, Level = LogLevel.Error, Message = "Skipped model folder {Folder}: {Reason} (previous version still serving: {StillServing})")]
-    private static partial void LogModelSkipped(ILogger logger, string folder, string reason, bool stillServing);
-
-    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Model repository {Path} does not exist; no models are served")]
-    private static partial void LogRepositoryMissing(ILogger logger, string path);
 
     [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Model repository {Path}: {Loaded} models and {Pipelines} pipelines served, {Skipped} folders skipped")]
     private static partial void LogRepositoryLoaded(ILogger logger, int loaded, int pipelines, int skipped, string path);
 
-    [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "Serving pipeline {Pipeline}: {Steps}")]
-    private static partial void LogPipelineBound(ILogger logger, string pipeline, string steps);
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "Model {Model} ({ContentHash}) was replaced or removed {Seconds} s ago (Models:RetireTimeoutSeconds) and calls still hold it; it stays loaded until they end")]
+    private static partial void LogRetireOverdue(ILogger logger, string model, string contentHash, double seconds);
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Released model {Model} ({ContentHash}) after it was replaced or removed; all its requests finished: {Drained}")]
     private static partial void LogModelRetired(ILogger logger, string model, string contentHash, bool drained);
 
     /// <summary>
-    /// What one folder held after a reload: the files' fingerprint, the model served from it or the pipeline it
-    /// defines, and why its latest files failed (<paramref name="LoadFailed"/>) or, for a pipeline, why it could
-    /// not be bound to its steps.
+    /// Everything the repository serves at one moment, published as one reference: the models and pipelines by name
+    /// and in ordinal order, and the folders that failed.
     /// </summary>
-    private sealed record FolderState(string Fingerprint, ServedModel? Model, string? Failure, PipelineDefinition? Pipeline = null, bool LoadFailed = false);
+    private sealed record Snapshot(
+        FrozenDictionary<string, ServedModel> Models,
+        IReadOnlyList<ServedModel> Ordered,
+        FrozenDictionary<string, ServedPipeline> Pipelines,
+        IReadOnlyList<ServedPipeline> OrderedPipelines,
+        IReadOnlyList<ModelLoadFailure> Failures)
+    {
+        public static Snapshot Empty { get; } = new(
+            FrozenDictionary<string, ServedModel>.Empty, [], FrozenDictionary<string, ServedPipeline>.Empty, [], []);
+
+        /// <summary>Every name the API serves: models and pipelines, in ordinal order.</summary>
+        public IReadOnlyList<string> Names => Ordered.Select(m => m.Name).Concat(OrderedPipelines.Select(p => p.Name)).Order(StringComparer.Ordinal).ToArray();
+
+        public static Snapshot Create(IReadOnlyList<ServedModel> models, IReadOnlyList<ServedPipeline> pipelines, IReadOnlyList<ModelLoadFailure> failures) => new(
+            models.ToFrozenDictionary(m => m.Name, StringComparer.Ordinal),
+            models.OrderBy(m => m.Name, StringComparer.Ordinal).ToArray(),
+            pipelines.ToFrozenDictionary(p => p.Name, StringComparer.Ordinal),
+            pipelines.OrderBy(p => p.Name, StringComparer.Ordinal).ToArray(),
+            failures);
+    }
 }

@@ -28,8 +28,8 @@ public sealed class ModelRepositoryOptions
     public int ReloadDebounceMilliseconds { get; set; } = 500;
 
     /// <summary>
-    /// How long a replaced or removed model waits for the requests still running on it before its session is
-    /// released anyway (those requests then fail with UNAVAILABLE).
+    /// How long a replaced or removed model may still be held by running calls before a warning is logged. The
+    /// version stays loaded until its last call ends (a reload never cuts a stream); only shutdown cuts them. Default 60.
     /// </summary>
     public double RetireTimeoutSeconds { get; set; } = 60;
 }

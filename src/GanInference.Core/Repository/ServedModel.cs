@@ -1,11 +1,9 @@
 using GanInference.Core.Batching;
 using GanInference.Core.Errors;
-using GanInference.Core.Generation;
 using GanInference.Core.Imaging;
 using GanInference.Core.Manifests;
 using GanInference.Core.Models;
 using GanInference.Core.Runtime;
-using GanInference.Core.Translation;
 using Microsoft.ML.OnnxRuntime;
 
 namespace GanInference.Core.Repository;
@@ -84,18 +82,43 @@ public sealed class ServedModel : IAsyncDisposable
     /// <exception cref="ModelKindMismatchException">The model's kind is not served by Generate.</exception>
     public DynamicBatcher<GenerationItem, float> Generator => Signature.IsGenerator && _generator is { } generator
         ? generator
-        : throw GenerationPlan.KindMismatch(Name, Signature.Kind);
+        : throw GenerationRules.KindMismatch(Name, Signature.Kind);
 
     /// <summary>The batcher of a text-conditional model, shared by its GenerateFromText calls and the pipelines it is a step of.</summary>
     /// <exception cref="ModelKindMismatchException">The model is not text-conditional.</exception>
     public DynamicBatcher<GenerationItem, float> TextGenerator => Signature.IsTextConditional && _generator is { } generator
         ? generator
-        : throw new ModelKindMismatchException($"model '{Name}' is {Signature.Kind.ToManifestName()}; GenerateFromText serves text-conditional models and pipelines");
+        : throw NotTextConditional();
 
     /// <summary>The image-to-image batcher and signature.</summary>
     /// <exception cref="ModelKindMismatchException">The model's kind is not served by Translate.</exception>
-    public TranslationEngine Translation => _translation ?? throw new ModelKindMismatchException(
-        $"model '{Name}' is {Signature.Kind.ToManifestName()}; Translate serves image-to-image models");
+    public TranslationEngine Translation => _translation ?? throw NotImageToImage();
+
+    /// <summary>Refuses, before anything else of the call is looked at, a model that Translate does not serve.</summary>
+    /// <exception cref="ModelKindMismatchException">The model is not image-to-image (FAILED_PRECONDITION naming its kind).</exception>
+    public void RequireImageToImage()
+    {
+        if (_translation is null)
+        {
+            throw NotImageToImage();
+        }
+    }
+
+    /// <summary>Refuses a model that GenerateFromText does not serve.</summary>
+    /// <exception cref="ModelKindMismatchException">The model is not text-conditional (FAILED_PRECONDITION naming its kind).</exception>
+    public void RequireTextConditional()
+    {
+        if (!Signature.IsTextConditional || _generator is null)
+        {
+            throw NotTextConditional();
+        }
+    }
+
+    private ModelKindMismatchException NotTextConditional() =>
+        new($"model '{Name}' is {Signature.Kind.ToManifestName()}; GenerateFromText serves text-conditional models and pipelines");
+
+    private ModelKindMismatchException NotImageToImage() =>
+        new($"model '{Name}' is {Signature.Kind.ToManifestName()}; Translate serves image-to-image models");
 
     /// <summary>True once the session has been released.</summary>
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
@@ -141,11 +164,13 @@ public sealed class ServedModel : IAsyncDisposable
     }
 
     /// <summary>
-    /// Refuses new leases, waits until the requests holding one have finished (at most <paramref name="drainTimeout"/>),
-    /// lets the queue drain, then releases the session. What is still running after the timeout fails with UNAVAILABLE.
+    /// Retires this version after a reload replaced or removed it: waits for its last lease to end (a long stream is
+    /// never cut by a reload; <paramref name="onOverdue"/> is called once if that takes longer than
+    /// <paramref name="overdueAfter"/>), lets its queue drain, then releases the session. Only
+    /// <paramref name="cancellationToken"/> (the repository shutting down) stops the wait early.
     /// </summary>
-    /// <returns>True when every request finished within the timeout.</returns>
-    internal async Task<bool> RetireAsync(TimeSpan drainTimeout, CancellationToken cancellationToken)
+    /// <returns>True when every lease ended and the queue drained; false when shutdown cut the wait.</returns>
+    internal async Task<bool> RetireAsync(TimeSpan overdueAfter, Action onOverdue, CancellationToken cancellationToken)
     {
         lock (_leaseGate)
         {
@@ -159,10 +184,19 @@ public sealed class ServedModel : IAsyncDisposable
         var drained = true;
         try
         {
-            await _idle.Task.WaitAsync(drainTimeout, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _idle.Task.WaitAsync(overdueAfter, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                onOverdue();
+                await _idle.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             await StopAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        catch (OperationCanceledException)
         {
             drained = false;
         }

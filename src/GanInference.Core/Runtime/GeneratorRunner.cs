@@ -1,6 +1,5 @@
 using System.Buffers;
 using GanInference.Core.Batching;
-using GanInference.Core.Generation;
 using GanInference.Core.Manifests;
 using GanInference.Core.Models;
 using GanInference.Core.Sampling;

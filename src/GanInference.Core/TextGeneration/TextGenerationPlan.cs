@@ -1,6 +1,7 @@
 using GanInference.Core.Errors;
-using GanInference.Core.Generation;
 using GanInference.Core.Limits;
+using GanInference.Core.Models;
+using GanInference.Core.Runtime;
 using GanInference.Core.Text;
 
 namespace GanInference.Core.TextGeneration;
@@ -85,8 +86,8 @@ public sealed class TextGenerationPlan
 
         var countPerRow = ImagesPerRow(spec, rows, tokens is not null ? "texts" : "embedding rows");
         RequestLimits.CheckAtMost("count", (long)rows * countPerRow, limits.MaxImages, limits.MaxImagesKey, "images");
-        var truncation = GenerationPlan.ResolveTruncation(spec.Truncation, target.DefaultTruncation);
-        var firstSeed = spec.Seed ?? GenerationPlan.RandomSeed();
+        var truncation = GenerationRules.ResolveTruncation(spec.Truncation, target.DefaultTruncation);
+        var firstSeed = spec.Seed ?? GenerationRules.RandomSeed();
         return new TextGenerationPlan(rows, countPerRow, firstSeed, spec.Seeds, truncation, tokens, text.MaxTokens, spec.Embeddings, text.EmbeddingDim);
     }
 

@@ -1,4 +1,5 @@
 using GanInference.Core.Imaging;
+using GanInference.Core.Models;
 using GanInference.Core.Repository;
 using GanInference.Core.Text;
 

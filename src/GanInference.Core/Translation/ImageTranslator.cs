@@ -1,10 +1,12 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using GanInference.Core.Batching;
 using GanInference.Core.Errors;
 using GanInference.Core.Imaging;
 using GanInference.Core.Limits;
 using GanInference.Core.Repository;
+using GanInference.Core.Runtime;
 using GanInference.Core.Telemetry;
 using Microsoft.Extensions.Options;
 
@@ -17,9 +19,12 @@ namespace GanInference.Core.Translation;
 /// optionally resize back → encode. Decoding and encoding run in parallel, off the batch loop; every buffer
 /// is pooled.
 /// </summary>
-public sealed class ImageTranslator(GanTelemetry telemetry, IOptions<TranslationOptions> options)
+public sealed class ImageTranslator(GanTelemetry telemetry, IOptions<TranslationOptions> options, CodecLimiter? codecs = null)
 {
     private readonly TranslationOptions _options = options.Value;
+
+    // The server passes its one shared limiter; a translator built alone (tests, tools) gets its own.
+    private readonly CodecLimiter _codecs = codecs ?? new CodecLimiter(options.Value.CodecParallelism);
 
     /// <summary>Translates a request's images; the first bad image (lowest index) fails the call.</summary>
     /// <param name="model">An image-to-image model (else <see cref="ModelKindMismatchException"/>).</param>
@@ -119,15 +124,7 @@ public sealed class ImageTranslator(GanTelemetry telemetry, IOptions<Translation
         }
         finally
         {
-            await stop.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await producer.ConfigureAwait(false);
-            }
-            catch (Exception) when (stop.IsCancellationRequested)
-            {
-                // The consumer left early or failed; the producer's own error is not the story.
-            }
+            await ProducerShutdown.StopAsync(stop, producer).ConfigureAwait(false);
 
             // Images still in flight own pooled buffers until the batcher lets them go; wait for them.
             while (pending.Reader.TryRead(out var leftover))
@@ -350,13 +347,17 @@ public sealed class ImageTranslator(GanTelemetry telemetry, IOptions<Translation
                 resized ? width : 0, resized ? height : 0);
         }
 
-        if (images.Count == 1)
+        if (!CodecLimiter.IsCompressed(settings.Encoding.Format))
         {
-            EncodeOne(0);
+            // RAW formats are a conversion and a copy: inline, no thread hop and no codec slot.
+            for (var i = 0; i < images.Count; i++)
+            {
+                EncodeOne(i);
+            }
         }
         else
         {
-            await Task.Run(() => Parallel.For(0, images.Count, ParallelOptionsFor(cancellationToken), EncodeOne), cancellationToken).ConfigureAwait(false);
+            await _codecs.ForEachAsync(images.Count, cancellationToken, EncodeOne).ConfigureAwait(false);
         }
 
         return translated;

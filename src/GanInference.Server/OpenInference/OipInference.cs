@@ -6,6 +6,7 @@ using GanInference.Core.Errors;
 using GanInference.Core.Generation;
 using GanInference.Core.Imaging;
 using GanInference.Core.Limits;
+using GanInference.Core.Manifests;
 using GanInference.Core.Models;
 using GanInference.Core.Repository;
 using GanInference.Core.TextGeneration;

@@ -1,6 +1,7 @@
 using GanInference.Api.Inference;
 using GanInference.Core.Errors;
 using GanInference.Core.Imaging;
+using GanInference.Core.Manifests;
 using GanInference.Core.Models;
 using GanInference.Core.Repository;
 
@@ -136,7 +137,7 @@ internal sealed class OipModel
         return config;
     }
 
-    private static OipModel Describe(string name, ModelKind kind, ImageGeometry geometry, ModelSignature signature, Core.Translation.TranslationSignature? translation, ServedModel batching, string contentHash)
+    private static OipModel Describe(string name, ModelKind kind, ImageGeometry geometry, ModelSignature signature, Core.Runtime.TranslationSignature? translation, ServedModel batching, string contentHash)
     {
         var (c, h, w) = ((long)geometry.Channels, (long)geometry.Height, (long)geometry.Width);
         var inputs = new List<OipTensor>();

@@ -2,9 +2,11 @@ using GanInference.Api.V1;
 using GanInference.Core.Errors;
 using GanInference.Core.Generation;
 using GanInference.Core.Imaging;
+using GanInference.Core.Models;
 using GanInference.Core.Repository;
 using GanInference.Core.Text;
 using GanInference.Core.TextGeneration;
+using GanInference.Core.Translation;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 
@@ -198,12 +200,51 @@ internal static class ProtoMapper
         Shape = { tensor.Shape! },
     };
 
-    private static Api.V1.ModelKind ToProto(Core.Models.ModelKind kind) => kind switch
+    private static Api.V1.ModelKind ToProto(Core.Manifests.ModelKind kind) => kind switch
     {
-        Core.Models.ModelKind.Unconditional => Api.V1.ModelKind.Unconditional,
-        Core.Models.ModelKind.ClassConditional => Api.V1.ModelKind.ClassConditional,
-        Core.Models.ModelKind.TextConditional => Api.V1.ModelKind.TextConditional,
-        Core.Models.ModelKind.ImageToImage => Api.V1.ModelKind.ImageToImage,
+        Core.Manifests.ModelKind.Unconditional => Api.V1.ModelKind.Unconditional,
+        Core.Manifests.ModelKind.ClassConditional => Api.V1.ModelKind.ClassConditional,
+        Core.Manifests.ModelKind.TextConditional => Api.V1.ModelKind.TextConditional,
+        Core.Manifests.ModelKind.ImageToImage => Api.V1.ModelKind.ImageToImage,
         _ => Api.V1.ModelKind.Unspecified,
+    };
+
+    /// <summary>An uploaded image as the core sees it; the bytes are not copied. A missing image is empty (refused by the decoder).</summary>
+    public static SourceImage ToSource(InputImage? image)
+    {
+        if (image is null)
+        {
+            return new SourceImage(ReadOnlyMemory<byte>.Empty, SourceEncoding.Auto, 0, 0, 0, string.Empty);
+        }
+
+        var encoding = image.Encoding switch
+        {
+            InputEncoding.Auto => SourceEncoding.Auto,
+            InputEncoding.Png => SourceEncoding.Png,
+            InputEncoding.Jpeg => SourceEncoding.Jpeg,
+            InputEncoding.RawU8 => SourceEncoding.RawU8,
+            InputEncoding.RawF32 => SourceEncoding.RawF32,
+
+            // Passed through as an unknown value: the decoder names it for this image alone.
+            _ => (SourceEncoding)(int)image.Encoding,
+        };
+        return new SourceImage(image.Data.Memory, encoding, Clamp(image.Width), Clamp(image.Height), Clamp(image.Channels), image.Id);
+    }
+
+    // uint sizes above int.MaxValue are over any pixel limit anyway; clamping keeps them over it.
+    private static int Clamp(uint value) => value > int.MaxValue ? int.MaxValue : (int)value;
+
+    /// <summary>A translated image as a reply message; the encoded bytes are wrapped, not copied.</summary>
+    public static Api.V1.TranslatedImage ToProto(Core.Translation.TranslatedImage image, ImageFormat format) => new()
+    {
+        Data = UnsafeByteOperations.UnsafeWrap(image.Data),
+        Format = format,
+        Width = (uint)image.Width,
+        Height = (uint)image.Height,
+        Channels = (uint)image.Channels,
+        Index = (uint)image.Index,
+        Id = image.Id,
+        ResizedFromWidth = (uint)image.ResizedFromWidth,
+        ResizedFromHeight = (uint)image.ResizedFromHeight,
     };
 }

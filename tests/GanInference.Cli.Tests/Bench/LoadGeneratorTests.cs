@@ -59,4 +59,25 @@ public sealed class LoadGeneratorTests
         Assert.InRange(exhausted, (recorder.Sent / 4) - 4, (recorder.Sent / 4) + 4);
         Assert.Equal(exhausted, recorder.Errors["ResourceExhausted: queue full"]);
     }
+
+    [Fact]
+    public async Task A_second_interrupt_abandons_requests_in_flight_and_still_reports()
+    {
+        // Replies never come: the first interrupt stops sending and waits for them, the second abandons them.
+        static async Task<int> Send(CancellationToken cancellationToken)
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            return 1;
+        }
+
+        using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        using var abandon = new CancellationTokenSource(TimeSpan.FromMilliseconds(600));
+        var generator = new LoadGenerator(Send, new LoadSettings(TimeSpan.FromSeconds(30), TimeSpan.Zero, 4, null, 1), abandon.Token);
+        var result = await generator.RunAsync(null, stop.Token).WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.True(result.Interrupted);
+        Assert.Equal(4, result.Recorder.Sent);
+        Assert.Equal(4, result.Recorder.StatusCounts[StatusCode.Cancelled]);
+        Assert.Equal(4, result.Recorder.Errors[$"Cancelled: {LoadGenerator.AbandonedMessage}"]);
+    }
 }

@@ -1,4 +1,7 @@
 using GanInference.Cli.Bench;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace GanInference.Cli.Tests.Bench;
 
@@ -63,15 +66,38 @@ public sealed class PrometheusTextTests
         Assert.Equal(10, batch.Count);
         Assert.Equal(6, batch.Mean);
         Assert.Equal([new ServerBucket(8, 10)], batch.Buckets);
-        // The median of 10 observations all in (1, 8]: halfway through the bucket.
-        Assert.Equal(4.5, batch.P50, 6);
+        // The median of 10 observations all in (1, 8] with mean 6: the buckets say no more than (1, 8].
+        Assert.Equal(new ServerPercentile(null, 1, 8), batch.P50);
+        Assert.Equal("(1, 8]", batch.P50.ToString());
 
         // A histogram absent before the run is taken whole; seconds are reported in milliseconds.
         var queue = reports.Single(r => r.Name == "gan_queue_duration_seconds");
         Assert.Equal("ms", queue.Unit);
         Assert.Equal(8, queue.Count);
         Assert.Equal(1.25, queue.Mean, 6);
-        Assert.Equal(1.0, queue.P50, 6);
+        Assert.Equal(new ServerPercentile(null, 0, 1), queue.P50);
+        Assert.Equal(new ServerPercentile(null, 1, 2), queue.P90);
+    }
+
+    [Theory]
+    [InlineData(64, 1000, "64")]
+    [InlineData(1, 1000, "1")]
+    [InlineData(2, 10, "2")]
+    public void Percentiles_are_exact_where_the_bounds_pin_them(int batch, int batches, string shown)
+    {
+        // Every batch had the same size: a bucket (32, 64] with mean 64, or (0, 1] / (1, 2] of whole numbers.
+        var bounds = new[] { 1, 2, 4, 8, 16, 32, 64, 128 };
+        var lines = bounds.Select(b => $"gan_batch_size_bucket{{model=\"a\",le=\"{b}\"}} {(b >= batch ? batches : 0)}")
+            .Append($"gan_batch_size_bucket{{model=\"a\",le=\"+Inf\"}} {batches}")
+            .Append($"gan_batch_size_sum{{model=\"a\"}} {batch * batches}")
+            .Append($"gan_batch_size_count{{model=\"a\"}} {batches}");
+        var text = "# TYPE gan_batch_size histogram\n" + string.Join("\n", lines);
+
+        var report = ServerMetricsScraper.Difference([], PrometheusText.ParseHistograms(text), "a", ServerMetricsScraper.DefaultPatterns).Single();
+
+        Assert.Equal((double)batch, report.P50.Exact);
+        Assert.Equal(shown, report.P50.ToString());
+        Assert.Equal(shown, report.P99.ToString());
     }
 
     [Theory]
@@ -84,5 +110,40 @@ public sealed class PrometheusTextTests
         Assert.Equal(a, labels["a"]);
         Assert.Equal(b, labels["b"]);
         Assert.Equal(value, parsed);
+    }
+
+    [Fact]
+    public async Task Scraper_moves_on_to_the_http_listener_when_the_grpc_port_has_no_metrics()
+    {
+        // A server whose /metrics lives only on its HTTP listener: the first candidate answers 404, the next has it.
+        await using var grpcPort = await StartAsync(app => app.MapGet("/", () => "no metrics here"));
+        await using var httpListener = await StartAsync(app => app.MapGet("/metrics", () => Microsoft.AspNetCore.Http.Results.Text(After)));
+        using var http = new HttpClient();
+        var scraper = new ServerMetricsScraper(http, [new Uri(grpcPort.Urls.First() + "/metrics"), new Uri(httpListener.Urls.First() + "/metrics")]);
+
+        var (histograms, error) = await scraper.ScrapeAsync(CancellationToken.None);
+
+        Assert.Null(error);
+        Assert.Equal(3, histograms!.Count);
+        Assert.Equal(new Uri(httpListener.Urls.First() + "/metrics"), scraper.Url);
+    }
+
+    [Fact]
+    public void Default_candidates_are_the_grpc_port_then_the_http_listener_ports_of_the_same_host()
+    {
+        var candidates = ServerMetricsScraper.DefaultCandidates(new Uri("http://10.0.0.5:5000"));
+
+        Assert.Equal(["http://10.0.0.5:5000/metrics", "http://10.0.0.5:8000/metrics", "http://10.0.0.5:9464/metrics"], candidates.Select(c => c.ToString()));
+    }
+
+    private static async Task<Microsoft.AspNetCore.Builder.WebApplication> StartAsync(Action<Microsoft.AspNetCore.Builder.WebApplication> map)
+    {
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        map(app);
+        await app.StartAsync();
+        return app;
     }
 }

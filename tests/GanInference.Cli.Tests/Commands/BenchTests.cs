@@ -19,7 +19,7 @@ public sealed class BenchTests(ServerFixture server)
         Assert.True(ceilingRun.ExitCode == 0, ceilingRun.ToString());
 
         var result = await CliRun.InvokeAsync(
-            "bench", "--server", server.Address, "--model", TinyModels.Conditional, "--concurrency", "4", "--connections", "2", "--count", "2",
+            "bench", "--server", server.Address, "--metrics-url", server.HttpAddress + "/metrics", "--model", TinyModels.Conditional, "--concurrency", "4", "--connections", "2", "--count", "2",
             "--warmup", "0.5s", "--duration", "3s", "--json", json, "--plot", plot, "--ceiling", ceiling);
 
         Assert.True(result.ExitCode == 0, result.ToString());

@@ -170,8 +170,36 @@ public sealed class DatasetTests(ServerFixture server)
         Assert.Contains($"holds images of model '{TinyModels.Conditional}'", other.Error);
         Assert.Contains("refusing to mix models", other.Error);
         Assert.Equal(ExitCodes.BadInput, changed.ExitCode);
-        Assert.StartsWith("--count 20 differs from the 12", changed.Error);
+        Assert.StartsWith("--count 20 differs from the --count 12", changed.Error);
         Assert.Equal(before, Snapshot(output));
+    }
+
+    [Fact]
+    public async Task Count_into_a_per_class_dataset_names_the_options_the_user_typed_and_how_to_resume()
+    {
+        using var folder = new TempFolder();
+        var output = folder.Combine("data");
+        var first = await CliRun.InvokeAsync("dataset", "--server", server.Address, "--model", TinyModels.Conditional, "--per-class", "2", "--out", output);
+        Assert.True(first.ExitCode == 0, first.ToString());
+
+        var changed = await CliRun.InvokeAsync("dataset", "--server", server.Address, "--model", TinyModels.Conditional, "--count", "50", "--out", output);
+
+        Assert.Equal(ExitCodes.BadInput, changed.ExitCode);
+        Assert.StartsWith("--count 50 differs from the --per-class 2 this dataset", changed.Error);
+        Assert.Contains("run with --per-class 2 to resume it", changed.Error);
+        Assert.DoesNotContain("--per-class 0", changed.Error);
+    }
+
+    [Fact]
+    public async Task Failed_dataset_leaves_no_empty_output_folder()
+    {
+        using var folder = new TempFolder();
+        var output = folder.Combine("new", "data");
+
+        var result = await CliRun.InvokeAsync("dataset", "--server", server.Address, "--model", "no-such-model", "--count", "5", "--out", output);
+
+        Assert.Equal(ExitCodes.UnknownModel, result.ExitCode);
+        Assert.False(Directory.Exists(folder.Combine("new")), "the folders the command created are removed");
     }
 
     [Fact]

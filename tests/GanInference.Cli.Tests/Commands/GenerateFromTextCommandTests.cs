@@ -95,10 +95,23 @@ public sealed class GenerateFromTextCommandTests(TextServerFixture server)
         Assert.Equal(ExitCodes.BadInput, noText.ExitCode);
         Assert.Contains("--texts: model 'tiny-uncond' is unconditional and takes no captions.", noText.Error);
         Assert.Equal(ExitCodes.BadInput, noCaptions.ExitCode);
-        Assert.Contains("model 'txt-pipe' is text-conditional: give captions with --texts or --texts-file.", noCaptions.Error);
+        Assert.Contains("model 'txt-pipe' is text-conditional: give captions with --texts \"...\" or --texts-file FILE (`gan models txt-pipe` lists the words it knows).", noCaptions.Error);
         Assert.Equal(ExitCodes.BadInput, labels.ExitCode);
         Assert.Equal(ExitCodes.BadInput, seeds.ExitCode);
         Assert.Contains("--seeds: give one seed per image: 2 captions × count, not 3.", seeds.Error);
+    }
+
+    [Fact]
+    public async Task Models_NAME_lists_the_vocabulary_of_a_text_model()
+    {
+        var result = await CliRun.InvokeAsync("models", TextServerFixture.Pipeline, "--server", server.Address);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("vocabulary", result.Output);
+        Assert.Contains(" red ", result.Output);
+        Assert.Contains("at most 6 per caption", result.Output);
+        Assert.Contains($"pipeline     {TextServerFixture.Stage1} -> {TextServerFixture.Stage2}", result.Output);
+        Assert.Contains($"gan generate --model {TextServerFixture.Pipeline} --texts", result.Output);
     }
 
     [Fact]

@@ -74,7 +74,8 @@ public sealed class GenerateTests(ServerFixture server)
             "generate", "--server", server.Address, "--model", TinyModels.Conditional, "--out", Path.Combine(blocker, "images"));
 
         Assert.Equal(ExitCodes.BadInput, result.ExitCode);
-        Assert.StartsWith($"--out: cannot write to output folder '{Path.Combine(blocker, "images")}'", result.Error);
+        Assert.StartsWith($"--out: '{Path.Combine(blocker, "images")}' cannot be a folder: '", result.Error);
+        Assert.Contains("a-file' is a file. Give a folder path.", result.Error);
         Assert.Equal("not a folder", await File.ReadAllTextAsync(blocker));
     }
 }

@@ -72,6 +72,7 @@ public sealed class TranslateCommandTests : IAsyncLifetime
 
         Assert.True(result.ExitCode == ExitCodes.BadInput, result.ToString());
         Assert.Contains("translated 3 of 4 images", result.Output);
+        Assert.Contains("1 file was not translated:", result.Error);
         Assert.Contains("sub/broken.png: image: ", result.Error);
         var written = Directory.GetFiles(output, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(output, f).Replace('\\', '/')).Order().ToArray();
         Assert.Equal(["a.png", "sub/b.png", "sub/deeper/c.png"], written);
@@ -90,6 +91,125 @@ public sealed class TranslateCommandTests : IAsyncLifetime
 
         Assert.Equal(ExitCodes.BadInput, missing.ExitCode);
         Assert.Contains("--in: folder", missing.Error);
+    }
+
+    [Fact]
+    public async Task Out_equal_to_in_is_refused_and_the_inputs_are_untouched_unless_overwrite_is_given()
+    {
+        var input = await WriteInputsAsync("same");
+        var before = Directory.GetFiles(input).ToDictionary(f => f, File.ReadAllBytes);
+
+        var refused = await CliRun.InvokeAsync("translate", "--server", _address, "--model", Model, "--in", input, "--out", input);
+
+        Assert.Equal(ExitCodes.BadInput, refused.ExitCode);
+        Assert.StartsWith("--out is the same folder as --in", refused.Error);
+        Assert.Contains("add --overwrite", refused.Error);
+        Assert.All(before, pair => Assert.Equal(pair.Value, File.ReadAllBytes(pair.Key)));
+
+        var allowed = await CliRun.InvokeAsync("translate", "--server", _address, "--model", Model, "--in", input, "--out", input, "--overwrite");
+
+        Assert.True(allowed.ExitCode == 0, allowed.ToString());
+        Assert.NotEqual(before[Path.Combine(input, "a.png")], File.ReadAllBytes(Path.Combine(input, "a.png")));
+    }
+
+    [Fact]
+    public async Task Out_inside_in_is_refused_and_with_overwrite_its_files_are_not_read_as_inputs()
+    {
+        var input = await WriteInputsAsync("inside");
+        var output = Path.Combine(input, "translated");
+
+        var refused = await CliRun.InvokeAsync("translate", "--server", _address, "--model", Model, "--in", input, "--out", output);
+        Assert.Equal(ExitCodes.BadInput, refused.ExitCode);
+        Assert.StartsWith($"--out '{output}' is inside --in", refused.Error);
+        Assert.False(Directory.Exists(output));
+
+        var first = await CliRun.InvokeAsync("translate", "--server", _address, "--model", Model, "--in", input, "--out", output, "--overwrite");
+        var second = await CliRun.InvokeAsync("translate", "--server", _address, "--model", Model, "--in", input, "--out", output, "--overwrite");
+
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.Contains("translated 2 of 2 images", second.Output);
+        Assert.False(Directory.Exists(Path.Combine(output, "translated")));
+    }
+
+    [Fact]
+    public async Task A_non_empty_out_is_refused_and_an_existing_file_is_only_replaced_with_overwrite()
+    {
+        var input = await WriteInputsAsync("nonempty");
+        var output = Path.Combine(_root, "nonempty-out");
+        Directory.CreateDirectory(output);
+        var mine = Path.Combine(output, "a.png");
+        await File.WriteAllTextAsync(mine, "the user's own file");
+
+        var refused = await CliRun.InvokeAsync("translate", "--server", _address, "--model", Model, "--in", input, "--out", output);
+
+        Assert.Equal(ExitCodes.BadInput, refused.ExitCode);
+        Assert.StartsWith($"--out: '{output}' is not empty (it holds 'a.png')", refused.Error);
+        Assert.Equal("the user's own file", await File.ReadAllTextAsync(mine));
+
+        var replaced = await CliRun.InvokeAsync("translate", "--server", _address, "--model", Model, "--in", input, "--out", output, "--overwrite");
+        Assert.True(replaced.ExitCode == 0, replaced.ToString());
+        Assert.NotEqual("the user's own file", await File.ReadAllTextAsync(mine));
+    }
+
+    [Fact]
+    public async Task A_dataset_folder_is_never_a_translate_output()
+    {
+        var input = await WriteInputsAsync("todataset");
+        var output = Path.Combine(_root, "dataset");
+        Directory.CreateDirectory(output);
+        await File.WriteAllTextAsync(Path.Combine(output, "dataset.json"), "{}");
+
+        var result = await CliRun.InvokeAsync("translate", "--server", _address, "--model", Model, "--in", input, "--out", output, "--overwrite");
+
+        Assert.Equal(ExitCodes.BadInput, result.ExitCode);
+        Assert.Contains("holds a `gan dataset`", result.Error);
+        Assert.Single(Directory.GetFiles(output));
+    }
+
+    [Fact]
+    public async Task A_failed_translate_removes_the_output_folder_it_created()
+    {
+        var input = await WriteInputsAsync("unknownmodel");
+        var output = Path.Combine(_root, "new-out", "deeper");
+
+        var result = await CliRun.InvokeAsync("translate", "--server", _address, "--model", "no-such-model", "--in", input, "--out", output);
+
+        Assert.Equal(ExitCodes.UnknownModel, result.ExitCode);
+        Assert.False(Directory.Exists(Path.Combine(_root, "new-out")));
+    }
+
+    [Fact]
+    public async Task An_unsupported_file_gets_advice_the_cli_user_can_follow()
+    {
+        var input = Path.Combine(_root, "gif");
+        Directory.CreateDirectory(input);
+        await File.WriteAllBytesAsync(Path.Combine(input, "g.png"), "GIF89a\u0001\u0000\u0001\u0000"u8.ToArray());
+
+        var result = await CliRun.InvokeAsync("translate", "--server", _address, "--model", Model, "--in", input, "--out", Path.Combine(_root, "gif-out"));
+
+        Assert.Equal(ExitCodes.BadInput, result.ExitCode);
+        Assert.Contains("g.png: ", result.Error);
+        Assert.Contains("convert the file to PNG or JPEG", result.Error);
+        Assert.DoesNotContain("RAW_U8", result.Error);
+    }
+
+    [Fact]
+    public async Task Generate_with_an_image_to_image_model_points_to_translate()
+    {
+        var result = await CliRun.InvokeAsync("generate", "--server", _address, "--model", Model, "--out", Path.Combine(_root, "gen"));
+
+        Assert.Equal(ExitCodes.BadInput, result.ExitCode);
+        Assert.Contains($"use `gan translate --model {Model} --in FOLDER --out FOLDER`", result.Error);
+    }
+
+    private async Task<string> WriteInputsAsync(string name)
+    {
+        var input = Path.Combine(_root, name);
+        Directory.CreateDirectory(input);
+        await File.WriteAllBytesAsync(Path.Combine(input, "a.png"), Encode(Enumerable.Repeat((byte)200, Size * Size).ToArray(), Size, Size, SKEncodedImageFormat.Png));
+        await File.WriteAllBytesAsync(Path.Combine(input, "b.png"), Encode(Enumerable.Repeat((byte)20, Size * Size).ToArray(), Size, Size, SKEncodedImageFormat.Png));
+        return input;
     }
 
     private static byte[] Encode(byte[] grey, int width, int height, SKEncodedImageFormat format)

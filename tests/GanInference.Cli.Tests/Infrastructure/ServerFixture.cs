@@ -1,6 +1,8 @@
 using GanInference.Client;
 using GanInference.Server;
+using GanInference.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace GanInference.Cli.Tests;
@@ -17,16 +19,20 @@ public sealed class ServerFixture : IAsyncLifetime
 
     public string Address { get; private set; } = string.Empty;
 
+    /// <summary>The server's HTTP/1.1 listener (<c>/metrics</c>), on a port the OS chose.</summary>
+    public string HttpAddress { get; private set; } = string.Empty;
+
     public async Task InitializeAsync()
     {
         TinyModels.WriteRepository(ModelsPath);
-        // The separate HTTP/1.1 metrics listener is turned off (its fixed port would clash between test runs);
-        // `gan bench` then reads /metrics from the main port over h2c.
-        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={ModelsPath}", "--Http:Urls="]);
+        // The HTTP/1.1 listener (/metrics) on a port of its own: its default fixed port would clash between test runs.
+        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={ModelsPath}", "--Http:Urls=http://127.0.0.1:0"]);
         builder.Logging.ClearProviders();
         _app = GanServer.Build(builder);
         await _app.StartAsync();
-        Address = _app.Urls.First();
+        var listeners = _app.Services.GetRequiredService<ServerListeners>();
+        Address = listeners.GrpcUrls[0];
+        HttpAddress = listeners.HttpUrls[0];
 
         // Models load in the background after the host starts; wait until both are served.
         using var client = new GanClient(new GanClientOptions { Address = new Uri(Address) });

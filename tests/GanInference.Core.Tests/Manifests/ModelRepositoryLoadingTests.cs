@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using GanInference.Core.Errors;
+using GanInference.Core.Manifests;
 using GanInference.Core.Models;
 using GanInference.Core.Repository;
 using GanInference.Tests.TestModels;

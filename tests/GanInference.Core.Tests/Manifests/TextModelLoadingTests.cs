@@ -2,8 +2,10 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using GanInference.Core.Errors;
+using GanInference.Core.Manifests;
 using GanInference.Core.Models;
 using GanInference.Core.Repository;
+using GanInference.Core.TextGeneration;
 using GanInference.Tests.TestModels;
 
 namespace GanInference.Core.Tests.Manifests;

@@ -108,20 +108,41 @@ public sealed class ModelRepositoryReloadTests : IDisposable
     }
 
     [Fact]
-    public async Task A_retired_model_whose_request_never_ends_is_released_after_the_retire_timeout()
+    public async Task A_retired_model_stays_loaded_past_the_retire_timeout_while_a_request_holds_it_and_only_shutdown_releases_it()
     {
         _models.AddUnconditional("m");
-        await using var repository = await RepositoryFactory.LoadAsync(_models.Root, new ModelRepositoryOptions { RetireTimeoutSeconds = 0.2 });
+        var repository = await RepositoryFactory.LoadAsync(_models.Root, new ModelRepositoryOptions { RetireTimeoutSeconds = 0.2 });
         using var stuck = repository.Acquire("m");
 
         Directory.Delete(Path.Combine(_models.Root, "m"), recursive: true);
         var report = await repository.ReloadAsync(CancellationToken.None);
 
         Assert.Equal(ModelChangeKind.Removed, Assert.Single(report.Changes).Kind);
-        await repository.WhenRetiredAsync().WaitAsync(Patience);
+        await Task.Delay(TimeSpan.FromSeconds(0.6));
+        Assert.False(stuck.Model.IsDisposed);
+        Assert.Single(await GenerateAsync(stuck.Model, 1));
+
+        // Shutdown is the one thing that cuts it.
+        await repository.DisposeAsync();
         Assert.True(stuck.Model.IsDisposed);
         var error = await Assert.ThrowsAsync<ServiceUnavailableException>(() => GenerateAsync(stuck.Model, 1));
         Assert.Contains("shutting down", error.Message);
+    }
+
+    [Fact]
+    public async Task A_folder_whose_queue_delay_cannot_be_represented_is_skipped_with_its_reason_and_the_others_are_served()
+    {
+        _models.AddUnconditional("good");
+
+        // A queue delay no TimeSpan can hold.
+        _models.AddUnconditional("odd", editManifest: manifest => manifest["batching"] = new System.Text.Json.Nodes.JsonObject { ["maxQueueDelayMs"] = 1e300 });
+
+        await using var repository = await RepositoryFactory.LoadAsync(_models.Root);
+
+        Assert.Equal(["good"], repository.Names);
+        var failure = Assert.Single(repository.Failures);
+        Assert.Equal("odd", failure.Folder);
+        Assert.False(string.IsNullOrWhiteSpace(failure.Reason));
     }
 
     private static Task<List<EncodedImage>> GenerateAsync(ModelRepository repository, string name, int count) =>

@@ -14,7 +14,7 @@ internal static class RepositoryFactory
     {
         options ??= new ModelRepositoryOptions();
         options.Path = root;
-        var sessions = new OnnxSessionFactory(MsOptions.Create(new InferenceOptions { IntraOpThreads = 1 }), NullLogger<OnnxSessionFactory>.Instance);
+        var sessions = new OnnxSessionFactory(MsOptions.Create(new InferenceOptions { IntraOpThreads = 1, ExecutionProvider = Environment.GetEnvironmentVariable("Inference__ExecutionProvider") ?? InferenceOptions.CpuProvider }), NullLogger<OnnxSessionFactory>.Instance);
         var repository = new ModelRepository(MsOptions.Create(options), sessions, GanTelemetry.CreateStandalone(), NullLoggerFactory.Instance);
         await repository.LoadAsync(CancellationToken.None);
         return repository;

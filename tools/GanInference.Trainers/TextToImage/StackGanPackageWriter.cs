@@ -4,6 +4,7 @@ using GanInference.Core.Manifests;
 using GanInference.Trainers.Export;
 using GanInference.Trainers.Models;
 using GanInference.Trainers.Training;
+using ModelKind = GanInference.Trainers.Models.ModelKind;
 using Google.Protobuf;
 using static TorchSharp.torch;
 

@@ -1,0 +1,147 @@
+using GanInference.Core.Generation;
+using GanInference.Core.Repository;
+using GanInference.Core.Translation;
+using GanInference.Server.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace GanInference.Server.Options;
+
+/// <summary>
+/// Start-up checks of every options class bound from configuration (run by <c>ValidateOnStart</c>): a value out of
+/// range stops the server before it listens, and each failure names its configuration key and the range.
+/// </summary>
+internal sealed class OptionsValidators :
+    IValidateOptions<ModelRepositoryOptions>,
+    IValidateOptions<GenerationOptions>,
+    IValidateOptions<TranslationOptions>,
+    IValidateOptions<ShutdownOptions>,
+    IValidateOptions<SecurityOptions>,
+    IValidateOptions<TelemetryOptions>,
+    IValidateOptions<HttpListenerOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ModelRepositoryOptions options)
+    {
+        var failures = new Failures();
+        if (string.IsNullOrWhiteSpace(options.Path))
+        {
+            failures.Add("Models:Path is empty; give the model repository folder");
+        }
+
+        failures.AtLeast(options.PollIntervalSeconds, 0, "Models:PollIntervalSeconds", "seconds (0 turns polling off)");
+        failures.AtLeast(options.ReloadDebounceMilliseconds, 0, "Models:ReloadDebounceMilliseconds", "milliseconds");
+        failures.AtLeast(options.RetireTimeoutSeconds, 0, "Models:RetireTimeoutSeconds", "seconds");
+        CheckBatching(failures, options.Batching, "Models:Batching");
+        foreach (var (model, overrides) in options.Overrides)
+        {
+            CheckBatching(failures, overrides, $"Models:Overrides:{model}");
+        }
+
+        return failures.Result;
+    }
+
+    public ValidateOptionsResult Validate(string? name, GenerationOptions options)
+    {
+        var failures = new Failures();
+        failures.AtLeast(options.EncodeParallelism, 0, "Generation:EncodeParallelism", "(0: one per processor)");
+        failures.AtLeast(options.ChunkSize, 0, "Generation:ChunkSize", "images (0: automatic)");
+        return failures.Result;
+    }
+
+    public ValidateOptionsResult Validate(string? name, TranslationOptions options)
+    {
+        var failures = new Failures();
+        failures.AtLeast(options.StreamWindow, 0, "Translation:StreamWindow", "images (0: automatic)");
+        failures.AtLeast(options.CodecParallelism, 0, "Translation:CodecParallelism", "(0: one per processor)");
+        return failures.Result;
+    }
+
+    public ValidateOptionsResult Validate(string? name, ShutdownOptions options)
+    {
+        var failures = new Failures();
+        failures.AtLeast(options.NotServingDelaySeconds, 0, "Shutdown:NotServingDelaySeconds", "seconds");
+        failures.AtLeast(options.DrainTimeoutSeconds, 0, "Shutdown:DrainTimeoutSeconds", "seconds");
+        return failures.Result;
+    }
+
+    public ValidateOptionsResult Validate(string? name, SecurityOptions options)
+    {
+        var failures = new Failures();
+        for (var i = 0; i < options.ApiKeys.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(options.ApiKeys[i]))
+            {
+                failures.Add($"Security:ApiKeys:{i} is empty; remove it or give a key");
+            }
+        }
+
+        for (var i = 0; i < options.AdminKeys.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(options.AdminKeys[i]))
+            {
+                failures.Add($"Security:AdminKeys:{i} is empty; remove it or give a key");
+            }
+            else if (options.ApiKeys.Contains(options.AdminKeys[i], StringComparer.Ordinal))
+            {
+                failures.Add($"Security:AdminKeys:{i} is also one of Security:ApiKeys; admin keys must differ from inference keys");
+            }
+        }
+
+        return failures.Result;
+    }
+
+    public ValidateOptionsResult Validate(string? name, TelemetryOptions options)
+    {
+        var failures = new Failures();
+        if (!string.IsNullOrWhiteSpace(options.OtlpEndpoint) && !Uri.TryCreate(options.OtlpEndpoint, UriKind.Absolute, out _))
+        {
+            failures.Add($"Telemetry:OtlpEndpoint '{options.OtlpEndpoint}' is not an absolute URL (e.g. http://collector:4317)");
+        }
+
+        return failures.Result;
+    }
+
+    public ValidateOptionsResult Validate(string? name, HttpListenerOptions options)
+    {
+        try
+        {
+            ServerListeners.Parse(options.Urls, "Http:Urls");
+            return ValidateOptionsResult.Success;
+        }
+        catch (FormatException ex)
+        {
+            return ValidateOptionsResult.Fail(ex.Message);
+        }
+    }
+
+    private static void CheckBatching(Failures failures, BatchingOverrides batching, string section)
+    {
+        failures.AtLeast(batching.MaxBatchSize, 1, $"{section}:MaxBatchSize", "items");
+        failures.AtLeast(batching.MaxQueueDelayMs, 0, $"{section}:MaxQueueDelayMs", "milliseconds");
+        failures.AtLeast(batching.MaxQueueSize, 1, $"{section}:MaxQueueSize", "requests");
+        if (batching.PreferredBatchSizes is { } preferred)
+        {
+            for (var i = 0; i < preferred.Length; i++)
+            {
+                failures.AtLeast(preferred[i], 1, $"{section}:PreferredBatchSizes:{i}", "items");
+            }
+        }
+    }
+
+    /// <summary>The failures of one options class.</summary>
+    private sealed class Failures
+    {
+        private readonly List<string> _messages = [];
+
+        public ValidateOptionsResult Result => _messages.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(_messages);
+
+        public void Add(string message) => _messages.Add(message);
+
+        public void AtLeast(double? value, double min, string key, string unit)
+        {
+            if (value is { } v && (double.IsNaN(v) || v < min))
+            {
+                _messages.Add($"{key} is {v}; it must be at least {min} {unit}");
+            }
+        }
+    }
+}
