@@ -42,6 +42,27 @@ public sealed class GanV1JsonTests(OipFixture fixture)
     }
 
     [Fact]
+    public async Task GenerateFromText_and_Translate_as_JSON_give_the_bytes_of_gRPC()
+    {
+        var text = await fixture.Gan.GenerateFromTextAsync(new GenerateFromTextRequest { Model = OipFixture.Pipeline, Texts = { "a red one" }, Seeds = { 4 }, Format = ImageFormat.RawU8 });
+        var fromText = await PostJson($"/v1/models/{OipFixture.Pipeline}:generateFromText", """{"texts": ["a red one"], "seeds": ["4"], "format": "RAW_U8"}""");
+        Assert.Equal(text.Images[0].Data.ToBase64(), fromText.GetProperty("images")[0].GetProperty("data").GetString());
+
+        var grey = Translation.TestImages.GreyPixels(8, 8, salt: 2);
+        var png = Translation.TestImages.Png(grey, 8, 8, 1);
+        var translated = await fixture.Gan.TranslateAsync(new TranslateRequest { Model = OipFixture.ImageToImage, Format = ImageFormat.RawU8, Images = { new InputImage { Data = Google.Protobuf.ByteString.CopyFrom(png) } } });
+        var fromJson = await PostJson($"/v1/models/{OipFixture.ImageToImage}:translate", $$"""{"format": "RAW_U8", "images": [{"data": "{{Convert.ToBase64String(png)}}"}]}""");
+        Assert.Equal(translated.Images[0].Data.ToBase64(), fromJson.GetProperty("images")[0].GetProperty("data").GetString());
+    }
+
+    [Fact]
+    public async Task Malformed_JSON_is_400()
+    {
+        using var response = await Http.PostAsync(Url($"/v1/models/{OipFixture.Unconditional}:generate"), new StringContent("{\"seeds\": [", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Fact]
     public async Task GenerateStream_as_JSON_answers_one_JSON_object_per_image()
     {
         using var response = await Http.PostAsync(
@@ -77,5 +98,13 @@ public sealed class GanV1JsonTests(OipFixture fixture)
         using var request = new HttpRequestMessage(HttpMethod.Get, fixture.Server.Address + "/v1/models") { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
         using var response = await h2c.SendAsync(request);
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    private async Task<JsonElement> PostJson(string path, string body)
+    {
+        using var response = await Http.PostAsync(Url(path), new StringContent(body, Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, text);
+        return JsonDocument.Parse(text).RootElement.Clone();
     }
 }
