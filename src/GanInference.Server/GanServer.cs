@@ -8,6 +8,8 @@ using GanInference.Server.Limits;
 using GanInference.Server.Security;
 using GanInference.Server.Services;
 using GanInference.Server.Hosting;
+using GanInference.Server.OpenInference;
+using GanInference.Server.Rest;
 using GanInference.Server.Options;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Grpc.AspNetCore.Server;
@@ -80,9 +82,12 @@ public static class GanServer
             configureBranchedPipeline: null,
             optionsName: null);
         app.UseMiddleware<RequestMessageGuard>();
+        app.UseGanV1JsonOnHttpListener();
+        app.MapGanV1OpenApi();
         app.MapGrpcService<GanInferenceService>();
         app.MapGrpcService<GanAdminService>();
         app.MapGrpcService<ServingHealthService>();
+        app.MapOpenInference();
         app.MapGrpcReflectionService();
         return app;
     }
@@ -145,15 +150,17 @@ public static class GanServer
         services.AddHostedService<ModelServingService>();
         services.AddSingleton<ModelReloader>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelReloader>());
+        services.AddOpenInference();
 
         // API keys are checked before this, by ApiKeyMiddleware, so an unauthenticated call learns nothing else.
-        services.AddGrpc(options => options.Interceptors.Add<GanErrorInterceptor>());
+        services.AddGrpc(options => options.Interceptors.Add<GanErrorInterceptor>()).AddJsonTranscoding(json => json.JsonSettings.WriteInt64sAsStrings = true);
         services.AddOptions<GrpcServiceOptions>().Configure<IOptions<ServerLimitsOptions>>((grpc, limits) =>
         {
             grpc.MaxReceiveMessageSize = limits.Value.MaxReceiveMessageBytes;
             grpc.MaxSendMessageSize = limits.Value.MaxSendMessageBytes;
         });
         services.AddGrpcReflection();
+        services.AddGanV1OpenApi();
 
         var telemetry = configuration.GetSection(TelemetryOptions.SectionName).Get<TelemetryOptions>() ?? new TelemetryOptions();
         // An endpoint that is not a URL is refused at start by OptionsValidators, naming Telemetry:OtlpEndpoint.

@@ -31,9 +31,9 @@ internal sealed partial class RequestMessageGuard(RequestDelegate next, IOptions
 {
     private const int FrameHeaderLength = 5;
 
-    // "/gan.v1.GanInference/Generate" → GenerateRequest's descriptor; one entry per gan.v1 method.
+    // "/gan.v1.GanInference/Generate" → GenerateRequest's descriptor; one entry per gan.v1 and inference.GRPCInferenceService method.
     private static readonly FrozenDictionary<string, MessageDescriptor> RequestTypes =
-        new[] { GanReflection.Descriptor, AdminReflection.Descriptor }
+        new[] { GanReflection.Descriptor, AdminReflection.Descriptor, Api.Inference.GrpcServiceReflection.Descriptor }
             .SelectMany(file => file.Services)
             .SelectMany(service => service.Methods)
             .ToFrozenDictionary(method => $"/{method.Service.FullName}/{method.Name}", method => method.InputType, StringComparer.Ordinal);
@@ -93,7 +93,7 @@ internal sealed partial class RequestMessageGuard(RequestDelegate next, IOptions
     {
         var method = context.Request.Path.Value ?? string.Empty;
         LogRefused(logger, method, message);
-        telemetry.Requests.Add(1, new TagList { { GanTelemetry.ModelTag, string.Empty }, { "rpc", method[(method.LastIndexOf('/') + 1)..] }, { "status", status.ToString() } });
+        telemetry.Requests.Add(1, new TagList { { GanTelemetry.ModelTag, string.Empty }, { "rpc", method[(method.LastIndexOf('/') + 1)..] }, { "status", status.ToString() }, { "protocol", method.StartsWith(OpenInference.OpenInferenceExtensions.GrpcPrefix, StringComparison.Ordinal) ? "oip" : "gan.v1" } });
         await GrpcTrailersOnlyResponse.WriteAsync(context, status, message).ConfigureAwait(false);
     }
 

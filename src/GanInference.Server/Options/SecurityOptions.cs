@@ -16,7 +16,7 @@ public sealed class SecurityOptions
     /// </summary>
     public List<string> AdminKeys { get; set; } = [];
 
-    /// <summary>Let <c>grpc.health.v1.Health</c> through without a key (load balancers probe it). Default true.</summary>
+    /// <summary>Let <c>grpc.health.v1.Health</c> and the Open Inference Protocol's <c>ServerLive</c>/<c>ServerReady</c> and <c>/v2/health/*</c> through without a key (load balancers probe them). Default true.</summary>
     public bool ExemptHealth { get; set; } = true;
 
     /// <summary>Let server reflection through without a key. Default false.</summary>

@@ -35,6 +35,11 @@ internal sealed partial class ApiKeyMiddleware
         if (security.ExemptHealth)
         {
             exempt.Add("/grpc.health.v1.Health/");
+
+            // The Open Inference Protocol's liveness and readiness probes, gRPC and REST.
+            exempt.Add("/inference.GRPCInferenceService/ServerLive");
+            exempt.Add("/inference.GRPCInferenceService/ServerReady");
+            exempt.Add("/v2/health/");
         }
 
         if (security.ExemptReflection)

@@ -4,6 +4,7 @@ using GanInference.Core.Errors;
 using GanInference.Core.Repository;
 using GanInference.Core.Telemetry;
 using GanInference.Server.Hosting;
+using GanInference.Server.OpenInference;
 using GanInference.Server.Options;
 using Google.Protobuf;
 using Grpc.Core;
@@ -13,10 +14,11 @@ using Microsoft.Extensions.Options;
 namespace GanInference.Server.Services;
 
 /// <summary>
-/// Wraps every call of the <c>gan.v1</c> services (<c>GanInference</c>, <c>GanAdmin</c>): refuses new calls
+/// Wraps every call of the <c>gan.v1</c> services (<c>GanInference</c>, <c>GanAdmin</c>) and of the Open Inference
+/// Protocol's <c>inference.GRPCInferenceService</c> (but its liveness and readiness calls): refuses new calls
 /// while draining, refuses calls whose deadline has already passed (never run; counted in
 /// <c>gan.requests.dropped{reason="deadline"}</c>), maps the core's errors to gRPC status codes (one table,
-/// below), and records <c>gan.requests</c> and <c>gan.request.duration</c>. Health and reflection calls pass
+/// below), and records <c>gan.requests</c> and <c>gan.request.duration</c> (labelled <c>protocol</c> = <c>gan.v1</c> or <c>oip</c>). Health and reflection calls pass
 /// through untouched.
 /// </summary>
 internal sealed partial class GanErrorInterceptor(
@@ -30,6 +32,10 @@ internal sealed partial class GanErrorInterceptor(
     private readonly int _maxSendBytes = limits.Value.MaxSendMessageBytes;
 
     private const string ServicePrefix = "/gan.v1.";
+
+    // The Open Inference Protocol's liveness and readiness calls answer while draining (ready: false), like health checks.
+    private static readonly string[] UnguardedOipMethods =
+        [$"{OpenInferenceExtensions.GrpcPrefix}ServerLive", $"{OpenInferenceExtensions.GrpcPrefix}ServerReady", $"{OpenInferenceExtensions.GrpcPrefix}ModelReady"];
 
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation) =>
         IsOurs(context)
@@ -52,7 +58,13 @@ internal sealed partial class GanErrorInterceptor(
             ? GuardAsync(NoRequest.Instance, context, async () => { await continuation(requestStream, responseStream, context).ConfigureAwait(false); return true; })
             : continuation(requestStream, responseStream, context);
 
-    private static bool IsOurs(ServerCallContext context) => context.Method.StartsWith(ServicePrefix, StringComparison.Ordinal);
+    private static bool IsOurs(ServerCallContext context) =>
+        context.Method.StartsWith(ServicePrefix, StringComparison.Ordinal) ||
+        (context.Method.StartsWith(OpenInferenceExtensions.GrpcPrefix, StringComparison.Ordinal) && !UnguardedOipMethods.Contains(context.Method, StringComparer.Ordinal));
+
+    /// <summary>The protocol label of a call's metrics: <c>gan.v1</c> or <c>oip</c>.</summary>
+    private static string ProtocolOf(ServerCallContext context) =>
+        context.Method.StartsWith(OpenInferenceExtensions.GrpcPrefix, StringComparison.Ordinal) ? "oip" : "gan.v1";
 
     /// <summary>The one wrapper every kind of call goes through: drain and deadline checks, error mapping, metrics.</summary>
     private async Task<TResult> GuardAsync<TRequest, TResult>(TRequest request, ServerCallContext context, Func<Task<TResult>> call)
@@ -167,6 +179,7 @@ internal sealed partial class GanErrorInterceptor(
             { GanTelemetry.ModelTag, model },
             { "rpc", rpc },
             { "status", status.ToString() },
+            { "protocol", ProtocolOf(context) },
         };
         telemetry.Requests.Add(1, tags);
         telemetry.RequestDuration.Record(time.GetElapsedTime(started).TotalSeconds, tags);
@@ -181,7 +194,7 @@ internal sealed partial class GanErrorInterceptor(
             GetModelRequest get => get.Model,
             TranslateRequest translate => translate.Model,
             GenerateFromTextRequest text => text.Model,
-            _ => string.Empty,
+            _ => OpenInferenceExtensions.ModelOf(request) ?? string.Empty,
         };
         return repository.Contains(name) ? name : string.Empty;
     }

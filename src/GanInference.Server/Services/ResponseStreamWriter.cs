@@ -12,7 +12,8 @@ namespace GanInference.Server.Services;
 /// <item>a write that is still waiting on HTTP/2 flow control when the call's token fires (the reader stalled
 /// past the drain time) is abandoned and the stream reset with REFUSED_STREAM: trailers cannot get past the
 /// unread data, and gRPC's HTTP/2 mapping makes REFUSED_STREAM UNAVAILABLE in every client;</item>
-/// <item>writes inside a chunk carry <see cref="WriteFlags.BufferHint"/>, so a chunk is flushed once.</item>
+/// <item>writes inside a chunk carry <see cref="WriteFlags.BufferHint"/>, so a chunk is flushed once (gRPC calls; a
+/// JSON-transcoded stream writes each message as it comes).</item>
 /// </list>
 /// </summary>
 internal static class ResponseStreamWriter
@@ -23,8 +24,16 @@ internal static class ResponseStreamWriter
     public static async ValueTask WriteAsync<T>(IServerStreamWriter<T> stream, T message, bool flush, ServerCallContext context, CancellationToken callToken)
     {
         callToken.ThrowIfCancellationRequested();
-        stream.WriteOptions = flush ? null : Buffered;
-        var write = stream.WriteAsync(message, context.CancellationToken);
+
+        // A JSON-transcoded call (gan.v1 over HTTP/1.1) writes newline-delimited JSON: its writer takes neither write
+        // options nor a token (both throw NotImplementedException there).
+        var grpc = context.GetHttpContext() is not { } http || GrpcTrailersOnlyResponse.IsGrpc(http.Request);
+        if (grpc)
+        {
+            stream.WriteOptions = flush ? null : Buffered;
+        }
+
+        var write = grpc ? stream.WriteAsync(message, context.CancellationToken) : stream.WriteAsync(message);
         if (write.IsCompleted)
         {
             await write.ConfigureAwait(false);
