@@ -101,10 +101,7 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
     private void Run(ReadOnlySpan<BatchSlice<GenerationItem, float>> slices, int itemCount)
     {
         var outputsPerItem = _signature.OutputsPerItem;
-
-        // One slice: ONNX Runtime writes straight into the request's buffer. Several: into a pooled batch buffer, then copied out.
-        var directOutput = slices.Length == 1;
-        var batchOutput = directOutput ? null : ArrayPool<float>.Shared.Rent(itemCount * outputsPerItem);
+        var output = BatchOutputBinding.Create(slices, itemCount, outputsPerItem, _outputShape);
         try
         {
             for (var s = 0; s < _slots.Length; s++)
@@ -129,15 +126,9 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
                     : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _floatBuffers[s].AsMemory(0, itemCount * slot.Width), slot.Shape);
             }
 
-            _outputShape[0] = itemCount;
-            var outputMemory = directOutput ? slices[0].Outputs[..(itemCount * outputsPerItem)] : batchOutput.AsMemory(0, itemCount * outputsPerItem);
-            _outputValues[0] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, outputMemory, _outputShape);
+            _outputValues[0] = output.Value;
             _session.Run(_runOptions, _inputNames, _inputValues, _outputNames, _outputValues);
-
-            if (!directOutput)
-            {
-                BatchOutputs.Scatter(batchOutput.AsSpan(0, itemCount * outputsPerItem), slices, outputsPerItem);
-            }
+            output.Scatter(slices, outputsPerItem);
         }
         finally
         {
@@ -147,8 +138,8 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
                 _inputValues[s] = null!;
             }
 
-            _outputValues[0]?.Dispose();
             _outputValues[0] = null!;
+            output.Dispose();
             for (var s = 0; s < _slots.Length; s++)
             {
                 if (_floatBuffers[s] is { } floats)
@@ -164,10 +155,6 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
                 }
             }
 
-            if (batchOutput is not null)
-            {
-                ArrayPool<float>.Shared.Return(batchOutput);
-            }
         }
     }
 

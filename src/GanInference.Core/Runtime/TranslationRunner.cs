@@ -10,8 +10,8 @@ public readonly record struct TranslationItem(ReadOnlyMemory<float> Pixels);
 
 /// <summary>
 /// Runs batches of prepared images through an image-to-image session: the items are copied into one pooled
-/// NCHW input, handed to ONNX Runtime as an <see cref="OrtValue"/> over that memory, and the output is bound
-/// directly over the request's buffer when the batch is one slice (else over a pooled buffer, then copied out).
+/// NCHW input, handed to ONNX Runtime as an <see cref="OrtValue"/> over that memory; the output is bound by
+/// <see cref="BatchOutputBinding"/>, as in <see cref="GeneratorRunner"/>.
 /// </summary>
 /// <remarks>Not thread-safe: the batcher calls it from its single loop, one batch at a time.</remarks>
 internal sealed class TranslationRunner : IBatchExecutor<TranslationItem, float>, IDisposable
@@ -63,8 +63,7 @@ internal sealed class TranslationRunner : IBatchExecutor<TranslationItem, float>
         var inputsPerItem = _signature.InputsPerItem;
         var outputsPerItem = _signature.Model.OutputsPerItem;
         var input = ArrayPool<float>.Shared.Rent(itemCount * inputsPerItem);
-        var directOutput = slices.Length == 1;
-        var batchOutput = directOutput ? null : ArrayPool<float>.Shared.Rent(itemCount * outputsPerItem);
+        var output = BatchOutputBinding.Create(slices, itemCount, outputsPerItem, _outputShape);
         try
         {
             var row = 0;
@@ -78,28 +77,18 @@ internal sealed class TranslationRunner : IBatchExecutor<TranslationItem, float>
             }
 
             _inputShape[0] = itemCount;
-            _outputShape[0] = itemCount;
             _inputValues[0] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, input.AsMemory(0, itemCount * inputsPerItem), _inputShape);
-            var outputMemory = directOutput ? slices[0].Outputs[..(itemCount * outputsPerItem)] : batchOutput.AsMemory(0, itemCount * outputsPerItem);
-            _outputValues[0] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, outputMemory, _outputShape);
+            _outputValues[0] = output.Value;
             _session.Run(_runOptions, _inputNames, _inputValues, _outputNames, _outputValues);
-
-            if (!directOutput)
-            {
-                BatchOutputs.Scatter(batchOutput.AsSpan(0, itemCount * outputsPerItem), slices, outputsPerItem);
-            }
+            output.Scatter(slices, outputsPerItem);
         }
         finally
         {
             _inputValues[0]?.Dispose();
             _inputValues[0] = null!;
-            _outputValues[0]?.Dispose();
             _outputValues[0] = null!;
+            output.Dispose();
             ArrayPool<float>.Shared.Return(input);
-            if (batchOutput is not null)
-            {
-                ArrayPool<float>.Shared.Return(batchOutput);
-            }
         }
     }
 }
