@@ -46,6 +46,20 @@ public sealed class GanClient : IDisposable
         _options = options;
     }
 
+    /// <summary>
+    /// A channel set up as this client's own (address, message sizes, retries, the API key), for the server's other
+    /// gRPC services on the same port, e.g. the Open Inference Protocol's <c>inference.GRPCInferenceService</c>.
+    /// </summary>
+    /// <param name="options">Address, message sizes, retries and key.</param>
+    /// <returns>A new channel; the caller disposes it.</returns>
+    /// <exception cref="ArgumentException">A setting is out of range.</exception>
+    public static GrpcChannel CreateChannel(GanClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return GanChannelOptions.CreateChannel(options);
+    }
+
     /// <summary>The server address this client talks to.</summary>
     public Uri Address => _options.Address;
 

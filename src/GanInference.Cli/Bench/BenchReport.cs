@@ -14,6 +14,9 @@ internal sealed record BenchReport
 
     public required string Rpc { get; init; }
 
+    /// <summary>The <c>--protocol</c>: gan (gan.v1), oip (OIP gRPC) or rest (OIP REST).</summary>
+    public required string Protocol { get; init; }
+
     /// <summary>The model's dynamic batching as the server reported it (so batching-on and -off runs are told apart).</summary>
     public required uint ServerMaxBatchSize { get; init; }
 
@@ -107,6 +110,7 @@ internal sealed record BenchReport
             Server = server.ToString().TrimEnd('/'),
             Model = model.Name,
             Rpc = target.Rpc,
+            Protocol = target.Protocol,
             ServerMaxBatchSize = model.Batching?.MaxBatchSize ?? 0,
             ServerMaxQueueDelayMs = model.Batching?.MaxQueueDelayMs ?? 0,
             ExecutionProvider = model.ExecutionProvider,

@@ -4,40 +4,83 @@ using GanInference.Client;
 namespace GanInference.Cli.Bench;
 
 /// <summary>
-/// One benchmark request against a model: the RPC its kind is served by, with fresh seeds each time so
-/// the server cannot answer from a cache. Requests take the clients (each its own channel, so its own
-/// connections) in turn. Returns the number of images received.
+/// One benchmark request against a model over one protocol, with fresh seeds each time so the server cannot
+/// answer from a cache: request k asks for the <c>count</c> seeds after request k-1's. Every protocol sends the
+/// same seeds (and, to class-conditional models, the same labels: seed mod classes, gan.v1's default) and asks
+/// for the same pixels, so their runs measure the surface and not the work. Requests take the clients (each
+/// its own channel or connection pool) in turn. <see cref="SendAsync"/> returns the number of images received
+/// and throws <see cref="Grpc.Core.RpcException"/> on failure (REST statuses mapped to gRPC codes).
 /// </summary>
-internal sealed class BenchTarget
+internal abstract class BenchTarget : IDisposable
 {
-    private readonly IReadOnlyList<GanClient> _clients;
-    private readonly ModelInfo _model;
-    private readonly int _count;
-    private readonly ImageFormat _format;
-    private readonly TimeSpan _deadline;
     private long _nextSeed;
-
     private long _nextClient;
 
-    public BenchTarget(IReadOnlyList<GanClient> clients, ModelInfo model, int count, ImageFormat format, TimeSpan deadline, ulong firstSeed)
+    protected BenchTarget(ModelInfo model, int count, TimeSpan deadline, ulong firstSeed)
     {
         ModelLookup.RequireSeedDriven(model, "bench");
-        _clients = clients;
-        _model = model;
-        _count = count;
-        _format = format;
-        _deadline = deadline;
+        Model = model;
+        Count = count;
+        Deadline = deadline;
         _nextSeed = unchecked((long)firstSeed);
     }
 
-    public string Rpc => "gan.v1.GanInference/Generate";
+    /// <summary>What a request calls, for the report: the RPC's full name, or the REST method and path.</summary>
+    public abstract string Rpc { get; }
 
-    public async Task<int> SendAsync(CancellationToken cancellationToken)
+    /// <summary>The <c>--protocol</c> value: gan, oip or rest.</summary>
+    public abstract string Protocol { get; }
+
+    /// <summary>The address the load goes to.</summary>
+    public abstract Uri Address { get; }
+
+    protected ModelInfo Model { get; }
+
+    protected int Count { get; }
+
+    protected TimeSpan Deadline { get; }
+
+    /// <summary>Labels go to class-conditional models only: 0 for the others.</summary>
+    protected int Classes => Model.Kind == ModelKind.ClassConditional ? Model.Classes.Count : 0;
+
+    public abstract Task<int> SendAsync(CancellationToken cancellationToken);
+
+    public abstract void Dispose();
+
+    /// <summary>The first seed of the next request (it takes this one and the <c>count - 1</c> after it).</summary>
+    protected ulong NextSeed() => unchecked((ulong)Interlocked.Add(ref _nextSeed, Count) - (ulong)Count);
+
+    /// <summary>The index of the client the next request goes through.</summary>
+    protected int NextClient(int clients) => (int)((ulong)Interlocked.Increment(ref _nextClient) % (ulong)clients);
+
+    /// <summary>The label gan.v1 gives seed <paramref name="seed"/> when a request names none: seed mod classes.</summary>
+    protected static int LabelOf(ulong seed, int classes) => (int)(seed % (ulong)classes);
+}
+
+/// <summary>gan.v1: <c>Generate</c> with <c>count</c> and the first seed (labels left to the server's default).</summary>
+internal sealed class GanV1BenchTarget(IReadOnlyList<GanClient> clients, ModelInfo model, int count, ImageFormat format, TimeSpan deadline, ulong firstSeed)
+    : BenchTarget(model, count, deadline, firstSeed)
+{
+    public override string Rpc => "gan.v1.GanInference/Generate";
+
+    public override string Protocol => "gan";
+
+    public override Uri Address => clients[0].Address;
+
+    public override async Task<int> SendAsync(CancellationToken cancellationToken)
     {
-        var seed = unchecked((ulong)Interlocked.Add(ref _nextSeed, _count) - (ulong)_count);
-        var request = new GenerateRequest { Model = _model.Name, Count = (uint)_count, Seed = seed, Format = _format };
-        var client = _clients[(int)((ulong)Interlocked.Increment(ref _nextClient) % (ulong)_clients.Count)];
-        var response = await client.GenerateAsync(request, _deadline, cancellationToken).ConfigureAwait(false);
+        var seed = NextSeed();
+        var request = new GenerateRequest { Model = Model.Name, Count = (uint)Count, Seed = seed, Format = format };
+        var client = clients[NextClient(clients.Count)];
+        var response = await client.GenerateAsync(request, Deadline, cancellationToken).ConfigureAwait(false);
         return response.Images.Count;
+    }
+
+    public override void Dispose()
+    {
+        foreach (var client in clients)
+        {
+            client.Dispose();
+        }
     }
 }

@@ -30,6 +30,13 @@ internal static class BenchCommand
         public Option<string?> Json { get; } = new("--json") { Description = "Also write the report as JSON to this file" };
         public Option<string?> Plot { get; } = new("--plot") { Description = "Draw latency over time and the latency histogram to this PNG" };
         public Option<string?> Ceiling { get; } = new("--ceiling") { Description = "An `--in-process --json` file: print this run's ratio to it" };
+        public Option<string> Protocol { get; } = new Option<string>("--protocol")
+        {
+            HelpName = "gan|oip|rest",
+            Description = "What the load speaks: gan (gan.v1 Generate), oip (Open Inference Protocol ModelInfer over gRPC, on --server) or rest (OIP POST /v2/models/{m}/infer, JSON over HTTP/1.1, on --http)",
+            DefaultValueFactory = _ => "gan",
+        }.AcceptOnlyFromAmong("gan", "oip", "rest");
+        public Option<string?> Http { get; } = new("--http") { Description = "--protocol rest: the server's HTTP/1.1 listener (Http:Urls; default: --server's host, port 8000)" };
         public Option<string?> MetricsUrl { get; } = new("--metrics-url") { Description = "Prometheus endpoint (default: <server>/metrics, else the server host's HTTP listener at :8000 or :9464)" };
         public Option<bool> InProcess { get; } = new("--in-process") { Description = "Run --model-dir straight in ONNX Runtime, no server (the ceiling)" };
         public Option<string?> ModelDirectory { get; } = new("--model-dir") { Description = "In-process: the model folder (gan.json + ONNX)" };
@@ -40,7 +47,7 @@ internal static class BenchCommand
 
         public IEnumerable<Option> All =>
         [
-            Model, Duration, Warmup, Concurrency, Rate, Connections, MaxInFlight, Count, Format, Seed, Json, Plot, Ceiling, MetricsUrl,
+            Model, Protocol, Http, Duration, Warmup, Concurrency, Rate, Connections, MaxInFlight, Count, Format, Seed, Json, Plot, Ceiling, MetricsUrl,
             InProcess, ModelDirectory, Batches, Provider, Threads, Spinning,
         ];
     }
@@ -109,9 +116,7 @@ internal static class BenchCommand
         var model = await ModelLookup.GetAsync(control, modelName, cancellationToken).ConfigureAwait(false);
 
         // The load itself is not retried: every failure must show up in the report.
-        var loadClients = Enumerable.Range(0, parse.GetValue(o.Connections)).Select(_ => connection.CreateClient(parse, retries: false)).ToArray();
-        using var disposeClients = new CompositeDisposable(loadClients);
-        var target = new BenchTarget(loadClients, model, parse.GetValue(o.Count), parse.GetValue(o.Format), clientOptions.UnaryDeadline ?? TimeSpan.FromSeconds(30), parse.GetValue(o.Seed));
+        using var target = CreateTarget(connection, parse, o, model, clientOptions);
         IReadOnlyList<Uri> metricsCandidates = parse.GetValue(o.MetricsUrl) is not { } url ? ServerMetricsScraper.DefaultCandidates(clientOptions.Address)
             : Uri.TryCreate(url, UriKind.Absolute, out var parsed) && parsed.Scheme is "http" or "https" ? [parsed]
             : throw new CliException($"--metrics-url: '{url}' is not an http:// or https:// address.");
@@ -128,7 +133,7 @@ internal static class BenchCommand
         // Read even when interrupted: the partial report is still worth printing.
         var after = await metrics.ScrapeAsync(CancellationToken.None).ConfigureAwait(false);
 
-        var report = BenchReport.Create(control.Address, model, target, settings, loadClients.Length, parse.GetValue(o.Format), parse.GetValue(o.Count), result, metrics.Url, before, after, ceiling);
+        var report = BenchReport.Create(target.Address, model, target, settings, parse.GetValue(o.Connections), parse.GetValue(o.Format), parse.GetValue(o.Count), result, metrics.Url, before, after, ceiling);
         BenchReportPrinter.Print(host.Console, report);
         if (jsonPath is not null)
         {
@@ -152,6 +157,55 @@ internal static class BenchCommand
         }
 
         return ExitCodes.Success;
+    }
+
+    /// <summary>The requests of --protocol, spread over --connections channels (gRPC) or HTTP clients (REST).</summary>
+    private static BenchTarget CreateTarget(ServerConnection connection, ParseResult parse, Options o, ModelInfo model, GanClientOptions clientOptions)
+    {
+        var connections = parse.GetValue(o.Connections);
+        var (count, format, seed) = (parse.GetValue(o.Count), parse.GetValue(o.Format), parse.GetValue(o.Seed));
+        var deadline = clientOptions.UnaryDeadline ?? TimeSpan.FromSeconds(30);
+        var protocol = parse.GetValue(o.Protocol);
+        if (protocol != "rest" && parse.GetValue(o.Http) is not null)
+        {
+            throw new CliException($"--http is the REST address of --protocol rest; --protocol {protocol} sends to --server.");
+        }
+
+        switch (protocol)
+        {
+            case "oip":
+            {
+                OipBench.OutputFor(format, "oip");
+                var channelOptions = connection.CreateOptions(parse, retries: false);
+                var channels = Enumerable.Range(0, connections).Select(_ => GanClient.CreateChannel(channelOptions)).ToArray();
+                return new OipGrpcBenchTarget(channels, clientOptions.Address, model, count, format, deadline, seed);
+            }
+
+            case "rest":
+            {
+                OipBench.OutputFor(format, "rest");
+                var http = RestAddress(parse.GetValue(o.Http), clientOptions.Address);
+                var clients = Enumerable.Range(0, connections).Select(_ => OipRestBenchTarget.CreateClient()).ToArray();
+                return new OipRestBenchTarget(clients, http, clientOptions.ApiKey, model, count, format, deadline, seed);
+            }
+
+            default:
+                return new GanV1BenchTarget(
+                    Enumerable.Range(0, connections).Select(_ => connection.CreateClient(parse, retries: false)).ToArray(), model, count, format, deadline, seed);
+        }
+    }
+
+    /// <summary>--http, or the server's HTTP/1.1 listener at its default port (8000) on --server's host.</summary>
+    private static Uri RestAddress(string? text, Uri server)
+    {
+        if (text is null)
+        {
+            return new UriBuilder(Uri.UriSchemeHttp, server.Host, 8000).Uri;
+        }
+
+        return Uri.TryCreate(text, UriKind.Absolute, out var address) && address.Scheme is "http" or "https" && address.AbsolutePath == "/"
+            ? address
+            : throw new CliException($"--http: '{text}' is not an http:// or https:// address (scheme, host and port, e.g. http://localhost:8000).");
     }
 
     private static async Task<int> RunInProcessAsync(CliHost host, ParseResult parse, Options o, CancellationToken cancellationToken)
@@ -246,18 +300,6 @@ internal static class BenchCommand
         catch (JsonException e)
         {
             throw new CliException($"--ceiling '{path}': not a `gan bench --in-process --json` file: {e.Message}");
-        }
-    }
-
-    /// <summary>Disposes several clients at the end of a scope.</summary>
-    private sealed class CompositeDisposable(IReadOnlyList<IDisposable> items) : IDisposable
-    {
-        public void Dispose()
-        {
-            foreach (var item in items)
-            {
-                item.Dispose();
-            }
         }
     }
 }

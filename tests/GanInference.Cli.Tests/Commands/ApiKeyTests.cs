@@ -14,16 +14,19 @@ public sealed class ApiKeyTests : IAsyncLifetime
     private readonly string _root = Path.Combine(Path.GetTempPath(), "gan-cli-keys-" + Guid.NewGuid().ToString("N"));
     private WebApplication? _app;
     private string _address = string.Empty;
+    private string _httpAddress = string.Empty;
 
     public async Task InitializeAsync()
     {
         TinyModels.WriteRepository(Path.Combine(_root, "models"));
-        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={Path.Combine(_root, "models")}", "--Http:Urls=", "--Models:Watch=false"]);
+        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={Path.Combine(_root, "models")}", "--Http:Urls=http://127.0.0.1:0", "--Models:Watch=false"]);
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Security:ApiKeys:0"] = Key });
         builder.Logging.ClearProviders();
         _app = GanServer.Build(builder);
         await _app.StartAsync();
-        _address = _app.Urls.First();
+        var listeners = _app.Services.GetRequiredService<GanInference.Server.Hosting.ServerListeners>();
+        _address = listeners.GrpcUrls[0];
+        _httpAddress = listeners.HttpUrls[0];
         using var client = new GanClient(new GanClientOptions { Address = new Uri(_address), ApiKey = Key });
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while ((await client.ListModelsAsync()).Count < 2 && DateTime.UtcNow < deadline)
@@ -74,6 +77,27 @@ public sealed class ApiKeyTests : IAsyncLifetime
         Assert.DoesNotContain("Unauthenticated", bench.Output);
         Assert.True(dataset.ExitCode == 0, dataset.ToString());
         Assert.Equal(10, File.ReadAllLines(Path.Combine(folder.Path, "manifest.jsonl")).Length);
+    }
+
+    [Theory]
+    [InlineData("oip")]
+    [InlineData("rest")]
+    public async Task Bench_sends_the_key_over_the_open_inference_protocol(string protocol)
+    {
+        using var folder = new TempFolder();
+        var json = folder.Combine("bench.json");
+
+        string[] http = protocol == "rest" ? ["--http", _httpAddress] : [];
+
+        var bench = await CliRun.InvokeAsync(
+            ["bench", "--server", _address, .. http, "--protocol", protocol, "--api-key", Key, "--model", TinyModels.Unconditional, "--format", "raw-u8",
+             "--duration", "1s", "--warmup", "0s", "--concurrency", "2", "--metrics-url", _httpAddress + "/metrics", "--json", json]);
+
+        Assert.True(bench.ExitCode == 0, bench.ToString());
+        using var report = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(json));
+        var root = report.RootElement;
+        Assert.True(root.GetProperty("failed").GetInt64() == 0, root.GetProperty("errors").ToString());
+        Assert.True(root.GetProperty("images").GetInt64() > 0);
     }
 
     [Fact]

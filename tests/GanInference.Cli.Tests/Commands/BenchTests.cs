@@ -77,6 +77,72 @@ public sealed class BenchTests(ServerFixture server)
         Assert.Equal(50, root.GetProperty("warmupRequests").GetInt64());
     }
 
+    [Theory]
+    [InlineData("gan", "raw-u8", "gan.v1.GanInference/Generate")]
+    [InlineData("oip", "raw-u8", "inference.GRPCInferenceService/ModelInfer")]
+    [InlineData("oip", "png", "inference.GRPCInferenceService/ModelInfer")]
+    [InlineData("rest", "raw-u8", "POST /v2/models/{model}/infer")]
+    [InlineData("rest", "png", "POST /v2/models/{model}/infer")]
+    public async Task Each_protocol_drives_its_surface_and_counts_the_images(string protocol, string format, string rpc)
+    {
+        using var folder = new TempFolder();
+        var json = folder.Combine("bench.json");
+        string[] http = protocol == "rest" ? ["--http", server.HttpAddress] : [];
+
+        var result = await CliRun.InvokeAsync(
+            ["bench", "--server", server.Address, "--metrics-url", server.HttpAddress + "/metrics", .. http, "--protocol", protocol,
+             "--model", TinyModels.Conditional, "--format", format, "--count", "3", "--concurrency", "4", "--connections", "2",
+             "--warmup", "0.3s", "--duration", "1.5s", "--json", json]);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        using var report = JsonDocument.Parse(await File.ReadAllTextAsync(json));
+        var root = report.RootElement;
+        Assert.Equal(protocol, root.GetProperty("protocol").GetString());
+        Assert.Equal(rpc, root.GetProperty("rpc").GetString());
+        Assert.Equal(protocol == "rest" ? server.HttpAddress : server.Address, root.GetProperty("server").GetString());
+        var sent = root.GetProperty("sent").GetInt64();
+        var succeeded = root.GetProperty("succeeded").GetInt64();
+        Assert.True(sent > 5, $"only {sent} requests in 1.5 s");
+        Assert.True(root.GetProperty("failed").GetInt64() == 0, root.GetProperty("errors").ToString());
+        Assert.Equal(sent, succeeded);
+        Assert.Equal(succeeded, root.GetProperty("statusCodes").GetProperty("OK").GetInt64());
+        Assert.Equal(3 * succeeded, root.GetProperty("images").GetInt64());
+        Assert.Contains(rpc, result.Output);
+    }
+
+    [Theory]
+    [InlineData("oip")]
+    [InlineData("rest")]
+    public async Task Oip_protocols_refuse_jpeg_naming_the_option(string protocol)
+    {
+        var result = await CliRun.InvokeAsync(
+            "bench", "--server", server.Address, "--protocol", protocol, "--model", TinyModels.Conditional, "--format", "jpeg", "--duration", "1s");
+
+        Assert.Equal(ExitCodes.BadInput, result.ExitCode);
+        Assert.StartsWith($"--format jpeg: --protocol {protocol} has no such output", result.Error);
+    }
+
+    [Fact]
+    public async Task Rest_failures_are_counted_by_the_grpc_status_they_stand_for()
+    {
+        // Nothing listens on port 1: every request fails to connect, counted as UNAVAILABLE as a gRPC call would be.
+        using var folder = new TempFolder();
+        var json = folder.Combine("bench.json");
+
+        var result = await CliRun.InvokeAsync(
+            "bench", "--server", server.Address, "--http", "http://127.0.0.1:1", "--protocol", "rest", "--model", TinyModels.Conditional,
+            "--format", "raw-u8", "--concurrency", "2", "--warmup", "0s", "--duration", "0.5s", "--metrics-url", server.HttpAddress + "/metrics", "--json", json);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        using var report = JsonDocument.Parse(await File.ReadAllTextAsync(json));
+        var root = report.RootElement;
+        var sent = root.GetProperty("sent").GetInt64();
+        Assert.True(sent > 0);
+        Assert.Equal(sent, root.GetProperty("failed").GetInt64());
+        Assert.Equal(sent, root.GetProperty("statusCodes").GetProperty("UNAVAILABLE").GetInt64());
+        Assert.Contains(root.GetProperty("errors").EnumerateObject(), e => e.Name.Contains("127.0.0.1:1"));
+    }
+
     [Fact]
     public async Task Rate_and_concurrency_together_are_refused()
     {
