@@ -5,6 +5,8 @@
 # throughput ratios OIP gRPC / gan.v1 and REST / gan.v1.
 # ROUNDS (default 2) repeats the three runs on the same server: the first round also warms the JIT (tiered
 # compilation settles over the first 10-20 s under load, docs/performance.md), so the last round is the figure.
+# Odd rounds run gan, oip, rest; even rounds rest, oip, gan, so a slowdown during a round does not always count
+# against the same surfaces.
 # Usage: tools/bench/protocols.sh [MODEL] [OUTDIR]   (from the repository root; DURATION, WARMUP, CONCURRENCY, ROUNDS override)
 set -euo pipefail
 model=${1:-dcgan-mnist}
@@ -37,7 +39,8 @@ done
   echo "model=$model concurrency=$concurrency duration=$duration warmup=$warmup rounds=$rounds"; } >"$out/machine.txt"
 
 for round in $(seq 1 "$rounds"); do
-  for protocol in gan oip rest; do
+  order=(gan oip rest); [ $((round % 2)) = 0 ] && order=(rest oip gan)
+  for protocol in "${order[@]}"; do
     extra=(); [ "$protocol" = rest ] && extra=(--http "http://127.0.0.1:$http")
     echo "== round $round: --protocol $protocol"
     $gan bench --protocol "$protocol" --server "http://127.0.0.1:$port" "${extra[@]}" --metrics-url "http://127.0.0.1:$http/metrics" \
