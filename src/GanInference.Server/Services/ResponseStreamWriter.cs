@@ -26,7 +26,7 @@ internal static class ResponseStreamWriter
         callToken.ThrowIfCancellationRequested();
 
         // A JSON-transcoded call (gan.v1 over HTTP/1.1) writes newline-delimited JSON: its writer takes neither write
-        // options nor a token (both throw NotImplementedException there).
+        // options nor a token (the transcoding writer does not support either and throws).
         var grpc = context.GetHttpContext() is not { } http || GrpcTrailersOnlyResponse.IsGrpc(http.Request);
         if (grpc)
         {
