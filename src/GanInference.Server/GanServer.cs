@@ -105,11 +105,9 @@ public static class GanServer
         services.AddOptions<GenerationOptions>().Bind(configuration.GetSection(GenerationOptions.SectionName)).ValidateOnStart();
         services.AddOptions<TranslationOptions>().Bind(configuration.GetSection(TranslationOptions.SectionName)).ValidateOnStart();
         services.AddOptions<ServerLimitsOptions>().Bind(configuration.GetSection(ServerLimitsOptions.SectionName)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<ServerLimitsOptions>, ServerLimitsOptionsValidator>();
         services.AddOptions<ShutdownOptions>().Bind(configuration.GetSection(ShutdownOptions.SectionName)).ValidateOnStart();
         services.AddOptions<SecurityOptions>().Bind(configuration.GetSection(SecurityOptions.SectionName)).ValidateOnStart();
         services.AddOptions<TelemetryOptions>().Bind(configuration.GetSection(TelemetryOptions.SectionName)).ValidateOnStart();
-        services.AddOptions<HttpListenerOptions>().Bind(configuration.GetSection(HttpListenerOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<OptionsValidators>();
         services.AddSingleton<IValidateOptions<ModelRepositoryOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
         services.AddSingleton<IValidateOptions<GenerationOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
@@ -117,7 +115,7 @@ public static class GanServer
         services.AddSingleton<IValidateOptions<ShutdownOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
         services.AddSingleton<IValidateOptions<SecurityOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
         services.AddSingleton<IValidateOptions<TelemetryOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
-        services.AddSingleton<IValidateOptions<HttpListenerOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        services.AddSingleton<IValidateOptions<ServerLimitsOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
 
         // The host waits for the drain, plus a little for the last answers (UNAVAILABLE for calls the drain cut off) to be written.
         services.AddOptions<HostOptions>().Configure<IOptions<ShutdownOptions>>((host, shutdown) =>

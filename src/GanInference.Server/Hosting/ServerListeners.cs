@@ -45,7 +45,7 @@ public sealed class ServerListeners
         return parsed;
     }
 
-    /// <summary>Adds the listeners to Kestrel; the gRPC ones only when Kestrel's own configuration names no endpoints.</summary>
+    /// <summary>Adds the listeners to Kestrel (the caller passes no gRPC addresses when Kestrel's own configuration names endpoints).</summary>
     internal void Configure(KestrelServerOptions kestrel, IReadOnlyList<Uri> grpcUrls, IReadOnlyList<Uri> httpUrls)
     {
         foreach (var uri in grpcUrls)

@@ -32,8 +32,6 @@ internal sealed class OipInference(ModelRepository repository, ImageGenerator ge
     private static readonly string[] PixelOutputs = [OipModel.Image, OipModel.ImageF32, OipModel.Png];
 
     private readonly ServerLimitsOptions _limits = limits.Value;
-    private readonly TranslationBudget _translationBudget = new(
-        limits.Value.MaxPixelsPerRequest, ServerLimitsOptions.MaxPixelsPerRequestKey, limits.Value.MaxSendMessageBytes, ServerLimitsOptions.MaxSendMessageBytesKey);
 
     /// <summary>Runs one inference request.</summary>
     public async Task<ModelInferResponse> InferAsync(ModelInferRequest request, DateTime deadlineUtc, CancellationToken cancellationToken)
@@ -192,10 +190,7 @@ internal sealed class OipInference(ModelRepository repository, ImageGenerator ge
         RequireImages(texts.Length);
         using var target = repository.AcquireText(oip.Name);
         var spec = new TextGenerationSpec { Texts = texts, Count = 1, Seeds = seeds, Seed = seeds.Length == 0 ? 0 : null, Truncation = truncation };
-        var textLimits = new TextRequestLimits(
-            _limits.MaxTextsPerRequest, _limits.MaxTextLength, _limits.MaxImagesPerRequest,
-            ServerLimitsOptions.MaxTextsPerRequestKey, ServerLimitsOptions.MaxTextLengthKey, ServerLimitsOptions.MaxImagesPerRequestKey);
-        var plan = TextGenerationPlan.Create(target, spec, textLimits);
+        var plan = TextGenerationPlan.Create(target, spec, _limits.ToTextLimits(_limits.MaxImagesPerRequest, ServerLimitsOptions.MaxImagesPerRequestKey));
         var encoding = CheckReply(plan.Count, target.Geometry, outputs);
         var images = await CollectAsync(generator.GenerateFromTextAsync(target, plan, encoding, deadlineUtc, cancellationToken)).ConfigureAwait(false);
         return new Result(target.ContentHash, encoding.Format, images.Select(i => i.Data).ToArray(), images.Select(i => i.Seed ?? 0).ToArray(), []);
@@ -233,7 +228,7 @@ internal sealed class OipInference(ModelRepository repository, ImageGenerator ge
         using var lease = repository.Acquire(oip.Name);
         var model = lease.Model;
         var encoding = CheckReply(images.Length, model.Geometry, outputs);
-        var settings = new TranslationSettings(encoding, ResizeBack: false, _limits.MaxInputImagePixels, ServerLimitsOptions.MaxInputImagePixelsKey, _translationBudget);
+        var settings = _limits.ToTranslationSettings(encoding, resizeBack: false);
         var translated = await translator.TranslateAsync(model, images, settings, deadlineUtc, cancellationToken).ConfigureAwait(false);
         return new Result(model.ContentHash, encoding.Format, translated.Select(t => t.Data).ToArray(), [], []);
     }

@@ -1,7 +1,6 @@
 using GanInference.Core.Generation;
 using GanInference.Core.Repository;
 using GanInference.Core.Translation;
-using GanInference.Server.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace GanInference.Server.Options;
@@ -9,6 +8,7 @@ namespace GanInference.Server.Options;
 /// <summary>
 /// Start-up checks of every options class bound from configuration (run by <c>ValidateOnStart</c>): a value out of
 /// range stops the server before it listens, and each failure names its configuration key and the range.
+/// (<c>Http:Urls</c> is checked earlier, when the host is built: <see cref="Hosting.ServerListeners.Parse"/>.)
 /// </summary>
 internal sealed class OptionsValidators :
     IValidateOptions<ModelRepositoryOptions>,
@@ -17,7 +17,7 @@ internal sealed class OptionsValidators :
     IValidateOptions<ShutdownOptions>,
     IValidateOptions<SecurityOptions>,
     IValidateOptions<TelemetryOptions>,
-    IValidateOptions<HttpListenerOptions>
+    IValidateOptions<ServerLimitsOptions>
 {
     public ValidateOptionsResult Validate(string? name, ModelRepositoryOptions options)
     {
@@ -100,17 +100,20 @@ internal sealed class OptionsValidators :
         return failures.Result;
     }
 
-    public ValidateOptionsResult Validate(string? name, HttpListenerOptions options)
+    public ValidateOptionsResult Validate(string? name, ServerLimitsOptions options)
     {
-        try
-        {
-            ServerListeners.Parse(options.Urls, "Http:Urls");
-            return ValidateOptionsResult.Success;
-        }
-        catch (FormatException ex)
-        {
-            return ValidateOptionsResult.Fail(ex.Message);
-        }
+        var failures = new Failures();
+        failures.AtLeast(options.MaxImagesPerRequest, 1, ServerLimitsOptions.MaxImagesPerRequestKey, "images");
+        failures.AtLeast(options.MaxImagesPerStream, 1, ServerLimitsOptions.MaxImagesPerStreamKey, "images");
+        failures.AtLeast(options.MaxImagesPerTranslate, 1, ServerLimitsOptions.MaxImagesPerTranslateKey, "images");
+        failures.AtLeast(options.MaxTextsPerRequest, 1, ServerLimitsOptions.MaxTextsPerRequestKey, "texts");
+        failures.AtLeast(options.MaxTextLength, 1, ServerLimitsOptions.MaxTextLengthKey, "characters");
+        failures.AtLeast(options.MaxInputImagePixels, 1, ServerLimitsOptions.MaxInputImagePixelsKey, "pixels");
+        failures.AtLeast(options.MaxPixelsPerRequest, 1, ServerLimitsOptions.MaxPixelsPerRequestKey, "pixels");
+        failures.AtLeast(options.MaxReceiveMessageBytes, 1, ServerLimitsOptions.MaxReceiveMessageBytesKey, "bytes");
+        failures.AtLeast(options.MaxSendMessageBytes, 1, ServerLimitsOptions.MaxSendMessageBytesKey, "bytes");
+        failures.AtLeast(options.MaxConcurrentCallsPerConnection, 0, ServerLimitsOptions.MaxConcurrentCallsPerConnectionKey, "calls (0: Kestrel's default)");
+        return failures.Result;
     }
 
     private static void CheckBatching(Failures failures, BatchingOverrides batching, string section)

@@ -1,4 +1,6 @@
-using Microsoft.Extensions.Options;
+using GanInference.Core.Imaging;
+using GanInference.Core.TextGeneration;
+using GanInference.Core.Translation;
 
 namespace GanInference.Server.Options;
 
@@ -54,36 +56,13 @@ public sealed class ServerLimitsOptions
 
     /// <summary>Most concurrent calls (HTTP/2 streams) on one connection; 0 keeps Kestrel's default (100).</summary>
     public int MaxConcurrentCallsPerConnection { get; set; }
-}
 
-/// <summary>Checks the limits at start, naming each key that is out of range.</summary>
-internal sealed class ServerLimitsOptionsValidator : IValidateOptions<ServerLimitsOptions>
-{
-    public ValidateOptionsResult Validate(string? name, ServerLimitsOptions options)
-    {
-        var failures = new List<string>();
-        void Positive(long value, string key)
-        {
-            if (value <= 0)
-            {
-                failures.Add($"{key} is {value}; it must be positive");
-            }
-        }
+    /// <summary>What a Translate call (gan.v1 or OIP) runs under: these limits, each with its key for messages.</summary>
+    public TranslationSettings ToTranslationSettings(ImageEncoding encoding, bool resizeBack) => new(
+        encoding, resizeBack, MaxInputImagePixels, MaxInputImagePixelsKey,
+        new TranslationBudget(MaxPixelsPerRequest, MaxPixelsPerRequestKey, MaxSendMessageBytes, MaxSendMessageBytesKey));
 
-        Positive(options.MaxImagesPerRequest, ServerLimitsOptions.MaxImagesPerRequestKey);
-        Positive(options.MaxImagesPerStream, ServerLimitsOptions.MaxImagesPerStreamKey);
-        Positive(options.MaxImagesPerTranslate, ServerLimitsOptions.MaxImagesPerTranslateKey);
-        Positive(options.MaxTextsPerRequest, ServerLimitsOptions.MaxTextsPerRequestKey);
-        Positive(options.MaxTextLength, ServerLimitsOptions.MaxTextLengthKey);
-        Positive(options.MaxInputImagePixels, ServerLimitsOptions.MaxInputImagePixelsKey);
-        Positive(options.MaxPixelsPerRequest, ServerLimitsOptions.MaxPixelsPerRequestKey);
-        Positive(options.MaxReceiveMessageBytes, ServerLimitsOptions.MaxReceiveMessageBytesKey);
-        Positive(options.MaxSendMessageBytes, ServerLimitsOptions.MaxSendMessageBytesKey);
-        if (options.MaxConcurrentCallsPerConnection < 0)
-        {
-            failures.Add($"{ServerLimitsOptions.MaxConcurrentCallsPerConnectionKey} is {options.MaxConcurrentCallsPerConnection}; it must be 0 (Kestrel's default) or more");
-        }
-
-        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-    }
+    /// <summary>What a text-to-image call (gan.v1 or OIP) runs under, with the image limit of its RPC.</summary>
+    public TextRequestLimits ToTextLimits(int maxImages, string maxImagesKey) =>
+        new(MaxTextsPerRequest, MaxTextLength, maxImages, MaxTextsPerRequestKey, MaxTextLengthKey, maxImagesKey);
 }

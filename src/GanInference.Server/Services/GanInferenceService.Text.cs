@@ -12,7 +12,7 @@ internal sealed partial class GanInferenceService
     {
         // The target holds every step it runs for the whole call, even if a reload replaces one meanwhile.
         using var target = AcquireText(request.Model);
-        var plan = TextGenerationPlan.Create(target, ProtoMapper.ToSpec(request), TextLimits(_limits.MaxImagesPerRequest, ServerLimitsOptions.MaxImagesPerRequestKey));
+        var plan = TextGenerationPlan.Create(target, ProtoMapper.ToSpec(request), _limits.ToTextLimits(_limits.MaxImagesPerRequest, ServerLimitsOptions.MaxImagesPerRequestKey));
         var encoding = ProtoMapper.ToEncoding(request.Format, request.JpegQuality);
         CheckUnaryReply(plan.Count, target.Geometry, encoding, "GenerateFromTextStream");
         using var call = servingState.LinkCall(context.CancellationToken);
@@ -24,7 +24,7 @@ internal sealed partial class GanInferenceService
     public override async Task GenerateFromTextStream(GenerateFromTextRequest request, IServerStreamWriter<GeneratedImage> responseStream, ServerCallContext context)
     {
         using var target = AcquireText(request.Model);
-        var plan = TextGenerationPlan.Create(target, ProtoMapper.ToSpec(request), TextLimits(_limits.MaxImagesPerStream, ServerLimitsOptions.MaxImagesPerStreamKey));
+        var plan = TextGenerationPlan.Create(target, ProtoMapper.ToSpec(request), _limits.ToTextLimits(_limits.MaxImagesPerStream, ServerLimitsOptions.MaxImagesPerStreamKey));
         var encoding = ProtoMapper.ToEncoding(request.Format, request.JpegQuality);
         using var call = servingState.LinkCall(context.CancellationToken);
         await WriteAllAsync(generator.GenerateFromTextAsync(target, plan, encoding, context.Deadline, call.Token), responseStream, target.Geometry, request.Format, context, call.Token).ConfigureAwait(false);
@@ -35,7 +35,4 @@ internal sealed partial class GanInferenceService
         RequireModelName(name);
         return repository.AcquireText(name);
     }
-
-    private TextRequestLimits TextLimits(int maxImages, string maxImagesKey) =>
-        new(_limits.MaxTextsPerRequest, _limits.MaxTextLength, maxImages, ServerLimitsOptions.MaxTextsPerRequestKey, ServerLimitsOptions.MaxTextLengthKey, maxImagesKey);
 }

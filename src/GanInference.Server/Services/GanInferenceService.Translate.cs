@@ -97,5 +97,5 @@ internal sealed partial class GanInferenceService
     }
 
     private TranslationSettings ToSettings(ImageFormat format, uint jpegQuality, bool resizeBack) =>
-        new(ProtoMapper.ToEncoding(format, jpegQuality), resizeBack, _limits.MaxInputImagePixels, ServerLimitsOptions.MaxInputImagePixelsKey, _translationBudget);
+        _limits.ToTranslationSettings(ProtoMapper.ToEncoding(format, jpegQuality), resizeBack);
 }

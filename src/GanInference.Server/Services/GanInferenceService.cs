@@ -21,8 +21,6 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
     : Api.V1.GanInference.GanInferenceBase
 {
     private readonly ServerLimitsOptions _limits = limits.Value;
-    private readonly TranslationBudget _translationBudget = new(
-        limits.Value.MaxPixelsPerRequest, ServerLimitsOptions.MaxPixelsPerRequestKey, limits.Value.MaxSendMessageBytes, ServerLimitsOptions.MaxSendMessageBytesKey);
 
     public override Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
     {
