@@ -11,6 +11,7 @@ using GanInference.Server.Hosting;
 using GanInference.Server.OpenInference;
 using GanInference.Server.Rest;
 using GanInference.Server.Options;
+using GanInference.Server.Playground;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Grpc.AspNetCore.Server;
 using Microsoft.Extensions.Options;
@@ -74,6 +75,7 @@ public static class GanServer
     public static WebApplication Build(WebApplicationBuilder builder)
     {
         var app = builder.Build();
+        app.UsePlaygroundFiles(); // the page itself needs no key: it asks for one (docs/playground.md)
         app.UseMiddleware<ApiKeyMiddleware>();
         app.UseOpenTelemetryPrometheusScrapingEndpoint(
             meterProvider: null,
@@ -84,6 +86,7 @@ public static class GanServer
         app.UseMiddleware<RequestMessageGuard>();
         app.UseGanV1JsonOnHttpListener();
         app.MapGanV1OpenApi();
+        app.UsePlaygroundSamples();
         app.MapGrpcService<GanInferenceService>();
         app.MapGrpcService<GanAdminService>();
         app.MapGrpcService<ServingHealthService>();
@@ -108,6 +111,7 @@ public static class GanServer
         services.AddOptions<ShutdownOptions>().Bind(configuration.GetSection(ShutdownOptions.SectionName)).ValidateOnStart();
         services.AddOptions<SecurityOptions>().Bind(configuration.GetSection(SecurityOptions.SectionName)).ValidateOnStart();
         services.AddOptions<TelemetryOptions>().Bind(configuration.GetSection(TelemetryOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<PlaygroundOptions>().Bind(configuration.GetSection(PlaygroundOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<OptionsValidators>();
         services.AddSingleton<IValidateOptions<ModelRepositoryOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
         services.AddSingleton<IValidateOptions<GenerationOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
