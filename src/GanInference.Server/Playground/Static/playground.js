@@ -243,8 +243,8 @@ function renderModels() {
     if (model.pipelineSteps?.length) {
       add('Pipeline', model.pipelineSteps.join(' → '));
     }
-    const b = model.batching ?? {};
-    add('Batching', `up to ${b.maxBatchSize ?? '?'} a batch, waits ${b.maxQueueDelayMs ?? 0} ms, queue ${b.maxQueueSize ?? '?'}${b.preferredBatchSizes?.length ? `, preferred ${b.preferredBatchSizes.join('/')}` : ''}`);
+    const b = model.batching;
+    add('Batching', b && `up to ${b.maxBatchSize ?? '?'} a batch, waits ${b.maxQueueDelayMs ?? 0} ms, queue ${b.maxQueueSize ?? '?'}${b.preferredBatchSizes?.length ? `, preferred ${b.preferredBatchSizes.join('/')}` : ''}`);
     add('Runs on', model.executionProvider);
     add('Weights', model.contentHash);
     card.append(facts);
@@ -834,7 +834,7 @@ function wire() {
   const slider = (id) => {
     const update = () => {
       const v = Number($(id).value);
-      $(`${id}-value`).textContent = v > 0 ? v.toFixed(2) : 'model default';
+      $(`${id}-value`).textContent = v > 0 ? `= ${v.toFixed(2)}` : "(the model's default)";
     };
     $(id).addEventListener('input', update);
     update();
