@@ -107,7 +107,7 @@ public sealed class PlaygroundTests(ShippedModelsFixture fixture) : IClassFixtur
         await Expect(page.Locator("article.card[data-model='stackgan-digits']")).ToContainTextAsync("stackgan-digits-stage1 → stackgan-digits-stage2");
         await page.Locator("article.card[data-model='cdcgan-mnist'] details").First.Locator("summary").ClickAsync();
         await Expect(page.Locator("article.card[data-model='cdcgan-mnist'] details").First).ToContainTextAsync("frechetDistance");
-        await Browser.ScreenshotAsync(page, "models");
+        await Browser.ScreenshotAsync(page, "models", fullPage: false);
         AssertNoScriptErrors(page);
     }
 
@@ -322,6 +322,8 @@ public sealed class PlaygroundTests(ShippedModelsFixture fixture) : IClassFixtur
         var view = page.Locator("#view-live");
         await view.GetByLabel("Poll every (seconds)").FillAsync("0.5");
         await view.GetByLabel("Poll every (seconds)").DispatchEventAsync("change");
+        await view.GetByLabel("Show the last (minutes)").FillAsync("1");
+        await view.GetByLabel("Show the last (minutes)").DispatchEventAsync("change");
         await Expect(page.Locator("#live-status")).ToContainTextAsync("points");
 
         var cli = new ProcessStartInfo("dotnet")
@@ -353,7 +355,6 @@ public sealed class PlaygroundTests(ShippedModelsFixture fixture) : IClassFixtur
             Assert.True(double.TryParse(batch, System.Globalization.CultureInfo.InvariantCulture, out var size) && size >= 1, $"batch size '{batch}'");
             Assert.True(int.Parse(await page.Locator("#chart-throughput").GetAttributeAsync("data-points") ?? "0", System.Globalization.CultureInfo.InvariantCulture) > 0);
             Assert.True(double.Parse(await page.Locator("#chart-throughput").GetAttributeAsync("data-max") ?? "0", System.Globalization.CultureInfo.InvariantCulture) > 1);
-            await Browser.ScreenshotAsync(page, "live");
         }
         finally
         {
@@ -362,6 +363,13 @@ public sealed class PlaygroundTests(ShippedModelsFixture fixture) : IClassFixtur
                 bench.Kill(entireProcessTree: true);
             }
         }
+
+        // After the run: the whole run on the charts, and the rate back to 0.
+        await page.WaitForFunctionAsync(
+            "() => document.querySelector(\"#live-table tr[data-model='dcgan-mnist'] td[data-metric='throughput']\")?.textContent === '0.0'",
+            null,
+            new() { Timeout = 15_000, PollingInterval = 100 });
+        await Browser.ScreenshotAsync(page, "live");
 
         Assert.True(bench.ExitCode == 0, $"gan bench exited {bench.ExitCode}:\n{await output}\n{await errors}");
         AssertNoScriptErrors(page);

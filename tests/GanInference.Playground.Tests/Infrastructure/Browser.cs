@@ -62,8 +62,8 @@ internal sealed class Browser : IAsyncDisposable
     /// <summary>Script errors and console errors of a page opened with <see cref="OpenAsync"/>.</summary>
     public static System.Collections.Concurrent.ConcurrentDictionary<IPage, List<string>> PageErrors { get; } = new();
 
-    public static async Task ScreenshotAsync(IPage page, string name) =>
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, name + ".png"), FullPage = true });
+    public static async Task ScreenshotAsync(IPage page, string name, bool fullPage = true) =>
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, name + ".png"), FullPage = fullPage });
 
     public async ValueTask DisposeAsync()
     {

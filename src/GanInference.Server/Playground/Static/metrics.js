@@ -154,8 +154,11 @@ export function drawChart(canvas, series, now, windowMs, unit) {
     g.stroke();
     g.fillText(formatTick((max * i) / 4), 2, y + 4);
   }
+  g.textAlign = 'left';
   g.fillText(`−${Math.round(windowMs / 60000)} min`, left, height - 4);
-  g.fillText(`now${unit ? ` (${unit})` : ''}`, right - 60, height - 4);
+  g.textAlign = 'right';
+  g.fillText(unit ? `now · ${unit}` : 'now', right, height - 4);
+  g.textAlign = 'left';
   const x = (t) => left + ((right - left) * (t - (now - windowMs))) / windowMs;
   const y = (v) => bottom - ((bottom - top) * v) / max;
   for (const s of series) {
@@ -164,6 +167,7 @@ export function drawChart(canvas, series, now, windowMs, unit) {
     g.setLineDash(s.dashed ? [5, 4] : []);
     g.beginPath();
     let pen = false;
+    let last = null;
     for (const p of s.points) {
       if (p.t < now - windowMs || p.v === null) {
         pen = false;
@@ -175,8 +179,17 @@ export function drawChart(canvas, series, now, windowMs, unit) {
         g.moveTo(x(p.t), y(p.v));
         pen = true;
       }
+      last = p;
     }
     g.stroke();
+    // The newest value as a dot, so a series of one point shows too.
+    if (last) {
+      g.setLineDash([]);
+      g.fillStyle = s.colour;
+      g.beginPath();
+      g.arc(x(last.t), y(last.v), s.dashed ? 2.5 : 3.5, 0, 2 * Math.PI);
+      g.fill();
+    }
   }
   canvas.dataset.points = String(count);
   canvas.dataset.max = String(max);
