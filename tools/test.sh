@@ -9,6 +9,8 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 # Debian packages the tests use, keyed by the command or module that proves each is present.
 missing=()
 /usr/bin/python3 -c "import onnx" 2>/dev/null || missing+=(python3-onnx)
+# The playground's browser tests drive Debian's Chromium through Playwright (its own browser download needs the internet).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "tools/test.sh: the tests need the Debian packages: ${missing[*]} (run as root, or apt-get install them first)" >&2
