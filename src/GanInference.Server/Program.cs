@@ -11,7 +11,7 @@ try
     // Checked here, before the host starts, so a bad value is one line on stderr, not a logged stack trace.
     app.Services.GetService<IStartupValidator>()?.Validate();
 }
-catch (Exception ex) when (ex is OptionsValidationException or FormatException)
+catch (Exception ex) when (ex is OptionsValidationException or FormatException || IsUnconvertibleValue(ex))
 {
     await Console.Error.WriteLineAsync($"gan-server: configuration refused: {ex.Message}");
     return 2;
@@ -33,3 +33,8 @@ await using (app)
 }
 
 return 0;
+
+// The configuration binder's error for a value of the wrong type ("Failed to convert configuration value 'maybe' at
+// 'Playground:Enabled' to type 'System.Boolean'."): it names the key and the value, so it is a refusal like the others.
+static bool IsUnconvertibleValue(Exception ex) =>
+    ex is InvalidOperationException && ex.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal);
