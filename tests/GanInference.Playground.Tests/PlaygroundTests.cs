@@ -105,6 +105,8 @@ public sealed class PlaygroundTests(ShippedModelsFixture fixture) : IClassFixtur
 
         await Expect(page.Locator("article.card[data-model='cdcgan-mnist']")).ToContainTextAsync("0, 1, 2, 3, 4, 5, 6, 7, 8, 9");
         await Expect(page.Locator("article.card[data-model='stackgan-digits']")).ToContainTextAsync("stackgan-digits-stage1 → stackgan-digits-stage2");
+        var stackgan = listed.Models.Single(m => m.Name == "stackgan-digits");
+        await Expect(page.Locator("article.card[data-model='stackgan-digits']")).ToContainTextAsync($"{stackgan.Vocabulary.Count - 1} words, up to {stackgan.MaxTextTokens} a caption");
         await page.Locator("article.card[data-model='cdcgan-mnist'] details").First.Locator("summary").ClickAsync();
         await Expect(page.Locator("article.card[data-model='cdcgan-mnist'] details").First).ToContainTextAsync("frechetDistance");
         await Browser.ScreenshotAsync(page, "models", fullPage: false);
@@ -270,7 +272,12 @@ public sealed class PlaygroundTests(ShippedModelsFixture fixture) : IClassFixtur
         await view.GetByLabel("Model", new() { Exact = true }).SelectOptionAsync("pix2pix-outline2digit");
         await Expect(page.Locator("#tr-expects")).ToContainTextAsync("takes 64×64, grey images");
         var outline = Path.Combine(Repository.Root, "examples", "outlines", "test-00002-9.png");
-        await page.Locator("#tr-file").SetInputFilesAsync(outline);
+        // Dropped on the drop zone, as a person would drag it from a file manager.
+        var dropped = await page.EvaluateHandleAsync(
+            "b64 => { const dt = new DataTransfer(); dt.items.add(new File([Uint8Array.from(atob(b64), c => c.charCodeAt(0))], 'test-00002-9.png', { type: 'image/png' })); return dt; }",
+            Convert.ToBase64String(await File.ReadAllBytesAsync(outline)));
+        await page.Locator("#tr-drop").DispatchEventAsync("drop", new Dictionary<string, object> { ["dataTransfer"] = dropped });
+        await Expect(page.Locator("#tr-drop")).ToContainTextAsync("test-00002-9.png (1.4 KiB)");
         await Expect(page.Locator("#tr-input")).ToBeVisibleAsync();
         await view.GetByRole(AriaRole.Button, new() { Name = "Translate" }).ClickAsync();
         await Expect(page.Locator("#tr-output")).ToBeVisibleAsync();

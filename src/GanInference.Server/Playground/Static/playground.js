@@ -257,6 +257,15 @@ function renderModels() {
       card.append(quality);
     }
     const rest = Object.fromEntries(Object.entries(provenance).filter(([k]) => k !== 'metrics'));
+    if (model.vocabulary?.length) {
+      const words = document.createElement('details');
+      words.innerHTML = '<summary>Vocabulary</summary>';
+      const list = document.createElement('p');
+      list.className = 'vocabulary';
+      list.textContent = model.vocabulary.slice(1).join(' ');
+      words.append(list);
+      card.append(words);
+    }
     if (Object.keys(rest).length) {
       const origin = document.createElement('details');
       origin.innerHTML = '<summary>Provenance</summary>';
