@@ -40,7 +40,7 @@ public sealed class PlaygroundFailureTests(BrowserFixture fixture) : IClassFixtu
         await page.GetByRole(AriaRole.Button, new() { Name = "Use this key" }).ClickAsync();
         await Expect(dialog).ToBeHiddenAsync();
         await Expect(page.Locator("#models-list article.card")).ToHaveCountAsync(8);
-        await Expect(page.Locator("article.card[data-model='dcgan-mnist'] img.samples")).ToHaveJSPropertyAsync("complete", true);
+        await page.WaitForFunctionAsync("() => document.querySelector(\"article.card[data-model='dcgan-mnist'] img.samples\")?.naturalWidth > 0");
 
         // Generate with the key remembered: no second prompt, and every call after the key carried it.
         await page.GotoAsync($"{server.HttpAddress}/#generate");

@@ -98,9 +98,10 @@ public sealed class PlaygroundTests(ShippedModelsFixture fixture) : IClassFixtur
             var card = page.Locator($"article.card[data-model='{model.Name}']");
             await Expect(card).ToContainTextAsync(model.ContentHash);
             await Expect(card).ToContainTextAsync($"{model.Width}×{model.Height}");
-            var samples = card.Locator("img.samples");
-            await Expect(samples).ToHaveJSPropertyAsync("complete", true);
-            Assert.True(await samples.EvaluateAsync<int>("img => img.naturalWidth") > 0, $"{model.Name}: samples.png did not load");
+            // The page fetches samples.png (with the key, when there is one) and shows it from a blob: wait until it is decoded.
+            await page.WaitForFunctionAsync(
+                "name => { const img = document.querySelector(`article.card[data-model='${name}'] img.samples`); return img && img.complete && img.naturalWidth > 0; }",
+                model.Name);
         }
 
         await Expect(page.Locator("article.card[data-model='cdcgan-mnist']")).ToContainTextAsync("0, 1, 2, 3, 4, 5, 6, 7, 8, 9");
