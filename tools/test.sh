@@ -34,12 +34,15 @@ for check in tools/ci/checks/*.sh; do
   bash "$check"
 done
 
+# A log of its own: two runs on one machine must not read each other's summary.
+log=$(mktemp /tmp/gan-test.XXXXXX.log)
+trap 'rm -f "$log"' EXIT
 set +e
-dotnet test GanInference.sln "$@" 2>&1 | tee /tmp/gan-test.log
+dotnet test GanInference.sln "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 
 # One summary line over all test assemblies.
 awk '/Passed!|Failed!/ { for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
-     END { gsub(",", "", p); printf "Tests: %d passed, %d failed, %d skipped\n", p, f, s }' /tmp/gan-test.log
+     END { gsub(",", "", p); printf "Tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
 exit "$status"
