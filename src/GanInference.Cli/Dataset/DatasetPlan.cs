@@ -6,11 +6,17 @@ namespace GanInference.Cli.Dataset;
 /// The images of a dataset as a pure function of its <see cref="DatasetSpec"/>: item i has seed
 /// <c>seed + i</c>, and its label is <c>i / perClass</c> (per-class mode) or <c>seed mod classes</c>
 /// (count mode, the server's own default). Files sit in one folder per class (the ImageFolder layout).
+/// A text-conditional dataset has caption <c>i / count</c> and seed <c>seed + i</c> (the server's own text-major
+/// order), in one folder per caption (<c>text-000000</c>, ...); an image-to-image one has item i = source file i,
+/// written at the same relative path (under <c>images/</c> when the source file sits at the top of --in).
 /// </summary>
 internal sealed class DatasetPlan
 {
     /// <summary>The folder of an unconditional model's images (ImageFolder needs one class folder).</summary>
     public const string UnlabeledFolder = "unlabeled";
+
+    /// <summary>The folder of image-to-image outputs whose source sits at the top of --in.</summary>
+    public const string ImagesFolder = "images";
 
     private readonly DatasetSpec _spec;
     private readonly string[] _folders;
@@ -20,7 +26,12 @@ internal sealed class DatasetPlan
     {
         _spec = spec;
         _extension = extension;
-        _folders = ClassFolders(spec.Classes);
+        _folders = spec.Kind switch
+        {
+            DatasetKind.Text => [.. Enumerable.Range(0, spec.Captions!.Count).Select(TextFolder)],
+            DatasetKind.Image => [.. spec.Sources!.Select(ImageFile).Select(f => Path.GetDirectoryName(f)!.Replace('\\', '/')).Distinct(StringComparer.Ordinal)],
+            _ => ClassFolders(spec.Classes),
+        };
     }
 
     public int Total => _spec.Total;
@@ -33,6 +44,22 @@ internal sealed class DatasetPlan
         {
             ArgumentOutOfRangeException.ThrowIfNegative(index);
             ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Total);
+            if (_spec.Kind == DatasetKind.Image)
+            {
+                var source = _spec.Sources![index];
+                return new DatasetItem(index, null, null, null, ImageFile(source)) { Source = source };
+            }
+
+            if (_spec.Kind == DatasetKind.Text)
+            {
+                var text = index / _spec.Count;
+                var textSeed = unchecked(_spec.Seed + (ulong)index);
+                return new DatasetItem(index, textSeed, null, null, string.Create(CultureInfo.InvariantCulture, $"{TextFolder(text)}/{textSeed:D8}{_extension}"))
+                {
+                    Caption = _spec.Captions![text],
+                };
+            }
+
             var seed = unchecked(_spec.Seed + (ulong)index);
             int? label = _spec.Classes.Count == 0 ? null
                 : _spec.PerClass > 0 ? index / _spec.PerClass
@@ -41,6 +68,15 @@ internal sealed class DatasetPlan
             var file = string.Create(CultureInfo.InvariantCulture, $"{folder}/{seed:D8}{_extension}");
             return new DatasetItem(index, seed, label, label is { } c ? _spec.Classes[c] : null, file);
         }
+    }
+
+    private static string TextFolder(int text) => string.Create(CultureInfo.InvariantCulture, $"text-{text:D6}");
+
+    /// <summary>Where the translation of <paramref name="source"/> goes: its path with the dataset's extension, never at the top.</summary>
+    private string ImageFile(string source)
+    {
+        var file = Path.ChangeExtension(source, _extension);
+        return file.Contains('/', StringComparison.Ordinal) ? file : $"{ImagesFolder}/{file}";
     }
 
     /// <summary>File-system-safe, distinct folder names for the class names.</summary>
@@ -65,4 +101,9 @@ internal sealed class DatasetPlan
     }
 }
 
-internal readonly record struct DatasetItem(int Index, ulong Seed, int? Label, string? ClassName, string File);
+internal readonly record struct DatasetItem(int Index, ulong? Seed, int? Label, string? ClassName, string File)
+{
+    public string? Caption { get; init; }
+
+    public string? Source { get; init; }
+}
