@@ -34,14 +34,30 @@ internal static class DatasetCommand
         var perClass = new Option<int>("--per-class") { Description = "Images per class (class-conditional models)" };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the first image; image i uses seed+i", DefaultValueFactory = _ => 0 };
         var truncation = new Option<float?>("--truncation") { Description = "Truncate latents to [-t, t] (default: the model's)" };
-        var format = CliOptions.Format("Image file format", ImageFormat.Png, "png", "jpeg");
+        var format = new Option<string>("--format")
+        {
+            HelpName = "png|jpeg|webdataset|parquet",
+            Description = "png / jpeg files in class folders, or PNG images packed into tar files (webdataset) or Parquet files of about --shard-size MB",
+            DefaultValueFactory = _ => "png",
+        };
+        format.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string>() is { } value && value is not ("png" or "jpeg" or DatasetPacks.WebDataset or DatasetPacks.Parquet))
+            {
+                result.AddError($"--format must be one of png, jpeg, webdataset, parquet, not '{value}'.");
+            }
+        });
+        var shardSize = new Option<double?>("--shard-size")
+        {
+            Description = FormattableString.Invariant($"webdataset / parquet: about this many MB per file (default {DatasetPacks.DefaultSizeMb})"),
+        };
         var texts = new TextSelection();
         var input = new Option<string?>("--in", "-i") { Description = "Image-to-image models: folder of PNG/JPEG source images, searched recursively; one image each" };
         var shardIndex = new Option<int?>("--shard-index") { Description = $"Write only shard I of the plan (0-based; default ${IndexVariable})" };
         var shardCount = new Option<int?>("--shard-count") { Description = $"Number of shards the plan is split into (default ${CountVariable}); join them with `gan dataset merge`" };
 
         var command = new Command("dataset", "Generate an augmentation dataset (ImageFolder layout + CSV/JSONL manifest); rerun to resume; shard it over several processes.");
-        foreach (var option in new Option[] { model, output, count, perClass, seed, truncation, format, texts.Texts, texts.TextsFile, input, shardIndex, shardCount })
+        foreach (var option in new Option[] { model, output, count, perClass, seed, truncation, format, shardSize, texts.Texts, texts.TextsFile, input, shardIndex, shardCount })
         {
             command.Options.Add(option);
         }
@@ -66,10 +82,21 @@ internal static class DatasetCommand
                 throw new CliException($"--truncation must be 0 or a positive number, not {t}.");
             }
 
+            var formatName = parse.GetValue(format)!;
+            var imageFormat = DatasetPacks.ImageFormatOf(formatName);
+            var packed = DatasetPacks.IsPacked(formatName);
+            var sizeMb = parse.GetValue(shardSize);
+            if (sizeMb is { } size && (!packed || !(size > 0) || double.IsInfinity(size) || size > 1_000_000))
+            {
+                throw new CliException(packed
+                    ? FormattableString.Invariant($"--shard-size {size}: give a file size in MB, more than 0 and at most 1000000.")
+                    : $"--shard-size sizes the files of --format webdataset or parquet; --format {formatName} writes one file per image.");
+            }
+
             var shard = ResolveShard(parse, shardIndex, shardCount, host.Environment);
             var sourceRoot = parse.GetValue(input) is { } inputPath ? Path.GetFullPath(inputPath) : null;
             var captions = texts.IsGiven(parse) ? await texts.ReadAsync(parse, cancellationToken).ConfigureAwait(false) : null;
-            var sources = sourceRoot is null ? null : ListSources(sourceRoot, parse.GetValue(format));
+            var sources = sourceRoot is null ? null : ListSources(sourceRoot, imageFormat);
             if (captions is not null && sources is not null)
             {
                 throw new CliException("--texts/--texts-file and --in are exclusive: captions drive a text-conditional model, --in an image-to-image one.");
@@ -88,8 +115,10 @@ internal static class DatasetCommand
                     Count = countValue,
                     Seed = parse.GetValue(seed),
                     Truncation = parse.GetValue(truncation),
-                    Format = ValueParsers.FormatName(parse.GetValue(format)),
+                    Format = formatName,
                     Classes = [.. info.Classes],
+                    ShardSizeMb = packed ? sizeMb ?? DatasetPacks.DefaultSizeMb : null,
+                    ImagesPerFile = packed ? DatasetPacks.ImagesPerFile(formatName, sizeMb ?? DatasetPacks.DefaultSizeMb, info.Width, info.Height, info.Channels) : 0,
                 };
                 spec = info.Kind switch
                 {
@@ -97,12 +126,15 @@ internal static class DatasetCommand
                     ModelKind.ImageToImage => ForImages(spec, info, sourceRoot, sources, captions is not null, parse, count, perClass, seed, truncation),
                     _ => ForSeeds(spec, info, captions is not null, sources is not null),
                 };
-                if (!shard.IsWhole && shard.Count > spec.Total)
+                var units = new DatasetPlan(spec, OutputFiles.Extension(imageFormat)).Units;
+                if (!shard.IsWhole && shard.Count > units)
                 {
-                    throw new CliException($"{ShardCountSource(parse, shardCount, shard.Count)} is more than the {spec.Total} images of this dataset: some shards would be empty; use at most {spec.Total} shards.");
+                    throw new CliException(packed
+                        ? FormattableString.Invariant($"{ShardCountSource(parse, shardCount, shard.Count)} is more than the {units} {formatName} files of this dataset ({spec.ImagesPerFile} images each, from --shard-size {spec.ShardSizeMb}): some shards would be empty; use at most {units} shards or a smaller --shard-size.")
+                        : $"{ShardCountSource(parse, shardCount, shard.Count)} is more than the {spec.Total} images of this dataset: some shards would be empty; use at most {spec.Total} shards.");
                 }
 
-                var generator = new DatasetGenerator(client, spec, parse.GetValue(format), root, shard, sourceRoot);
+                var generator = new DatasetGenerator(client, spec, imageFormat, root, shard, sourceRoot);
                 return await generator.RunAsync(host.Console, cancellationToken).ConfigureAwait(false);
             }
             finally

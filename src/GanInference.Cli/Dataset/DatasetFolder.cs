@@ -28,12 +28,12 @@ internal sealed class DatasetFolder : IDisposable
 
     private readonly StreamWriter _jsonl;
     private readonly StreamWriter? _csv;
-    private readonly DatasetKind _kind;
+    private readonly DatasetSpec _spec;
 
-    private DatasetFolder(string root, DatasetKind kind, BitArray complete, int completeCount, StreamWriter jsonl, StreamWriter? csv)
+    private DatasetFolder(string root, DatasetSpec spec, BitArray complete, int completeCount, StreamWriter jsonl, StreamWriter? csv)
     {
         Root = root;
-        _kind = kind;
+        _spec = spec;
         Complete = complete;
         CompleteCount = completeCount;
         _jsonl = jsonl;
@@ -48,13 +48,13 @@ internal sealed class DatasetFolder : IDisposable
     /// <summary>Complete images of this run's part of the plan.</summary>
     public int CompleteCount { get; private set; }
 
-    /// <summary>The CSV manifest's header for a kind of dataset: captions and sources get a column of their own.</summary>
-    public static string CsvHeaderFor(DatasetKind kind) => kind switch
+    /// <summary>The CSV manifest's header for a dataset: captions, sources and packed files' keys get a column of their own.</summary>
+    public static string CsvHeaderFor(DatasetSpec spec) => spec.Kind switch
     {
         DatasetKind.Text => CsvHeader + ",caption",
         DatasetKind.Image => CsvHeader + ",source",
         _ => CsvHeader,
-    };
+    } + (spec.ImagesPerFile > 0 ? ",key" : string.Empty);
 
     /// <summary>
     /// Opens (resuming) or starts a dataset, or one shard of it, in <paramref name="root"/>; refuses, touching
@@ -70,7 +70,7 @@ internal sealed class DatasetFolder : IDisposable
                 $"'{root}' holds the manifests of a sharded run ({Path.GetFileName(shardManifests[0])}, ...): run `gan dataset merge --out {root}` once every shard is complete, or rerun the missing shard with --shard-index/--shard-count.");
         }
 
-        var (start, end) = (shard.Start(plan.Total), shard.End(plan.Total));
+        var (start, end) = plan.Range(shard);
         foreach (var folder in plan.Folders)
         {
             Directory.CreateDirectory(Path.Combine(root, folder));
@@ -85,22 +85,26 @@ internal sealed class DatasetFolder : IDisposable
         }
 
         var entries = ReadCompleteEntries(root, spec, plan, sources, start, end, out _);
+        if (plan.IsPacked)
+        {
+            entries = DropIncompleteFiles(root, plan, entries, start, end);
+        }
+
         var complete = new BitArray(plan.Total);
         foreach (var entry in entries)
         {
             complete[entry.Index] = true;
         }
 
-        var kind = spec.Kind;
         if (shard.IsWhole)
         {
-            RewriteManifests(root, kind, entries);
-            return new DatasetFolder(root, kind, complete, entries.Count, OpenAppend(Path.Combine(root, JsonlName)), OpenAppend(Path.Combine(root, CsvName)));
+            RewriteManifests(root, spec, entries);
+            return new DatasetFolder(root, spec, complete, entries.Count, OpenAppend(Path.Combine(root, JsonlName)), OpenAppend(Path.Combine(root, CsvName)));
         }
 
         var own = Path.Combine(root, shard.ManifestName);
         ReplaceText(own, JsonlText(entries));
-        return new DatasetFolder(root, kind, complete, entries.Count, OpenAppend(own), csv: null);
+        return new DatasetFolder(root, spec, complete, entries.Count, OpenAppend(own), csv: null);
     }
 
     /// <summary>
@@ -140,6 +144,24 @@ internal sealed class DatasetFolder : IDisposable
     /// <summary>Removes temporary files an interrupted run left: all of them for a whole run, only its own part's for a shard (the others may be running).</summary>
     private static void RemoveLeftovers(string root, DatasetPlan plan, DatasetShard shard, int start, int end)
     {
+        if (plan.IsPacked)
+        {
+            for (var file = start == end ? 0 : start / PerFile(plan); start < end && file <= (end - 1) / PerFile(plan); file++)
+            {
+                File.Delete(Path.Combine(root, plan.FileName(file) + OutputFiles.TemporarySuffix));
+            }
+
+            if (shard.IsWhole)
+            {
+                foreach (var leftover in Directory.EnumerateFiles(root, DatasetPacks.FilePrefix + "*" + OutputFiles.TemporarySuffix))
+                {
+                    File.Delete(leftover);
+                }
+            }
+
+            return;
+        }
+
         HashSet<string>? mine = null;
         foreach (var folder in plan.Folders)
         {
@@ -159,6 +181,53 @@ internal sealed class DatasetFolder : IDisposable
         }
     }
 
+    private static int PerFile(DatasetPlan plan) => plan.FileItems(0).End - plan.FileItems(0).Start is var n && n > 0 ? n : 1;
+
+    /// <summary>
+    /// A packed file is complete only with a manifest line for each of its images: a file renamed into place by a
+    /// run killed before its lines were written is removed and made again (the same bytes).
+    /// </summary>
+    private static List<DatasetEntry> DropIncompleteFiles(string root, DatasetPlan plan, List<DatasetEntry> entries, int start, int end)
+    {
+        var byFile = entries.GroupBy(e => e.File).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var incomplete = new HashSet<string>(StringComparer.Ordinal);
+        for (var file = 0; file < plan.FileCount; file++)
+        {
+            var (first, last) = plan.FileItems(file);
+            if (last <= start || first >= end)
+            {
+                continue;
+            }
+
+            var name = plan.FileName(file);
+            if (File.Exists(Path.Combine(root, name)) && byFile.GetValueOrDefault(name) != last - first)
+            {
+                File.Delete(Path.Combine(root, name));
+                incomplete.Add(name);
+            }
+        }
+
+        return incomplete.Count == 0 ? entries : entries.Where(e => !incomplete.Contains(e.File)).ToList();
+    }
+
+    /// <summary>
+    /// Renames a packed file written to <c>{name}.partial</c> into place, then records its images in the manifest(s).
+    /// </summary>
+    public async Task AddFileAsync(string name, IReadOnlyList<DatasetEntry> entries)
+    {
+        File.Move(Path.Combine(Root, name + OutputFiles.TemporarySuffix), Path.Combine(Root, name), overwrite: true);
+        foreach (var entry in entries)
+        {
+            await _jsonl.WriteLineAsync(JsonSerializer.Serialize(entry, DatasetJsonContext.Default.DatasetEntry)).ConfigureAwait(false);
+            await (_csv?.WriteLineAsync(ToCsv(entry, _spec)) ?? Task.CompletedTask).ConfigureAwait(false);
+            Complete[entry.Index] = true;
+        }
+
+        await _jsonl.FlushAsync().ConfigureAwait(false);
+        await (_csv?.FlushAsync() ?? Task.CompletedTask).ConfigureAwait(false);
+        CompleteCount += entries.Count;
+    }
+
     /// <summary>Writes the image, then records it in the manifest(s).</summary>
     public async Task AddAsync(DatasetEntry entry, ReadOnlyMemory<byte> data)
     {
@@ -168,12 +237,31 @@ internal sealed class DatasetFolder : IDisposable
         await _jsonl.FlushAsync().ConfigureAwait(false);
         if (_csv is not null)
         {
-            await _csv.WriteLineAsync(ToCsv(entry, _kind)).ConfigureAwait(false);
+            await _csv.WriteLineAsync(ToCsv(entry, _spec)).ConfigureAwait(false);
             await _csv.FlushAsync().ConfigureAwait(false);
         }
 
         Complete[entry.Index] = true;
         CompleteCount++;
+    }
+
+    /// <summary>
+    /// Closes the manifests of a whole, complete run and, when a resumed run appended images out of order, rewrites
+    /// them in index order, so a resumed dataset equals an uninterrupted one byte for byte, manifests included.
+    /// </summary>
+    public void Finish(DatasetPlan plan, bool resumed)
+    {
+        Dispose();
+        if (_csv is null || !resumed || CompleteCount != plan.Total)
+        {
+            return;
+        }
+
+        var entries = ReadCompleteEntries(Root, _spec, plan, [Path.Combine(Root, JsonlName)], 0, plan.Total, out _);
+        if (entries.Count == plan.Total)
+        {
+            RewriteManifests(Root, _spec, entries);
+        }
     }
 
     public void Dispose()
@@ -283,12 +371,12 @@ internal sealed class DatasetFolder : IDisposable
     }
 
     /// <summary>Replaces both manifests (JSONL last: it is the one a resumed run reads) with <paramref name="entries"/>.</summary>
-    internal static void RewriteManifests(string root, DatasetKind kind, List<DatasetEntry> entries)
+    internal static void RewriteManifests(string root, DatasetSpec spec, List<DatasetEntry> entries)
     {
-        var csv = new StringBuilder().Append(CsvHeaderFor(kind)).Append('\n');
+        var csv = new StringBuilder().Append(CsvHeaderFor(spec)).Append('\n');
         foreach (var entry in entries)
         {
-            csv.Append(ToCsv(entry, kind)).Append('\n');
+            csv.Append(ToCsv(entry, spec)).Append('\n');
         }
 
         ReplaceText(Path.Combine(root, CsvName), csv.ToString());
@@ -305,17 +393,17 @@ internal sealed class DatasetFolder : IDisposable
     private static StreamWriter OpenAppend(string path) =>
         new(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read), new UTF8Encoding(false)) { NewLine = "\n" };
 
-    internal static string ToCsv(DatasetEntry entry, DatasetKind kind)
+    internal static string ToCsv(DatasetEntry entry, DatasetSpec spec)
     {
         var line = string.Join(',',
             Csv(entry.File), entry.Index, entry.Seed?.ToString(CultureInfo.InvariantCulture) ?? string.Empty, entry.Label?.ToString(CultureInfo.InvariantCulture) ?? string.Empty,
             Csv(entry.Class ?? string.Empty), Csv(entry.Model), Csv(entry.ContentHash));
-        return kind switch
+        return spec.Kind switch
         {
             DatasetKind.Text => line + "," + Csv(entry.Caption ?? string.Empty),
             DatasetKind.Image => line + "," + Csv(entry.Source ?? string.Empty),
             _ => line,
-        };
+        } + (spec.ImagesPerFile > 0 ? "," + entry.Key : string.Empty);
     }
 
     // RFC 4180: quote a field holding a comma, quote or line break; double inner quotes.

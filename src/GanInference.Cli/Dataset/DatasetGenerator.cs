@@ -26,7 +26,7 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
     {
         var plan = new DatasetPlan(spec, OutputFiles.Extension(format));
         using var folder = DatasetFolder.Open(root, spec, plan, shard);
-        var (start, end) = (shard.Start(plan.Total), shard.End(plan.Total));
+        var (start, end) = plan.Range(shard);
         var resumed = folder.CompleteCount;
         var stopwatch = Stopwatch.StartNew();
         try
@@ -47,6 +47,8 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
                 $"interrupted: {folder.CompleteCount} of {end - start} images{(shard.IsWhole ? string.Empty : $" of {shard}")} are complete in '{root}'; run the same command again to resume.",
                 ExitCodes.Interrupted);
         }
+
+        folder.Finish(plan, resumed > 0 && folder.CompleteCount > resumed);
 
         // The weights must not have changed under the run, or the manifest's hash would lie.
         var after = await client.GetModelAsync(spec.Model, cancellationToken).ConfigureAwait(false);
@@ -75,10 +77,20 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
         {
             try
             {
+                if (plan.IsPacked)
+                {
+                    await GenerateFilesAsync(plan, start, end, folder, onStored, () => failures = 0, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
                 foreach (var chunk in PendingChunks(plan, start, end, folder))
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    await GenerateChunkAsync(folder, chunk, onStored, cancellationToken).ConfigureAwait(false);
+                    await GenerateChunkAsync(chunk, async (item, data) =>
+                    {
+                        await folder.AddAsync(DatasetEntry.For(item, spec), data).ConfigureAwait(false);
+                        onStored();
+                    }, cancellationToken).ConfigureAwait(false);
                     failures = 0;
                 }
 
@@ -92,15 +104,84 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
         }
     }
 
-    /// <summary>Streams one chunk and stores every image as it arrives; a partial chunk keeps what it wrote.</summary>
-    private Task GenerateChunkAsync(DatasetFolder folder, IReadOnlyList<DatasetItem> items, Action onStored, CancellationToken cancellationToken) => spec.Kind switch
+    /// <summary>
+    /// webdataset / parquet: makes each file of [start, end) that is not complete, streaming its images into
+    /// <c>{file}.partial</c>, then renames it and records its images. A file cut short is deleted and made again.
+    /// </summary>
+    private async Task GenerateFilesAsync(DatasetPlan plan, int start, int end, DatasetFolder folder, Action onStored, Action onProgress, CancellationToken cancellationToken)
     {
-        DatasetKind.Text => GenerateFromTextChunkAsync(folder, items, onStored, cancellationToken),
-        DatasetKind.Image => TranslateChunkAsync(folder, items, onStored, cancellationToken),
-        _ => GenerateSeedChunkAsync(folder, items, onStored, cancellationToken),
+        for (var file = start / Math.Max(1, plan.FileItems(0).End); start < end && file < plan.FileCount; file++)
+        {
+            var (first, last) = plan.FileItems(file);
+            if (first >= end)
+            {
+                break;
+            }
+
+            if (folder.Complete[first])
+            {
+                continue;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            var name = plan.FileName(file);
+            var temporary = Path.Combine(root, name + OutputFiles.TemporarySuffix);
+            var entries = new List<DatasetEntry>(last - first);
+            var completed = false;
+            var writer = DatasetPacks.Create(spec.Format, temporary);
+            try
+            {
+                for (var chunkStart = first; chunkStart < last; chunkStart += ImagesPerStream)
+                {
+                    // Held per chunk and written in index order, so the file's bytes never depend on arrival order.
+                    var chunk = Enumerable.Range(chunkStart, Math.Min(ImagesPerStream, last - chunkStart)).Select(i => plan[i]).ToList();
+                    var received = new SortedDictionary<int, byte[]>();
+                    await GenerateChunkAsync(chunk, (item, data) =>
+                    {
+                        received[item.Index] = data.ToArray();
+                        onStored();
+                        return Task.CompletedTask;
+                    }, cancellationToken).ConfigureAwait(false);
+                    foreach (var (index, data) in received)
+                    {
+                        var entry = DatasetEntry.For(plan[index], spec);
+                        await writer.AddAsync(entry, data).ConfigureAwait(false);
+                        entries.Add(entry);
+                    }
+
+                    onProgress();
+                }
+
+                if (entries.Count != last - first)
+                {
+                    throw new CliException($"the server returned {entries.Count} of the {last - first} images of {name}.", ExitCodes.Failure);
+                }
+
+                await writer.CompleteAsync().ConfigureAwait(false);
+                await writer.DisposeAsync().ConfigureAwait(false);
+                await folder.AddFileAsync(name, entries).ConfigureAwait(false);
+                completed = true;
+            }
+            finally
+            {
+                if (!completed)
+                {
+                    await writer.DisposeAsync().ConfigureAwait(false);
+                    File.Delete(temporary);
+                }
+            }
+        }
+    }
+
+    /// <summary>Streams one chunk and stores every image as it arrives; a partial chunk keeps what it wrote.</summary>
+    private Task GenerateChunkAsync(IReadOnlyList<DatasetItem> items, Func<DatasetItem, ReadOnlyMemory<byte>, Task> store, CancellationToken cancellationToken) => spec.Kind switch
+    {
+        DatasetKind.Text => GenerateFromTextChunkAsync(items, store, cancellationToken),
+        DatasetKind.Image => TranslateChunkAsync(items, store, cancellationToken),
+        _ => GenerateSeedChunkAsync(items, store, cancellationToken),
     };
 
-    private async Task GenerateSeedChunkAsync(DatasetFolder folder, IReadOnlyList<DatasetItem> items, Action onStored, CancellationToken cancellationToken)
+    private async Task GenerateSeedChunkAsync(IReadOnlyList<DatasetItem> items, Func<DatasetItem, ReadOnlyMemory<byte>, Task> store, CancellationToken cancellationToken)
     {
         var request = new GenerateRequest { Model = spec.Model, Format = format };
         if (spec.Truncation is { } truncation)
@@ -130,13 +211,12 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
                 throw new CliException($"the server returned seed {image.Seed} label {image.Label} for index {image.Index}; expected seed {item.Seed} label {item.Label}.", ExitCodes.Failure);
             }
 
-            await folder.AddAsync(DatasetEntry.For(item, spec), image.Data.Memory).ConfigureAwait(false);
-            onStored();
+            await store(item, image.Data.Memory).ConfigureAwait(false);
         }
     }
 
     /// <summary>One caption per item (count 1, the item's seed), so a chunk may start and end inside a caption's images.</summary>
-    private async Task GenerateFromTextChunkAsync(DatasetFolder folder, IReadOnlyList<DatasetItem> items, Action onStored, CancellationToken cancellationToken)
+    private async Task GenerateFromTextChunkAsync(IReadOnlyList<DatasetItem> items, Func<DatasetItem, ReadOnlyMemory<byte>, Task> store, CancellationToken cancellationToken)
     {
         var request = new GenerateFromTextRequest { Model = spec.Model, Format = format, Count = 1 };
         if (spec.Truncation is { } truncation)
@@ -163,13 +243,12 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
                 throw new CliException($"the server returned seed {image.Seed} text {image.TextIndex} for index {image.Index}; expected seed {item.Seed} text {image.Index}.", ExitCodes.Failure);
             }
 
-            await folder.AddAsync(DatasetEntry.For(item, spec), image.Data.Memory).ConfigureAwait(false);
-            onStored();
+            await store(item, image.Data.Memory).ConfigureAwait(false);
         }
     }
 
     /// <summary>Sends the chunk's source files over one TranslateStream and stores each answer; answers are matched by index.</summary>
-    private async Task TranslateChunkAsync(DatasetFolder folder, IReadOnlyList<DatasetItem> items, Action onStored, CancellationToken cancellationToken)
+    private async Task TranslateChunkAsync(IReadOnlyList<DatasetItem> items, Func<DatasetItem, ReadOnlyMemory<byte>, Task> store, CancellationToken cancellationToken)
     {
         using var call = client.Stub.TranslateStream(cancellationToken: cancellationToken);
         var sender = SendSourcesAsync(call.RequestStream, items, cancellationToken);
@@ -188,8 +267,7 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
                     throw new CliException($"--in: '{item.Source}' was not translated: {ServerMessages.Rewrite(answer.Error?.Message ?? "no answer")}", ExitCodes.BadInput);
                 }
 
-                await folder.AddAsync(DatasetEntry.For(item, spec), answer.Image.Data.Memory).ConfigureAwait(false);
-                onStored();
+                await store(item, answer.Image.Data.Memory).ConfigureAwait(false);
             }
         }
         catch

@@ -23,17 +23,12 @@ internal static class DatasetMerge
         }
 
         var spec = DatasetFolder.ReadSpec(specPath);
-        if (!Enum.TryParse<Api.V1.ImageFormat>(spec.Format, ignoreCase: true, out var format))
-        {
-            throw new CliException($"{specPath}: unknown format '{spec.Format}'.");
-        }
-
-        var plan = new DatasetPlan(spec, Imaging.OutputFiles.Extension(format));
+        var plan = new DatasetPlan(spec, Imaging.OutputFiles.Extension(DatasetPacks.ImageFormatOf(spec.Format)));
         var shardManifests = DatasetShard.ManifestsIn(root).ToList();
         var manifests = new List<string> { Path.Combine(root, DatasetFolder.JsonlName) };
         manifests.AddRange(shardManifests);
 
-        var pending = plan.Folders.SelectMany(f => Directory.Exists(Path.Combine(root, f)) ? Directory.EnumerateFiles(Path.Combine(root, f), "*" + Imaging.OutputFiles.TemporarySuffix) : [])
+        var pending = plan.Folders.Append(".").SelectMany(f => Directory.Exists(Path.Combine(root, f)) ? Directory.EnumerateFiles(Path.Combine(root, f), "*" + Imaging.OutputFiles.TemporarySuffix) : [])
             .Select(f => Path.GetRelativePath(root, f)).Order(StringComparer.Ordinal).ToList();
         if (pending.Count > 0)
         {
@@ -54,13 +49,14 @@ internal static class DatasetMerge
             entries.ForEach(e => present[e.Index] = true);
             var missing = Enumerable.Range(0, plan.Total).Where(i => !present[i]).ToList();
             throw new CliException(
-                $"'{root}' is incomplete: {missing.Count} of {plan.Total} images are missing ({List(missing.Select(i => plan[i].File).ToList())}){Owners(missing, plan.Total, shardManifests)}; "
+                $"'{root}' is incomplete: {missing.Count} of {plan.Total} images are missing ({List(missing.Select(i => plan[i].File).Distinct().ToList())}){Owners(missing, plan, shardManifests)}; "
                 + "rerun those shards (the same command resumes), then merge again.",
                 ExitCodes.Failure);
         }
 
         var planned = new HashSet<string>(Enumerable.Range(0, plan.Total).Select(i => plan[i].File), StringComparer.Ordinal);
         var stray = plan.Folders.SelectMany(f => Directory.EnumerateFiles(Path.Combine(root, f), "*", SearchOption.AllDirectories))
+            .Concat(plan.IsPacked ? Directory.EnumerateFiles(root, DatasetPacks.FilePrefix + "*") : [])
             .Select(f => Path.GetRelativePath(root, f).Replace(Path.DirectorySeparatorChar, '/'))
             .Where(f => !planned.Contains(f)).Order(StringComparer.Ordinal).ToList();
         if (stray.Count > 0)
@@ -68,7 +64,7 @@ internal static class DatasetMerge
             throw new CliException($"'{root}': {stray.Count} file(s) are not part of this dataset's plan ({List(stray)}); move them out, then merge again.", ExitCodes.Failure);
         }
 
-        DatasetFolder.RewriteManifests(root, spec.Kind, entries);
+        DatasetFolder.RewriteManifests(root, spec, entries);
         foreach (var manifest in shardManifests)
         {
             File.Delete(manifest);
@@ -83,7 +79,7 @@ internal static class DatasetMerge
         string.Join(", ", items.Take(Shown)) + (items.Count > Shown ? $" and {items.Count - Shown} more" : string.Empty);
 
     /// <summary>Which shards the missing images belong to, when the shard manifests present agree on one --shard-count.</summary>
-    private static string Owners(List<int> missing, int total, List<string> shardManifests)
+    private static string Owners(List<int> missing, DatasetPlan plan, List<string> shardManifests)
     {
         var counts = shardManifests.Select(m => DatasetShard.FromManifestName(Path.GetFileName(m))?.Count).OfType<int>().Distinct().ToList();
         if (counts.Count != 1)
@@ -94,8 +90,7 @@ internal static class DatasetMerge
         var owners = new List<int>();
         for (var index = 0; index < counts[0]; index++)
         {
-            var shard = new DatasetShard(index, counts[0]);
-            var (start, end) = (shard.Start(total), shard.End(total));
+            var (start, end) = plan.Range(new DatasetShard(index, counts[0]));
             if (missing.Exists(i => i >= start && i < end))
             {
                 owners.Add(index);

@@ -36,11 +36,35 @@ internal sealed class DatasetPlan
 
     public int Total => _spec.Total;
 
-    public IReadOnlyList<string> Folders => _folders.Length == 0 ? [UnlabeledFolder] : _folders;
+    /// <summary>webdataset / parquet: the images go into files of <see cref="DatasetSpec.ImagesPerFile"/> each.</summary>
+    public bool IsPacked => _spec.ImagesPerFile > 0;
 
-    public DatasetItem this[int index]
+    /// <summary>Files of a packed dataset.</summary>
+    public int FileCount => IsPacked ? (int)(((long)Total + _spec.ImagesPerFile - 1) / _spec.ImagesPerFile) : 0;
+
+    /// <summary>What shards split: packed files, or images.</summary>
+    public int Units => IsPacked ? FileCount : Total;
+
+    public IReadOnlyList<string> Folders => IsPacked ? [] : _folders.Length == 0 ? [UnlabeledFolder] : _folders;
+
+    /// <summary>A packed dataset's file number <paramref name="file"/>.</summary>
+    public string FileName(int file) => string.Create(CultureInfo.InvariantCulture, $"{DatasetPacks.FilePrefix}{file:D6}{DatasetPacks.Extension(_spec.Format)}");
+
+    /// <summary>The plan items of file <paramref name="file"/>: [start, end).</summary>
+    public (int Start, int End) FileItems(int file) => (file * _spec.ImagesPerFile, (int)Math.Min((long)(file + 1) * _spec.ImagesPerFile, Total));
+
+    /// <summary>The plan items a shard writes: a block of images, or of whole files when packed (a file is never split between shards).</summary>
+    public (int Start, int End) Range(DatasetShard shard) => IsPacked
+        ? (FileItems(shard.Start(FileCount)).Start, shard.End(FileCount) == 0 ? 0 : FileItems(shard.End(FileCount) - 1).End)
+        : (shard.Start(Total), shard.End(Total));
+
+    public DatasetItem this[int index] => IsPacked ? Pack(Unpacked(index)) : Unpacked(index);
+
+    private DatasetItem Pack(DatasetItem item) =>
+        item with { File = FileName(item.Index / _spec.ImagesPerFile), Key = item.Index.ToString("D8", CultureInfo.InvariantCulture) };
+
+    private DatasetItem Unpacked(int index)
     {
-        get
         {
             ArgumentOutOfRangeException.ThrowIfNegative(index);
             ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Total);
@@ -106,4 +130,6 @@ internal readonly record struct DatasetItem(int Index, ulong? Seed, int? Label, 
     public string? Caption { get; init; }
 
     public string? Source { get; init; }
+
+    public string? Key { get; init; }
 }

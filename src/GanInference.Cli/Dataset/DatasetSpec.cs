@@ -44,6 +44,14 @@ internal sealed record DatasetSpec
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? SourcesHash { get; init; }
 
+    /// <summary>webdataset / parquet: the --shard-size (MB) the files were sized for.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? ShardSizeMb { get; init; }
+
+    /// <summary>webdataset / parquet: consecutive plan items per file (from --shard-size and the model's image size); 0 for files in folders.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int ImagesPerFile { get; init; }
+
     [JsonIgnore]
     public DatasetKind Kind => Captions is not null ? DatasetKind.Text : Sources is not null ? DatasetKind.Image : DatasetKind.Seed;
 
@@ -86,6 +94,12 @@ internal sealed record DatasetSpec
         if (Format != requested.Format)
         {
             return $"--format {requested.Format} differs from the --format {Format} this dataset in '{folder}' was started with: run with --format {Format} to resume it, or give another --out.";
+        }
+
+        if (ShardSizeMb != requested.ShardSizeMb)
+        {
+            return FormattableString.Invariant(
+                $"--shard-size {requested.ShardSizeMb} differs from the --shard-size {ShardSizeMb} this dataset in '{folder}' was started with: run with --shard-size {ShardSizeMb} to resume it, or give another --out.");
         }
 
         if (Kind != requested.Kind)
@@ -142,8 +156,13 @@ internal sealed record DatasetEntry(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Source { get; init; }
 
+    /// <summary>webdataset / parquet: the sample's key in its file (<c>{key}.png</c>, <c>{key}.json</c>; the parquet <c>key</c> column).</summary>
+    [JsonPropertyName("key")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Key { get; init; }
+
     public static DatasetEntry For(DatasetItem item, DatasetSpec spec) =>
-        new(item.File, item.Index, item.Seed, item.Label, item.ClassName, spec.Model, spec.ContentHash) { Caption = item.Caption, Source = item.Source };
+        new(item.File, item.Index, item.Seed, item.Label, item.ClassName, spec.Model, spec.ContentHash) { Caption = item.Caption, Source = item.Source, Key = item.Key };
 }
 
 [JsonSourceGenerationOptions(WriteIndented = false, DefaultIgnoreCondition = JsonIgnoreCondition.Never, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
