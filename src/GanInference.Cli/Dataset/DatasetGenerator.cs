@@ -61,7 +61,8 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
         var rate = made / Math.Max(stopwatch.Elapsed.TotalSeconds, 1e-9);
         console.WriteLine(shard.IsWhole
             ? $"{folder.CompleteCount} images in '{root}' ({made} generated at {rate:F1} images/s, {resumed} already complete); manifests {DatasetFolder.CsvName} and {DatasetFolder.JsonlName}"
-            : $"{shard}: {folder.CompleteCount} images (indices {start}..{end - 1} of {plan.Total}) in '{root}' ({made} generated at {rate:F1} images/s, {resumed} already complete); manifest {shard.ManifestName}; run `gan dataset merge --out {root}` when every shard is complete");
+            : $"{shard}: {folder.CompleteCount} images (indices {start}..{end - 1} of {plan.Total}) in '{root}' ({made} generated at {rate:F1} images/s, {resumed} already complete); manifest {shard.ManifestName}\n"
+                + $"when every shard is complete: gan dataset merge --out {root}");
         return ExitCodes.Success;
     }
 
