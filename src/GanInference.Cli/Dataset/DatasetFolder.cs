@@ -117,8 +117,9 @@ internal sealed class DatasetFolder : IDisposable
         var specPath = Path.Combine(root, DatasetSpec.FileName);
         if (!File.Exists(specPath))
         {
-            // Only another shard's spec being written may be there already.
-            if (Directory.EnumerateFileSystemEntries(root).FirstOrDefault(e => !Path.GetFileName(e).StartsWith(DatasetSpec.FileName, StringComparison.Ordinal)) is not null)
+            // Only another shard's spec being written, or its write probe (OutputFiles.PrepareFolder), may be there already.
+            if (Directory.EnumerateFileSystemEntries(root).FirstOrDefault(e => Path.GetFileName(e) is var name
+                    && !name.StartsWith(DatasetSpec.FileName, StringComparison.Ordinal) && !name.StartsWith(OutputFiles.WriteProbePrefix, StringComparison.Ordinal)) is not null)
             {
                 throw new CliException($"--out: '{root}' is not empty and holds no {DatasetSpec.FileName}; give an empty or new folder so nothing is overwritten.");
             }

@@ -5,6 +5,8 @@ namespace GanInference.Cli.Tests.Commands;
 /// models of models/ through a real server process, checked against what `gan generate --texts` and
 /// `gan translate` make from the same inputs.
 /// </summary>
+/// <remarks>In the server collection, so its server's start does not overlap the timing-sensitive crash and restart tests.</remarks>
+[Collection(ServerCollection.Name)]
 public sealed class DatasetKindsTests(ShippedModelsServer server) : IClassFixture<ShippedModelsServer>
 {
     private const string TextModel = "stackgan-digits";
