@@ -143,6 +143,22 @@ public sealed class DatasetShardTests(ServerFixture server)
         Assert.Empty(Directory.GetFiles(output, "manifest-*"));
     }
 
+    [Fact]
+    public async Task A_shard_starts_in_a_folder_where_another_shard_is_just_proving_it_writable_and_writing_the_spec()
+    {
+        // What a second shard started at the same moment can see in the new --out: the first one's write probe and
+        // its dataset.json under a temporary name. Neither makes the folder "not empty" (failed before the fix).
+        using var folder = new TempFolder();
+        await File.WriteAllBytesAsync(folder.Combine(".gan-write-probe-12345-0123456789abcdef"), []);
+        await File.WriteAllTextAsync(folder.Combine("dataset.json.12345.0123456789abcdef.partial"), "{");
+
+        var result = await CliRun.InvokeAsync(
+            "dataset", "--server", server.Address, "--model", TinyModels.Unconditional, "--count", "4", "--shard-index", "1", "--shard-count", "2", "--out", folder.Path);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("shard 1 of 2: 2 images (indices 2..3 of 4)", result.Output);
+    }
+
     [Theory]
     [InlineData("--shard-index 4 --shard-count 4", null, null, "--shard-index 4: a shard index is 0..3 for --shard-count 4.")]
     [InlineData("--shard-index -1 --shard-count 4", null, null, "--shard-index -1: a shard index is 0..3 for --shard-count 4.")]
