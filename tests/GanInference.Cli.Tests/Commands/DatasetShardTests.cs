@@ -54,7 +54,7 @@ public sealed class DatasetShardTests(ServerFixture server)
         using var folder = new TempFolder();
         var reference = folder.Combine("reference");
         var sharded = folder.Combine("sharded");
-        string[] args = ["dataset", "--server", server.Address, "--model", TinyModels.Conditional, "--per-class", "60", "--out"];
+        string[] args = ["dataset", "--server", server.Address, "--model", TinyModels.Conditional, "--per-class", "100", "--out"];
         var whole = await CliRun.InvokeAsync([.. args, reference]);
         Assert.True(whole.ExitCode == 0, whole.ToString());
 
@@ -74,12 +74,12 @@ public sealed class DatasetShardTests(ServerFixture server)
         }
 
         var written = Snapshot(sharded).Where(f => f.Key.EndsWith(".png", StringComparison.Ordinal)).ToDictionary();
-        Assert.InRange(CountLines(manifest), 30, 299);
+        Assert.InRange(CountLines(manifest), 30, 499);
 
         var resumed = await CliRun.InvokeAsync([.. args, sharded, "--shard-index", "1", "--shard-count", "2"]);
 
         Assert.True(resumed.ExitCode == 0, resumed.ToString());
-        Assert.Matches(@"shard 1 of 2: 300 images \(indices 300\.\.599 of 600\) .* \(\d+ generated at [0-9.]+ images/s, \d+ already complete\)", resumed.Output);
+        Assert.Matches(@"shard 1 of 2: 500 images \(indices 500\.\.999 of 1000\) .* \(\d+ generated at [0-9.]+ images/s, \d+ already complete\)", resumed.Output);
         var after = Snapshot(sharded);
         Assert.All(written, file => Assert.Equal(file.Value, after[file.Key]));
         Assert.DoesNotContain(after.Keys, f => f.EndsWith(".partial", StringComparison.Ordinal));
@@ -87,7 +87,7 @@ public sealed class DatasetShardTests(ServerFixture server)
         // Merging now names the missing shard; after it runs, the merge equals the unsharded run.
         var early = await CliRun.InvokeAsync("dataset", "merge", "--out", sharded);
         Assert.Equal(ExitCodes.Failure, early.ExitCode);
-        Assert.Contains("is incomplete: 300 of 600 images are missing (0/00000000.png, 0/00000001.png,", early.Error);
+        Assert.Contains("is incomplete: 500 of 1000 images are missing (0/00000000.png, 0/00000001.png,", early.Error);
         Assert.Contains("in --shard-index 0 of --shard-count 2", early.Error);
         Assert.False(File.Exists(Path.Combine(sharded, "manifest.jsonl")));
 
