@@ -2,17 +2,19 @@ using System.Diagnostics;
 using GanInference.Api.V1;
 using GanInference.Cli.Imaging;
 using GanInference.Client;
+using Google.Protobuf;
 using Grpc.Core;
 using Spectre.Console;
 
 namespace GanInference.Cli.Dataset;
 
 /// <summary>
-/// Fills a dataset folder: opens (or resumes) it, streams the images it still lacks from the server in
-/// requests of <see cref="ImagesPerStream"/>, stores each as it arrives, and checks at the end that the
-/// model's weights did not change under the run.
+/// Fills a dataset folder (or one shard of it): opens (or resumes) it, streams the images it still lacks from the
+/// server in requests of <see cref="ImagesPerStream"/> (GenerateStream, GenerateFromTextStream or TranslateStream,
+/// by the dataset's kind), stores each as it arrives, and checks at the end that the model's weights did not change
+/// under the run.
 /// </summary>
-internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, ImageFormat format, string root)
+internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, ImageFormat format, string root, DatasetShard shard, string? sourceRoot = null)
 {
     /// <summary>Images per GenerateStream call: large enough to keep the server's batches full, small enough that a failed stream redoes little.</summary>
     private const int ImagesPerStream = 256;
@@ -23,7 +25,8 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
     public async Task<int> RunAsync(IAnsiConsole console, CancellationToken cancellationToken)
     {
         var plan = new DatasetPlan(spec, OutputFiles.Extension(format));
-        using var folder = DatasetFolder.Open(root, spec, plan);
+        using var folder = DatasetFolder.Open(root, spec, plan, shard);
+        var (start, end) = plan.Range(shard);
         var resumed = folder.CompleteCount;
         var stopwatch = Stopwatch.StartNew();
         try
@@ -33,17 +36,19 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ImagesPerSecondColumn(), new RemainingTimeColumn())
                 .StartAsync(async context =>
                 {
-                    var task = context.AddTask(Markup.Escape(spec.Model), maxValue: plan.Total);
+                    var task = context.AddTask(Markup.Escape(shard.IsWhole ? spec.Model : $"{spec.Model} ({shard})"), maxValue: Math.Max(end - start, 1));
                     task.Value = resumed;
-                    await GenerateAllAsync(plan, folder, () => task.Increment(1), cancellationToken).ConfigureAwait(false);
+                    await GenerateAllAsync(plan, start, end, folder, () => task.Increment(1), cancellationToken).ConfigureAwait(false);
                 }).ConfigureAwait(false);
         }
         catch (Exception e) when (cancellationToken.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
         {
             throw new CliException(
-                $"interrupted: {folder.CompleteCount} of {plan.Total} images are complete in '{root}'; run the same command again to resume.",
+                $"interrupted: {folder.CompleteCount} of {end - start} images{(shard.IsWhole ? string.Empty : $" of {shard}")} are complete in '{root}'; run the same command again to resume.",
                 ExitCodes.Interrupted);
         }
+
+        folder.Finish(plan, resumed > 0 && folder.CompleteCount > resumed);
 
         // The weights must not have changed under the run, or the manifest's hash would lie.
         var after = await client.GetModelAsync(spec.Model, cancellationToken).ConfigureAwait(false);
@@ -54,8 +59,10 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
 
         var made = folder.CompleteCount - resumed;
         var rate = made / Math.Max(stopwatch.Elapsed.TotalSeconds, 1e-9);
-        console.WriteLine(
-            $"{folder.CompleteCount} images in '{root}' ({made} generated at {rate:F1} images/s, {resumed} already complete); manifests {DatasetFolder.CsvName} and {DatasetFolder.JsonlName}");
+        console.WriteLine(shard.IsWhole
+            ? $"{folder.CompleteCount} images in '{root}' ({made} generated at {rate:F1} images/s, {resumed} already complete); manifests {DatasetFolder.CsvName} and {DatasetFolder.JsonlName}"
+            : $"{shard}: {folder.CompleteCount} images (indices {start}..{end - 1} of {plan.Total}) in '{root}' ({made} generated at {rate:F1} images/s, {resumed} already complete); manifest {shard.ManifestName}\n"
+                + $"when every shard is complete: gan dataset merge --out {root}");
         return ExitCodes.Success;
     }
 
@@ -64,17 +71,27 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
     /// images, so a stream cut by UNAVAILABLE (server restarting) is resumed here: what was stored stays,
     /// and the pending items are asked for again after a backoff.
     /// </summary>
-    private async Task GenerateAllAsync(DatasetPlan plan, DatasetFolder folder, Action onStored, CancellationToken cancellationToken)
+    private async Task GenerateAllAsync(DatasetPlan plan, int start, int end, DatasetFolder folder, Action onStored, CancellationToken cancellationToken)
     {
         var failures = 0;
         while (true)
         {
             try
             {
-                foreach (var chunk in PendingChunks(plan, folder))
+                if (plan.IsPacked)
+                {
+                    await GenerateFilesAsync(plan, start, end, folder, onStored, () => failures = 0, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+
+                foreach (var chunk in PendingChunks(plan, start, end, folder))
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    await GenerateChunkAsync(folder, chunk, onStored, cancellationToken).ConfigureAwait(false);
+                    await GenerateChunkAsync(chunk, async (item, data) =>
+                    {
+                        await folder.AddAsync(DatasetEntry.For(item, spec), data).ConfigureAwait(false);
+                        onStored();
+                    }, cancellationToken).ConfigureAwait(false);
                     failures = 0;
                 }
 
@@ -88,8 +105,84 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
         }
     }
 
+    /// <summary>
+    /// webdataset / parquet: makes each file of [start, end) that is not complete, streaming its images into
+    /// <c>{file}.partial</c>, then renames it and records its images. A file cut short is deleted and made again.
+    /// </summary>
+    private async Task GenerateFilesAsync(DatasetPlan plan, int start, int end, DatasetFolder folder, Action onStored, Action onProgress, CancellationToken cancellationToken)
+    {
+        for (var file = start / Math.Max(1, plan.FileItems(0).End); start < end && file < plan.FileCount; file++)
+        {
+            var (first, last) = plan.FileItems(file);
+            if (first >= end)
+            {
+                break;
+            }
+
+            if (folder.Complete[first])
+            {
+                continue;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            var name = plan.FileName(file);
+            var temporary = Path.Combine(root, name + OutputFiles.TemporarySuffix);
+            var entries = new List<DatasetEntry>(last - first);
+            var completed = false;
+            var writer = DatasetPacks.Create(spec.Format, temporary);
+            try
+            {
+                for (var chunkStart = first; chunkStart < last; chunkStart += ImagesPerStream)
+                {
+                    // Held per chunk and written in index order, so the file's bytes never depend on arrival order.
+                    var chunk = Enumerable.Range(chunkStart, Math.Min(ImagesPerStream, last - chunkStart)).Select(i => plan[i]).ToList();
+                    var received = new SortedDictionary<int, byte[]>();
+                    await GenerateChunkAsync(chunk, (item, data) =>
+                    {
+                        received[item.Index] = data.ToArray();
+                        onStored();
+                        return Task.CompletedTask;
+                    }, cancellationToken).ConfigureAwait(false);
+                    foreach (var (index, data) in received)
+                    {
+                        var entry = DatasetEntry.For(plan[index], spec);
+                        await writer.AddAsync(entry, data).ConfigureAwait(false);
+                        entries.Add(entry);
+                    }
+
+                    onProgress();
+                }
+
+                if (entries.Count != last - first)
+                {
+                    throw new CliException($"the server returned {entries.Count} of the {last - first} images of {name}.", ExitCodes.Failure);
+                }
+
+                await writer.CompleteAsync().ConfigureAwait(false);
+                await writer.DisposeAsync().ConfigureAwait(false);
+                await folder.AddFileAsync(name, entries).ConfigureAwait(false);
+                completed = true;
+            }
+            finally
+            {
+                if (!completed)
+                {
+                    await writer.DisposeAsync().ConfigureAwait(false);
+                    File.Delete(temporary);
+                }
+            }
+        }
+    }
+
     /// <summary>Streams one chunk and stores every image as it arrives; a partial chunk keeps what it wrote.</summary>
-    private async Task GenerateChunkAsync(DatasetFolder folder, IReadOnlyList<DatasetItem> items, Action onStored, CancellationToken cancellationToken)
+    private Task GenerateChunkAsync(IReadOnlyList<DatasetItem> items, Func<DatasetItem, ReadOnlyMemory<byte>, Task> store, CancellationToken cancellationToken) => spec.Kind switch
+    {
+        DatasetKind.Text => GenerateFromTextChunkAsync(items, store, cancellationToken),
+        DatasetKind.Image => TranslateChunkAsync(items, store, cancellationToken),
+        _ => GenerateSeedChunkAsync(items, store, cancellationToken),
+    };
+
+    private async Task GenerateSeedChunkAsync(IReadOnlyList<DatasetItem> items, Func<DatasetItem, ReadOnlyMemory<byte>, Task> store, CancellationToken cancellationToken)
     {
         var request = new GenerateRequest { Model = spec.Model, Format = format };
         if (spec.Truncation is { } truncation)
@@ -99,7 +192,7 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
 
         foreach (var item in items)
         {
-            request.Seeds.Add(item.Seed);
+            request.Seeds.Add(item.Seed!.Value);
             if (item.Label is { } label)
             {
                 request.Labels.Add(label);
@@ -119,15 +212,115 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
                 throw new CliException($"the server returned seed {image.Seed} label {image.Label} for index {image.Index}; expected seed {item.Seed} label {item.Label}.", ExitCodes.Failure);
             }
 
-            await folder.AddAsync(new DatasetEntry(item.File, item.Index, item.Seed, item.Label, item.ClassName, spec.Model, spec.ContentHash), image.Data.Memory).ConfigureAwait(false);
-            onStored();
+            await store(item, image.Data.Memory).ConfigureAwait(false);
         }
     }
 
-    private static IEnumerable<IReadOnlyList<DatasetItem>> PendingChunks(DatasetPlan plan, DatasetFolder folder)
+    /// <summary>One caption per item (count 1, the item's seed), so a chunk may start and end inside a caption's images.</summary>
+    private async Task GenerateFromTextChunkAsync(IReadOnlyList<DatasetItem> items, Func<DatasetItem, ReadOnlyMemory<byte>, Task> store, CancellationToken cancellationToken)
+    {
+        var request = new GenerateFromTextRequest { Model = spec.Model, Format = format, Count = 1 };
+        if (spec.Truncation is { } truncation)
+        {
+            request.Truncation = truncation;
+        }
+
+        foreach (var item in items)
+        {
+            request.Texts.Add(item.Caption);
+            request.Seeds.Add(item.Seed!.Value);
+        }
+
+        await foreach (var image in client.GenerateFromTextStreamAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            if (image.Index >= items.Count)
+            {
+                throw new CliException($"the server returned image index {image.Index} for a request of {items.Count}.", ExitCodes.Failure);
+            }
+
+            var item = items[(int)image.Index];
+            if (!image.HasSeed || image.Seed != item.Seed || (image.HasTextIndex && image.TextIndex != image.Index))
+            {
+                throw new CliException($"the server returned seed {image.Seed} text {image.TextIndex} for index {image.Index}; expected seed {item.Seed} text {image.Index}.", ExitCodes.Failure);
+            }
+
+            await store(item, image.Data.Memory).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Sends the chunk's source files over one TranslateStream and stores each answer; answers are matched by index.</summary>
+    private async Task TranslateChunkAsync(IReadOnlyList<DatasetItem> items, Func<DatasetItem, ReadOnlyMemory<byte>, Task> store, CancellationToken cancellationToken)
+    {
+        using var call = client.Stub.TranslateStream(cancellationToken: cancellationToken);
+        var sender = SendSourcesAsync(call.RequestStream, items, cancellationToken);
+        try
+        {
+            await foreach (var answer in call.ResponseStream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (answer.Index >= items.Count)
+                {
+                    throw new CliException($"the server answered image {answer.Index} for a request of {items.Count}.", ExitCodes.Failure);
+                }
+
+                var item = items[(int)answer.Index];
+                if (answer.ResultCase != TranslateStreamResponse.ResultOneofCase.Image)
+                {
+                    throw new CliException($"--in: '{item.Source}' was not translated: {ServerMessages.Rewrite(answer.Error?.Message ?? "no answer")}", ExitCodes.BadInput);
+                }
+
+                await store(item, answer.Image.Data.Memory).ConfigureAwait(false);
+            }
+        }
+        catch
+        {
+            // Stop the sender (it may be blocked on flow control) before its outcome is observed.
+            call.Dispose();
+            try
+            {
+                await sender.ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is RpcException or OperationCanceledException or InvalidOperationException or CliException)
+            {
+                // The reader's failure is the one reported.
+            }
+
+            throw;
+        }
+
+        await sender.ConfigureAwait(false);
+    }
+
+    private async Task SendSourcesAsync(IClientStreamWriter<TranslateStreamRequest> requests, IReadOnlyList<DatasetItem> items, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < items.Count; i++)
+        {
+            var path = Path.Combine(sourceRoot!, items[i].Source!);
+            byte[] data;
+            try
+            {
+                data = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CliException($"--in: cannot read '{path}': {e.Message}");
+            }
+
+            var message = new TranslateStreamRequest { Image = new InputImage { Data = UnsafeByteOperations.UnsafeWrap(data), Id = items[i].Source } };
+            if (i == 0)
+            {
+                (message.Model, message.Format) = (spec.Model, format);
+            }
+
+            await requests.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+        }
+
+        await requests.CompleteAsync().ConfigureAwait(false);
+    }
+
+    private static IEnumerable<IReadOnlyList<DatasetItem>> PendingChunks(DatasetPlan plan, int start, int end, DatasetFolder folder)
     {
         var chunk = new List<DatasetItem>(ImagesPerStream);
-        for (var index = 0; index < plan.Total; index++)
+        for (var index = start; index < end; index++)
         {
             if (folder.Complete[index])
             {

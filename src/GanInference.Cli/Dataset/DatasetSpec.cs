@@ -17,7 +17,10 @@ internal sealed record DatasetSpec
     /// <summary>Images per class (class-conditional models), or 0 when <see cref="Count"/> is used.</summary>
     public int PerClass { get; init; }
 
-    /// <summary>Total images with labels seed mod classes, or 0 when <see cref="PerClass"/> is used.</summary>
+    /// <summary>
+    /// Total images with labels seed mod classes, or 0 when <see cref="PerClass"/> is used; images per caption for a
+    /// text-conditional dataset; 0 for an image-to-image one (one image per source file).
+    /// </summary>
     public int Count { get; init; }
 
     public ulong Seed { get; init; }
@@ -29,8 +32,36 @@ internal sealed record DatasetSpec
     /// <summary>Class names in label order; empty for unconditional models.</summary>
     public required IReadOnlyList<string> Classes { get; init; }
 
+    /// <summary>Text-conditional datasets: the captions, in order; <see cref="Count"/> images each.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? Captions { get; init; }
+
+    /// <summary>Image-to-image datasets: the source files, relative to the source folder, in ordinal order.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? Sources { get; init; }
+
+    /// <summary>Image-to-image datasets: sha256 over every source file's relative path and bytes, so changed inputs are noticed.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? SourcesHash { get; init; }
+
+    /// <summary>webdataset / parquet: the --shard-size (MB) the files were sized for.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? ShardSizeMb { get; init; }
+
+    /// <summary>webdataset / parquet: consecutive plan items per file (from --shard-size and the model's image size); 0 for files in folders.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int ImagesPerFile { get; init; }
+
     [JsonIgnore]
-    public int Total => PerClass > 0 ? PerClass * Classes.Count : Count;
+    public DatasetKind Kind => Captions is not null ? DatasetKind.Text : Sources is not null ? DatasetKind.Image : DatasetKind.Seed;
+
+    [JsonIgnore]
+    public int Total => Kind switch
+    {
+        DatasetKind.Text => Count * Captions!.Count,
+        DatasetKind.Image => Sources!.Count,
+        _ => PerClass > 0 ? PerClass * Classes.Count : Count,
+    };
 
     /// <summary>How many images, as the option that asked for them: "--per-class 5" or "--count 50".</summary>
     private static string Size(DatasetSpec spec) => spec.PerClass > 0 ? $"--per-class {spec.PerClass}" : $"--count {spec.Count}";
@@ -65,6 +96,27 @@ internal sealed record DatasetSpec
             return $"--format {requested.Format} differs from the --format {Format} this dataset in '{folder}' was started with: run with --format {Format} to resume it, or give another --out.";
         }
 
+        if (ShardSizeMb != requested.ShardSizeMb)
+        {
+            return FormattableString.Invariant(
+                $"--shard-size {requested.ShardSizeMb} differs from the --shard-size {ShardSizeMb} this dataset in '{folder}' was started with: run with --shard-size {ShardSizeMb} to resume it, or give another --out.");
+        }
+
+        if (Kind != requested.Kind)
+        {
+            return $"'{folder}' holds a {Kind.ToString().ToLowerInvariant()}-driven dataset; this command asks for a {requested.Kind.ToString().ToLowerInvariant()}-driven one: give another --out.";
+        }
+
+        if (Kind == DatasetKind.Text && !Captions!.SequenceEqual(requested.Captions!))
+        {
+            return $"the captions (--texts / --texts-file) differ from the {Captions!.Count} this dataset in '{folder}' was started with: give the same captions to resume it, or another --out.";
+        }
+
+        if (Kind == DatasetKind.Image && (SourcesHash != requested.SourcesHash || !Sources!.SequenceEqual(requested.Sources!)))
+        {
+            return $"the files under --in differ from the {Sources!.Count} this dataset in '{folder}' was started with ({SourcesHash}, now {requested.SourcesHash}): restore them to resume it, or give another --out.";
+        }
+
         if (!Classes.SequenceEqual(requested.Classes))
         {
             return $"the classes of '{requested.Model}' differ from those this dataset in '{folder}' was started with.";
@@ -74,15 +126,44 @@ internal sealed record DatasetSpec
     }
 }
 
-/// <summary>One row of the manifest: which file holds which seed and label from which weights.</summary>
+/// <summary>What drives a dataset's images: seeds (and labels), captions, or source images.</summary>
+internal enum DatasetKind
+{
+    Seed,
+    Text,
+    Image,
+}
+
+/// <summary>
+/// One row of the manifest: which file holds which seed and label (or caption, or source image) from which weights.
+/// </summary>
 internal sealed record DatasetEntry(
     [property: JsonPropertyName("file")] string File,
     [property: JsonPropertyName("index")] int Index,
-    [property: JsonPropertyName("seed")] ulong Seed,
+    [property: JsonPropertyName("seed")] ulong? Seed,
     [property: JsonPropertyName("label")] int? Label,
     [property: JsonPropertyName("class")] string? Class,
     [property: JsonPropertyName("model")] string Model,
-    [property: JsonPropertyName("content_hash")] string ContentHash);
+    [property: JsonPropertyName("content_hash")] string ContentHash)
+{
+    /// <summary>Text-conditional datasets: the caption the image was generated from.</summary>
+    [JsonPropertyName("caption")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Caption { get; init; }
+
+    /// <summary>Image-to-image datasets: the source file, relative to --in.</summary>
+    [JsonPropertyName("source")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Source { get; init; }
+
+    /// <summary>webdataset / parquet: the sample's key in its file (<c>{key}.png</c>, <c>{key}.json</c>; the parquet <c>key</c> column).</summary>
+    [JsonPropertyName("key")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Key { get; init; }
+
+    public static DatasetEntry For(DatasetItem item, DatasetSpec spec) =>
+        new(item.File, item.Index, item.Seed, item.Label, item.ClassName, spec.Model, spec.ContentHash) { Caption = item.Caption, Source = item.Source, Key = item.Key };
+}
 
 [JsonSourceGenerationOptions(WriteIndented = false, DefaultIgnoreCondition = JsonIgnoreCondition.Never, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(DatasetEntry))]

@@ -7,6 +7,9 @@ internal static class OutputFiles
 {
     public const string TemporarySuffix = ".partial";
 
+    /// <summary>The name of the empty file <see cref="PrepareFolder(string, string, out string?)"/> writes and removes to prove a folder writable.</summary>
+    public const string WriteProbePrefix = ".gan-write-probe-";
+
     /// <summary>Creates the folder and proves it is writable, so a bad path fails before the server works.</summary>
     public static string PrepareFolder(string path, string optionName) => PrepareFolder(path, optionName, out _);
 
@@ -31,7 +34,7 @@ internal static class OutputFiles
             }
 
             Directory.CreateDirectory(full);
-            var probe = Path.Combine(full, $".gan-write-probe-{Environment.ProcessId}");
+            var probe = Path.Combine(full, $"{WriteProbePrefix}{Environment.ProcessId}-{Guid.NewGuid():N}");
             File.WriteAllBytes(probe, []);
             File.Delete(probe);
             return full;

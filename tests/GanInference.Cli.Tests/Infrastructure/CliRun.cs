@@ -5,11 +5,18 @@ internal static class CliRun
 {
     public static async Task<CliResult> InvokeAsync(params string[] args) => await InvokeAsync(CancellationToken.None, args);
 
-    public static async Task<CliResult> InvokeAsync(CancellationToken cancellationToken, params string[] args)
+    public static async Task<CliResult> InvokeAsync(CancellationToken cancellationToken, params string[] args) =>
+        await InvokeAsync(null, cancellationToken, args);
+
+    /// <summary>Runs with these environment variables as the only ones the command sees (null: the process's own).</summary>
+    public static async Task<CliResult> InvokeAsync(IReadOnlyDictionary<string, string?> environment, string[] args) =>
+        await InvokeAsync(environment, CancellationToken.None, args);
+
+    private static async Task<CliResult> InvokeAsync(IReadOnlyDictionary<string, string?>? environment, CancellationToken cancellationToken, string[] args)
     {
         var output = new SynchronizedStringWriter();
         var error = new SynchronizedStringWriter();
-        var host = CliHost.ForWriters(output, error);
+        var host = CliHost.ForWriters(output, error, environment is null ? null : name => environment.GetValueOrDefault(name));
         var exitCode = await GanCli.InvokeAsync(args, host, cancellationToken);
         return new CliResult(exitCode, output.ToString(), error.ToString());
     }
