@@ -42,6 +42,12 @@ public sealed record StackGanArchitecture
     /// <summary>Adds a projection term ⟨W·e, mean-pooled features⟩ to the matching logit (Miyato &amp; Koyama).</summary>
     public bool DiscriminatorProjection { get; init; }
 
+    /// <summary>
+    /// Stage-II checkpoints on an averaged Stage-I: the truncation at which that Stage-I's BatchNorm statistics were
+    /// re-estimated (null: a single snapshot's statistics, or a checkpoint written before re-estimation existed).
+    /// </summary>
+    public float? StageOneStatisticsTruncation { get; init; }
+
     /// <summary>BatchNorm in the discriminators (off: convolutions and LeakyReLU only).</summary>
     public bool DiscriminatorBatchNorm { get; init; } = true;
 }
