@@ -145,6 +145,12 @@ internal static partial class ToolCommands
         {
             var logger = loggers.CreateLogger("evaluate");
             var modelPath = parse.GetValue(model)!;
+            if (Directory.Exists(modelPath) && IsTextPipeline(modelPath))
+            {
+                await EvaluateTextPipelineAsync(parse, modelPath, parse.GetValue(classifier)!, parse.GetValue(data)!, samples, truncation, parse.GetValue(json), logger, cancellationToken).ConfigureAwait(false);
+                return 0;
+            }
+
             if (Directory.Exists(modelPath))
             {
                 modelPath = Path.Combine(modelPath, ModelPackageWriter.ModelFileName);
