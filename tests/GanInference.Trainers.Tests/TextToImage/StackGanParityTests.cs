@@ -136,14 +136,16 @@ public sealed class StackGanParityTests
     }
 
     [Theory]
-    [InlineData(1, false)]
-    [InlineData(5, false)]
-    [InlineData(1, true)]
-    [InlineData(5, true)]
-    public void Stage_two_matches_TorchSharp(int batch, bool residual)
+    [InlineData(1, false, false)]
+    [InlineData(5, false, false)]
+    [InlineData(1, true, false)]
+    [InlineData(5, true, false)]
+    [InlineData(1, false, true)]
+    [InlineData(5, true, true)]
+    public void Stage_two_matches_TorchSharp(int batch, bool residual, bool paper)
     {
         random.manual_seed(25);
-        using var generator = new StageTwoGenerator(Small with { StageTwoResidual = residual });
+        using var generator = new StageTwoGenerator(Small with { StageTwoResidual = residual, StageTwoPaper = paper });
         OnnxParity.RandomizeNormalization(generator);
         var model = new StackGanExporter().ExportStageTwo(generator);
 
@@ -155,6 +157,33 @@ public sealed class StackGanParityTests
         var actual = OnnxParity.Run(model, (StackGanExporter.TokensInput, tokens), (StackGanExporter.EmbeddingInput, embedding), (StackGanExporter.StageOneImageInput, image), (StackGanExporter.NoiseInput, epsilon))[StackGanExporter.ImageOutput];
 
         Assert.Equal([batch, 3, 64, 64], expected.shape);
+        Assert.InRange(OnnxParity.MaxAbsDifference(expected, actual), 0f, OnnxParity.Tolerance);
+    }
+
+    [Fact]
+    public void Paper_stage_two_upsamples_without_transposed_convolutions_and_adds_detail_to_a_bilinear_base()
+    {
+        random.manual_seed(27);
+        using var generator = new StageTwoGenerator(Small with { StageTwoResidual = true, StageTwoPaper = true });
+        Assert.DoesNotContain(generator.modules(), m => m is TorchSharp.Modules.ConvTranspose2d);
+        Assert.DoesNotContain(generator.modules(), m => m is TorchSharp.Modules.InstanceNorm2d);
+        Assert.Equal(Small.ResidualBlocks, generator.modules().OfType<BatchNormResidualBlock>().Count());
+        generator.ZeroRefinement();
+        generator.eval();
+
+        // With the refinement zeroed the output is Stage-I upsampled bilinearly: a horizontal ramp stays a ramp
+        // (nearest would repeat each value twice); the ONNX export agrees.
+        using var ramp = linspace(-0.9, 0.9, 32).reshape(1, 1, 1, 32).expand(1, 3, 32, 32).contiguous();
+        using var tokens = Tokens(1);
+        using var epsilon = randn(1, Small.ConditionDimension);
+        using var embedding = zeros(1, Small.EmbeddingDimension);
+        using var output = Forward(() => generator.Forward(tokens, embedding, ramp, epsilon).Image);
+        using var expected = Forward(() => nn.functional.interpolate(ramp, scale_factor: [2, 2], mode: InterpolationMode.Bilinear, align_corners: false));
+        Assert.InRange(OnnxParity.MaxAbsDifference(expected, output.data<float>().ToArray()), 0f, 1e-6f);
+        var row = output[0, 0, 10].data<float>().ToArray();
+        Assert.NotEqual(row[20], row[21]);
+        var model = new StackGanExporter().ExportStageTwo(generator);
+        var actual = OnnxParity.Run(model, (StackGanExporter.TokensInput, tokens), (StackGanExporter.EmbeddingInput, embedding), (StackGanExporter.StageOneImageInput, ramp), (StackGanExporter.NoiseInput, epsilon))[StackGanExporter.ImageOutput];
         Assert.InRange(OnnxParity.MaxAbsDifference(expected, actual), 0f, OnnxParity.Tolerance);
     }
 

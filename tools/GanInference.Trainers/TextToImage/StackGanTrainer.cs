@@ -117,6 +117,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
                     DiscriminatorBatchNorm = stack.Networks.DiscriminatorBatchNorm,
                     DiscriminatorProjection = stack.Networks.DiscriminatorProjection,
                     StageTwoResidual = stack.Networks.StageTwoResidual,
+                    StageTwoPaper = stack.Networks.StageTwoPaper,
                     StageOneStatisticsTruncation = stack.StageOneAverageEpochs > 1 ? stack.StageOneTruncation : null,
                 }
                 : stack.Networks);
