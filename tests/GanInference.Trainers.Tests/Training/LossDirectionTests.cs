@@ -38,6 +38,40 @@ public sealed class LossDirectionTests
         AssertSeparates(ReadColumns(options.RunDirectory, "d_real", "d_fake"));
     }
 
+    [Theory]
+    [InlineData(ModelKind.Dcgan)]
+    [InlineData(ModelKind.Cdcgan)]
+    public void Dcgan_generator_step_makes_its_images_look_more_real_to_the_discriminator(ModelKind kind)
+    {
+        var architecture = new GanArchitecture { Kind = kind, GeneratorWidth = 8, DiscriminatorWidth = 8, LabelEmbeddingDimension = 4 };
+        var trainer = new GanTrainer(new TrainingOptions { Architecture = architecture, DataDirectory = "unused", RunDirectory = "unused", LearningRate = 1e-3 });
+        random.manual_seed(31);
+        var generator = ModelFactory.CreateGenerator(architecture);
+        var discriminator = ModelFactory.CreateDiscriminator(architecture);
+        using var generatorModule = generator.Module;
+        using var discriminatorModule = discriminator.Module;
+        generatorModule.apply(GanTrainer.InitializeDcganWeights);
+        discriminatorModule.apply(GanTrainer.InitializeDcganWeights);
+        using var generatorOptimizer = optim.Adam(generatorModule.parameters(), 1e-3, 0.5, 0.999);
+        using var discriminatorOptimizer = optim.Adam(discriminatorModule.parameters(), 1e-3, 0.5, 0.999);
+        using var scope = NewDisposeScope();
+        var real = (rand(64, 1, 28, 28) * 2) - 1;
+        var labels = kind == ModelKind.Cdcgan ? randint(0, 10, [64], dtype: ScalarType.Int64) : null;
+        var z = randn(256, architecture.LatentDimension);
+        var zLabels = kind == ModelKind.Cdcgan ? randint(0, 10, [256], dtype: ScalarType.Int64) : null;
+        var before = ModelFactory.CreateGenerator(architecture);
+        using var beforeModule = before.Module;
+
+        // One step = a D step, then a G step against the updated D. Judge G's step with that updated D: the same latents
+        // through G after the step must score higher than through G before it (non-saturating G: fake → "real").
+        beforeModule.load_state_dict(generatorModule.state_dict());
+        trainer.Step(generator, discriminator, generatorOptimizer, discriminatorOptimizer, real, labels);
+        using var noGrad = no_grad();
+        var scoreBefore = discriminator.Score(before.Generate(z, zLabels), zLabels).mean().item<float>();
+        var scoreAfter = discriminator.Score(generator.Generate(z, zLabels), zLabels).mean().item<float>();
+        Assert.True(scoreAfter > scoreBefore, $"D(G_after(z)) {scoreAfter} vs D(G_before(z)) {scoreBefore}");
+    }
+
     [Fact]
     public async Task Pix2Pix_discriminator_scores_real_pairs_above_generated_ones()
     {

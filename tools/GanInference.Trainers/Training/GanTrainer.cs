@@ -149,7 +149,7 @@ public sealed class GanTrainer
     }
 
     /// <summary>One discriminator step then one generator step; returns D loss, G loss, mean D(x), mean D(G(z)).</summary>
-    private double[] Step(IGenerator generator, IDiscriminator discriminator, optim.Optimizer generatorOptimizer, optim.Optimizer discriminatorOptimizer, Tensor real, Tensor? realLabels)
+    internal double[] Step(IGenerator generator, IDiscriminator discriminator, optim.Optimizer generatorOptimizer, optim.Optimizer discriminatorOptimizer, Tensor real, Tensor? realLabels)
     {
         var batchSize = real.shape[0];
         var latentDimension = architecture.LatentDimension;
