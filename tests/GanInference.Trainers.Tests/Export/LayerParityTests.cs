@@ -15,6 +15,8 @@ public sealed class LayerParityTests
     {
         ["Linear"] = new(() => nn.Linear(12, 7), [12]),
         ["LinearWithoutBias"] = new(() => nn.Linear(12, 7, hasBias: false), [12]),
+        ["LinearOnSequence"] = new(() => nn.Linear(12, 7), [5, 12]),
+        ["LinearOnImageRows"] = new(() => nn.Linear(6, 3, hasBias: false), [2, 4, 6]),
         ["Conv2d"] = new(() => nn.Conv2d(3, 4, kernel_size: 3, padding: 1), [3, 8, 8]),
         ["Conv2dStrided"] = new(() => nn.Conv2d(3, 5, kernel_size: 4, stride: 2, padding: 1, bias: false), [3, 8, 8]),
         ["Conv2dDilatedGrouped"] = new(() => nn.Conv2d(4, 6, kernel_size: 3, dilation: 2, groups: 2, padding: 2), [4, 9, 9]),
@@ -26,6 +28,8 @@ public sealed class LayerParityTests
         ["BatchNorm2d"] = new(() => nn.BatchNorm2d(4), [4, 6, 6]),
         ["InstanceNorm2d"] = new(() => nn.InstanceNorm2d(4, affine: true), [4, 6, 6]),
         ["ReflectionPad2d"] = new(() => nn.ReflectionPad2d(2), [2, 5, 5]),
+        ["ReflectionPad2dAsymmetric"] = new(() => nn.ReflectionPad2d((1L, 3L, 0L, 2L)), [2, 5, 6]),
+        ["InstanceNorm2dNoAffine"] = new(() => nn.InstanceNorm2d(3), [3, 5, 5]),
         ["ReLU"] = new(() => nn.ReLU(), [3, 4, 4]),
         ["LeakyReLU"] = new(() => nn.LeakyReLU(0.2), [3, 4, 4]),
         ["Tanh"] = new(() => nn.Tanh(), [3, 4, 4]),
@@ -86,6 +90,48 @@ public sealed class LayerParityTests
         }).ToHashSet();
         var missing = ModuleExporterRegistry.CreateDefault().SupportedTypes.Where(t => !tested.Contains(t)).Select(t => t.Name);
         Assert.Empty(missing);
+    }
+
+    [Fact]
+    public void BatchNorm_in_training_mode_is_refused()
+    {
+        using var model = nn.Sequential(("conv", nn.Conv2d(1, 2, kernel_size: 3)), ("norm", nn.BatchNorm2d(2)));
+        model.train();
+        var graph = new OnnxGraphBuilder();
+        var x = graph.Input("x", OnnxType.Float, Dim.Batch, 1, 8, 8);
+        var context = new OnnxExportContext(graph, ModuleExporterRegistry.CreateDefault());
+
+        var error = Assert.Throws<UnsupportedLayerException>(() => context.Export(model, "body", x));
+        Assert.Equal("body.norm", error.LayerPath);
+        Assert.Contains("training mode", error.Message, StringComparison.Ordinal);
+        Assert.Contains("eval()", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(-1L)]
+    [InlineData(-10L)]
+    [InlineData(10L)]
+    public void Embedding_index_outside_the_table_fails_in_ONNX_Runtime_as_in_TorchSharp(long index)
+    {
+        random.manual_seed(42);
+        using var embedding = nn.Embedding(10, 6);
+        embedding.eval();
+        using var indices = tensor(new long[] { 3, index, 0 });
+        Assert.ThrowsAny<Exception>(() => Forward(embedding, indices));
+
+        var graph = new OnnxGraphBuilder();
+        var x = graph.Input("x", OnnxType.Int64, Dim.Batch);
+        var context = new OnnxExportContext(graph, ModuleExporterRegistry.CreateDefault());
+        graph.Node("Identity", [context.Export(embedding, "embedding", x)], "y");
+        graph.Output("y", OnnxType.Float, Dim.Batch, 6);
+        var model = graph.ToModel();
+
+        // Rows inside the table still work, and an index out of it fails the run instead of wrapping to row n − k.
+        using var valid = tensor(new long[] { 3, 9, 0 });
+        using var expected = Forward(embedding, valid);
+        Assert.InRange(OnnxParity.MaxAbsDifference(expected, OnnxParity.Run(model, ("x", valid))["y"]), 0f, OnnxParity.Tolerance);
+        var error = Assert.Throws<Microsoft.ML.OnnxRuntime.OnnxRuntimeException>(() => OnnxParity.Run(model, ("x", indices)));
+        Assert.Contains("out of", error.Message, StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]

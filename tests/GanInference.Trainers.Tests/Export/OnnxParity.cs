@@ -44,8 +44,9 @@ internal static class OnnxParity
     }
 
     /// <summary>
-    /// Gives every BatchNorm non-trivial running statistics and affine parameters, so a parity test
-    /// would catch a swapped mean/variance or a missing epsilon.
+    /// Gives every BatchNorm non-trivial running statistics and affine parameters, and every affine
+    /// InstanceNorm non-trivial scale and shift, so a parity test would catch a swapped mean/variance,
+    /// a swapped scale/shift or a missing epsilon (the defaults, γ = 1 and β = 0, hide all three).
     /// </summary>
     public static void RandomizeNormalization(nn.Module root)
     {
@@ -58,6 +59,11 @@ internal static class OnnxParity
                 norm.running_var!.copy_(rand(norm.num_features) + 0.5);
                 norm.weight!.copy_(randn(norm.num_features) * 0.3 + 1);
                 norm.bias!.copy_(randn(norm.num_features) * 0.3);
+            }
+            else if (module is InstanceNorm2d { weight: not null, bias: not null } instance)
+            {
+                instance.weight.copy_(randn(instance.num_features) * 0.3 + 1);
+                instance.bias.copy_(randn(instance.num_features) * 0.3);
             }
         }
     }

@@ -88,6 +88,72 @@ public sealed class GanTrainerSmokeTests
         Assert.Equal("resume", info.Command);
     }
 
+    [Fact]
+    public async Task A_resumed_run_keeps_the_checkpoint_architecture_when_the_command_line_leaves_it_out()
+    {
+        using var temp = new TempDirectory();
+        TinyMnist.Write(temp.Combine("data"), trainCount: 32, testCount: 10, gzip: false);
+        var narrow = Options(temp.Combine("data"), temp.Combine("straight"), ModelKind.Dcgan);
+        narrow = narrow with { Architecture = narrow.Architecture with { LatentDimension = 64 } };
+        await new GanTrainer(narrow).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
+
+        var interrupted = narrow with { RunDirectory = temp.Combine("resumed") };
+        await new GanTrainer(interrupted with { Epochs = 1 }).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
+        // The resumed command does not repeat --latent 64: its options carry the default 100.
+        var resumedOptions = Options(temp.Combine("data"), temp.Combine("resumed"), ModelKind.Dcgan) with { ResumeFrom = new RunFolder(interrupted.RunDirectory).Checkpoint(1) };
+        Assert.Equal(100, resumedOptions.Architecture.LatentDimension);
+        var result = await new GanTrainer(resumedOptions).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
+
+        var info = await Checkpoint.ReadInfoAsync(result.LastCheckpoint, CancellationToken.None);
+        Assert.Equal(64, info.Architecture.LatentDimension);
+        // Same batches, same shapes: the resumed run is the uninterrupted 64-d run, step for step.
+        Assert.Equal(File.ReadAllText(temp.Combine("straight", "loss.csv")), File.ReadAllText(temp.Combine("resumed", "loss.csv")));
+        using var generator = LoadGenerator(result.LastCheckpoint, info.Architecture);
+        Assert.Equal(File.ReadAllBytes(new RunFolder(resumedOptions.RunDirectory).SampleGrid(2)), Grid(generator, info.Architecture));
+    }
+
+    [Fact]
+    public async Task A_resumed_run_refuses_an_explicit_architecture_option_that_contradicts_the_checkpoint()
+    {
+        using var temp = new TempDirectory();
+        TinyMnist.Write(temp.Combine("data"), trainCount: 32, testCount: 10, gzip: false);
+        var first = Options(temp.Combine("data"), temp.Combine("run"), ModelKind.Dcgan) with { Epochs = 1 };
+        first = first with { Architecture = first.Architecture with { LatentDimension = 64 } };
+        await new GanTrainer(first).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
+
+        var conflicting = Options(temp.Combine("data"), temp.Combine("run"), ModelKind.Dcgan) with
+        {
+            ResumeFrom = new RunFolder(first.RunDirectory).Checkpoint(1),
+            ExplicitOptions = new HashSet<string> { "--latent" },
+        };
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => new GanTrainer(conflicting).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None));
+        Assert.Contains("--latent 64", error.Message, StringComparison.Ordinal);
+        Assert.Contains("--latent 100", error.Message, StringComparison.Ordinal);
+
+        // An explicit option that agrees with the checkpoint is fine.
+        var agreeing = conflicting with { Architecture = conflicting.Architecture with { LatentDimension = 64 } };
+        var result = await new GanTrainer(agreeing).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
+        Assert.Equal(2, (await Checkpoint.ReadInfoAsync(result.LastCheckpoint, CancellationToken.None)).Epoch);
+    }
+
+    [Fact]
+    public void Minibatch_std_discriminator_has_finite_gradients_on_a_collapsed_batch()
+    {
+        random.manual_seed(11);
+        using var discriminator = new MinibatchStdDiscriminator(new GanArchitecture { Kind = ModelKind.Dcgan, DiscriminatorWidth = 4, DiscriminatorHead = DiscriminatorHead.MinibatchStd });
+        using var scope = NewDisposeScope();
+        // A generator that collapsed to one image: every sample of the batch is the same.
+        var collapsed = randn(1, 1, 28, 28).expand(8, -1, -1, -1).contiguous();
+        var score = discriminator.forward(collapsed);
+        score.sum().backward();
+
+        Assert.All(score.data<float>().ToArray(), v => Assert.True(float.IsFinite(v), $"score {v}"));
+        foreach (var (name, parameter) in discriminator.named_parameters())
+        {
+            Assert.All(parameter.grad!.data<float>().ToArray(), g => Assert.True(float.IsFinite(g), $"{name}: gradient {g}"));
+        }
+    }
+
     private sealed class LoadedGenerator(IGenerator generator) : IDisposable
     {
         public IGenerator Generator { get; } = generator;

@@ -40,7 +40,7 @@ public sealed class ImageToImageTrainerTests
         var result = await new Pix2PixTrainer(options).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
 
         Assert.Equal(6, result.Steps); // 12 / 4 = 3 steps per epoch, 2 epochs
-        AssertLossLog(new RunFolder(options.RunDirectory), "epoch,step,d_loss,g_gan,g_l1,d_real,d_fake", rows: 6);
+        AssertLossLog(new RunFolder(options.RunDirectory), "epoch,step,d_loss,g_gan,g_l1,d_real,d_fake,lr", rows: 6);
         AssertWeightsMoved(options, Checkpoint.GeneratorFileName, () => TranslationModels.CreatePix2PixGenerator(options.Architecture));
 
         var classifier = await TestClassifier.ExportAsync(temp, data);
@@ -69,7 +69,7 @@ public sealed class ImageToImageTrainerTests
         var result = await new CycleGanTrainer(options).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
 
         Assert.Equal(4, result.Steps); // 8 digits per domain / 4 = 2 steps per epoch, 2 epochs
-        AssertLossLog(new RunFolder(options.RunDirectory), "epoch,step,d_a,d_b,g_a2b,g_b2a,cycle,identity", rows: 4);
+        AssertLossLog(new RunFolder(options.RunDirectory), "epoch,step,d_a,d_b,g_a2b,g_b2a,cycle,identity,lr", rows: 4);
         AssertWeightsMoved(options, TranslationModels.GeneratorAToBFileName, () => TranslationModels.CreateCycleGenerator(options.Architecture, CycleDirection.AToB));
         AssertWeightsMoved(options, TranslationModels.GeneratorBToAFileName, () => TranslationModels.CreateCycleGenerator(options.Architecture, CycleDirection.BToA));
 
@@ -125,6 +125,55 @@ public sealed class ImageToImageTrainerTests
         Assert.Equal(["test"], info.EarlierCommands);
         Assert.Throws<ArgumentOutOfRangeException>(() => new Pix2PixTrainer(straight, new TranslationSchedule { ImagesPerEpoch = -1 }));
     }
+
+    [Theory]
+    [InlineData(ModelKind.Pix2Pix)]
+    [InlineData(ModelKind.CycleGan)]
+    public async Task Learning_rate_decays_linearly_over_the_last_epochs_as_the_reference(ModelKind kind)
+    {
+        using var temp = new TempDirectory();
+        var data = temp.Combine("data");
+        TinyMnist.Write(data, trainCount: 16, testCount: 10, gzip: false);
+        var schedule = new TranslationSchedule { DecayEpochs = 2 };
+        var decayed = Options(data, temp.Combine("decayed"), kind) with { Epochs = 3, LearningRate = 1e-3 };
+
+        var whole = await Train(decayed, schedule);
+
+        // The reference's rule for 1 constant + 2 decay epochs: 1, 1 − 1/3, 1 − 2/3 of the rate.
+        double[] expected = [1e-3, 1e-3 * 2 / 3, 1e-3 / 3];
+        var rates = File.ReadAllLines(new RunFolder(decayed.RunDirectory).LossCsv).Skip(1)
+            .Select(r => r.Split(','))
+            .GroupBy(r => int.Parse(r[0], CultureInfo.InvariantCulture))
+            .Select(g => g.Select(r => double.Parse(r[^1], CultureInfo.InvariantCulture)).Distinct().Single())
+            .ToArray();
+        Assert.Equal(expected.Length, rates.Length);
+        for (var i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(expected[i], rates[i], 1e-9); // loss.csv keeps 7 significant digits
+        }
+
+        if (kind == ModelKind.Pix2Pix)
+        {
+            // The optimizers really used it: the same schedule stopped after two epochs, then resumed for the third at a
+            // constant lr/3, is the same run (CycleGAN's image pool restarts empty on resume, so only Pix2Pix is exact).
+            var split = decayed with { RunDirectory = temp.Combine("split") };
+            await Train(split with { MaxSteps = 8 }, schedule); // 16 / 4 = 4 steps per epoch: epochs 1 and 2
+            var resumed = await Train(split with { LearningRate = 1e-3 / 3, ResumeFrom = new RunFolder(split.RunDirectory).Checkpoint(2) }, new TranslationSchedule());
+            using var a = TranslationModels.CreatePix2PixGenerator(decayed.Architecture);
+            using var b = TranslationModels.CreatePix2PixGenerator(decayed.Architecture);
+            Checkpoint.LoadWeights(whole.LastCheckpoint, Checkpoint.GeneratorFileName, a);
+            Checkpoint.LoadWeights(resumed.LastCheckpoint, Checkpoint.GeneratorFileName, b);
+            Assert.Equal(Parameters(a), Parameters(b));
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => new TranslationSchedule { DecayEpochs = -1 }.Validate());
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Train(decayed, new TranslationSchedule { DecayEpochs = 4 }));
+    }
+
+    private static Task<TrainingResult> Train(TrainingOptions options, TranslationSchedule schedule) =>
+        options.Architecture.Kind == ModelKind.Pix2Pix
+            ? new Pix2PixTrainer(options, schedule).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None)
+            : new CycleGanTrainer(options, schedule).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
 
     [Fact]
     public async Task A_time_limit_stops_after_the_epoch_that_passes_it()

@@ -127,6 +127,8 @@ internal static partial class ToolCommands
         var samples = new Option<int>("--samples") { Description = "Images generated, from seeds 0..N-1.", DefaultValueFactory = _ => 1000 };
         var truncation = new Option<float>("--truncation") { Description = "Latent truncation (0 = plain N(0, 1)).", DefaultValueFactory = _ => 0f };
         var json = new Option<string?>("--json") { Description = "Also write the report as JSON to this file." };
+        var resNet = new Option<bool>("--resnet") { Description = "Generators: also the Fréchet distances in ImageNet ResNet-18 features (the ONNX model of NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18; about 3 × --samples images through ResNet-18)." };
+        var resNetModels = new Option<string?>("--resnet-models") { Description = "The package's tools/DnnImageModels folder (default: where NuGet restored it for this build)." };
 
         var command = new Command("evaluate", "Quality figures of an exported generator, through ONNX Runtime with server-identical latents.");
         foreach (var option in new Option[] { model, classifier, data, samples, truncation, json })
@@ -136,11 +138,19 @@ internal static partial class ToolCommands
 
         var reverse = new Option<string?>("--reverse") { Description = "CycleGAN: the opposite-direction model, for the cycle figure." };
         command.Options.Add(reverse);
+        command.Options.Add(resNet);
+        command.Options.Add(resNetModels);
 
         command.SetAction(async (parse, cancellationToken) =>
         {
             var logger = loggers.CreateLogger("evaluate");
             var modelPath = parse.GetValue(model)!;
+            if (Directory.Exists(modelPath) && IsTextPipeline(modelPath))
+            {
+                await EvaluateTextPipelineAsync(parse, modelPath, parse.GetValue(classifier)!, parse.GetValue(data)!, samples, truncation, parse.GetValue(json), logger, cancellationToken).ConfigureAwait(false);
+                return 0;
+            }
+
             if (Directory.Exists(modelPath))
             {
                 modelPath = Path.Combine(modelPath, ModelPackageWriter.ModelFileName);
@@ -152,7 +162,7 @@ internal static partial class ToolCommands
                 return 0;
             }
 
-            var report = await new GeneratorEvaluator(parse.GetValue(classifier)!, parse.GetValue(data)!)
+            var report = await new GeneratorEvaluator(parse.GetValue(classifier)!, parse.GetValue(data)!, parse.GetValue(resNet), parse.GetValue(resNetModels))
                 .EvaluateAsync(modelPath, parse.GetValue(samples), parse.GetValue(truncation), cancellationToken).ConfigureAwait(false);
             Print(report);
             if (parse.GetValue(json) is { } jsonPath)
@@ -175,6 +185,7 @@ internal static partial class ToolCommands
         }
 
         table.AddRow("classFractions", string.Join(" ", report.ClassFractions.Select(f => f.ToString("F3", CultureInfo.InvariantCulture))));
+        table.AddRow("neighbourClassFractions", string.Join(" ", report.NeighbourClassFractions.Select(f => f.ToString("F3", CultureInfo.InvariantCulture))));
         AnsiConsole.Write(table);
     }
 }

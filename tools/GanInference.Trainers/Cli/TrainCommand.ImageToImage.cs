@@ -8,7 +8,7 @@ namespace GanInference.Trainers.Cli;
 /// <summary><c>train pix2pix</c> and <c>train cyclegan</c> (docs/image-to-image.md).</summary>
 internal static partial class TrainCommand
 {
-    /// <summary>--epoch-images and --max-minutes.</summary>
+    /// <summary>--epoch-images, --max-minutes and --lr-decay-epochs.</summary>
     private sealed class ScheduleOptions
     {
         private readonly Option<int> epochImages = new("--epoch-images")
@@ -23,13 +23,20 @@ internal static partial class TrainCommand
             DefaultValueFactory = _ => 0,
         };
 
+        private readonly Option<int> decayEpochs = new("--lr-decay-epochs")
+        {
+            Description = "The last N of --epochs lower the learning rate linearly towards 0, as the reference Pix2Pix/CycleGAN (epoch e trains at lr * (1 - max(0, e - (epochs - N)) / (N + 1))); 0 = constant.",
+            DefaultValueFactory = _ => 0,
+        };
+
         public void AddTo(Command command)
         {
             command.Options.Add(epochImages);
             command.Options.Add(maxMinutes);
+            command.Options.Add(decayEpochs);
         }
 
-        public TranslationSchedule Build(ParseResult parse) => new() { ImagesPerEpoch = parse.GetValue(epochImages), MaxMinutes = parse.GetValue(maxMinutes) };
+        public TranslationSchedule Build(ParseResult parse) => new() { ImagesPerEpoch = parse.GetValue(epochImages), MaxMinutes = parse.GetValue(maxMinutes), DecayEpochs = parse.GetValue(decayEpochs) };
     }
 
     private static Command CreatePix2Pix(ILoggerFactory loggers, string commandLine)

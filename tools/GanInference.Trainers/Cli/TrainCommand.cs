@@ -58,7 +58,15 @@ internal static partial class TrainCommand
                 DiscriminatorWidth = parse.GetValue(ndf),
                 LabelEmbeddingDimension = kind == ModelKind.Cdcgan ? parse.GetValue(embedding) : new GanArchitecture().LabelEmbeddingDimension,
                 DiscriminatorHead = kind == ModelKind.Dcgan ? parse.GetValue(head) : DiscriminatorHead.Conv,
-            }) with { Beta1 = parse.GetValue(beta1), ResumeFrom = parse.GetValue(resume) };
+            }) with
+            {
+                Beta1 = parse.GetValue(beta1),
+                ResumeFrom = parse.GetValue(resume),
+                ExplicitOptions = new Option[] { latent, ngf, ndf, embedding, head }
+                    .Where(o => parse.GetResult(o) is { Implicit: false })
+                    .Select(o => o.Name)
+                    .ToHashSet(),
+            };
             var result = await ProgressDisplay.RunAsync(name, logger, progress => new GanTrainer(options).RunAsync(progress, cancellationToken)).ConfigureAwait(false);
             Log.TrainingFinished(logger, result.Steps, result.TrainingSeconds, result.LastCheckpoint);
             return 0;
@@ -79,6 +87,8 @@ internal static partial class TrainCommand
         var instanceNoise = new Option<double>("--instance-noise") { Description = "Std of Gaussian noise added to every image the discriminator sees.", DefaultValueFactory = _ => 0.0 };
         var projection = new Option<bool>("--d-projection") { Description = "Add a projection term (text embedding · pooled image features) to the discriminators' logit." };
         var average = new Option<int>("--stage1-average") { Description = "Stage 2: use the mean Stage-I weights of this many epoch checkpoints up to --stage1 (1 = that checkpoint alone).", DefaultValueFactory = _ => 1 };
+        var stageOneTruncation = new Option<float>("--stage1-truncation") { Description = "Stage 2 with --stage1-average > 1: re-estimate the averaged Stage-I's BatchNorm statistics at this truncation of z and the CA noise; use the truncation the export will ship (export --truncation).", DefaultValueFactory = _ => 0f };
+        var paper = new Option<bool>("--stage2-paper") { Description = "Stage 2: the StackGAN paper's Stage-II: nearest-neighbour x2 + 3x3 convolution upsampling, BatchNorm residual blocks, and with --stage2-residual a bilinear Stage-I base." };
         var residual = new Option<bool>("--stage2-residual") { Description = "Stage 2: add the generator's output to the upsampled Stage-I image (it starts as a copy of Stage-I and learns the refinement)." };
         var noDNorm = new Option<bool>("--d-no-batchnorm") { Description = "Discriminators without BatchNorm." };
         var auxiliaryWeight = new Option<double>("--aux-weight") { Description = "Weight of the auxiliary attribute classifier terms: D reads digit, colour and background of real images, G is rewarded when D reads its caption's (0 = off).", DefaultValueFactory = _ => 0.0 };
@@ -96,6 +106,8 @@ internal static partial class TrainCommand
         command.Options.Add(resume);
         command.Options.Add(residual);
         command.Options.Add(average);
+        command.Options.Add(stageOneTruncation);
+        command.Options.Add(paper);
         command.Options.Add(ngf1);
         command.Options.Add(noDNorm);
         command.Options.Add(projection);
@@ -111,8 +123,8 @@ internal static partial class TrainCommand
             var stageNumber = parse.GetValue(stage);
             var kind = stageNumber == 2 ? ModelKind.StackGanStageTwo : ModelKind.StackGanStageOne;
             var options = common.Build(parse, commandLine, new GanArchitecture { Kind = kind }) with { ResumeFrom = parse.GetValue(resume) };
-            var stack = new TextToImage.StackGanOptions { Stage = stageNumber, StageOneCheckpoint = parse.GetValue(stageOne), EncoderSteps = parse.GetValue(encoderSteps), DiscriminatorLearningRateScale = parse.GetValue(dLr), GeneratorSteps = parse.GetValue(gSteps), InstanceNoise = parse.GetValue(instanceNoise), AuxiliaryWeight = parse.GetValue(auxiliaryWeight), StageOneAverageEpochs = parse.GetValue(average), KlWeight = parse.GetValue(klWeight), ClassifierPath = parse.GetValue(classifier),
-                Networks = new TextToImage.StackGanArchitecture { StageOneWidth = parse.GetValue(ngf1), StageTwoWidth = parse.GetValue(ngf2), DiscriminatorWidth = parse.GetValue(ndf), DiscriminatorBatchNorm = !parse.GetValue(noDNorm), DiscriminatorProjection = parse.GetValue(projection), StageTwoResidual = parse.GetValue(residual) } };
+            var stack = new TextToImage.StackGanOptions { Stage = stageNumber, StageOneCheckpoint = parse.GetValue(stageOne), EncoderSteps = parse.GetValue(encoderSteps), DiscriminatorLearningRateScale = parse.GetValue(dLr), GeneratorSteps = parse.GetValue(gSteps), InstanceNoise = parse.GetValue(instanceNoise), AuxiliaryWeight = parse.GetValue(auxiliaryWeight), StageOneAverageEpochs = parse.GetValue(average), StageOneTruncation = parse.GetValue(stageOneTruncation), KlWeight = parse.GetValue(klWeight), ClassifierPath = parse.GetValue(classifier),
+                Networks = new TextToImage.StackGanArchitecture { StageOneWidth = parse.GetValue(ngf1), StageTwoWidth = parse.GetValue(ngf2), DiscriminatorWidth = parse.GetValue(ndf), DiscriminatorBatchNorm = !parse.GetValue(noDNorm), DiscriminatorProjection = parse.GetValue(projection), StageTwoResidual = parse.GetValue(residual), StageTwoPaper = parse.GetValue(paper) } };
             var result = await ProgressDisplay.RunAsync($"stackgan stage {stageNumber}", logger, progress => new TextToImage.StackGanTrainer(options, stack).RunAsync(progress, cancellationToken)).ConfigureAwait(false);
             Log.TrainingFinished(logger, result.Steps, result.TrainingSeconds, result.LastCheckpoint);
             return 0;

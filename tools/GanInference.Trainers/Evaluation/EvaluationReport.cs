@@ -35,6 +35,24 @@ public sealed record EvaluationReport
     /// </summary>
     public required double NearCopyFraction { get; init; }
 
+    /// <summary>
+    /// Share of samples the independent reader assigns to each class: a vote of the
+    /// <see cref="NearestNeighbours.ReaderNeighbours"/> nearest real training digits in pixel space.
+    /// </summary>
+    public required double[] NeighbourClassFractions { get; init; }
+
+    /// <summary>Share of samples the independent reader reads as the label asked for (class-conditional models only).</summary>
+    public double? NeighbourAccuracy { get; init; }
+
+    /// <summary>The independent reader's accuracy on the real test digits (its ceiling).</summary>
+    public required double NeighbourTestAccuracy { get; init; }
+
+    /// <summary>Fréchet distance in ImageNet ResNet-18 features between samples and real test digits (evaluate --resnet).</summary>
+    public double? ResNetFrechetDistance { get; init; }
+
+    /// <summary>The same between as many real training digits and the test digits.</summary>
+    public double? ResNetRealVsRealFrechetDistance { get; init; }
+
     /// <summary>Flat name → number pairs for the manifest's <c>provenance.metrics</c>.</summary>
     public IReadOnlyDictionary<string, double> ToMetrics()
     {
@@ -53,6 +71,20 @@ public sealed record EvaluationReport
         if (ClassifierAccuracy is { } accuracy)
         {
             metrics["classifierAccuracy"] = Math.Round(accuracy, 4);
+        }
+
+        metrics["neighbourMinClassFraction"] = Math.Round(NeighbourClassFractions.Min(), 4);
+        metrics["neighbourMaxClassFraction"] = Math.Round(NeighbourClassFractions.Max(), 4);
+        metrics["neighbourTestAccuracy"] = Math.Round(NeighbourTestAccuracy, 4);
+        if (NeighbourAccuracy is { } neighbourAccuracy)
+        {
+            metrics["neighbourAccuracy"] = Math.Round(neighbourAccuracy, 4);
+        }
+
+        if (ResNetFrechetDistance is { } resNet && ResNetRealVsRealFrechetDistance is { } resNetFloor)
+        {
+            metrics["resNetFrechetDistance"] = Math.Round(resNet, 3);
+            metrics["resNetRealVsRealFrechetDistance"] = Math.Round(resNetFloor, 3);
         }
 
         return metrics;

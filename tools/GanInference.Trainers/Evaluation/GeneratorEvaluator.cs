@@ -5,9 +5,11 @@ namespace GanInference.Trainers.Evaluation;
 /// <summary>
 /// Judges an exported generator the way a user meets it: seeds → latents (determinism contract)
 /// → ONNX Runtime → the exported MNIST classifier. Reports the class histogram, conditional
-/// accuracy, a Fréchet distance with a real-vs-real baseline, and a memorisation check.
+/// accuracy, a Fréchet distance with a real-vs-real baseline, and a memorisation check; beside them an independent
+/// reader (a k-nearest-neighbour vote among the real training digits, <see cref="NearestNeighbours.Read"/>) and, when
+/// <paramref name="resNetFrechet"/> is set, the Fréchet distances in ImageNet ResNet-18 features (<see cref="ResNetFeatures"/>).
 /// </summary>
-public sealed class GeneratorEvaluator(string classifierPath, string dataDirectory)
+public sealed class GeneratorEvaluator(string classifierPath, string dataDirectory, bool resNetFrechet = false, string? resNetModels = null)
 {
     private const int ImageArea = MnistDataset.ImageSize * MnistDataset.ImageSize;
 
@@ -35,6 +37,20 @@ public sealed class GeneratorEvaluator(string classifierPath, string dataDirecto
         var baselineCount = Math.Min(train.Count, Math.Min(sampleCount, test.Count));
         var (_, trainFeatures) = classifier.Classify(trainImages.AsMemory(0, baselineCount * ImageArea), cancellationToken);
 
+        var neighbourRead = NearestNeighbours.Read(samples, trainImages, train.Labels, ImageArea, classifier.ClassCount);
+        var neighbourTest = NearestNeighbours.Read(testImages, trainImages, train.Labels, ImageArea, classifier.ClassCount);
+        (double Samples, double RealVsReal)? resNet = null;
+        if (resNetFrechet)
+        {
+            using var features = new ResNetFeatures(resNetModels);
+            var sampleResNet = features.Compute(samples, MnistDataset.ImageSize, cancellationToken);
+            var testResNet = features.Compute(testImages.AsSpan(0, Math.Min(sampleCount, test.Count) * ImageArea), MnistDataset.ImageSize, cancellationToken);
+            var trainResNet = features.Compute(trainImages.AsSpan(0, baselineCount * ImageArea), MnistDataset.ImageSize, cancellationToken);
+            resNet = (
+                FrechetDistance.Compute(sampleResNet, testResNet, ResNetFeatures.Dimension),
+                FrechetDistance.Compute(trainResNet, TakeRows(testResNet, baselineCount, ResNetFeatures.Dimension), ResNetFeatures.Dimension));
+        }
+
         var sampleNearest = NearestNeighbours.Distances(samples, trainImages, ImageArea);
         var testNearest = NearestNeighbours.Distances(testImages, trainImages, ImageArea);
         var copyThreshold = Percentile(testNearest, 0.01);
@@ -57,7 +73,23 @@ public sealed class GeneratorEvaluator(string classifierPath, string dataDirecto
             SampleNearestTrainDistance = sampleNearest.Average(),
             TestNearestTrainDistance = testNearest.Average(),
             NearCopyFraction = sampleNearest.Count(d => d < copyThreshold) / (double)sampleNearest.Length,
+            NeighbourClassFractions = Histogram(neighbourRead, classifier.ClassCount),
+            NeighbourAccuracy = requested is null ? null : neighbourRead.Where((p, i) => p == requested[i]).Count() / (double)sampleCount,
+            NeighbourTestAccuracy = neighbourTest.Where((p, i) => p == test.Labels[i]).Count() / (double)test.Count,
+            ResNetFrechetDistance = resNet?.Samples,
+            ResNetRealVsRealFrechetDistance = resNet?.RealVsReal,
         };
+    }
+
+    private static double[] Histogram(int[] predicted, int classCount)
+    {
+        var histogram = new double[classCount];
+        foreach (var p in predicted)
+        {
+            histogram[p] += 1.0 / predicted.Length;
+        }
+
+        return histogram.Select(h => Math.Round(h, 4)).ToArray();
     }
 
     private static float[] Images(MnistDataset data, int count)

@@ -45,8 +45,9 @@ internal static class GeneratorAveraging
     /// <summary>
     /// Loads into <paramref name="target"/> the mean of every floating-point tensor (weights and BatchNorm running
     /// statistics) of <paramref name="fileName"/> in each checkpoint; <paramref name="create"/> makes a module of the
-    /// same shape to load each snapshot into. StackGAN's Stage-I keeps these averaged BatchNorm statistics (they
-    /// depend on captions); <see cref="LoadAverage"/> re-estimates them for the GAN generators.
+    /// same shape to load each snapshot into. The averaged BatchNorm statistics do not match the averaged weights'
+    /// activations: <see cref="LoadAverage"/> re-estimates them for the GAN generators, and
+    /// <see cref="LoadStageOneAverage"/> for StackGAN's Stage-I.
     /// </summary>
     public static void LoadMean(nn.Module target, IReadOnlyList<string> checkpoints, string fileName, Func<nn.Module> create)
     {
@@ -93,6 +94,65 @@ internal static class GeneratorAveraging
                 sum.Dispose();
             }
         }
+    }
+
+    /// <summary>
+    /// Loads the mean of the checkpoints' Stage-I weights into <paramref name="stageOne"/>, then re-estimates its
+    /// BatchNorm statistics on random training captions with z and the CA noise drawn at <paramref name="truncation"/>
+    /// (the truncation the model will be served at: truncation shrinks the activations, so statistics gathered at
+    /// another one normalise them wrongly). Leaves the network in eval mode.
+    /// </summary>
+    public static void LoadStageOneAverage(TextToImage.StageOneGenerator stageOne, IReadOnlyList<string> checkpoints, float truncation, ulong seed)
+    {
+        var networks = stageOne.Architecture;
+        LoadMean(stageOne, checkpoints, TextToImage.StackGanTrainer.StageOneFileName, () => new TextToImage.StageOneGenerator(networks));
+        RecomputeStageOneStatistics(stageOne, truncation, seed);
+    }
+
+    /// <summary>
+    /// Resets every BatchNorm of <paramref name="stageOne"/> and re-estimates its running statistics from
+    /// <see cref="StatisticsBatches"/> batches of random training captions (held-out combinations never appear),
+    /// z and CA noise from seeds drawn at <paramref name="truncation"/>; only the BatchNorm layers run in training mode.
+    /// </summary>
+    public static void RecomputeStageOneStatistics(TextToImage.StageOneGenerator stageOne, float truncation, ulong seed)
+    {
+        var networks = stageOne.Architecture;
+        var norms = stageOne.modules().OfType<TorchSharp.Modules.BatchNorm2d>().ToList();
+        using var noGrad = no_grad();
+        foreach (var norm in norms)
+        {
+            norm.running_mean!.zero_();
+            norm.running_var!.fill_(1);
+        }
+
+        stageOne.eval();
+        foreach (var norm in norms)
+        {
+            norm.train();
+        }
+
+        var captions = new Random(unchecked((int)seed));
+        for (var i = 0; i < StatisticsBatches; i++)
+        {
+            using var scope = NewDisposeScope();
+            var tokens = new long[StatisticsBatchSize * TextToImage.CaptionGrammar.MaxTokens];
+            for (var j = 0; j < StatisticsBatchSize; j++)
+            {
+                var attributes = TextToImage.CaptionGrammar.RandomTrainingAttributes(captions.Next(10), captions);
+                TextToImage.CaptionGrammar.Tokenize(TextToImage.CaptionGrammar.RandomCaption(attributes, captions)).CopyTo(tokens, j * TextToImage.CaptionGrammar.MaxTokens);
+            }
+
+            // Seeds far from the evaluation's (1000..) and the sample sheets' (0..), one block per batch.
+            var seeds = Enumerable.Range(0, StatisticsBatchSize).Select(j => unchecked((seed << 32) + 0x5EED0000UL + (ulong)((i * StatisticsBatchSize) + j))).ToArray();
+            var (z, epsilon, _) = TextToImage.StackGanNoise.Draw(seeds, networks, truncation);
+            using var pass = stageOne.Forward(
+                tensor(tokens, [StatisticsBatchSize, TextToImage.CaptionGrammar.MaxTokens]),
+                zeros(StatisticsBatchSize, networks.EmbeddingDimension),
+                tensor(z, [StatisticsBatchSize, networks.LatentDimension]),
+                tensor(epsilon, [StatisticsBatchSize, networks.ConditionDimension]));
+        }
+
+        stageOne.eval();
     }
 
     private static void RecomputeBatchNormStatistics(IGenerator generator, GanArchitecture architecture, ulong seed)

@@ -6,11 +6,11 @@ using static TorchSharp.torch;
 namespace GanInference.Trainers.Export;
 
 /// <summary>
-/// ONNX mappings of the TorchSharp layers we use (eval-mode semantics): Linear → Gemm, Conv2d →
+/// ONNX mappings of the TorchSharp layers we use (eval-mode semantics): Linear → MatMul + Add, Conv2d →
 /// Conv (reflection padding as Pad), ConvTranspose2d → ConvTranspose, BatchNorm2d →
 /// BatchNormalization with running statistics, InstanceNorm2d → InstanceNormalization,
 /// ReflectionPad2d → Pad(reflect), activations one-to-one, Dropout → Identity, Flatten,
-/// MaxPool2d, nearest Upsample → Resize, Embedding → Gather, Sequential → its children in order.
+/// MaxPool2d, nearest Upsample → Resize, Embedding → Gather (negative indices refused), Sequential → its children in order.
 /// </summary>
 internal static class StandardLayerExporters
 {
@@ -30,7 +30,7 @@ internal static class StandardLayerExporters
         .Register<Flatten>(ExportFlatten)
         .Register<MaxPool2d>(ExportMaxPool2d)
         .Register<Upsample>(ExportUpsample)
-        .Register<Embedding>((layer, context, input) => context.Graph.Node("Gather", [context.Weight("weight", layer.weight!), input], Int("axis", 0)));
+        .Register<Embedding>(ExportEmbedding);
 
     private static string ExportSequential(Sequential sequential, OnnxExportContext context, string input)
     {
@@ -43,11 +43,30 @@ internal static class StandardLayerExporters
         return value;
     }
 
+    /// <summary>
+    /// y = x·Wᵀ + b over the last axis, for input of any rank (as TorchSharp's Linear): MatMul with the transposed
+    /// weight, then Add. ONNX Gemm would accept only 2-D input; ONNX Runtime fuses MatMul + Add into Gemm where the
+    /// input is 2-D.
+    /// </summary>
     private static string ExportLinear(Linear layer, OnnxExportContext context, string input)
     {
-        var weight = context.Weight("weight", layer.weight!);
-        string[] inputs = layer.bias is null ? [input, weight] : [input, weight, context.Weight("bias", layer.bias)];
-        return context.Graph.Node("Gemm", inputs, Int("transB", 1));
+        using var transposed = layer.weight!.detach().t();
+        var product = context.Graph.Node("MatMul", [input, context.Weight("weight_t", transposed)]);
+        return layer.bias is null ? product : context.Graph.Node("Add", [product, context.Weight("bias", layer.bias)]);
+    }
+
+    /// <summary>
+    /// Gather of the weight rows. ONNX Gather accepts indices in [−n, n − 1] and wraps negative ones, where
+    /// TorchSharp's Embedding refuses them; so negative indices are first replaced by n, which makes ONNX Runtime
+    /// fail the run ("indices element out of data bounds") instead of silently reading row n − k.
+    /// </summary>
+    private static string ExportEmbedding(Embedding layer, OnnxExportContext context, string input)
+    {
+        var graph = context.Graph;
+        var rows = layer.weight!.shape[0];
+        var negative = graph.Node("Less", [input, context.Constant("zero", 0)]);
+        var guarded = graph.Node("Where", [negative, context.Constant("rows", rows), input]);
+        return graph.Node("Gather", [context.Weight("weight", layer.weight!), guarded], Int("axis", 0));
     }
 
     private static string ExportConv2d(Conv2d layer, OnnxExportContext context, string input)
@@ -125,6 +144,12 @@ internal static class StandardLayerExporters
 
     private static string ExportBatchNorm2d(BatchNorm2d layer, OnnxExportContext context, string input)
     {
+        if (layer.training)
+        {
+            // A module in training mode normalises with each batch's statistics; the exported node uses the running ones.
+            throw new UnsupportedLayerException(layer.GetType(), context.CurrentPath, "the module is in training mode; call eval() on the network before exporting (the ONNX node uses the running statistics)");
+        }
+
         if (layer.running_mean is null || layer.running_var is null)
         {
             throw new UnsupportedLayerException(layer.GetType(), context.CurrentPath, "eval-mode export needs running statistics (track_running_stats)");

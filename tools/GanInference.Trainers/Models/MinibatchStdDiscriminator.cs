@@ -11,6 +11,9 @@ namespace GanInference.Trainers.Models;
 /// </summary>
 public sealed class MinibatchStdDiscriminator : nn.Module<Tensor, Tensor>, IDiscriminator
 {
+    /// <summary>Added to the variance before its square root (ProGAN's 1e-8).</summary>
+    public const double Epsilon = 1e-8;
+
     private readonly Sequential features;
     private readonly Conv2d pool;
     private readonly LeakyReLU poolActivation;
@@ -34,7 +37,9 @@ public sealed class MinibatchStdDiscriminator : nn.Module<Tensor, Tensor>, IDisc
     {
         using var scope = NewDisposeScope();
         var h = features.forward(input);
-        var spread = h.std(0, unbiased: false).mean().reshape(1, 1, 1, 1).expand(h.shape[0], 1, h.shape[2], h.shape[3]);
+        // sqrt(var + ε) as ProGAN: a plain std has an infinite derivative at 0, so a collapsed batch (identical
+        // images) would turn every gradient into NaN.
+        var spread = (h.var(0, unbiased: false) + Epsilon).sqrt().mean().reshape(1, 1, 1, 1).expand(h.shape[0], 1, h.shape[2], h.shape[3]);
         var pooled = poolActivation.forward(pool.forward(cat([h, spread], 1))).flatten(1);
         return head.forward(pooled).reshape(-1).MoveToOuterDisposeScope();
     }

@@ -39,8 +39,22 @@ public sealed record StackGanArchitecture
     /// </summary>
     public bool StageTwoResidual { get; init; }
 
+    /// <summary>
+    /// Stage-II as the StackGAN paper has it: upsampling by nearest-neighbour ×2 + 3×3 convolution (not transposed
+    /// convolutions, whose 4×4 stride-2 kernels paint a 2-pixel checkerboard), BatchNorm in the residual blocks (not
+    /// InstanceNorm), and, with <see cref="StageTwoResidual"/>, a bilinear (not nearest) upsampling of Stage-I as the
+    /// base the refinement is added to. Off in checkpoints written before this existed.
+    /// </summary>
+    public bool StageTwoPaper { get; init; }
+
     /// <summary>Adds a projection term ⟨W·e, mean-pooled features⟩ to the matching logit (Miyato &amp; Koyama).</summary>
     public bool DiscriminatorProjection { get; init; }
+
+    /// <summary>
+    /// Stage-II checkpoints on an averaged Stage-I: the truncation at which that Stage-I's BatchNorm statistics were
+    /// re-estimated (null: a single snapshot's statistics, or a checkpoint written before re-estimation existed).
+    /// </summary>
+    public float? StageOneStatisticsTruncation { get; init; }
 
     /// <summary>BatchNorm in the discriminators (off: convolutions and LeakyReLU only).</summary>
     public bool DiscriminatorBatchNorm { get; init; } = true;
@@ -222,7 +236,7 @@ public sealed class StageTwoGenerator : nn.Module, IOnnxExportable
     private readonly ConditioningAugmentation conditioning;
     private readonly Sequential down;
     private readonly Sequential join;
-    private readonly ModuleList<ResidualBlock> blocks;
+    private readonly ModuleList<nn.Module<Tensor, Tensor>> blocks;
     private readonly Sequential up;
     private readonly Upsample enlarge = nn.Upsample(scale_factor: [2, 2], mode: UpsampleMode.Nearest);
 
@@ -243,16 +257,29 @@ public sealed class StageTwoGenerator : nn.Module, IOnnxExportable
             ("conv", nn.Conv2d((ngf * 2) + architecture.ConditionDimension, ngf * 2, kernel_size: 3, padding: 1, bias: false)),
             ("bn", nn.BatchNorm2d(ngf * 2)),
             ("relu", nn.ReLU()));
-        blocks = new ModuleList<ResidualBlock>([.. Enumerable.Range(0, architecture.ResidualBlocks).Select(_ => new ResidualBlock(ngf * 2))]);
-        up = nn.Sequential(
-            ("up32", nn.ConvTranspose2d(ngf * 2, ngf, kernel_size: 4, stride: 2, padding: 1, bias: false)),
-            ("bn32", nn.BatchNorm2d(ngf)),
-            ("relu32", nn.ReLU()),
-            ("up64", nn.ConvTranspose2d(ngf, ngf / 2, kernel_size: 4, stride: 2, padding: 1, bias: false)),
-            ("bn64", nn.BatchNorm2d(ngf / 2)),
-            ("relu64", nn.ReLU()),
-            ("rgb", nn.Conv2d(ngf / 2, 3, kernel_size: 3, padding: 1)),
-            ("tanh", nn.Tanh()));
+        blocks = new ModuleList<nn.Module<Tensor, Tensor>>([.. Enumerable.Range(0, architecture.ResidualBlocks)
+            .Select(_ => architecture.StageTwoPaper ? (nn.Module<Tensor, Tensor>)new BatchNormResidualBlock(ngf * 2) : new ResidualBlock(ngf * 2))]);
+        up = architecture.StageTwoPaper
+            ? nn.Sequential(
+                ("up32", nn.Upsample(scale_factor: [2, 2], mode: UpsampleMode.Nearest)),
+                ("conv32", nn.Conv2d(ngf * 2, ngf, kernel_size: 3, padding: 1, bias: false)),
+                ("bn32", nn.BatchNorm2d(ngf)),
+                ("relu32", nn.ReLU()),
+                ("up64", nn.Upsample(scale_factor: [2, 2], mode: UpsampleMode.Nearest)),
+                ("conv64", nn.Conv2d(ngf, ngf / 2, kernel_size: 3, padding: 1, bias: false)),
+                ("bn64", nn.BatchNorm2d(ngf / 2)),
+                ("relu64", nn.ReLU()),
+                ("rgb", nn.Conv2d(ngf / 2, 3, kernel_size: 3, padding: 1)),
+                ("tanh", nn.Tanh()))
+            : nn.Sequential(
+                ("up32", nn.ConvTranspose2d(ngf * 2, ngf, kernel_size: 4, stride: 2, padding: 1, bias: false)),
+                ("bn32", nn.BatchNorm2d(ngf)),
+                ("relu32", nn.ReLU()),
+                ("up64", nn.ConvTranspose2d(ngf, ngf / 2, kernel_size: 4, stride: 2, padding: 1, bias: false)),
+                ("bn64", nn.BatchNorm2d(ngf / 2)),
+                ("relu64", nn.ReLU()),
+                ("rgb", nn.Conv2d(ngf / 2, 3, kernel_size: 3, padding: 1)),
+                ("tanh", nn.Tanh()));
         RegisterComponents();
     }
 
@@ -286,10 +313,21 @@ public sealed class StageTwoGenerator : nn.Module, IOnnxExportable
         var image = up.forward(h);
         if (Architecture.StageTwoResidual)
         {
-            image = (enlarge.forward(stageOneImage) + image).clamp(-1, 1);
+            var baseImage = Architecture.StageTwoPaper
+                ? nn.functional.interpolate(stageOneImage, scale_factor: [2, 2], mode: InterpolationMode.Bilinear, align_corners: false)
+                : enlarge.forward(stageOneImage);
+            image = (baseImage + image).clamp(-1, 1);
         }
 
         return new GeneratorPass(image.MoveToOuterDisposeScope(), mu.MoveToOuterDisposeScope(), logVariance.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>×2 bilinear as TorchSharp's interpolate with align_corners = false: ONNX Resize, linear, half_pixel.</summary>
+    private static string ExportBilinear(OnnxExportContext context, string input)
+    {
+        var graph = context.Graph;
+        var scales = graph.Initializer(graph.UniqueName($"{context.CurrentPath}.bilinear_scales"), [1f, 1f, 2f, 2f], 4);
+        return graph.Node("Resize", [input, string.Empty, scales], OnnxAttribute.String("mode", "linear"), OnnxAttribute.String("coordinate_transformation_mode", "half_pixel"));
     }
 
     /// <summary>inputs: tokens, embedding, stage1_image, ca_noise → image.</summary>
@@ -311,11 +349,34 @@ public sealed class StageTwoGenerator : nn.Module, IOnnxExportable
             return refinement;
         }
 
-        var enlarged = context.Export(enlarge, "enlarge", inputs[2]);
+        var enlarged = Architecture.StageTwoPaper ? ExportBilinear(context, inputs[2]) : context.Export(enlarge, "enlarge", inputs[2]);
         var low = graph.Initializer(graph.UniqueName($"{context.CurrentPath}.clip_min"), [-1f]);
         var high = graph.Initializer(graph.UniqueName($"{context.CurrentPath}.clip_max"), [1f]);
         return graph.Node("Clip", [graph.Node("Add", [enlarged, refinement]), low, high]);
     }
+}
+
+/// <summary>The StackGAN paper's residual block: x + BN(conv3×3(ReLU(BN(conv3×3(x))))), zero padding.</summary>
+public sealed class BatchNormResidualBlock : nn.Module<Tensor, Tensor>, IOnnxExportable
+{
+    private readonly Sequential body;
+
+    public BatchNormResidualBlock(long channels)
+        : base(nameof(BatchNormResidualBlock))
+    {
+        body = nn.Sequential(
+            ("conv1", nn.Conv2d(channels, channels, kernel_size: 3, padding: 1, bias: false)),
+            ("norm1", nn.BatchNorm2d(channels)),
+            ("act", nn.ReLU()),
+            ("conv2", nn.Conv2d(channels, channels, kernel_size: 3, padding: 1, bias: false)),
+            ("norm2", nn.BatchNorm2d(channels)));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor input) => input + body.forward(input);
+
+    public string ExportOnnx(OnnxExportContext context, IReadOnlyList<string> inputs) =>
+        context.Graph.Node("Add", [inputs[0], context.Export(body, "body", inputs[0])]);
 }
 
 /// <summary>Logits of the discriminator's auxiliary attribute classifier (AC-GAN): digit [B, 10], colour [B, 7], background [B, 3].</summary>

@@ -33,6 +33,11 @@ public sealed class StackGanPackageWriter(StackGanExporter exporter)
             throw new ArgumentException($"{options.CheckpointDirectory}: export needs a Stage-II checkpoint (train stackgan --stage 2), not {info.Architecture.Kind}.");
         }
 
+        if (networks.StageOneStatisticsTruncation is { } statistics && statistics != options.Truncation)
+        {
+            throw new ArgumentException($"--truncation: {options.CheckpointDirectory} holds an averaged Stage-I whose BatchNorm statistics were estimated at truncation {statistics} (train stackgan --stage1-truncation), but the export would ship {options.Truncation}; export with --truncation {statistics} or retrain Stage-II with --stage1-truncation {options.Truncation}.");
+        }
+
         using var stageOne = new StageOneGenerator(networks);
         using var stageTwo = new StageTwoGenerator(networks);
         Checkpoint.LoadWeights(options.CheckpointDirectory, StackGanTrainer.StageOneFileName, stageOne);

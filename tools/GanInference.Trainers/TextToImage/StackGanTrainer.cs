@@ -24,6 +24,13 @@ public sealed record StackGanOptions
     /// </summary>
     public int StageOneAverageEpochs { get; init; } = 1;
 
+    /// <summary>
+    /// Stage 2 with <see cref="StageOneAverageEpochs"/> &gt; 1: the truncation at which the averaged Stage-I's
+    /// BatchNorm statistics are re-estimated; it should be the truncation the export will ship (<c>export
+    /// --truncation</c>), which then checks that they agree.
+    /// </summary>
+    public float StageOneTruncation { get; init; }
+
     /// <summary>Stage 1: caption batches (of 256) for pre-training the text encoder.</summary>
     public int EncoderSteps { get; init; } = 800;
 
@@ -110,6 +117,8 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
                     DiscriminatorBatchNorm = stack.Networks.DiscriminatorBatchNorm,
                     DiscriminatorProjection = stack.Networks.DiscriminatorProjection,
                     StageTwoResidual = stack.Networks.StageTwoResidual,
+                    StageTwoPaper = stack.Networks.StageTwoPaper,
+                    StageOneStatisticsTruncation = stack.StageOneAverageEpochs > 1 ? stack.StageOneTruncation : null,
                 }
                 : stack.Networks);
         var previousSeconds = 0.0;
@@ -144,7 +153,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
             if (stack.StageOneAverageEpochs > 1)
             {
                 var snapshots = GeneratorAveraging.CheckpointsToAverage(stack.StageOneCheckpoint!, stageOneInfo!, stack.StageOneAverageEpochs);
-                GeneratorAveraging.LoadMean(stageOne, snapshots, StageOneFileName, () => new StageOneGenerator(networks));
+                GeneratorAveraging.LoadStageOneAverage(stageOne, snapshots, stack.StageOneTruncation, options.Seed);
             }
             else
             {

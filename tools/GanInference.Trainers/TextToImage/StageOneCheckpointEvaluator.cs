@@ -26,7 +26,7 @@ public static class StageOneCheckpointEvaluator
         using var stageOne = new StageOneGenerator(networks);
         if (averageEpochs > 1)
         {
-            GeneratorAveraging.LoadMean(stageOne, GeneratorAveraging.CheckpointsToAverage(checkpoint, info, averageEpochs), StackGanTrainer.StageOneFileName, () => new StageOneGenerator(networks));
+            GeneratorAveraging.LoadStageOneAverage(stageOne, GeneratorAveraging.CheckpointsToAverage(checkpoint, info, averageEpochs), truncation, info.Seed);
         }
         else
         {

@@ -20,7 +20,7 @@ public sealed class CycleGanTrainer
 {
     public const double CycleWeight = 10;
     public const double IdentityWeight = 0.5;
-    private static readonly string[] LossColumns = ["d_a", "d_b", "g_a2b", "g_b2a", "cycle", "identity"];
+    private static readonly string[] LossColumns = ["d_a", "d_b", "g_a2b", "g_b2a", "cycle", "identity", "lr"];
 
     private readonly TrainingOptions options;
     private readonly TranslationSchedule schedule;
@@ -29,6 +29,7 @@ public sealed class CycleGanTrainer
     {
         this.schedule = schedule ?? new TranslationSchedule();
         this.schedule.Validate();
+        this.schedule.CheckDecay(options.Epochs);
         TranslationTraining.CheckKind(options, ModelKind.CycleGan);
         this.options = options;
     }
@@ -108,6 +109,8 @@ public sealed class CycleGanTrainer
         for (var epoch = (resumed?.Epoch ?? 0) + 1; epoch <= epochs; epoch++)
         {
             random.manual_seed(unchecked((long)options.Seed + epoch));
+            var learningRate = schedule.LearningRate(options.LearningRate, epoch, options.Epochs);
+            TranslationTraining.SetLearningRate(optimizers.Values, learningRate);
             using var orderA = randperm(domainA.Count);
             using var orderB = randperm(domainB.Count);
             for (var batch = 0; batch < stepsPerEpoch && step < totalSteps; batch++)
@@ -119,6 +122,7 @@ public sealed class CycleGanTrainer
                     var realA = imagesA.index_select(0, orderA.narrow(0, batch * batchSize, batchSize));
                     var realB = imagesB.index_select(0, orderB.narrow(0, batch * batchSize, batchSize));
                     Step(networksForStep, realA, realB).CopyTo(row, 0);
+                    row[^1] = learningRate;
                 }
 
                 step++;

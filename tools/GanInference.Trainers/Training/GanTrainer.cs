@@ -23,6 +23,9 @@ public sealed class GanTrainer
 
     private readonly TrainingOptions options;
 
+    /// <summary>The networks' shapes: the checkpoint's when resuming, else the options'.</summary>
+    private GanArchitecture architecture;
+
     public GanTrainer(TrainingOptions options)
     {
         options.Validate();
@@ -32,6 +35,7 @@ public sealed class GanTrainer
         }
 
         this.options = options;
+        architecture = options.Architecture;
     }
 
     public async Task<TrainingResult> RunAsync(IProgress<TrainingProgress> progress, CancellationToken cancellationToken)
@@ -47,8 +51,14 @@ public sealed class GanTrainer
             throw new ArgumentException($"--resume: {options.ResumeFrom} holds a {resumed.Architecture.Kind} checkpoint, not {options.Architecture.Kind}.");
         }
 
-        // A resumed run keeps the checkpoint's shapes, whatever the command line says.
-        var architecture = resumed?.Architecture ?? options.Architecture;
+        // A resumed run keeps the checkpoint's shapes; a shape given explicitly on the command line that
+        // disagrees with them is refused rather than silently ignored.
+        if (resumed is not null)
+        {
+            CheckExplicitArchitecture(resumed.Architecture);
+        }
+
+        architecture = resumed?.Architecture ?? options.Architecture;
         var generator = ModelFactory.CreateGenerator(architecture);
         var discriminator = ModelFactory.CreateDiscriminator(architecture);
         using var generatorModule = generator.Module;
@@ -139,11 +149,11 @@ public sealed class GanTrainer
     }
 
     /// <summary>One discriminator step then one generator step; returns D loss, G loss, mean D(x), mean D(G(z)).</summary>
-    private double[] Step(IGenerator generator, IDiscriminator discriminator, optim.Optimizer generatorOptimizer, optim.Optimizer discriminatorOptimizer, Tensor real, Tensor? realLabels)
+    internal double[] Step(IGenerator generator, IDiscriminator discriminator, optim.Optimizer generatorOptimizer, optim.Optimizer discriminatorOptimizer, Tensor real, Tensor? realLabels)
     {
         var batchSize = real.shape[0];
-        var latentDimension = options.Architecture.LatentDimension;
-        Tensor? FakeLabels() => realLabels is null ? null : randint(0, options.Architecture.ClassCount, [batchSize], dtype: ScalarType.Int64);
+        var latentDimension = architecture.LatentDimension;
+        Tensor? FakeLabels() => realLabels is null ? null : randint(0, architecture.ClassCount, [batchSize], dtype: ScalarType.Int64);
 
         // Discriminator: real → 1, fake → 0 (as logits through softplus, i.e. BCE-with-logits).
         discriminatorOptimizer.zero_grad();
@@ -179,7 +189,6 @@ public sealed class GanTrainer
 
     private async Task WriteSampleGridAsync(IGenerator generator, string path, CancellationToken cancellationToken)
     {
-        var architecture = options.Architecture;
         var (seeds, gridLabels) = SeededLatents.GridLayout(architecture.IsConditional, architecture.ClassCount, GridColumns, GridColumns);
         var latents = SeededLatents.Create(seeds, architecture.LatentDimension);
         float[] pixels;
@@ -194,6 +203,31 @@ public sealed class GanTrainer
 
         generator.Module.train();
         await File.WriteAllBytesAsync(path, ImageGrid.EncodePng(pixels, GridColumns), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Throws when an architecture option the user gave explicitly (<see cref="TrainingOptions.ExplicitOptions"/>)
+    /// differs from the resumed checkpoint's value: the checkpoint's shapes win, so the flag would be ignored.
+    /// </summary>
+    private void CheckExplicitArchitecture(GanArchitecture saved)
+    {
+        var given = options.Architecture;
+        (string Option, object Saved, object Given)[] fields =
+        [
+            ("--latent", saved.LatentDimension, given.LatentDimension),
+            ("--ngf", saved.GeneratorWidth, given.GeneratorWidth),
+            ("--ndf", saved.DiscriminatorWidth, given.DiscriminatorWidth),
+            ("--label-embedding", saved.LabelEmbeddingDimension, given.LabelEmbeddingDimension),
+            ("--d-head", saved.DiscriminatorHead, given.DiscriminatorHead),
+        ];
+        foreach (var (option, savedValue, givenValue) in fields)
+        {
+            if (options.ExplicitOptions.Contains(option) && !Equals(savedValue, givenValue))
+            {
+                throw new ArgumentException(
+                    $"--resume: {options.ResumeFrom} was trained with {option} {savedValue}, but the command line says {option} {givenValue}; a resumed run keeps the checkpoint's architecture, so leave {option} out (or start a new run).");
+            }
+        }
     }
 
     /// <summary>DCGAN's initialisation: conv weights ~ N(0, 0.02), BatchNorm γ ~ N(1, 0.02), β = 0.</summary>

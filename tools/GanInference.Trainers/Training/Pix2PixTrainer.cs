@@ -17,7 +17,7 @@ namespace GanInference.Trainers.Training;
 public sealed class Pix2PixTrainer
 {
     public const double L1Weight = 100;
-    private static readonly string[] LossColumns = ["d_loss", "g_gan", "g_l1", "d_real", "d_fake"];
+    private static readonly string[] LossColumns = ["d_loss", "g_gan", "g_l1", "d_real", "d_fake", "lr"];
 
     private readonly TrainingOptions options;
     private readonly TranslationSchedule schedule;
@@ -26,6 +26,7 @@ public sealed class Pix2PixTrainer
     {
         this.schedule = schedule ?? new TranslationSchedule();
         this.schedule.Validate();
+        this.schedule.CheckDecay(options.Epochs);
         TranslationTraining.CheckKind(options, ModelKind.Pix2Pix);
         this.options = options;
     }
@@ -78,6 +79,8 @@ public sealed class Pix2PixTrainer
         {
             // Reseeding per epoch makes a resumed run continue as an uninterrupted one would.
             random.manual_seed(unchecked((long)options.Seed + epoch));
+            var learningRate = schedule.LearningRate(options.LearningRate, epoch, options.Epochs);
+            TranslationTraining.SetLearningRate(optimizers.Values, learningRate);
             using var order = randperm(train.Count);
             for (var batch = 0; batch < stepsPerEpoch && step < totalSteps; batch++)
             {
@@ -87,6 +90,7 @@ public sealed class Pix2PixTrainer
                 {
                     var index = order.narrow(0, batch * batchSize, batchSize);
                     Step(generator, discriminator, generatorOptimizer, discriminatorOptimizer, inputs.index_select(0, index), targets.index_select(0, index)).CopyTo(row, 0);
+                    row[^1] = learningRate;
                 }
 
                 step++;

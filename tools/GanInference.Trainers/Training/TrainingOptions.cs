@@ -34,6 +34,12 @@ public sealed record TrainingOptions
     /// <summary>Continue from this checkpoint (weights, Adam state, epoch and step counters) up to <see cref="Epochs"/>.</summary>
     public string? ResumeFrom { get; init; }
 
+    /// <summary>
+    /// Options the user typed (e.g. <c>--latent</c>), as opposed to defaults; a resumed run refuses an explicit
+    /// architecture option that disagrees with its checkpoint.
+    /// </summary>
+    public IReadOnlySet<string> ExplicitOptions { get; init; } = new HashSet<string>();
+
     /// <summary>The command line, recorded in checkpoints for provenance.</summary>
     public string Command { get; init; } = string.Empty;
 

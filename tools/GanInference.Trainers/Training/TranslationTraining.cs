@@ -98,6 +98,18 @@ internal static class TranslationTraining
         }
     }
 
+    /// <summary>Sets the learning rate of every parameter group of every optimizer (the schedule's rate for an epoch).</summary>
+    public static void SetLearningRate(IEnumerable<OptimizerHelper> optimizers, double learningRate)
+    {
+        foreach (var optimizer in optimizers)
+        {
+            foreach (var group in optimizer.ParamGroups)
+            {
+                group.LearningRate = learningRate;
+            }
+        }
+    }
+
     public static void Restore(string checkpoint, IReadOnlyDictionary<string, nn.Module> networks, IReadOnlyDictionary<string, OptimizerHelper> optimizers)
     {
         foreach (var (file, network) in networks)
