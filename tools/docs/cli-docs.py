@@ -28,7 +28,8 @@ Convention for doc authors (docs/cli.md "How the docs are checked" says the same
   `dotnet run --project src/GanInference.Server` and `... GanInference.Cli --` run the builds the check made.
 * Figures never compared: `gan bench` runs with `--duration 1s --warmup 0s`; the tools/bench/*.sh scripts with
   DURATION=1s WARMUP=0s ROUNDS=1 SECONDS_PROFILED=1 WARMUP_SECONDS=0 CONFIGURATION=Debug NO_BUILD=1 (their
-  documented knobs). `dotnet pack -o DIR`, `dotnet publish -o DIR`: DIR is a folder of the run;
+  documented knobs). `dotnet pack -o DIR`, `dotnet publish -o DIR`: DIR is a folder of the run (`dotnet pack`
+  without -c packs the Debug build the check made: a Release compile would double the check's time);
   `dotnet tool install --global` installs into a tool path of the run (then first on PATH for the block).
   `grpcurl` is tools/docs/grpcurl.py (a stand-in over server reflection: no registry CI reaches packages grpcurl).
 * Markers, an HTML comment on the line(s) before the block:
@@ -175,7 +176,7 @@ class Check:
     def __init__(self, args, work, grpc, http, gan_dll, server_dll):
         self.args, self.work, self.grpc, self.http = args, work, grpc, http
         self.gan_dll, self.server_dll = gan_dll, server_dll
-        self.failures, self.skipped, self.standins, self.ran = [], [], [], 0
+        self.failures, self.skipped, self.ran, self.times = [], [], 0, []
         self.bin = os.path.join(work, "bin")
         os.makedirs(self.bin)
         with open(os.path.join(self.bin, "gan"), "w") as f:
@@ -336,6 +337,10 @@ class Check:
                 out += [w, os.path.join(self.cwd, words[i + 1])]
                 i += 2
                 continue
+            if verb == "pack" and i == len(words) - 1 and "-c" not in words and "--configuration" not in words:
+                out += [w, "-c", "Debug"]  # packs the build the check made: a Release compile would double the check's time
+                i += 1
+                continue
             if w == "--global" and verb == "tool install":
                 tool_path = os.path.join(self.cwd, ".dotnet-tools")
                 self.block_state["tool_path"] = tool_path
@@ -356,6 +361,13 @@ class Check:
         return [l for l in lines if not PROGRESS.match(l)]
 
     def run(self, command, shorten=True):
+        began = time.time()
+        try:
+            return self.run_timed(command, shorten)
+        finally:
+            self.times.append((time.time() - began, self.name, strip_comment(command).split("\n")[0][:100]))
+
+    def run_timed(self, command, shorten):
         command = strip_comment(command)
         server = SERVER_RUN.match(command) or (command.rstrip().endswith("&") and "GanInference.Server" in command)
         if server:
@@ -500,6 +512,8 @@ def main():
 
         for line in check.skipped:
             print(f"cli-docs: not run: {line}")
+        for seconds, name, command in sorted(check.times, reverse=True)[:8]:
+            print(f"cli-docs: slowest: {seconds:5.1f} s  {name}: {command}")
         if check.failures and not args.update:
             print(f"cli-docs: {len(check.failures)} problems in {len(files)} files ({check.ran} documented commands ran):", file=sys.stderr)
             for failure in check.failures:

@@ -4,7 +4,7 @@
 # its commands print, and the blocks marked `<!-- not run: ... -->` (no GPU, Kubernetes cluster or Docker engine here,
 # or longer than the check) are listed and validated as far as they can be (tools/docs/cli-docs.py, whose docstring
 # and docs/cli.md "How the docs are checked" give the convention; --update regenerates the console blocks).
-# Also: examples/ is what tools/examples/make-examples.py writes.
+# Also: examples/ is what tools/examples/make-examples.py writes; tools/docs/test_cli_docs.py tests the check itself.
 # Installs what the documented commands need when missing (quiet when present): curl; Debian's python3-grpcio,
 # python3-grpc-tools and python3-protobuf (tools/docs/grpcurl.py, the stand-in for grpcurl, which no registry CI
 # reaches packages); linux-perf (tools/bench/profile.sh); node, the npm packages of tools/deploy and kubectl
@@ -35,4 +35,7 @@ fi
 /usr/bin/python3 tools/examples/make-examples.py --check
 dotnet build src/GanInference.Server -v q -nologo -clp:ErrorsOnly >/dev/null
 dotnet build src/GanInference.Cli -v q -nologo -clp:ErrorsOnly >/dev/null
+# The check itself: its parsing, and that a broken doc fails with each problem named (against the real server).
+selftest=$(/usr/bin/python3 -m unittest tools/docs/test_cli_docs.py 2>&1) || { echo "$selftest" >&2; exit 1; }
+echo "cli-docs self-test: $(echo "$selftest" | grep -E '^Ran ')"
 /usr/bin/python3 tools/docs/cli-docs.py "$@"
