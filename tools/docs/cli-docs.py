@@ -337,10 +337,6 @@ class Check:
                 out += [w, os.path.join(self.cwd, words[i + 1])]
                 i += 2
                 continue
-            if verb == "pack" and i == len(words) - 1 and "-c" not in words and "--configuration" not in words:
-                out += [w, "-c", "Debug"]  # packs the build the check made: a Release compile would double the check's time
-                i += 1
-                continue
             if w == "--global" and verb == "tool install":
                 tool_path = os.path.join(self.cwd, ".dotnet-tools")
                 self.block_state["tool_path"] = tool_path
@@ -351,6 +347,8 @@ class Check:
                 w = os.path.join(ROOT, w)  # build the repository's project where it is, not through the run's links
             out.append(w)
             i += 1
+        if verb == "pack" and "-c" not in words and "--configuration" not in words:
+            out += ["-c", "Debug"]  # packs the build the check made: a Release compile would double the check's time
         return " ".join(shlex.quote(w) for w in out)
 
     def clean(self, text):
