@@ -450,7 +450,9 @@ class Check:
                                stderr=subprocess.STDOUT, text=True)
             flags = [w.split("=")[0] for w in words[2:] if w.startswith("--")]
             unknown = [f for f in flags if f not in r.stdout]
-            return None if r.returncode == 0 and not unknown else f"`gan {words[1]} --help` does not know {unknown or r.stdout[-200:]}"
+            if r.returncode != 0:
+                return f"`gan {words[1]} --help` exited {r.returncode} (it should print the help and exit 0)"
+            return f"`gan {words[1]} --help` does not know {unknown}" if unknown else None
         if program.startswith("tools/") and program.endswith(".sh"):
             script = os.path.join(ROOT, program)
             if subprocess.run(["bash", "-n", script]).returncode != 0:
