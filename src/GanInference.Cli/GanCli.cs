@@ -1,3 +1,4 @@
+using System.CommandLine.Help;
 using System.CommandLine;
 using GanInference.Cli.Commands;
 
@@ -26,9 +27,12 @@ internal static class GanCli
     {
         // Signals are turned into cancellation by Program, so the same path runs in tests and in the tool.
         var configuration = new InvocationConfiguration { Output = host.Output, Error = host.Error, ProcessTerminationTimeout = null };
-        var parse = Create(host).Parse(args);
+        var root = Create(host);
+        var parse = root.Parse(args);
         var exitCode = await parse.InvokeAsync(configuration, cancellationToken).ConfigureAwait(false);
-        // System.CommandLine has already printed the errors and usage; report them as bad input.
-        return parse.Errors.Count > 0 ? ExitCodes.BadInput : exitCode;
+        // System.CommandLine has already printed the errors and usage; report them as bad input. `--help` is not bad
+        // input even where the command has required options that it leaves out (its parse still lists them as errors).
+        var help = root.Options.OfType<HelpOption>().FirstOrDefault()?.Action;
+        return parse.Errors.Count > 0 && (help is null || parse.Action != help) ? ExitCodes.BadInput : exitCode;
     }
 }

@@ -4,6 +4,8 @@
 # (tools/bench/perf-components.py). JIT-compiled .NET frames are named through perf maps
 # (DOTNET_PerfMapEnabled=1). Needs `perf` (Debian's linux-perf) and root or perf_event_paranoid <= 0.
 # Usage: tools/bench/profile.sh [MODEL] [OUTDIR] [FORMAT]  (repository root, otherwise idle machine)
+# Environment: SECONDS_PROFILED (15), WARMUP_SECONDS (20), PORT, METRICS_PORT (the server's), CONFIGURATION (Release;
+# the docs check uses Debug), NO_BUILD=1 (use the binaries already built).
 set -euo pipefail
 model=${1:-dcgan-mnist}
 out=${2:-artifacts/profile}
@@ -12,11 +14,14 @@ seconds=${SECONDS_PROFILED:-15}
 warmup=${WARMUP_SECONDS:-20}  # tiered JIT keeps recompiling hot paths for the first ~10-20 s
 mkdir -p "$out"
 
-dotnet build -c Release src/GanInference.Server >/dev/null
-dotnet build -c Release src/GanInference.Cli >/dev/null
-server_dll=src/GanInference.Server/bin/Release/net10.0/GanInference.Server.dll
-gan="dotnet src/GanInference.Cli/bin/Release/net10.0/gan.dll"
-port=5320; metrics=9520
+configuration=${CONFIGURATION:-Release}
+if [ "${NO_BUILD:-0}" != 1 ]; then
+  dotnet build -c "$configuration" src/GanInference.Server >/dev/null
+  dotnet build -c "$configuration" src/GanInference.Cli >/dev/null
+fi
+server_dll=src/GanInference.Server/bin/$configuration/net10.0/GanInference.Server.dll
+gan="dotnet src/GanInference.Cli/bin/$configuration/net10.0/gan.dll"
+port=${PORT:-5320}; metrics=${METRICS_PORT:-9520}
 # W^X double-mapping hides JIT code from perf maps; turn it off for the profiled processes only.
 export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
 

@@ -7,7 +7,8 @@
 # compilation settles over the first 10-20 s under load, docs/performance.md), so the last round is the figure.
 # Odd rounds run gan, oip, rest; even rounds rest, oip, gan, so a slowdown during a round does not always count
 # against the same surfaces.
-# Usage: tools/bench/protocols.sh [MODEL] [OUTDIR]   (from the repository root; DURATION, WARMUP, CONCURRENCY, ROUNDS override)
+# Usage: tools/bench/protocols.sh [MODEL] [OUTDIR]   (from the repository root; DURATION, WARMUP, CONCURRENCY, ROUNDS,
+# PORT, HTTP_PORT override; CONFIGURATION (Release; the docs check uses Debug), NO_BUILD=1 uses the binaries already built)
 set -euo pipefail
 model=${1:-dcgan-mnist}
 out=${2:-artifacts/bench-protocols}
@@ -17,10 +18,13 @@ concurrency=${CONCURRENCY:-32}
 rounds=${ROUNDS:-2}
 mkdir -p "$out"
 
-dotnet build -c Release src/GanInference.Server --verbosity quiet >"$out/build.txt" 2>&1 || { cat "$out/build.txt" >&2; exit 1; }
-dotnet build -c Release src/GanInference.Cli --verbosity quiet >>"$out/build.txt" 2>&1 || { cat "$out/build.txt" >&2; exit 1; }
-server_dll=src/GanInference.Server/bin/Release/net10.0/GanInference.Server.dll
-gan="dotnet src/GanInference.Cli/bin/Release/net10.0/gan.dll"
+configuration=${CONFIGURATION:-Release}
+if [ "${NO_BUILD:-0}" != 1 ]; then
+  dotnet build -c "$configuration" src/GanInference.Server --verbosity quiet >"$out/build.txt" 2>&1 || { cat "$out/build.txt" >&2; exit 1; }
+  dotnet build -c "$configuration" src/GanInference.Cli --verbosity quiet >>"$out/build.txt" 2>&1 || { cat "$out/build.txt" >&2; exit 1; }
+fi
+server_dll=src/GanInference.Server/bin/$configuration/net10.0/GanInference.Server.dll
+gan="dotnet src/GanInference.Cli/bin/$configuration/net10.0/gan.dll"
 port=${PORT:-5340}; http=${HTTP_PORT:-8040}
 
 # The server serves this one model only (a copy of its folder), so nothing else loads beside it.
