@@ -80,18 +80,26 @@ internal sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>Asks the process to stop (SIGTERM), as Kubernetes does when it deletes a pod: the server drains and exits.</summary>
-    public async Task TerminateAsync()
+    public Task TerminateAsync() => SignalAsync("TERM");
+
+    /// <summary>Freezes the process (SIGSTOP): its connections stay open, it answers nothing until <see cref="ResumeAsync"/>.</summary>
+    public Task PauseAsync() => SignalAsync("STOP");
+
+    /// <summary>Lets a paused process run again (SIGCONT).</summary>
+    public Task ResumeAsync() => SignalAsync("CONT");
+
+    private async Task SignalAsync(string signal)
     {
         if (_process.HasExited)
         {
             return;
         }
 
-        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) } })!;
+        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-" + signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) } })!;
         await kill.WaitForExitAsync();
         if (kill.ExitCode != 0 && !_process.HasExited)
         {
-            throw new InvalidOperationException($"kill -TERM {_process.Id} exited with {kill.ExitCode}.");
+            throw new InvalidOperationException($"kill -{signal} {_process.Id} exited with {kill.ExitCode}.");
         }
     }
 
