@@ -191,16 +191,23 @@ public sealed class BalancingTests : IAsyncLifetime
     /// </summary>
     private static async Task<ServerProcess> FreezeServingReplicaAsync(Task run, string manifest, IReadOnlyList<ServerProcess> replicas)
     {
+        // The likely one first: a replica with a call in flight just before the freeze (the scrape may be a little stale).
+        var inflight = new Dictionary<ServerProcess, double>();
+        foreach (var replica in replicas)
+        {
+            inflight[replica] = await MetricAsync(replica, "gan_requests_inflight", "cdcgan-mnist");
+        }
+
         foreach (var replica in replicas)
         {
             await replica.PauseAsync();
         }
 
         var stored = await SettledLinesAsync(manifest);
-        foreach (var replica in replicas)
+        foreach (var replica in replicas.OrderByDescending(r => inflight[r]))
         {
             await replica.ResumeAsync();
-            var deadline = DateTime.UtcNow.AddSeconds(2);
+            var deadline = DateTime.UtcNow.AddSeconds(5);
             while (CountLines(manifest) == stored && DateTime.UtcNow < deadline && !run.IsCompleted)
             {
                 await Task.Delay(2);
@@ -218,11 +225,11 @@ public sealed class BalancingTests : IAsyncLifetime
         throw new InvalidOperationException($"no replica made the run progress past {stored} images.");
     }
 
-    /// <summary>The manifest's line count once it has not changed for 300 ms.</summary>
+    /// <summary>The manifest's line count once it has not changed for 800 ms (the client has stored all that arrived).</summary>
     private static async Task<int> SettledLinesAsync(string manifest)
     {
         var lines = CountLines(manifest);
-        for (var stable = Stopwatch.StartNew(); stable.Elapsed < TimeSpan.FromMilliseconds(300); await Task.Delay(20))
+        for (var stable = Stopwatch.StartNew(); stable.Elapsed < TimeSpan.FromMilliseconds(800); await Task.Delay(20))
         {
             var now = CountLines(manifest);
             if (now != lines)
