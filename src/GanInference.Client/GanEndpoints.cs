@@ -129,10 +129,9 @@ internal sealed class GanEndpoints
             new DnsResolverFactory(dnsRefresh),
         ];
 
-        public object? GetService(Type serviceType) =>
-            serviceType == typeof(IEnumerable<ResolverFactory>) ? _resolvers
-            : serviceType == typeof(ResolverFactory) ? _resolvers[^1]
-            : null;
+        // grpc-dotnet asks for every ResolverFactory and picks the one whose Name is the target's scheme; for anything
+        // else (load balancer factories, logging) null means its defaults.
+        public object? GetService(Type serviceType) => serviceType == typeof(IEnumerable<ResolverFactory>) ? _resolvers : null;
     }
 
     /// <summary>Connects every HTTP/2 connection of a Unix target to its socket file.</summary>

@@ -80,9 +80,6 @@ internal sealed class ServerConnection
         return addresses;
     }
 
-    /// <summary>The first --server address (where bench looks for /metrics by default).</summary>
-    public Uri GetAddress(ParseResult parse) => GetAddresses(parse)[0];
-
     /// <summary>Client options for this invocation; <paramref name="retries"/> false for load tests, which must see every failure.</summary>
     public GanClientOptions CreateOptions(ParseResult parse, bool retries = true)
     {
