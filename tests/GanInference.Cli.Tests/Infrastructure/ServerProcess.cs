@@ -95,7 +95,8 @@ internal sealed class ServerProcess : IAsyncDisposable
             return;
         }
 
-        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-" + signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) } })!;
+        // bash's built-in kill: a minimal Debian has bash but not necessarily procps' kill binary.
+        using var kill = Process.Start(new ProcessStartInfo("bash") { ArgumentList = { "-c", $"kill -{signal} {_process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)}" } })!;
         await kill.WaitForExitAsync();
         if (kill.ExitCode != 0 && !_process.HasExited)
         {
