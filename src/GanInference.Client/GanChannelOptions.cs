@@ -13,10 +13,20 @@ internal static class GanChannelOptions
 {
     public static void Apply(GanClientOptions options, GrpcChannelOptions channel)
     {
+        var endpoints = GanEndpoints.From(options);
         channel.MaxReceiveMessageSize = options.MaxReceiveMessageSize;
         channel.MaxSendMessageSize = options.MaxSendMessageSize;
-        channel.ServiceConfig = CreateServiceConfig(options.Retry);
+        channel.ServiceConfig = CreateServiceConfig(options.Retry, endpoints.Balanced);
+        if (endpoints.Balanced)
+        {
+            // static:/// and dns:/// carry no scheme of their own: the credentials say cleartext (h2c) or TLS.
+            channel.Credentials = endpoints.Tls ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure;
+            channel.ServiceProvider = endpoints.CreateServiceProvider(options.DnsRefreshInterval);
+        }
     }
+
+    /// <summary>The address the channel is built for (<c>static:///…</c> for several replicas, a placeholder for a Unix socket).</summary>
+    public static Uri Target(GanClientOptions options) => GanEndpoints.From(options).Target;
 
     /// <summary>The socket handler, wrapped in <see cref="ApiKeyHandler"/> when a key is configured.</summary>
     public static HttpMessageHandler CreateHandler(GanClientOptions options)
@@ -25,7 +35,18 @@ internal static class GanChannelOptions
         return options.ApiKey is { } key ? new ApiKeyHandler(key) { InnerHandler = sockets } : sockets;
     }
 
-    private static SocketsHttpHandler CreateSocketsHandler(GanClientOptions options) => new()
+    private static SocketsHttpHandler CreateSocketsHandler(GanClientOptions options)
+    {
+        var handler = NewSocketsHandler(options);
+        if (GanEndpoints.From(options) is { Kind: GanEndpointKind.Unix, SocketPath: { } path })
+        {
+            handler.ConnectCallback = (_, cancellationToken) => GanEndpoints.ConnectUnixAsync(path, cancellationToken);
+        }
+
+        return handler;
+    }
+
+    private static SocketsHttpHandler NewSocketsHandler(GanClientOptions options) => new()
     {
         ConnectTimeout = options.ConnectTimeout,
         EnableMultipleHttp2Connections = options.EnableMultipleHttp2Connections,
@@ -44,33 +65,39 @@ internal static class GanChannelOptions
             DisposeHttpClient = true,
         };
         Apply(options, channelOptions);
-        return GrpcChannel.ForAddress(options.Address, channelOptions);
+        return GrpcChannel.ForAddress(Target(options), channelOptions);
     }
 
-    private static ServiceConfig? CreateServiceConfig(GanRetryOptions retry)
+    private static ServiceConfig? CreateServiceConfig(GanRetryOptions retry, bool balanced)
     {
-        if (retry.MaxAttempts <= 1)
+        if (retry.MaxAttempts <= 1 && !balanced)
         {
             return null;
         }
 
-        return new ServiceConfig
+        var config = new ServiceConfig();
+        if (balanced)
         {
-            MethodConfigs =
+            // One HTTP/2 connection per replica; each call picks the next ready replica (a failed one is skipped until it reconnects).
+            config.LoadBalancingConfigs.Add(new RoundRobinConfig());
+        }
+
+        if (retry.MaxAttempts > 1)
+        {
+            config.MethodConfigs.Add(new MethodConfig
             {
-                new MethodConfig
+                Names = { MethodName.Default },
+                RetryPolicy = new RetryPolicy
                 {
-                    Names = { MethodName.Default },
-                    RetryPolicy = new RetryPolicy
-                    {
-                        MaxAttempts = retry.MaxAttempts,
-                        InitialBackoff = retry.InitialBackoff,
-                        MaxBackoff = retry.MaxBackoff,
-                        BackoffMultiplier = retry.BackoffMultiplier,
-                        RetryableStatusCodes = { StatusCode.Unavailable },
-                    },
+                    MaxAttempts = retry.MaxAttempts,
+                    InitialBackoff = retry.InitialBackoff,
+                    MaxBackoff = retry.MaxBackoff,
+                    BackoffMultiplier = retry.BackoffMultiplier,
+                    RetryableStatusCodes = { StatusCode.Unavailable },
                 },
-            },
-        };
+            });
+        }
+
+        return config;
     }
 }

@@ -22,8 +22,11 @@ public sealed class GanClient : IDisposable
     private readonly GrpcChannel? _ownedChannel;
     private readonly GanClientOptions _options;
 
-    /// <summary>Builds a client with its own channel to <see cref="GanClientOptions.Address"/>.</summary>
-    /// <param name="options">Address, deadlines, message sizes and retries.</param>
+    /// <summary>
+    /// Builds a client with its own channel to <see cref="GanClientOptions.Address"/>, or balanced round-robin over
+    /// <see cref="GanClientOptions.Addresses"/> (or over what a <c>dns:///</c> address resolves to).
+    /// </summary>
+    /// <param name="options">Addresses, deadlines, message sizes and retries.</param>
     /// <exception cref="ArgumentException">A setting is out of range.</exception>
     public GanClient(GanClientOptions options)
     {
@@ -60,8 +63,14 @@ public sealed class GanClient : IDisposable
         return GanChannelOptions.CreateChannel(options);
     }
 
-    /// <summary>The server address this client talks to.</summary>
-    public Uri Address => _options.Address;
+    /// <summary>The server address this client talks to (the first of <see cref="Addresses"/> when there are several).</summary>
+    public Uri Address => Addresses[0];
+
+    /// <summary>Every configured address: one server, the replicas balanced over, or the <c>dns:///</c> name.</summary>
+    public IReadOnlyList<Uri> Addresses => GanEndpoints.From(_options).Addresses;
+
+    /// <summary>The addresses for messages, comma-separated.</summary>
+    public string Endpoints => GanEndpoints.From(_options).ToString();
 
     /// <summary>The generated stub, for RPCs this wrapper does not cover yet.</summary>
     public GanInferenceClient Stub => _stub;

@@ -12,8 +12,23 @@ public sealed class GanClientOptions
     /// <summary>The server's address used when nothing else is configured.</summary>
     public const string DefaultAddress = "http://127.0.0.1:5000";
 
-    /// <summary>The server's base address, e.g. <c>http://127.0.0.1:5000</c>.</summary>
+    /// <summary>
+    /// The server's address: <c>http://host:port</c> or <c>https://host:port</c> for one server,
+    /// <c>dns:///host:port</c> for every address a name resolves to (a Kubernetes headless Service; calls are balanced
+    /// round-robin and the name is re-resolved every <see cref="DnsRefreshInterval"/>), or <c>unix:///path/to.sock</c>
+    /// for a server on a Unix domain socket. Ignored when <see cref="Addresses"/> holds anything.
+    /// </summary>
     public Uri Address { get; set; } = new(DefaultAddress);
+
+    /// <summary>
+    /// Several replicas (<c>http://</c> or <c>https://</c>, all the same scheme), balanced round-robin per call; a call
+    /// that fails with UNAVAILABLE before any reply is retried on another replica (<see cref="Retry"/>). When empty (the
+    /// default), <see cref="Address"/> is used.
+    /// </summary>
+    public IList<Uri> Addresses { get; set; } = [];
+
+    /// <summary>How often a <c>dns:///</c> address is resolved again, so replicas added by an autoscaler get calls too.</summary>
+    public TimeSpan DnsRefreshInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// Deadline applied to unary calls that do not pass their own; <see langword="null"/> for none.
@@ -57,9 +72,10 @@ public sealed class GanClientOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range.</summary>
     public void Validate()
     {
-        if (!Address.IsAbsoluteUri || (Address.Scheme != Uri.UriSchemeHttp && Address.Scheme != Uri.UriSchemeHttps))
+        GanEndpoints.From(this);
+        if (DnsRefreshInterval <= TimeSpan.Zero)
         {
-            throw new ArgumentException($"{nameof(Address)} must be an absolute http:// or https:// address, not '{Address}'.", nameof(Address));
+            throw new ArgumentException($"{nameof(DnsRefreshInterval)} must be positive, not {DnsRefreshInterval}.", nameof(DnsRefreshInterval));
         }
 
         if (UnaryDeadline is { } unary && unary <= TimeSpan.Zero)
@@ -98,7 +114,10 @@ public sealed class GanClientOptions
 
 /// <summary>
 /// gRPC's built-in retry policy for UNAVAILABLE (server starting, restarting or draining): exponential
-/// backoff with jitter, decided per call by the channel.
+/// backoff with jitter, decided per call by the channel. With several replicas each attempt is balanced anew, so a retry
+/// goes to another replica. gRPC retries a call only until its first reply message arrives: a unary call is retried
+/// whole (nothing was delivered), a stream cut after some images is not (the caller resumes the rest, see
+/// <c>docs/scaling.md</c>).
 /// </summary>
 public sealed class GanRetryOptions
 {

@@ -63,6 +63,55 @@ public sealed class OperationsTests(ServerFixture fixture)
         Assert.Equal(System.Net.HttpStatusCode.NotFound, h2.StatusCode);
     }
 
+    [Fact]
+    public async Task Triton_shaped_counters_count_calls_images_and_runs_per_model()
+    {
+        using var http = new HttpClient();
+        var url = fixture.Server.HttpAddress + "/metrics";
+        var model = ServerFixture.Unconditional;
+        var before = Counters(await http.GetStringAsync(url), model);
+
+        await fixture.Client.GenerateAsync(new GenerateRequest { Model = model, Count = 5, Seed = 21 });
+        await fixture.Client.GetModelAsync(new GetModelRequest { Model = model });
+        var refused = await Assert.ThrowsAsync<RpcException>(() => fixture.Client.GenerateAsync(new GenerateRequest { Model = model, Count = 1, Truncation = -1 }).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+
+        // The exporter caches a scrape briefly: read until both calls show.
+        var after = before;
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); DateTime.UtcNow < deadline; await Task.Delay(100))
+        {
+            after = Counters(await http.GetStringAsync(url), model);
+            if (after["gan_inference_request_failure_total"] > before["gan_inference_request_failure_total"] && after["gan_inference_request_success_total"] > before["gan_inference_request_success_total"])
+            {
+                break;
+            }
+        }
+
+        double Added(string name) => after[name] - before[name];
+        Assert.Equal(1, Added("gan_inference_request_success_total")); // GetModel is not an inference
+        Assert.Equal(1, Added("gan_inference_request_failure_total"));
+        Assert.Equal(5, Added("gan_inference_count_total"));
+        Assert.InRange(Added("gan_inference_exec_count_total"), 1, 5);
+        Assert.True(Added("gan_inference_compute_duration_seconds_total") > 0);
+        Assert.True(Added("gan_inference_queue_duration_seconds_total") >= 0);
+        Assert.True(Added("gan_inference_request_duration_seconds_total") >= Added("gan_inference_compute_duration_seconds_total"));
+        Assert.Contains($"gan_inference_request_failure_total{{otel_scope_name=\"GanInference\",model=\"{model}\",status=\"InvalidArgument\"}}", await http.GetStringAsync(url));
+    }
+
+    /// <summary>The Triton-shaped counters of one model in a Prometheus text (0 for a series not there yet).</summary>
+    private static Dictionary<string, double> Counters(string text, string model)
+    {
+        string[] names =
+        [
+            "gan_inference_request_success_total", "gan_inference_request_failure_total", "gan_inference_count_total", "gan_inference_exec_count_total",
+            "gan_inference_request_duration_seconds_total", "gan_inference_queue_duration_seconds_total", "gan_inference_compute_duration_seconds_total",
+        ];
+        var lines = text.Split('\n');
+        return names.ToDictionary(n => n, n => lines
+            .Where(l => l.StartsWith(n + "{", StringComparison.Ordinal) && l.Contains($"model=\"{model}\"", StringComparison.Ordinal))
+            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
     private static async Task<string> ScrapeUntilAsync(HttpClient http, string url, string expected)
     {
         // The exporter caches a scrape briefly; retry until the fresh values show up.

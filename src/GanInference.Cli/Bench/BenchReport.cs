@@ -81,7 +81,7 @@ internal sealed record BenchReport
 
     /// <summary>Assembles the report of a finished (or interrupted) load run.</summary>
     public static BenchReport Create(
-        Uri server, ModelInfo model, BenchTarget target, LoadSettings settings, int connections, ImageFormat format, int count, LoadResult result, Uri metricsUrl,
+        string server, ModelInfo model, BenchTarget target, LoadSettings settings, int connections, ImageFormat format, int count, LoadResult result, Uri metricsUrl,
         (IReadOnlyList<PrometheusHistogram>? Histograms, string? Error) before,
         (IReadOnlyList<PrometheusHistogram>? Histograms, string? Error) after,
         (string Path, CeilingReport Report)? ceiling)
@@ -107,7 +107,7 @@ internal sealed record BenchReport
 
         return new BenchReport
         {
-            Server = server.ToString().TrimEnd('/'),
+            Server = server,
             Model = model.Name,
             Rpc = target.Rpc,
             Protocol = target.Protocol,

@@ -117,12 +117,14 @@ internal static class BenchCommand
 
         // The load itself is not retried: every failure must show up in the report.
         using var target = CreateTarget(connection, parse, o, model, clientOptions);
-        IReadOnlyList<Uri> metricsCandidates = parse.GetValue(o.MetricsUrl) is not { } url ? ServerMetricsScraper.DefaultCandidates(clientOptions.Address)
+        // With several replicas the server-side figures are the first replica's (the report names the endpoint read).
+        var metricsHost = HttpBase(clientOptions.Address);
+        IReadOnlyList<Uri> metricsCandidates = parse.GetValue(o.MetricsUrl) is not { } url ? ServerMetricsScraper.DefaultCandidates(metricsHost)
             : Uri.TryCreate(url, UriKind.Absolute, out var parsed) && parsed.Scheme is "http" or "https" ? [parsed]
             : throw new CliException($"--metrics-url: '{url}' is not an http:// or https:// address.");
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         // The key goes only to the server's own host (its gRPC port or its HTTP listener), never elsewhere.
-        var metrics = new ServerMetricsScraper(http, metricsCandidates, clientOptions.ApiKey, clientOptions.Address.Host);
+        var metrics = new ServerMetricsScraper(http, metricsCandidates, clientOptions.ApiKey, metricsHost.Host);
 
         var settings = new LoadSettings(duration, parse.GetValue(o.Warmup), parse.GetValue(o.Concurrency), rate, parse.GetValue(o.MaxInFlight));
         host.Console.WriteLine($"warming up for {settings.Warmup.TotalSeconds:F0}s, then measuring for {settings.Duration.TotalSeconds:F0}s ...");
@@ -133,7 +135,8 @@ internal static class BenchCommand
         // Read even when interrupted: the partial report is still worth printing.
         var after = await metrics.ScrapeAsync(CancellationToken.None).ConfigureAwait(false);
 
-        var report = BenchReport.Create(target.Address, model, target, settings, parse.GetValue(o.Connections), parse.GetValue(o.Format), parse.GetValue(o.Count), result, metrics.Url, before, after, ceiling);
+        var server = target is OipRestBenchTarget ? target.Address.ToString().TrimEnd('/') : control.Endpoints;
+        var report = BenchReport.Create(server, model, target, settings, parse.GetValue(o.Connections), parse.GetValue(o.Format), parse.GetValue(o.Count), result, metrics.Url, before, after, ceiling);
         BenchReportPrinter.Print(host.Console, report);
         if (jsonPath is not null)
         {
@@ -184,7 +187,7 @@ internal static class BenchCommand
             case "rest":
             {
                 OipBench.OutputFor(format, "rest");
-                var http = RestAddress(parse.GetValue(o.Http), clientOptions.Address);
+                var http = RestAddress(parse.GetValue(o.Http), HttpBase(clientOptions.Address));
                 var clients = Enumerable.Range(0, connections).Select(_ => OipRestBenchTarget.CreateClient()).ToArray();
                 return new OipRestBenchTarget(clients, http, clientOptions.ApiKey, model, count, format, deadline, seed);
             }
@@ -194,6 +197,17 @@ internal static class BenchCommand
                     Enumerable.Range(0, connections).Select(_ => connection.CreateClient(parse, retries: false)).ToArray(), model, count, format, deadline, seed);
         }
     }
+
+    /// <summary>
+    /// The first --server address as an http:// base on the server's host: itself for http(s)://, http://host:port for
+    /// dns:///host:port, and http://localhost:5000 for a unix:/// socket (a server on a socket is on this host).
+    /// </summary>
+    private static Uri HttpBase(Uri server) => server.Scheme switch
+    {
+        "dns" => new Uri($"http://{server.AbsolutePath.TrimStart('/')}"),
+        "unix" => new Uri(GanClientOptions.DefaultAddress),
+        _ => server,
+    };
 
     /// <summary>--http, or the server's HTTP/1.1 listener at its default port (8000) on --server's host.</summary>
     private static Uri RestAddress(string? text, Uri server)

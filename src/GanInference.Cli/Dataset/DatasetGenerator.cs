@@ -22,6 +22,9 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
     /// <summary>Consecutive UNAVAILABLE failures of a stream tolerated (backoff 1 s, 2 s, 4 s) before giving up.</summary>
     private const int MaxStreamRetries = 3;
 
+    /// <summary>Streams cut by UNAVAILABLE whose remaining images were asked for again (with several servers, from another one).</summary>
+    private int _resumedStreams;
+
     public async Task<int> RunAsync(IAnsiConsole console, CancellationToken cancellationToken)
     {
         var plan = new DatasetPlan(spec, OutputFiles.Extension(format));
@@ -59,9 +62,11 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
 
         var made = folder.CompleteCount - resumed;
         var rate = made / Math.Max(stopwatch.Elapsed.TotalSeconds, 1e-9);
+        var resumedStreams = _resumedStreams > 0 ? $"; {_resumedStreams} interrupted stream(s) resumed (UNAVAILABLE: nothing written twice)" : string.Empty;
         console.WriteLine(shard.IsWhole
-            ? $"{folder.CompleteCount} images in '{root}' ({made} generated at {rate:F1} images/s, {resumed} already complete); manifests {DatasetFolder.CsvName} and {DatasetFolder.JsonlName}"
-            : $"{shard}: {folder.CompleteCount} images (indices {start}..{end - 1} of {plan.Total}) in '{root}' ({made} generated at {rate:F1} images/s, {resumed} already complete); manifest {shard.ManifestName}\n"
+            ? $"{folder.CompleteCount} images in '{root}' ({made} generated at {rate:F1} images/s, {resumed} already complete); manifests {DatasetFolder.CsvName} and {DatasetFolder.JsonlName}{resumedStreams}"
+            : $"{shard}: {folder.CompleteCount} images (indices {start}..{end - 1} of {plan.Total}) in '{root}' ({made} generated at {rate:F1} images/s, {resumed} already complete); manifest {shard.ManifestName}{resumedStreams}
+"
                 + $"when every shard is complete: gan dataset merge --out {root}");
         return ExitCodes.Success;
     }
@@ -100,6 +105,7 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
             catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && failures < MaxStreamRetries && !cancellationToken.IsCancellationRequested)
             {
                 failures++;
+                _resumedStreams++;
                 await Task.Delay(TimeSpan.FromSeconds(Math.Pow(2, failures - 1)), cancellationToken).ConfigureAwait(false);
             }
         }

@@ -41,7 +41,7 @@ internal static class CommandRunner
     /// <summary>One line for a failed call, naming the option that leads somewhere else, and its exit code.</summary>
     internal static (string Message, int ExitCode) Explain(RpcException e, ParseResult parse, ServerConnection connection)
     {
-        var server = parse.GetValue(connection.Server);
+        var server = connection.ServerText(parse);
         var transport = TransportText(e);
         if (transport.Contains("HTTP_1_1_REQUIRED", StringComparison.Ordinal))
         {

@@ -46,7 +46,7 @@ public static class GanClientServiceCollectionExtensions
 
         var builder = services
             .AddGrpcClient<GanInferenceClient>((provider, factory) =>
-                factory.Address = provider.GetRequiredService<IOptions<GanClientOptions>>().Value.Address)
+                factory.Address = GanChannelOptions.Target(provider.GetRequiredService<IOptions<GanClientOptions>>().Value))
             .ConfigureChannel((provider, channel) =>
                 GanChannelOptions.Apply(provider.GetRequiredService<IOptions<GanClientOptions>>().Value, channel))
             .ConfigurePrimaryHttpMessageHandler(provider =>

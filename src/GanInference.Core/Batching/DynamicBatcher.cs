@@ -339,6 +339,9 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
         var elapsed = _time.GetElapsedTime(started);
         _telemetry.BatchSize.Record(itemCount, _modelTag);
         _telemetry.InferenceDuration.Record(elapsed.TotalSeconds, _modelTag);
+        _telemetry.InferenceCount.Add(itemCount, _modelTag);
+        _telemetry.InferenceExecCount.Add(1, _modelTag);
+        _telemetry.InferenceComputeTime.Add(elapsed.TotalSeconds, _modelTag);
         for (var i = 0; i < sliceCount; i++)
         {
             owners[i].CompleteSlice(slices[i].Inputs.Length);
@@ -483,7 +486,9 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
 
     private void RecordQueueWait(PendingRequest request)
     {
-        _telemetry.QueueDuration.Record(_time.GetElapsedTime(request.EnqueuedTimestamp).TotalSeconds, _modelTag);
+        var waited = _time.GetElapsedTime(request.EnqueuedTimestamp).TotalSeconds;
+        _telemetry.QueueDuration.Record(waited, _modelTag);
+        _telemetry.InferenceQueueTime.Add(waited, _modelTag);
         if (GanTelemetry.ActivitySource.HasListeners())
         {
             // The span starts when the request was queued and ends now, under the caller's trace.

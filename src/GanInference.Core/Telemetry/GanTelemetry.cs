@@ -43,7 +43,72 @@ public sealed class GanTelemetry
         DroppedRequests = meter.CreateCounter<long>("gan.requests.dropped", "{request}", "Requests dropped before inference, by model and reason (queue_full, cancelled, deadline).");
         QueuedImages = meter.CreateUpDownCounter<long>("gan.queue.images", "{image}", "Images waiting in each model's batching queue (what an autoscaler reads as load).");
         InflightRequests = meter.CreateUpDownCounter<long>("gan.requests.inflight", "{request}", "Calls being served now, by model.");
+
+        // Triton's per-model counters (nv_inference_*), as plain cumulative counters an autoscaler or dashboard rates directly.
+        InferenceRequestSuccess = meter.CreateCounter<long>("gan.inference.request.success", "{request}", "Inference calls that succeeded, by model (Triton's nv_inference_request_success).");
+        InferenceRequestFailure = meter.CreateCounter<long>("gan.inference.request.failure", "{request}", "Inference calls that failed, by model and status (Triton's nv_inference_request_failure).");
+        InferenceCount = meter.CreateCounter<long>("gan.inference.count", "{image}", "Images inferred, by model: items of every ONNX Runtime run (Triton's nv_inference_count).");
+        InferenceExecCount = meter.CreateCounter<long>("gan.inference.exec.count", "{batch}", "Batched ONNX Runtime runs, by model (Triton's nv_inference_exec_count).");
+        InferenceRequestTime = meter.CreateCounter<double>("gan.inference.request.duration", "s", "Cumulative duration of inference calls, received to last image, by model (Triton's nv_inference_request_duration_us).");
+        InferenceQueueTime = meter.CreateCounter<double>("gan.inference.queue.duration", "s", "Cumulative time requests waited in the model's queue, by model (Triton's nv_inference_queue_duration_us).");
+        InferenceComputeTime = meter.CreateCounter<double>("gan.inference.compute.duration", "s", "Cumulative duration of the batched ONNX Runtime runs, input preparation included, by model (Triton's nv_inference_compute_infer_duration_us).");
     }
+
+    /// <summary>
+    /// The calls that run a model; metadata, configuration and statistics calls are not inferences. The gRPC method
+    /// names of gan.v1 and the Open Inference Protocol (also the <c>rpc</c> label of OIP REST's infer).
+    /// </summary>
+    public static bool IsInferenceRpc(string rpc) => rpc is "ModelInfer" or "Generate" or "GenerateStream" or "GenerateFromText" or "GenerateFromTextStream" or "Translate" or "TranslateStream";
+
+    /// <summary>
+    /// Counts one finished call of <paramref name="rpc"/> in the Triton-shaped counters when it is an inference of a
+    /// loaded model (<paramref name="model"/> empty for an unknown one, which stays out of the per-model series).
+    /// </summary>
+    /// <param name="model">The model's name, or empty.</param>
+    /// <param name="rpc">The method name (<see cref="IsInferenceRpc"/>).</param>
+    /// <param name="status">The status as the surface names it (<c>OK</c>, <c>Unavailable</c>, <c>503</c>, ...).</param>
+    /// <param name="succeeded">Whether the call succeeded.</param>
+    /// <param name="seconds">Received to last reply.</param>
+    public void RecordInferenceRequest(string model, string rpc, string status, bool succeeded, double seconds)
+    {
+        if (model.Length == 0 || !IsInferenceRpc(rpc))
+        {
+            return;
+        }
+
+        var modelTag = new KeyValuePair<string, object?>(ModelTag, model);
+        if (succeeded)
+        {
+            InferenceRequestSuccess.Add(1, modelTag);
+        }
+        else
+        {
+            InferenceRequestFailure.Add(1, modelTag, new KeyValuePair<string, object?>("status", status));
+        }
+
+        InferenceRequestTime.Add(seconds, modelTag);
+    }
+
+    /// <summary>Successful inference calls; tag: model.</summary>
+    public Counter<long> InferenceRequestSuccess { get; }
+
+    /// <summary>Failed inference calls; tags: model, status.</summary>
+    public Counter<long> InferenceRequestFailure { get; }
+
+    /// <summary>Items run through the model (the sum of batch sizes); tag: model.</summary>
+    public Counter<long> InferenceCount { get; }
+
+    /// <summary>Batched runs executed; tag: model.</summary>
+    public Counter<long> InferenceExecCount { get; }
+
+    /// <summary>Cumulative inference call duration in seconds; tag: model.</summary>
+    public Counter<double> InferenceRequestTime { get; }
+
+    /// <summary>Cumulative queue wait in seconds; tag: model.</summary>
+    public Counter<double> InferenceQueueTime { get; }
+
+    /// <summary>Cumulative batched run duration in seconds; tag: model.</summary>
+    public Counter<double> InferenceComputeTime { get; }
 
     /// <summary>Images waiting in a model's queue (rises on enqueue, falls when a batch takes them or they are dropped); tag: model.</summary>
     public UpDownCounter<long> QueuedImages { get; }

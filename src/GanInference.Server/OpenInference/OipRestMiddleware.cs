@@ -134,8 +134,10 @@ internal sealed partial class OipRestMiddleware(
             };
             if (rpc == "ModelInfer")
             {
+                var seconds = time.GetElapsedTime(started).TotalSeconds;
                 telemetry.Requests.Add(1, tags);
-                telemetry.RequestDuration.Record(time.GetElapsedTime(started).TotalSeconds, tags);
+                telemetry.RequestDuration.Record(seconds, tags);
+                telemetry.RecordInferenceRequest(repository.Contains(model) ? model : string.Empty, rpc, StatusName(status), status == 200, seconds);
             }
         }
     }

@@ -15,10 +15,6 @@ namespace GanInference.Server.OpenInference;
 /// </summary>
 internal sealed class OipStatistics : IDisposable
 {
-    // The calls that run a model (metadata, config and statistics calls are not inferences).
-    private static readonly HashSet<string> InferenceRpcs =
-        ["ModelInfer", "Generate", "GenerateStream", "GenerateFromText", "GenerateFromTextStream", "Translate", "TranslateStream"];
-
     private readonly MeterListener _listener = new();
     private readonly ConcurrentDictionary<string, Counters> _models = new(StringComparer.Ordinal);
 
@@ -89,7 +85,7 @@ internal sealed class OipStatistics : IDisposable
             return;
         }
 
-        if (instrument.Name == "gan.request.duration" && !InferenceRpcs.Contains(Tag(tags, "rpc") ?? string.Empty))
+        if (instrument.Name == "gan.request.duration" && !GanTelemetry.IsInferenceRpc(Tag(tags, "rpc") ?? string.Empty))
         {
             return;
         }

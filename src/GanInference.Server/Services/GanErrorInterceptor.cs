@@ -181,8 +181,10 @@ internal sealed partial class GanErrorInterceptor(
             { "status", status.ToString() },
             { "protocol", ProtocolOf(context) },
         };
+        var seconds = time.GetElapsedTime(started).TotalSeconds;
         telemetry.Requests.Add(1, tags);
-        telemetry.RequestDuration.Record(time.GetElapsedTime(started).TotalSeconds, tags);
+        telemetry.RequestDuration.Record(seconds, tags);
+        telemetry.RecordInferenceRequest(model, rpc, status.ToString(), status == StatusCode.OK, seconds);
     }
 
     /// <summary>The request's model name when it is loaded; unknown names stay out of metric labels, so bad requests cannot blow up their cardinality.</summary>

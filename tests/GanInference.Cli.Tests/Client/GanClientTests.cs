@@ -33,6 +33,29 @@ public sealed class GanClientTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task Client_from_dependency_injection_balances_over_addresses_bound_from_configuration()
+    {
+        // Two names of the one test server: the factory's channel resolves both (static:///) and balances over them.
+        var port = new Uri(server.Address).Port;
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["GanClient:Addresses:0"] = server.Address,
+            ["GanClient:Addresses:1"] = $"http://localhost:{port}",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddGanClient(configuration.GetSection(GanClientOptions.SectionName));
+        await using var provider = services.BuildServiceProvider();
+
+        var client = provider.GetRequiredService<GanClient>();
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Single((await client.GenerateAsync(new GenerateRequest { Model = TinyModels.Unconditional, Seed = (ulong)i, Count = 1 })).Images);
+        }
+
+        Assert.Equal([new Uri(server.Address), new Uri($"http://localhost:{port}")], client.Addresses);
+    }
+
+    [Fact]
     public void Invalid_options_name_the_setting()
     {
         var services = new ServiceCollection();

@@ -12,30 +12,46 @@ internal sealed class ServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
 
-    private ServerProcess(Process process, string address)
+    private ServerProcess(Process process, string address, string? httpAddress)
     {
         _process = process;
         Address = address;
+        HttpAddress = httpAddress;
     }
 
     public string Address { get; }
 
-    public static async Task<ServerProcess> StartAsync(int port, string modelsPath)
+    /// <summary>The HTTP/1.1 listener (<c>/metrics</c>) when started with one.</summary>
+    public string? HttpAddress { get; }
+
+    public bool HasExited => _process.HasExited;
+
+    /// <param name="port">The gRPC port.</param>
+    /// <param name="modelsPath">The model repository.</param>
+    /// <param name="httpPort">The HTTP/1.1 listener's port (<c>/metrics</c>); none when null.</param>
+    /// <param name="settings">More <c>--Key=value</c> settings.</param>
+    public static async Task<ServerProcess> StartAsync(int port, string modelsPath, int? httpPort = null, params string[] settings)
     {
         var address = $"http://127.0.0.1:{port}";
+        var httpAddress = httpPort is { } h ? $"http://127.0.0.1:{h}" : null;
         var start = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "GanInference.Server.dll"), "--urls", address, $"--Models:Path={modelsPath}", "--Http:Urls=" },
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "GanInference.Server.dll"), "--urls", address, $"--Models:Path={modelsPath}", $"--Http:Urls={httpAddress}" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var setting in settings)
+        {
+            start.ArgumentList.Add(setting);
+        }
+
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the server process.");
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new ServerProcess(process, address);
+        var server = new ServerProcess(process, address, httpAddress);
 
         using var client = new GanClient(new GanClientOptions { Address = new Uri(address) });
         var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -62,6 +78,33 @@ internal sealed class ServerProcess : IAsyncDisposable
             await Task.Delay(100);
         }
     }
+
+    /// <summary>Asks the process to stop (SIGTERM), as Kubernetes does when it deletes a pod: the server drains and exits.</summary>
+    public Task TerminateAsync() => SignalAsync("TERM");
+
+    /// <summary>Freezes the process (SIGSTOP): its connections stay open, it answers nothing until <see cref="ResumeAsync"/>.</summary>
+    public Task PauseAsync() => SignalAsync("STOP");
+
+    /// <summary>Lets a paused process run again (SIGCONT).</summary>
+    public Task ResumeAsync() => SignalAsync("CONT");
+
+    private async Task SignalAsync(string signal)
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+
+        // bash's built-in kill: a minimal Debian has bash but not necessarily procps' kill binary.
+        using var kill = Process.Start(new ProcessStartInfo("bash") { ArgumentList = { "-c", $"kill -{signal} {_process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)}" } })!;
+        await kill.WaitForExitAsync();
+        if (kill.ExitCode != 0 && !_process.HasExited)
+        {
+            throw new InvalidOperationException($"kill -{signal} {_process.Id} exited with {kill.ExitCode}.");
+        }
+    }
+
+    public Task WaitForExitAsync(CancellationToken cancellationToken) => _process.WaitForExitAsync(cancellationToken);
 
     /// <summary>Ends the process abruptly (SIGKILL), as a crash would.</summary>
     public async Task KillAsync()
