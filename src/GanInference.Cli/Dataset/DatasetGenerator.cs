@@ -65,8 +65,7 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
         var resumedStreams = _resumedStreams > 0 ? $"; {_resumedStreams} interrupted stream(s) resumed (UNAVAILABLE: nothing written twice)" : string.Empty;
         console.WriteLine(shard.IsWhole
             ? $"{folder.CompleteCount} images in '{root}' ({made} generated at {rate:F1} images/s, {resumed} already complete); manifests {DatasetFolder.CsvName} and {DatasetFolder.JsonlName}{resumedStreams}"
-            : $"{shard}: {folder.CompleteCount} images (indices {start}..{end - 1} of {plan.Total}) in '{root}' ({made} generated at {rate:F1} images/s, {resumed} already complete); manifest {shard.ManifestName}{resumedStreams}
-"
+            : $"{shard}: {folder.CompleteCount} images (indices {start}..{end - 1} of {plan.Total}) in '{root}' ({made} generated at {rate:F1} images/s, {resumed} already complete); manifest {shard.ManifestName}{resumedStreams}\n"
                 + $"when every shard is complete: gan dataset merge --out {root}");
         return ExitCodes.Success;
     }
@@ -92,11 +91,21 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
                 foreach (var chunk in PendingChunks(plan, start, end, folder))
                 {
                     cancellationToken.ThrowIfCancellationRequested();
+                    var stored = new HashSet<int>(chunk.Count);
                     await GenerateChunkAsync(chunk, async (item, data) =>
                     {
                         await folder.AddAsync(DatasetEntry.For(item, spec), data).ConfigureAwait(false);
+                        stored.Add(item.Index);
                         onStored();
                     }, cancellationToken).ConfigureAwait(false);
+
+                    // A stream that ends normally before its last image (a faulty server or proxy) is not a complete
+                    // dataset; what did arrive is stored, so a rerun asks only for the rest.
+                    if (stored.Count < chunk.Count)
+                    {
+                        throw new CliException($"the server ended a stream after {stored.Count} of the {chunk.Count} images it was asked for, without an error; the images that arrived are kept: rerun the same command to resume.", ExitCodes.Failure);
+                    }
+
                     failures = 0;
                 }
 
