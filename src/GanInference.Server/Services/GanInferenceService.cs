@@ -104,7 +104,7 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
         var perImage = ReplyBudget.MaxImageBytes(geometry.Width, geometry.Height, geometry.Channels, encoding.Format);
         ReplyBudget.CheckReply(
             count * perImage, _limits.MaxSendMessageBytes, ServerLimitsOptions.MaxSendMessageBytesKey,
-            $"{count} {encoding.Format.ToString().ToUpperInvariant()} images of {geometry.Width}x{geometry.Height}x{geometry.Channels}",
+            $"{count} {ImageEncoding.ApiName(encoding.Format)} images of {geometry.Width}x{geometry.Height}x{geometry.Channels}",
             $"use {streamingRpc}, which sends one image per message, or fewer images per call");
     }
 
