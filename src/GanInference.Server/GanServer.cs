@@ -55,11 +55,12 @@ public static class GanServer
         var httpUrls = ServerListeners.Parse(
             builder.Configuration.GetSection(HttpListenerOptions.SectionName).Get<HttpListenerOptions>()?.Urls ?? new HttpListenerOptions().Urls,
             $"{HttpListenerOptions.SectionName}:{nameof(HttpListenerOptions.Urls)}");
+        var unixSocket = builder.Configuration.GetSection(GrpcListenerOptions.SectionName).Get<GrpcListenerOptions>()?.UnixSocket;
         builder.WebHost.UseUrls(); // the listeners below are the addresses; Kestrel would otherwise warn that it overrides --urls
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.ConfigureEndpointDefaults(endpoint => endpoint.Protocols = HttpProtocols.Http2);
-            listeners.Configure(kestrel, grpcUrls, httpUrls);
+            listeners.Configure(kestrel, grpcUrls, httpUrls, unixSocket);
         });
         builder.Services.AddSingleton(listeners);
         AddGanServices(builder.Services, builder.Configuration);
@@ -74,6 +75,15 @@ public static class GanServer
     public static WebApplication Build(WebApplicationBuilder builder)
     {
         var app = builder.Build();
+
+        // Kestrel leaves the socket file behind when it stops; a stale socket is removed (never any other file).
+        app.Lifetime.ApplicationStopped.Register(() =>
+        {
+            if (app.Services.GetRequiredService<ServerListeners>().UnixSocket is { } socket)
+            {
+                UnixSocketFile.RemoveIfStale(socket);
+            }
+        });
         app.UseMiddleware<ApiKeyMiddleware>();
         app.UseOpenTelemetryPrometheusScrapingEndpoint(
             meterProvider: null,
@@ -108,6 +118,7 @@ public static class GanServer
         services.AddOptions<ShutdownOptions>().Bind(configuration.GetSection(ShutdownOptions.SectionName)).ValidateOnStart();
         services.AddOptions<SecurityOptions>().Bind(configuration.GetSection(SecurityOptions.SectionName)).ValidateOnStart();
         services.AddOptions<TelemetryOptions>().Bind(configuration.GetSection(TelemetryOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<GrpcListenerOptions>().Bind(configuration.GetSection(GrpcListenerOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<OptionsValidators>();
         services.AddSingleton<IValidateOptions<ModelRepositoryOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
         services.AddSingleton<IValidateOptions<GenerationOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
@@ -116,6 +127,7 @@ public static class GanServer
         services.AddSingleton<IValidateOptions<SecurityOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
         services.AddSingleton<IValidateOptions<TelemetryOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
         services.AddSingleton<IValidateOptions<ServerLimitsOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        services.AddSingleton<IValidateOptions<GrpcListenerOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
 
         // The host waits for the drain, plus a little for the last answers (UNAVAILABLE for calls the drain cut off) to be written.
         services.AddOptions<HostOptions>().Configure<IOptions<ShutdownOptions>>((host, shutdown) =>
