@@ -17,6 +17,9 @@ internal sealed record BenchReport
     /// <summary>The <c>--protocol</c>: gan (gan.v1), oip (OIP gRPC) or rest (OIP REST).</summary>
     public required string Protocol { get; init; }
 
+    /// <summary>The <c>--kind</c>: seeds (Generate), text (GenerateFromText) or translate (Translate).</summary>
+    public string Kind { get; init; } = BenchKinds.Seeds;
+
     /// <summary>The model's dynamic batching as the server reported it (so batching-on and -off runs are told apart).</summary>
     public required uint ServerMaxBatchSize { get; init; }
 
@@ -111,6 +114,7 @@ internal sealed record BenchReport
             Model = model.Name,
             Rpc = target.Rpc,
             Protocol = target.Protocol,
+            Kind = target.Kind,
             ServerMaxBatchSize = model.Batching?.MaxBatchSize ?? 0,
             ServerMaxQueueDelayMs = model.Batching?.MaxQueueDelayMs ?? 0,
             ExecutionProvider = model.ExecutionProvider,

@@ -122,7 +122,9 @@ internal static class BenchReportPrinter
     public static void PrintCeiling(IAnsiConsole console, CeilingReport report)
     {
         var table = new Table().Border(TableBorder.Rounded)
-            .Title($"In-process ONNX Runtime ceiling: {Markup.Escape(report.Model)} on {Markup.Escape(report.Provider)}")
+            .Title(report.Kind == BenchKinds.Translate
+                ? $"In-process ceiling (decode + ONNX Runtime + {Markup.Escape(report.Format ?? "PNG")} encode): {Markup.Escape(report.Model)} on {Markup.Escape(report.Provider)}"
+                : $"In-process ONNX Runtime ceiling ({report.Kind}): {Markup.Escape(report.Model)} on {Markup.Escape(report.Provider)}")
             .AddColumn(new TableColumn("Batch").RightAligned()).AddColumn(new TableColumn("Runs").RightAligned())
             .AddColumn(new TableColumn("Images/s").RightAligned()).AddColumn(new TableColumn("Runs/s").RightAligned())
             .AddColumn(new TableColumn("p50 run").RightAligned()).AddColumn(new TableColumn("p99 run").RightAligned());

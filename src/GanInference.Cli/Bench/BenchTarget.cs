@@ -16,9 +16,13 @@ internal abstract class BenchTarget : IDisposable
     private long _nextSeed;
     private long _nextClient;
 
-    protected BenchTarget(ModelInfo model, int count, TimeSpan deadline, ulong firstSeed)
+    protected BenchTarget(ModelInfo model, int count, TimeSpan deadline, ulong firstSeed, bool seedDriven = true)
     {
-        ModelLookup.RequireSeedDriven(model, "bench");
+        if (seedDriven)
+        {
+            ModelLookup.RequireSeedDriven(model, "bench");
+        }
+
         Model = model;
         Count = count;
         Deadline = deadline;
@@ -30,6 +34,9 @@ internal abstract class BenchTarget : IDisposable
 
     /// <summary>The <c>--protocol</c> value: gan, oip or rest.</summary>
     public abstract string Protocol { get; }
+
+    /// <summary>The <c>--kind</c>: seeds, text or translate.</summary>
+    public virtual string Kind => BenchKinds.Seeds;
 
     /// <summary>The address the load goes to.</summary>
     public abstract Uri Address { get; }
@@ -73,6 +80,86 @@ internal sealed class GanV1BenchTarget(IReadOnlyList<GanClient> clients, ModelIn
         var request = new GenerateRequest { Model = Model.Name, Count = (uint)Count, Seed = seed, Format = format };
         var client = clients[NextClient(clients.Count)];
         var response = await client.GenerateAsync(request, Deadline, cancellationToken).ConfigureAwait(false);
+        return response.Images.Count;
+    }
+
+    public override void Dispose()
+    {
+        foreach (var client in clients)
+        {
+            client.Dispose();
+        }
+    }
+}
+
+/// <summary>
+/// gan.v1 <c>GenerateFromText</c>: <c>count</c> captions per request, one image each, taken in turn from the list
+/// (request k starts where request k-1 stopped), with the request's first seed.
+/// </summary>
+internal sealed class GanV1TextBenchTarget(IReadOnlyList<GanClient> clients, ModelInfo model, int count, ImageFormat format, TimeSpan deadline, ulong firstSeed, IReadOnlyList<string> captions)
+    : BenchTarget(model, count, deadline, firstSeed, seedDriven: false)
+{
+    private long _nextCaption;
+
+    public override string Rpc => "gan.v1.GanInference/GenerateFromText";
+
+    public override string Protocol => "gan";
+
+    public override string Kind => BenchKinds.Text;
+
+    public override Uri Address => clients[0].Address;
+
+    public override async Task<int> SendAsync(CancellationToken cancellationToken)
+    {
+        var seed = NextSeed();
+        var first = Interlocked.Add(ref _nextCaption, Count) - Count;
+        var request = new GenerateFromTextRequest { Model = Model.Name, Count = 1, Seed = seed, Format = format };
+        for (var i = 0; i < Count; i++)
+        {
+            request.Texts.Add(captions[(int)((ulong)(first + i) % (ulong)captions.Count)]);
+        }
+
+        var response = await clients[NextClient(clients.Count)].GenerateFromTextAsync(request, Deadline, cancellationToken).ConfigureAwait(false);
+        return response.Images.Count;
+    }
+
+    public override void Dispose()
+    {
+        foreach (var client in clients)
+        {
+            client.Dispose();
+        }
+    }
+}
+
+/// <summary>
+/// gan.v1 <c>Translate</c>: <c>count</c> encoded images per request, taken in turn from the files of <c>--images</c>
+/// (read once; the requests share their bytes).
+/// </summary>
+internal sealed class GanV1TranslateBenchTarget(IReadOnlyList<GanClient> clients, ModelInfo model, int count, ImageFormat format, TimeSpan deadline, IReadOnlyList<Google.Protobuf.ByteString> images)
+    : BenchTarget(model, count, deadline, 0, seedDriven: false)
+{
+    private long _nextImage;
+
+    public override string Rpc => "gan.v1.GanInference/Translate";
+
+    public override string Protocol => "gan";
+
+    public override string Kind => BenchKinds.Translate;
+
+    public override Uri Address => clients[0].Address;
+
+    public override async Task<int> SendAsync(CancellationToken cancellationToken)
+    {
+        var first = Interlocked.Add(ref _nextImage, Count) - Count;
+        var request = new TranslateRequest { Model = Model.Name, Format = format };
+        for (var i = 0; i < Count; i++)
+        {
+            request.Images.Add(new InputImage { Data = images[(int)((ulong)(first + i) % (ulong)images.Count)] });
+        }
+
+        var response = await clients[NextClient(clients.Count)].Stub
+            .TranslateAsync(request, deadline: DateTime.UtcNow + Deadline, cancellationToken: cancellationToken).ResponseAsync.ConfigureAwait(false);
         return response.Images.Count;
     }
 
