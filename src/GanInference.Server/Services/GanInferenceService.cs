@@ -58,7 +58,7 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
         var (model, plan) = Prepare(lease.Model, request, _limits.MaxImagesPerStream, ServerLimitsOptions.MaxImagesPerStreamKey);
         var encoding = ProtoMapper.ToEncoding(request);
         using var call = servingState.LinkCall(context.CancellationToken);
-        await WriteAllAsync(generator.GenerateAsync(model, plan, encoding, context.Deadline, call.Token), responseStream, model.Geometry, request.Format, context, call.Token).ConfigureAwait(false);
+        await WriteAllAsync(generator.GenerateAsync(model, plan, encoding, context.Deadline, call.Token, pooled: true), responseStream, model.Geometry, request.Format, context, call.Token).ConfigureAwait(false);
     }
 
     /// <summary>Adds every image of <paramref name="chunks"/> to a unary reply, in index order.</summary>
@@ -73,9 +73,14 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
         }
     }
 
-    /// <summary>Writes every image of <paramref name="chunks"/> to a server stream, in index order, one flush per chunk.</summary>
+    /// <summary>
+    /// Writes every image of <paramref name="chunks"/> to a server stream, in index order, one message per image and one
+    /// flush per chunk. A chunk's pooled buffer goes back to the pool once all its messages are written: a completed
+    /// write has serialized (copied) the message into the transport, so nothing reads the slices any more. When a
+    /// write fails the buffer is left to the garbage collector instead: an abandoned write may not be finished with it.
+    /// </summary>
     private static async Task WriteAllAsync(
-        IAsyncEnumerable<IReadOnlyList<EncodedImage>> chunks,
+        IAsyncEnumerable<EncodedChunk> chunks,
         IServerStreamWriter<GeneratedImage> responseStream,
         ImageGeometry geometry,
         ImageFormat format,
@@ -89,6 +94,8 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
                 // Awaiting each flush applies HTTP/2 flow control: a slow reader slows the producer.
                 await ResponseStreamWriter.WriteAsync(responseStream, ProtoMapper.ToProto(chunk[i], geometry, format), flush: i == chunk.Count - 1, context, callToken).ConfigureAwait(false);
             }
+
+            chunk.Dispose();
         }
     }
 
