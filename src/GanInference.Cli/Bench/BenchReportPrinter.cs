@@ -89,6 +89,18 @@ internal static class BenchReportPrinter
             return;
         }
 
+        if (server.Runtime is { } runtime)
+        {
+            static string Count(double? value) => value is { } v ? v.ToString("N0", CultureInfo.InvariantCulture) : "?";
+            console.WriteLine(
+                $"Server runtime during the measured phase: {Count(runtime.AllocatedBytes / 1e6)} MB allocated"
+                + (runtime.AllocatedBytesPerImage is { } perImage ? $" ({perImage.ToString("N0", CultureInfo.InvariantCulture)} bytes per image received)" : string.Empty)
+                + $"; GC: {Count(runtime.Gen0Collections)} gen0, {Count(runtime.Gen1Collections)} gen1, {Count(runtime.Gen2Collections)} gen2 collections, "
+                + $"paused {(runtime.GcPauseMs is { } ms ? ms.ToString("F1", CultureInfo.InvariantCulture) : "?")} ms"
+                + (runtime.GcPauseShare is { } share ? $" ({share * 100:F2} % of the run)" : string.Empty)
+                + (runtime.WorkingSetBytes is { } ws ? $"; working set {ws / 1e6:F0} MB at the end" : string.Empty) + ".");
+        }
+
         if (server.Histograms.Count == 0)
         {
             console.WriteLine($"Server metrics: no batch-size or queue histograms at {server.MetricsUrl}.");

@@ -139,12 +139,12 @@ internal static class BenchCommand
 
         var settings = new LoadSettings(duration, parse.GetValue(o.Warmup), parse.GetValue(o.Concurrency), rate, parse.GetValue(o.MaxInFlight));
         host.Console.WriteLine($"warming up for {settings.Warmup.TotalSeconds:F0}s, then measuring for {settings.Duration.TotalSeconds:F0}s ...");
-        (IReadOnlyList<PrometheusHistogram>? Histograms, string? Error) before = (null, null);
+        var before = new MetricsSnapshot(null, null, null);
         var result = await new LoadGenerator(target.SendAsync, settings, host.Abandon)
-            .RunAsync(async () => before = await metrics.ScrapeAsync(cancellationToken).ConfigureAwait(false), cancellationToken)
+            .RunAsync(async () => before = await metrics.SnapshotAsync(cancellationToken).ConfigureAwait(false), cancellationToken)
             .ConfigureAwait(false);
         // Read even when interrupted: the partial report is still worth printing.
-        var after = await metrics.ScrapeAsync(CancellationToken.None).ConfigureAwait(false);
+        var after = await metrics.SnapshotAsync(CancellationToken.None).ConfigureAwait(false);
 
         var report = BenchReport.Create(target.Address, model, target, settings, parse.GetValue(o.Connections), parse.GetValue(o.Format), parse.GetValue(o.Count), result, metrics.Url, before, after, ceiling);
         BenchReportPrinter.Print(host.Console, report);
