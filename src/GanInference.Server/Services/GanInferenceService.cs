@@ -48,7 +48,7 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
         CheckUnaryReply(plan.Count, model.Geometry, encoding, "GenerateStream");
         using var call = servingState.LinkCall(context.CancellationToken);
         var response = new GenerateResponse { Model = model.Name, ContentHash = model.ContentHash };
-        await CollectAsync(generator.GenerateAsync(model, plan, encoding, context.Deadline, call.Token), response, model.Geometry, request.Format).ConfigureAwait(false);
+        await CollectAsync(generator.GenerateAsync(model, plan, encoding, context.Deadline, call.Token, pooled: true), response, model.Geometry, request.Format, context).ConfigureAwait(false);
         return response;
     }
 
@@ -61,11 +61,21 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
         await WriteAllAsync(generator.GenerateAsync(model, plan, encoding, context.Deadline, call.Token, pooled: true), responseStream, model.Geometry, request.Format, context, call.Token).ConfigureAwait(false);
     }
 
-    /// <summary>Adds every image of <paramref name="chunks"/> to a unary reply, in index order.</summary>
-    private static async Task CollectAsync(IAsyncEnumerable<IReadOnlyList<EncodedImage>> chunks, GenerateResponse response, ImageGeometry geometry, ImageFormat format)
+    /// <summary>
+    /// Adds every image of <paramref name="chunks"/> to a unary reply, in index order. The reply is serialized after the
+    /// handler returns, so a pooled chunk is returned to the pool only when the HTTP response has completed
+    /// (<c>RegisterForDispose</c> runs after the reply has been written, by which time it has been copied into the transport).
+    /// </summary>
+    private static async Task CollectAsync(IAsyncEnumerable<EncodedChunk> chunks, GenerateResponse response, ImageGeometry geometry, ImageFormat format, ServerCallContext context)
     {
+        var http = context.GetHttpContext();
         await foreach (var chunk in chunks.ConfigureAwait(false))
         {
+            if (chunk.IsPooled)
+            {
+                http.Response.RegisterForDispose(chunk);
+            }
+
             foreach (var image in chunk)
             {
                 response.Images.Add(ProtoMapper.ToProto(image, geometry, format));
