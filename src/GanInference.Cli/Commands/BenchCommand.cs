@@ -51,11 +51,12 @@ internal static class BenchCommand
             Description = "The work measured: seeds (Generate), text (GenerateFromText with captions) or translate (Translate of --images); default: what the model's kind takes",
         }.AcceptOnlyFromAmong(BenchKinds.Seeds, BenchKinds.Text, BenchKinds.Translate);
         public TextSelection Texts { get; } = new();
+        public Option<bool> Stream { get; } = new("--stream") { Description = "--protocol gan: send each request as one streaming call of --count images (GenerateStream, GenerateFromTextStream or TranslateStream)" };
         public Option<string?> Images { get; } = new("--images") { Description = "--kind translate: a folder whose PNG/JPEG files (all of them, in name order) are sent in turn, --count per request (examples/ has some)" };
 
         public IEnumerable<Option> All =>
         [
-            Model, Kind, Protocol, Http, Duration, Warmup, Concurrency, Rate, Connections, MaxInFlight, Count, Format, Seed, Texts.Texts, Texts.TextsFile, Images, Json, Plot, Ceiling, MetricsUrl,
+            Model, Kind, Protocol, Http, Duration, Warmup, Concurrency, Rate, Connections, MaxInFlight, Count, Format, Seed, Stream, Texts.Texts, Texts.TextsFile, Images, Json, Plot, Ceiling, MetricsUrl,
             InProcess, ModelDirectory, Batches, Provider, Threads, Spinning,
         ];
     }
@@ -255,18 +256,24 @@ internal static class BenchCommand
             throw new CliException($"--protocol {protocol} measures seed-driven Generate only; --kind {kind} runs over --protocol gan.");
         }
 
+        var stream = parse.GetValue(o.Stream);
+        if (stream && protocol != "gan")
+        {
+            throw new CliException($"--stream: --protocol {protocol} has no streaming calls; use --protocol gan.");
+        }
+
         GanClient[] Clients() => Enumerable.Range(0, connections).Select(_ => connection.CreateClient(parse, retries: false)).ToArray();
         if (kind == BenchKinds.Text)
         {
             var captions = await ReadCaptionsAsync(parse, o, cancellationToken).ConfigureAwait(false)
                 ?? BenchKinds.BuiltInCaptions(model.Vocabulary, (int)model.MaxTextTokens);
-            return new GanV1TextBenchTarget(Clients(), model, count, format, deadline, seed, captions);
+            return new GanV1TextBenchTarget(Clients(), model, count, format, deadline, seed, captions, stream);
         }
 
         if (kind == BenchKinds.Translate)
         {
             var images = await ReadImagesAsync(parse, o, cancellationToken).ConfigureAwait(false);
-            return new GanV1TranslateBenchTarget(Clients(), model, count, format, deadline, images.Select(Google.Protobuf.ByteString.CopyFrom).ToArray());
+            return new GanV1TranslateBenchTarget(Clients(), model, count, format, deadline, images.Select(Google.Protobuf.ByteString.CopyFrom).ToArray(), stream);
         }
 
         switch (protocol)
@@ -288,8 +295,7 @@ internal static class BenchCommand
             }
 
             default:
-                return new GanV1BenchTarget(
-                    Enumerable.Range(0, connections).Select(_ => connection.CreateClient(parse, retries: false)).ToArray(), model, count, format, deadline, seed);
+                return new GanV1BenchTarget(Clients(), model, count, format, deadline, seed, stream);
         }
     }
 

@@ -82,6 +82,47 @@ public sealed class BenchKindTests : IAsyncLifetime
         Assert.Equal(2 * succeeded, root.GetProperty("images").GetInt64());
     }
 
+    [Theory]
+    [InlineData(Text, "gan.v1.GanInference/GenerateFromTextStream", new string[0])]
+    [InlineData(UNet, "gan.v1.GanInference/TranslateStream", new[] { "--images", "IMAGES" })]
+    [InlineData(TinyModels.Conditional, "gan.v1.GanInference/GenerateStream", new[] { "--format", "raw-u8" })]
+    public async Task Stream_sends_each_request_as_one_streaming_call(string model, string rpc, string[] extra)
+    {
+        var json = _root.Combine($"stream-{model}.json");
+
+        var result = await CliRun.InvokeAsync(
+            ["bench", "--server", _address, "--model", model, "--stream", "--count", "5", "--concurrency", "2", "--warmup", "0s", "--duration", "1s",
+             "--metrics-url", "http://127.0.0.1:9/metrics", "--json", json, .. extra.Select(e => e == "IMAGES" ? Images : e)]);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        using var report = JsonDocument.Parse(await File.ReadAllTextAsync(json));
+        var root = report.RootElement;
+        Assert.Equal(rpc, root.GetProperty("rpc").GetString());
+        var succeeded = root.GetProperty("succeeded").GetInt64();
+        Assert.True(root.GetProperty("failed").GetInt64() == 0, root.GetProperty("errors").ToString());
+        Assert.True(succeeded > 0, result.ToString());
+        Assert.Equal(5 * succeeded, root.GetProperty("images").GetInt64());
+    }
+
+    [Fact]
+    public async Task A_translate_stream_whose_image_fails_counts_the_request_as_failed_with_the_images_status()
+    {
+        var bad = _root.Combine("bad");
+        Directory.CreateDirectory(bad);
+        await File.WriteAllBytesAsync(Path.Combine(bad, "broken.png"), [0x89, 0x50, 0x4E, 0x47, 1, 2, 3]);
+        var json = _root.Combine("bad.json");
+
+        var result = await CliRun.InvokeAsync(
+            "bench", "--server", _address, "--model", UNet, "--stream", "--images", bad, "--count", "2", "--concurrency", "1", "--warmup", "0s", "--duration", "0.5s",
+            "--metrics-url", "http://127.0.0.1:9/metrics", "--json", json);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        using var report = JsonDocument.Parse(await File.ReadAllTextAsync(json));
+        var root = report.RootElement;
+        Assert.Equal(0, root.GetProperty("succeeded").GetInt64());
+        Assert.True(root.GetProperty("statusCodes").GetProperty("INVALID_ARGUMENT").GetInt64() > 0, root.ToString());
+    }
+
     [Fact]
     public async Task A_captions_file_feeds_the_text_kind()
     {
@@ -127,6 +168,7 @@ public sealed class BenchKindTests : IAsyncLifetime
     [InlineData(Text, new[] { "--protocol", "oip" }, "--protocol oip measures seed-driven Generate only; --kind text runs over --protocol gan.")]
     [InlineData(TinyModels.Unconditional, new[] { "--texts", "a red digit" }, "--texts / --texts-file are the captions of --kind text; this run is --kind seeds.")]
     [InlineData(Text, new[] { "--images", "IMAGES" }, "--images are the inputs of --kind translate; this run is --kind text.")]
+    [InlineData(TinyModels.Conditional, new[] { "--protocol", "oip", "--stream" }, "--stream: --protocol oip has no streaming calls; use --protocol gan.")]
     public async Task A_kind_or_input_that_does_not_fit_is_refused_before_any_load(string model, string[] extra, string expected)
     {
         var empty = _root.Combine("empty");
