@@ -88,7 +88,7 @@ internal static class UnixSocketFile
     }
 
     private const int FileTypeMask = 0xF000; // S_IFMT
-    private const int SocketType_ = 0xC000;  // S_IFSOCK
+    private const int SocketFileType = 0xC000; // S_IFSOCK
 
     /// <summary>lstat(2)'s file type: true only for a socket (a symbolic link or anything unreadable is not one).</summary>
     private static bool IsSocket(string path)
@@ -120,7 +120,7 @@ internal static class UnixSocketFile
         }
 
         var mode = BitConverter.ToUInt32(stat, modeOffset);
-        return (mode & FileTypeMask) == SocketType_;
+        return (mode & FileTypeMask) == SocketFileType;
     }
 
     // Byte arrays are blittable: pinned for the call, no marshalling code (and no unsafe blocks) needed.
