@@ -56,11 +56,12 @@ public static class GanServer
         var httpUrls = ServerListeners.Parse(
             builder.Configuration.GetSection(HttpListenerOptions.SectionName).Get<HttpListenerOptions>()?.Urls ?? new HttpListenerOptions().Urls,
             $"{HttpListenerOptions.SectionName}:{nameof(HttpListenerOptions.Urls)}");
+        var unixSocket = builder.Configuration.GetSection(GrpcListenerOptions.SectionName).Get<GrpcListenerOptions>()?.UnixSocket;
         builder.WebHost.UseUrls(); // the listeners below are the addresses; Kestrel would otherwise warn that it overrides --urls
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.ConfigureEndpointDefaults(endpoint => endpoint.Protocols = HttpProtocols.Http2);
-            listeners.Configure(kestrel, grpcUrls, httpUrls);
+            listeners.Configure(kestrel, grpcUrls, httpUrls, unixSocket);
         });
         builder.Services.AddSingleton(listeners);
         AddGanServices(builder.Services, builder.Configuration);
@@ -75,6 +76,15 @@ public static class GanServer
     public static WebApplication Build(WebApplicationBuilder builder)
     {
         var app = builder.Build();
+
+        // Kestrel leaves the socket file behind when it stops; a stale socket is removed (never any other file).
+        app.Lifetime.ApplicationStopped.Register(() =>
+        {
+            if (app.Services.GetRequiredService<ServerListeners>().UnixSocket is { } socket)
+            {
+                UnixSocketFile.RemoveIfStale(socket);
+            }
+        });
         app.UsePlaygroundFiles(); // the page itself needs no key: it asks for one (docs/playground.md)
         app.UseMiddleware<ApiKeyMiddleware>();
         app.UseOpenTelemetryPrometheusScrapingEndpoint(
@@ -111,6 +121,7 @@ public static class GanServer
         services.AddOptions<ShutdownOptions>().Bind(configuration.GetSection(ShutdownOptions.SectionName)).ValidateOnStart();
         services.AddOptions<SecurityOptions>().Bind(configuration.GetSection(SecurityOptions.SectionName)).ValidateOnStart();
         services.AddOptions<TelemetryOptions>().Bind(configuration.GetSection(TelemetryOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<GrpcListenerOptions>().Bind(configuration.GetSection(GrpcListenerOptions.SectionName)).ValidateOnStart();
         services.AddOptions<PlaygroundOptions>().Bind(configuration.GetSection(PlaygroundOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<OptionsValidators>();
         services.AddSingleton<IValidateOptions<ModelRepositoryOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
@@ -120,6 +131,7 @@ public static class GanServer
         services.AddSingleton<IValidateOptions<SecurityOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
         services.AddSingleton<IValidateOptions<TelemetryOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
         services.AddSingleton<IValidateOptions<ServerLimitsOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
+        services.AddSingleton<IValidateOptions<GrpcListenerOptions>>(sp => sp.GetRequiredService<OptionsValidators>());
 
         // The host waits for the drain, plus a little for the last answers (UNAVAILABLE for calls the drain cut off) to be written.
         services.AddOptions<HostOptions>().Configure<IOptions<ShutdownOptions>>((host, shutdown) =>

@@ -17,6 +17,9 @@ internal sealed record BenchReport
     /// <summary>The <c>--protocol</c>: gan (gan.v1), oip (OIP gRPC) or rest (OIP REST).</summary>
     public required string Protocol { get; init; }
 
+    /// <summary>The <c>--kind</c>: seeds (Generate), text (GenerateFromText) or translate (Translate).</summary>
+    public string Kind { get; init; } = BenchKinds.Seeds;
+
     /// <summary>The model's dynamic batching as the server reported it (so batching-on and -off runs are told apart).</summary>
     public required uint ServerMaxBatchSize { get; init; }
 
@@ -82,8 +85,8 @@ internal sealed record BenchReport
     /// <summary>Assembles the report of a finished (or interrupted) load run.</summary>
     public static BenchReport Create(
         string server, ModelInfo model, BenchTarget target, LoadSettings settings, int connections, ImageFormat format, int count, LoadResult result, Uri metricsUrl,
-        (IReadOnlyList<PrometheusHistogram>? Histograms, string? Error) before,
-        (IReadOnlyList<PrometheusHistogram>? Histograms, string? Error) after,
+        MetricsSnapshot before,
+        MetricsSnapshot after,
         (string Path, CeilingReport Report)? ceiling)
     {
         var recorder = result.Recorder;
@@ -111,6 +114,7 @@ internal sealed record BenchReport
             Model = model.Name,
             Rpc = target.Rpc,
             Protocol = target.Protocol,
+            Kind = target.Kind,
             ServerMaxBatchSize = model.Batching?.MaxBatchSize ?? 0,
             ServerMaxQueueDelayMs = model.Batching?.MaxQueueDelayMs ?? 0,
             ExecutionProvider = model.ExecutionProvider,
@@ -135,7 +139,10 @@ internal sealed record BenchReport
             LatencyHistogram = LatencyBucket.Linear(recorder.Samples()),
             StatusCodes = recorder.StatusCounts.ToDictionary(s => BenchReport.StatusName(s.Key), s => s.Value),
             Errors = recorder.Errors.ToDictionary(e => e.Key, e => e.Value),
-            ServerMetrics = new ServerSide(metricsUrl.ToString(), serverError, histograms),
+            ServerMetrics = new ServerSide(metricsUrl.ToString(), serverError, histograms)
+            {
+                Runtime = serverError is null ? ServerMetricsScraper.RuntimeDifference(before.Counters, after.Counters, recorder.Images, seconds) : null,
+            },
             Ceiling = comparison,
         };
     }
@@ -194,7 +201,26 @@ internal sealed record LatencyBucket(double UpToMs, long Count)
 /// <param name="MetricsUrl">Where the histograms were read.</param>
 /// <param name="Error">Why they could not be read, if so.</param>
 /// <param name="Histograms">What the run added to each matching server histogram.</param>
-internal sealed record ServerSide(string MetricsUrl, string? Error, IReadOnlyList<ServerHistogramReport> Histograms);
+internal sealed record ServerSide(string MetricsUrl, string? Error, IReadOnlyList<ServerHistogramReport> Histograms)
+{
+    /// <summary>The server process's .NET runtime during the measured phase (all of its work, not only this model's).</summary>
+    public ServerRuntime? Runtime { get; init; }
+}
+
+/// <summary>
+/// The server's .NET runtime during the measured phase, from the counters of its <c>/metrics</c> (the whole process:
+/// every request it served meanwhile, and its own /metrics answers, which are small next to a load run).
+/// </summary>
+/// <param name="AllocatedBytes">Bytes the server allocated on the managed heap.</param>
+/// <param name="AllocatedBytesPerImage">That divided by the images this run received (reply bytes included).</param>
+/// <param name="Gen0Collections">Garbage collections of generation 0 (each also counts in the lower generations' totals as the runtime exports them).</param>
+/// <param name="Gen1Collections">Of generation 1.</param>
+/// <param name="Gen2Collections">Of generation 2 (full collections).</param>
+/// <param name="GcPauseMs">Time the runtime was paused for collections.</param>
+/// <param name="GcPauseShare">That as a fraction of the measured phase.</param>
+/// <param name="WorkingSetBytes">The server's working set when the run ended.</param>
+internal sealed record ServerRuntime(
+    double? AllocatedBytes, double? AllocatedBytesPerImage, double? Gen0Collections, double? Gen1Collections, double? Gen2Collections, double? GcPauseMs, double? GcPauseShare, double? WorkingSetBytes);
 
 /// <param name="Unit">"items" for sizes; "ms" for durations (converted from the exported seconds).</param>
 /// <param name="P50">The median as far as the buckets tell it: exact when they pin it, else the bucket it lies in.</param>

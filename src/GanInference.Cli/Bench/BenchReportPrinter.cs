@@ -89,6 +89,18 @@ internal static class BenchReportPrinter
             return;
         }
 
+        if (server.Runtime is { } runtime)
+        {
+            static string Count(double? value) => value is { } v ? v.ToString("N0", CultureInfo.InvariantCulture) : "?";
+            console.WriteLine(
+                $"Server runtime during the measured phase: {Count(runtime.AllocatedBytes / 1e6)} MB allocated"
+                + (runtime.AllocatedBytesPerImage is { } perImage ? $" ({perImage.ToString("N0", CultureInfo.InvariantCulture)} bytes per image received)" : string.Empty)
+                + $"; GC: {Count(runtime.Gen0Collections)} gen0, {Count(runtime.Gen1Collections)} gen1, {Count(runtime.Gen2Collections)} gen2 collections, "
+                + $"paused {(runtime.GcPauseMs is { } ms ? ms.ToString("F1", CultureInfo.InvariantCulture) : "?")} ms"
+                + (runtime.GcPauseShare is { } share ? $" ({share * 100:F2} % of the run)" : string.Empty)
+                + (runtime.WorkingSetBytes is { } ws ? $"; working set {ws / 1e6:F0} MB at the end" : string.Empty) + ".");
+        }
+
         if (server.Histograms.Count == 0)
         {
             console.WriteLine($"Server metrics: no batch-size or queue histograms at {server.MetricsUrl}.");
@@ -122,7 +134,9 @@ internal static class BenchReportPrinter
     public static void PrintCeiling(IAnsiConsole console, CeilingReport report)
     {
         var table = new Table().Border(TableBorder.Rounded)
-            .Title($"In-process ONNX Runtime ceiling: {Markup.Escape(report.Model)} on {Markup.Escape(report.Provider)}")
+            .Title(report.Kind == BenchKinds.Translate
+                ? $"In-process ceiling (decode + ONNX Runtime + {Markup.Escape(report.Format ?? "PNG")} encode): {Markup.Escape(report.Model)} on {Markup.Escape(report.Provider)}"
+                : $"In-process ONNX Runtime ceiling ({report.Kind}): {Markup.Escape(report.Model)} on {Markup.Escape(report.Provider)}")
             .AddColumn(new TableColumn("Batch").RightAligned()).AddColumn(new TableColumn("Runs").RightAligned())
             .AddColumn(new TableColumn("Images/s").RightAligned()).AddColumn(new TableColumn("Runs/s").RightAligned())
             .AddColumn(new TableColumn("p50 run").RightAligned()).AddColumn(new TableColumn("p99 run").RightAligned());

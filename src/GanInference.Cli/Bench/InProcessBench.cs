@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using GanInference.Core.Manifests;
 using GanInference.Core.Errors;
+using GanInference.Core.Imaging;
 using GanInference.Core.Models;
 using GanInference.Core.Runtime;
 using GanInference.Core.Sampling;
@@ -26,7 +27,52 @@ internal sealed record CeilingReport
 
     public required double DurationSeconds { get; init; }
 
+    /// <summary>What one run does: seeds (latents → images), text (captions → tokens → images) or translate (decode → infer → encode).</summary>
+    public string Kind { get; init; } = BenchKinds.Seeds;
+
+    /// <summary>Translate: the format the answers are encoded in inside the timed loop (the other kinds encode nothing).</summary>
+    public string? Format { get; init; }
+
     public required IReadOnlyList<CeilingResult> Results { get; init; }
+}
+
+/// <summary>The kinds of work `gan bench --kind` measures, and the model kinds they drive.</summary>
+internal static class BenchKinds
+{
+    public const string Seeds = "seeds";
+    public const string Text = "text";
+    public const string Translate = "translate";
+
+    /// <summary>The kind a model is benchmarked with when --kind is not given.</summary>
+    public static string For(Api.V1.ModelKind kind) => kind switch
+    {
+        Api.V1.ModelKind.TextConditional => Text,
+        Api.V1.ModelKind.ImageToImage => Translate,
+        _ => Seeds,
+    };
+
+    /// <summary>
+    /// Captions made of the model's own words, for a text benchmark without --texts: consecutive vocabulary entries
+    /// (the padding entry 0 left out), four per caption or fewer when the model takes fewer words. Every caption
+    /// tokenizes; their meaning does not matter for speed.
+    /// </summary>
+    public static IReadOnlyList<string> BuiltInCaptions(IReadOnlyList<string> vocabulary, int maxWords)
+    {
+        var words = vocabulary.Skip(1).Where(w => w.Length > 0).ToArray();
+        if (words.Length == 0)
+        {
+            throw new CliException("the model lists no vocabulary to build captions from; give --texts or --texts-file.");
+        }
+
+        var perCaption = Math.Clamp(maxWords, 1, 4);
+        var captions = new List<string>();
+        for (var start = 0; start < words.Length; start += perCaption)
+        {
+            captions.Add(string.Join(' ', Enumerable.Range(start, perCaption).Select(i => words[i % words.Length])));
+        }
+
+        return captions;
+    }
 }
 
 /// <param name="Batch">Images per ONNX Runtime run.</param>
@@ -36,14 +82,21 @@ internal sealed record CeilingReport
 /// <param name="P99Ms">99th percentile of one run.</param>
 internal sealed record CeilingResult(int Batch, long Runs, double ImagesPerSecond, double RunsPerSecond, double P50Ms, double P99Ms);
 
+/// <summary>What an in-process run feeds the model besides seeds: captions (text) or encoded images and the answers' encoding (translate).</summary>
+internal sealed record InProcessWork(string? Kind, IReadOnlyList<string>? Captions, IReadOnlyList<byte[]>? Images, ImageEncoding Encoding);
+
 /// <summary>
-/// Runs a model folder (<c>gan.json</c> + ONNX file) in-process at fixed batch sizes. Latents are drawn with
-/// the server's <see cref="LatentSampler"/> inside the timed loop, as the server does per batch; inputs
-/// and outputs are bound to preallocated buffers so the loop allocates nothing. The session comes from
-/// the server's <see cref="OnnxSessionFactory"/> with the same <see cref="InferenceOptions"/> keys.
+/// Runs a model folder (<c>gan.json</c> + ONNX file) in-process at fixed batch sizes. Seeds and text: latents are
+/// drawn with the server's <see cref="LatentSampler"/> and captions tokenized with the model's tokenizer inside the
+/// timed loop, as the server does per batch; inputs and outputs are bound to preallocated buffers. Translate: each
+/// run also decodes its PNG/JPEG inputs (at the model's size, as the server: scaled JPEG decode, resampling) and
+/// encodes every answer, in parallel over the images, so the ceiling is decode + infer + encode. The session comes
+/// from the server's <see cref="OnnxSessionFactory"/> with the same <see cref="InferenceOptions"/> keys.
 /// </summary>
-internal sealed class InProcessBench(string modelDirectory, InferenceOptions inference)
+internal sealed class InProcessBench(string modelDirectory, InferenceOptions inference, InProcessWork? work = null)
 {
+    private readonly InProcessWork _work = work ?? new InProcessWork(null, null, null, new ImageEncoding(ImageFormatKind.Png));
+
     public async Task<CeilingReport> RunAsync(IReadOnlyList<int> batches, TimeSpan warmup, TimeSpan duration, Action<CeilingResult> onResult, CancellationToken cancellationToken)
     {
         ManifestReadResult manifest;
@@ -68,16 +121,36 @@ internal sealed class InProcessBench(string modelDirectory, InferenceOptions inf
             throw new CliException($"--model-dir '{modelDirectory}': {e.Message}");
         }
 
-        if (!signature.IsGenerator)
+        var kind = BenchKinds.For(ToApiKind(signature.Kind));
+        if (_work.Kind is { } wanted && wanted != kind)
         {
-            throw new CliException($"--model-dir '{modelDirectory}': a {manifest.Kind} model; the in-process ceiling runs models fed by latents and labels only.");
+            throw new CliException($"--kind {wanted}: --model-dir '{modelDirectory}' is {ModelLookup.KindName(ToApiKind(signature.Kind))}, which `gan bench` measures with --kind {kind}.");
         }
 
+        if (signature.ImageInput is not null && kind != BenchKinds.Translate)
+        {
+            throw new CliException($"--model-dir '{modelDirectory}': a text-conditional model with an image input runs only as a later step of a pipeline; benchmark the pipeline on a server.");
+        }
+
+        if (kind != BenchKinds.Text && _work.Captions is not null)
+        {
+            throw new CliException($"--texts / --texts-file are the captions of --kind text; --model-dir '{modelDirectory}' is measured with --kind {kind}.");
+        }
+
+        if (kind != BenchKinds.Translate && _work.Images is not null)
+        {
+            throw new CliException($"--images are the inputs of --kind translate; --model-dir '{modelDirectory}' is measured with --kind {kind}.");
+        }
+
+        var captions = kind == BenchKinds.Text ? _work.Captions ?? BenchKinds.BuiltInCaptions(signature.Text!.Vocabulary, signature.Text.MaxTokens) : [];
+        var images = kind == BenchKinds.Translate
+            ? _work.Images is { Count: > 0 } given ? given : throw new CliException("--kind translate needs --images FOLDER (PNG/JPEG files; examples/ has some).")
+            : [];
         var results = new List<CeilingResult>();
         foreach (var batch in batches)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var result = RunBatch(session, signature, batch, warmup, duration, cancellationToken);
+            var result = RunBatch(session, signature, kind, captions, images, _work.Encoding, batch, warmup, duration, cancellationToken);
             results.Add(result);
             onResult(result);
         }
@@ -90,6 +163,8 @@ internal sealed class InProcessBench(string modelDirectory, InferenceOptions inf
             IntraOpThreads = inference.IntraOpThreads,
             IntraOpSpinning = inference.IntraOpSpinning,
             DurationSeconds = duration.TotalSeconds,
+            Kind = kind,
+            Format = kind == BenchKinds.Translate ? ImageEncoding.ApiName(_work.Encoding.Format) : null,
             Results = results,
         };
     }
@@ -115,33 +190,42 @@ internal sealed class InProcessBench(string modelDirectory, InferenceOptions inf
         }
     }
 
-    private static CeilingResult RunBatch(InferenceSession session, ModelSignature signature, int batch, TimeSpan warmup, TimeSpan duration, CancellationToken cancellationToken)
+    private static Api.V1.ModelKind ToApiKind(Core.Manifests.ModelKind kind) => kind switch
     {
-        var latents = new float[batch * signature.LatentDim];
-        var noises = signature.NoiseInputs.Select(n => new float[batch * n.Size]).ToArray();
-        var labels = new long[batch];
-        var output = new float[batch * signature.OutputsPerItem];
+        Core.Manifests.ModelKind.ClassConditional => Api.V1.ModelKind.ClassConditional,
+        Core.Manifests.ModelKind.TextConditional => Api.V1.ModelKind.TextConditional,
+        Core.Manifests.ModelKind.ImageToImage => Api.V1.ModelKind.ImageToImage,
+        _ => Api.V1.ModelKind.Unconditional,
+    };
 
-        var names = new List<string>();
+    private static CeilingResult RunBatch(
+        InferenceSession session,
+        ModelSignature signature,
+        string kind,
+        IReadOnlyList<string> captions,
+        IReadOnlyList<byte[]> images,
+        ImageEncoding encoding,
+        int batch,
+        TimeSpan warmup,
+        TimeSpan duration,
+        CancellationToken cancellationToken)
+    {
+        // One buffer per graph input, in manifest order, filled per run as GeneratorRunner / ImageTranslator fill theirs.
+        var inputs = signature.Inputs.Select(i => new InputBuffer(i.Name!, i.Shape!.Skip(1).Aggregate(1, (a, d) => a * (int)d), i.Dtype == "int64", batch)).ToArray();
+        var output = new float[batch * signature.OutputsPerItem];
+        var translation = kind == BenchKinds.Translate ? TranslationSignature.Create(signature) : null;
+        var outputGeometry = new ImageGeometry(signature.Channels, signature.Height, signature.Width, signature.OutputMin, signature.OutputMax);
+        var tokenizer = signature.Text?.Tokenizer;
+        var encoded = new int[batch];
+
+        var names = inputs.Select(i => i.Name).ToList();
         var values = new List<OrtValue>();
         try
         {
-            if (signature.LatentInput is { } latentName)
+            foreach (var input in inputs)
             {
-                names.Add(latentName);
-                values.Add(OrtValue.CreateTensorValueFromMemory(latents, [batch, signature.LatentDim]));
-            }
-
-            for (var i = 0; i < noises.Length; i++)
-            {
-                names.Add(signature.NoiseInputs[i].Name);
-                values.Add(OrtValue.CreateTensorValueFromMemory(noises[i], [batch, signature.NoiseInputs[i].Size]));
-            }
-
-            if (signature.LabelInput is { } labelName)
-            {
-                names.Add(labelName);
-                values.Add(OrtValue.CreateTensorValueFromMemory(labels, [batch]));
+                long[] shape = [batch, .. signature.Inputs.First(i => i.Name == input.Name).Shape!.Skip(1)];
+                values.Add(input.Longs is { } longs ? OrtValue.CreateTensorValueFromMemory(longs, shape) : OrtValue.CreateTensorValueFromMemory(input.Floats!, shape));
             }
 
             using var outputValue = OrtValue.CreateTensorValueFromMemory(output, [batch, signature.Channels, signature.Height, signature.Width]);
@@ -149,25 +233,86 @@ internal sealed class InProcessBench(string modelDirectory, InferenceOptions inf
             var outputNames = new[] { signature.OutputName };
             var outputValues = new[] { outputValue };
             var histogram = new LongHistogram(1, 3_600_000_000, 3);
+            var parallel = new ParallelOptions { CancellationToken = cancellationToken };
             ulong nextSeed = 0;
+            long nextImage = 0;
+
+            void Decode(int j, long image)
+            {
+                var target = Input(inputs, translation!.InputName).Floats!.AsSpan(j * translation.InputsPerItem, translation.InputsPerItem);
+                var source = new SourceImage(images[(int)(image % images.Count)], SourceEncoding.Auto, 0, 0, 0, string.Empty);
+                PlanarImage planar;
+                try
+                {
+                    planar = SourceImageDecoder.Decode(source, "--images", long.MaxValue, "--images", translation.InputMin, translation.InputMax, translation.InputWidth, translation.InputHeight);
+                }
+                catch (InvalidFieldException e)
+                {
+                    throw new CliException($"--images: image {image % images.Count} (in name order): {e.Message}");
+                }
+
+                try
+                {
+                    ImageResampler.Convert(planar, translation.InputChannels, translation.InputHeight, translation.InputWidth, target);
+                    var scale = translation.InputMax - translation.InputMin;
+                    for (var k = 0; k < target.Length; k++)
+                    {
+                        target[k] = translation.InputMin + (target[k] * scale);
+                    }
+                }
+                finally
+                {
+                    planar.Return();
+                }
+            }
 
             void RunOnce()
             {
-                for (var j = 0; j < batch; j++)
+                if (translation is not null)
                 {
-                    var seed = nextSeed++;
-                    var stream = new LatentSampler.NormalSequence(seed, 0);
-                    stream.Fill(latents.AsSpan(j * signature.LatentDim, signature.LatentDim));
-                    for (var n = 0; n < noises.Length; n++)
+                    var first = nextImage;
+                    nextImage += batch;
+                    Parallel.For(0, batch, parallel, j => Decode(j, first + j));
+                }
+                else
+                {
+                    for (var j = 0; j < batch; j++)
                     {
-                        var size = signature.NoiseInputs[n].Size;
-                        stream.Fill(noises[n].AsSpan(j * size, size));
-                    }
+                        var seed = nextSeed++;
+                        var stream = new LatentSampler.NormalSequence(seed, 0);
+                        if (signature.LatentInput is { } latentName)
+                        {
+                            stream.Fill(Input(inputs, latentName).Row(j));
+                        }
 
-                    labels[j] = signature.Classes.Count > 0 ? (long)(seed % (ulong)signature.Classes.Count) : 0;
+                        foreach (var noise in signature.NoiseInputs)
+                        {
+                            stream.Fill(Input(inputs, noise.Name).Row(j));
+                        }
+
+                        if (signature.LabelInput is { } labelName)
+                        {
+                            Input(inputs, labelName).Longs![j] = signature.Classes.Count > 0 ? (long)(seed % (ulong)signature.Classes.Count) : 0;
+                        }
+
+                        if (signature.TokensInput is { } tokensName)
+                        {
+                            var row = Input(inputs, tokensName).LongRow(j);
+                            var caption = captions[(int)(seed % (ulong)captions.Count)];
+                            if (tokenizer!.Tokenize(caption, row).Status != Core.Text.TokenizeStatus.Ok)
+                            {
+                                throw new CliException($"caption '{caption}' does not tokenize for this model (unknown words, none, or more than {tokenizer.MaxTokens}); `gan models NAME` lists its words.");
+                            }
+                        }
+                    }
                 }
 
                 session.Run(runOptions, names, values, outputNames, outputValues);
+                if (translation is not null)
+                {
+                    // The answers are encoded as the server encodes them (in parallel over the images).
+                    Parallel.For(0, batch, parallel, j => encoded[j] = ImageCodec.Encode(output.AsSpan(j * signature.OutputsPerItem, signature.OutputsPerItem), outputGeometry, encoding).Length);
+                }
             }
 
             var warmupEnd = Stopwatch.GetTimestamp() + (long)(warmup.TotalSeconds * Stopwatch.Frequency);
@@ -211,5 +356,21 @@ internal sealed class InProcessBench(string modelDirectory, InferenceOptions inf
                 value.Dispose();
             }
         }
+    }
+
+    private static InputBuffer Input(InputBuffer[] inputs, string name) => inputs.First(i => i.Name == name);
+
+    /// <summary>One graph input's batch buffer (float32, or int64 for labels and tokens); <paramref name="Width"/> values per item.</summary>
+    private sealed class InputBuffer(string name, int width, bool isInt64, int batch)
+    {
+        public string Name { get; } = name;
+
+        public float[]? Floats { get; } = isInt64 ? null : new float[batch * width];
+
+        public long[]? Longs { get; } = isInt64 ? new long[batch * width] : null;
+
+        public Span<float> Row(int item) => Floats.AsSpan(item * width, width);
+
+        public Span<long> LongRow(int item) => Longs.AsSpan(item * width, width);
     }
 }

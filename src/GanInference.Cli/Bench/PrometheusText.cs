@@ -167,6 +167,29 @@ internal static class PrometheusText
             .ToList();
     }
 
+    /// <summary>
+    /// The value of each sample whose name is in <paramref name="names"/>, keyed by the name and, when it has them, its
+    /// labels other than the OpenTelemetry scope (<c>name{label=value}</c>): counters and gauges, read as they are.
+    /// </summary>
+    public static IReadOnlyDictionary<string, double> ParseSamples(string text, IReadOnlyCollection<string> names)
+    {
+        var samples = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var rawLine in text.Split('\n'))
+        {
+            var line = rawLine.Trim();
+            if (line.Length == 0 || line[0] == '#' || !TryParseSample(line, out var name, out var labels, out var value) || !names.Contains(name))
+            {
+                continue;
+            }
+
+            labels.Remove("otel_scope_name");
+            var key = labels.Count == 0 ? name : name + "{" + string.Join(",", labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}")) + "}";
+            samples[key] = value;
+        }
+
+        return samples;
+    }
+
     /// <summary><c>name{a="x",b="y"} value [timestamp]</c>, with escaped label values.</summary>
     internal static bool TryParseSample(string line, out string name, out Dictionary<string, string> labels, out double value)
     {

@@ -45,6 +45,28 @@ internal sealed class ServerMetricsScraper(HttpClient http, IReadOnlyList<Uri> c
     /// <summary>One scrape; null and a reason when the endpoint cannot be read (the bench goes on without it).</summary>
     public async Task<(IReadOnlyList<PrometheusHistogram>? Histograms, string? Error)> ScrapeAsync(CancellationToken cancellationToken)
     {
+        var snapshot = await SnapshotAsync(cancellationToken).ConfigureAwait(false);
+        return (snapshot.Histograms, snapshot.Error);
+    }
+
+    /// <summary>One scrape: the histograms and the server's runtime counters (<see cref="RuntimeCounters"/>).</summary>
+    public async Task<MetricsSnapshot> SnapshotAsync(CancellationToken cancellationToken)
+    {
+        var (histograms, error) = await ScrapeHistogramsAsync(cancellationToken).ConfigureAwait(false);
+        return new MetricsSnapshot(histograms, _lastCounters, error);
+    }
+
+    /// <summary>The .NET runtime's counters the server exports (OpenTelemetry runtime instrumentation): allocation, collections, pauses, memory.</summary>
+    public static readonly string[] RuntimeCounters =
+    [
+        "dotnet_gc_heap_total_allocated_bytes_total", "dotnet_gc_collections_total", "dotnet_gc_pause_time_seconds_total", "dotnet_process_memory_working_set_bytes",
+    ];
+
+    private IReadOnlyDictionary<string, double>? _lastCounters;
+
+    private async Task<(IReadOnlyList<PrometheusHistogram>? Histograms, string? Error)> ScrapeHistogramsAsync(CancellationToken cancellationToken)
+    {
+        _lastCounters = null;
         if (_chosen is not null)
         {
             return await ScrapeOneAsync(_chosen, cancellationToken, cancellationToken).ConfigureAwait(false);
@@ -105,6 +127,7 @@ internal sealed class ServerMetricsScraper(HttpClient http, IReadOnlyList<Uri> c
                 _version = HttpVersion.Version20;
             }
 
+            _lastCounters = PrometheusText.ParseSamples(text, RuntimeCounters);
             return (PrometheusText.ParseHistograms(text), null);
         }
         catch (HttpRequestException e)
@@ -134,6 +157,31 @@ internal sealed class ServerMetricsScraper(HttpClient http, IReadOnlyList<Uri> c
         return await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// What the server's runtime did during the run, from its counters before and after: bytes allocated (in total and
+    /// per image received), collections per generation, GC pause time; null when the server exports none of them.
+    /// </summary>
+    public static ServerRuntime? RuntimeDifference(IReadOnlyDictionary<string, double>? before, IReadOnlyDictionary<string, double>? after, long images, double seconds)
+    {
+        if (before is null || after is null || !after.ContainsKey("dotnet_gc_heap_total_allocated_bytes_total"))
+        {
+            return null;
+        }
+
+        double? Delta(string key) => after.TryGetValue(key, out var a) && before.TryGetValue(key, out var b) ? a - b : null;
+        var allocated = Delta("dotnet_gc_heap_total_allocated_bytes_total");
+        var pause = Delta("dotnet_gc_pause_time_seconds_total");
+        return new ServerRuntime(
+            allocated,
+            allocated is { } bytes && images > 0 ? bytes / images : null,
+            Delta("dotnet_gc_collections_total{gc_heap_generation=gen0}"),
+            Delta("dotnet_gc_collections_total{gc_heap_generation=gen1}"),
+            Delta("dotnet_gc_collections_total{gc_heap_generation=gen2}"),
+            pause * 1000,
+            pause is { } p && seconds > 0 ? p / seconds : null,
+            after.TryGetValue("dotnet_process_memory_working_set_bytes", out var workingSet) ? workingSet : null);
+    }
+
     /// <summary>The run's share of each matching histogram (after minus before), one per family.</summary>
     public static IReadOnlyList<ServerHistogramReport> Difference(
         IReadOnlyList<PrometheusHistogram> before, IReadOnlyList<PrometheusHistogram> after, string model, IReadOnlyList<string> patterns)
@@ -153,3 +201,6 @@ internal sealed class ServerMetricsScraper(HttpClient http, IReadOnlyList<Uri> c
         return reports;
     }
 }
+
+/// <summary>One scrape of /metrics: the histograms and the runtime counters, or why it failed.</summary>
+internal sealed record MetricsSnapshot(IReadOnlyList<PrometheusHistogram>? Histograms, IReadOnlyDictionary<string, double>? Counters, string? Error);

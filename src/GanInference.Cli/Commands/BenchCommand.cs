@@ -4,6 +4,7 @@ using GanInference.Api.V1;
 using GanInference.Cli.Bench;
 using GanInference.Cli.Imaging;
 using GanInference.Client;
+using GanInference.Core.Imaging;
 using GanInference.Core.Runtime;
 using Spectre.Console;
 
@@ -44,10 +45,18 @@ internal static class BenchCommand
         public Option<string> Provider { get; } = new("--provider") { Description = "In-process: cpu or cuda[:N]", DefaultValueFactory = _ => "cpu" };
         public Option<int> Threads { get; } = new("--threads") { Description = "In-process: ONNX Runtime intra-op threads (0 = its default), as the server's Inference:IntraOpThreads" };
         public Option<bool> Spinning { get; } = new("--spinning") { Description = "In-process: let intra-op threads spin, as the server's Inference:IntraOpSpinning (off by default there too)" };
+        public Option<string?> Kind { get; } = new Option<string?>("--kind")
+        {
+            HelpName = "seeds|text|translate",
+            Description = "The work measured: seeds (Generate), text (GenerateFromText with captions) or translate (Translate of --images); default: what the model's kind takes",
+        }.AcceptOnlyFromAmong(BenchKinds.Seeds, BenchKinds.Text, BenchKinds.Translate);
+        public TextSelection Texts { get; } = new();
+        public Option<bool> Stream { get; } = new("--stream") { Description = "--protocol gan: send each request as one streaming call of --count images (GenerateStream, GenerateFromTextStream or TranslateStream)" };
+        public Option<string?> Images { get; } = new("--images") { Description = "--kind translate: a folder whose PNG/JPEG files (all of them, in name order) are sent in turn, --count per request (examples/ has some)" };
 
         public IEnumerable<Option> All =>
         [
-            Model, Protocol, Http, Duration, Warmup, Concurrency, Rate, Connections, MaxInFlight, Count, Format, Seed, Json, Plot, Ceiling, MetricsUrl,
+            Model, Kind, Protocol, Http, Duration, Warmup, Concurrency, Rate, Connections, MaxInFlight, Count, Format, Seed, Stream, Texts.Texts, Texts.TextsFile, Images, Json, Plot, Ceiling, MetricsUrl,
             InProcess, ModelDirectory, Batches, Provider, Threads, Spinning,
         ];
     }
@@ -114,9 +123,14 @@ internal static class BenchCommand
         var clientOptions = connection.CreateOptions(parse);
         using var control = new GanClient(clientOptions);
         var model = await ModelLookup.GetAsync(control, modelName, cancellationToken).ConfigureAwait(false);
+        var kind = KindFor(parse, o, model.Kind, $"model '{model.Name}' is {ModelLookup.KindName(model.Kind)}");
+        if (ceiling is { } c && c.Report.Kind != kind)
+        {
+            throw new CliException($"--ceiling '{c.Path}' measured --kind {c.Report.Kind}; this run is --kind {kind}: compare like with like.");
+        }
 
         // The load itself is not retried: every failure must show up in the report.
-        using var target = CreateTarget(connection, parse, o, model, clientOptions);
+        using var target = await CreateTargetAsync(connection, parse, o, model, kind, clientOptions, cancellationToken).ConfigureAwait(false);
         // With several replicas the server-side figures are the first replica's (the report names the endpoint read).
         var metricsHost = HttpBase(clientOptions.Address);
         IReadOnlyList<Uri> metricsCandidates = parse.GetValue(o.MetricsUrl) is not { } url ? ServerMetricsScraper.DefaultCandidates(metricsHost)
@@ -128,12 +142,12 @@ internal static class BenchCommand
 
         var settings = new LoadSettings(duration, parse.GetValue(o.Warmup), parse.GetValue(o.Concurrency), rate, parse.GetValue(o.MaxInFlight));
         host.Console.WriteLine($"warming up for {settings.Warmup.TotalSeconds:F0}s, then measuring for {settings.Duration.TotalSeconds:F0}s ...");
-        (IReadOnlyList<PrometheusHistogram>? Histograms, string? Error) before = (null, null);
+        var before = new MetricsSnapshot(null, null, null);
         var result = await new LoadGenerator(target.SendAsync, settings, host.Abandon)
-            .RunAsync(async () => before = await metrics.ScrapeAsync(cancellationToken).ConfigureAwait(false), cancellationToken)
+            .RunAsync(async () => before = await metrics.SnapshotAsync(cancellationToken).ConfigureAwait(false), cancellationToken)
             .ConfigureAwait(false);
         // Read even when interrupted: the partial report is still worth printing.
-        var after = await metrics.ScrapeAsync(CancellationToken.None).ConfigureAwait(false);
+        var after = await metrics.SnapshotAsync(CancellationToken.None).ConfigureAwait(false);
 
         var server = target is OipRestBenchTarget ? target.Address.ToString().TrimEnd('/') : control.Endpoints;
         var report = BenchReport.Create(server, model, target, settings, parse.GetValue(o.Connections), parse.GetValue(o.Format), parse.GetValue(o.Count), result, metrics.Url, before, after, ceiling);
@@ -162,8 +176,74 @@ internal static class BenchCommand
         return ExitCodes.Success;
     }
 
-    /// <summary>The requests of --protocol, spread over --connections channels (gRPC) or HTTP clients (REST).</summary>
-    private static BenchTarget CreateTarget(ServerConnection connection, ParseResult parse, Options o, ModelInfo model, GanClientOptions clientOptions)
+    /// <summary>
+    /// --kind, or the kind the model takes: seeds for unconditional and class-conditional models, text for
+    /// text-conditional ones (and pipelines), translate for image-to-image ones. A --kind the model cannot do is refused,
+    /// and so are --texts/--texts-file and --images where the kind does not use them.
+    /// </summary>
+    private static string KindFor(ParseResult parse, Options o, ModelKind modelKind, string what)
+    {
+        var natural = BenchKinds.For(modelKind);
+        var kind = parse.GetValue(o.Kind) ?? natural;
+        if (kind != natural)
+        {
+            throw new CliException($"--kind {kind}: {what}, which `gan bench` measures with --kind {natural}.");
+        }
+
+        if (kind != BenchKinds.Text && o.Texts.IsGiven(parse))
+        {
+            throw new CliException($"--texts / --texts-file are the captions of --kind text; this run is --kind {kind}.");
+        }
+
+        if (kind != BenchKinds.Translate && parse.GetValue(o.Images) is not null)
+        {
+            throw new CliException($"--images are the inputs of --kind translate; this run is --kind {kind}.");
+        }
+
+        return kind;
+    }
+
+    /// <summary>The PNG/JPEG files of --images, in name order (a folder that holds none is refused).</summary>
+    private static async Task<IReadOnlyList<byte[]>> ReadImagesAsync(ParseResult parse, Options o, CancellationToken cancellationToken)
+    {
+        var folder = parse.GetValue(o.Images) ?? throw new CliException("--kind translate needs --images FOLDER: PNG/JPEG files to send (examples/outlines and examples/digits hold some).");
+        if (!Directory.Exists(folder))
+        {
+            throw new CliException($"--images: folder '{folder}' does not exist.");
+        }
+
+        var files = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
+            .Where(f => Path.GetExtension(f).ToLowerInvariant() is ".png" or ".jpg" or ".jpeg")
+            .Order(StringComparer.Ordinal)
+            .ToArray();
+        if (files.Length == 0)
+        {
+            throw new CliException($"--images: folder '{folder}' holds no .png, .jpg or .jpeg files.");
+        }
+
+        var images = new List<byte[]>(files.Length);
+        foreach (var file in files)
+        {
+            try
+            {
+                images.Add(await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CliException($"--images: cannot read '{file}': {e.Message}");
+            }
+        }
+
+        return images;
+    }
+
+    /// <summary>The captions of --texts/--texts-file, else null (the bench builds some from the model's words).</summary>
+    private static async Task<IReadOnlyList<string>?> ReadCaptionsAsync(ParseResult parse, Options o, CancellationToken cancellationToken) =>
+        o.Texts.IsGiven(parse) ? await o.Texts.ReadAsync(parse, cancellationToken).ConfigureAwait(false) : null;
+
+    /// <summary>The requests of --kind and --protocol, spread over --connections channels (gRPC) or HTTP clients (REST).</summary>
+    private static async Task<BenchTarget> CreateTargetAsync(
+        ServerConnection connection, ParseResult parse, Options o, ModelInfo model, string kind, GanClientOptions clientOptions, CancellationToken cancellationToken)
     {
         var connections = parse.GetValue(o.Connections);
         var (count, format, seed) = (parse.GetValue(o.Count), parse.GetValue(o.Format), parse.GetValue(o.Seed));
@@ -172,6 +252,31 @@ internal static class BenchCommand
         if (protocol != "rest" && parse.GetValue(o.Http) is not null)
         {
             throw new CliException($"--http is the REST address of --protocol rest; --protocol {protocol} sends to --server.");
+        }
+
+        if (kind != BenchKinds.Seeds && protocol != "gan")
+        {
+            throw new CliException($"--protocol {protocol} measures seed-driven Generate only; --kind {kind} runs over --protocol gan.");
+        }
+
+        var stream = parse.GetValue(o.Stream);
+        if (stream && protocol != "gan")
+        {
+            throw new CliException($"--stream: --protocol {protocol} has no streaming calls; use --protocol gan.");
+        }
+
+        GanClient[] Clients() => Enumerable.Range(0, connections).Select(_ => connection.CreateClient(parse, retries: false)).ToArray();
+        if (kind == BenchKinds.Text)
+        {
+            var captions = await ReadCaptionsAsync(parse, o, cancellationToken).ConfigureAwait(false)
+                ?? BenchKinds.BuiltInCaptions(model.Vocabulary, (int)model.MaxTextTokens);
+            return new GanV1TextBenchTarget(Clients(), model, count, format, deadline, seed, captions, stream);
+        }
+
+        if (kind == BenchKinds.Translate)
+        {
+            var images = await ReadImagesAsync(parse, o, cancellationToken).ConfigureAwait(false);
+            return new GanV1TranslateBenchTarget(Clients(), model, count, format, deadline, images.Select(Google.Protobuf.ByteString.CopyFrom).ToArray(), stream);
         }
 
         switch (protocol)
@@ -193,8 +298,7 @@ internal static class BenchCommand
             }
 
             default:
-                return new GanV1BenchTarget(
-                    Enumerable.Range(0, connections).Select(_ => connection.CreateClient(parse, retries: false)).ToArray(), model, count, format, deadline, seed);
+                return new GanV1BenchTarget(Clients(), model, count, format, deadline, seed, stream);
         }
     }
 
@@ -238,7 +342,19 @@ internal static class BenchCommand
         }
 
         var jsonPath = PrepareOutputFile(parse.GetValue(o.Json), "--json");
-        var bench = new InProcessBench(directory, InferenceSettings(parse, o));
+        var kind = parse.GetValue(o.Kind);
+        var work = new InProcessWork(
+            kind,
+            await ReadCaptionsAsync(parse, o, cancellationToken).ConfigureAwait(false),
+            kind == BenchKinds.Translate || parse.GetValue(o.Images) is not null ? await ReadImagesAsync(parse, o, cancellationToken).ConfigureAwait(false) : null,
+            new ImageEncoding(parse.GetValue(o.Format) switch
+            {
+                ImageFormat.Jpeg => ImageFormatKind.Jpeg,
+                ImageFormat.RawU8 => ImageFormatKind.RawU8,
+                ImageFormat.RawF32 => ImageFormatKind.RawF32,
+                _ => ImageFormatKind.Png,
+            }));
+        var bench = new InProcessBench(directory, InferenceSettings(parse, o), work);
         var report = await bench.RunAsync(
             batches,
             parse.GetValue(o.Warmup),

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using GanInference.Core.Batching;
 using GanInference.Core.Imaging;
@@ -18,7 +19,51 @@ namespace GanInference.Core.Generation;
 /// <param name="Seed">Seed of its latent; null for explicit latents.</param>
 /// <param name="Label">Class label; null for unconditional models.</param>
 /// <param name="TextIndex">The text (or embedding row) of a text-to-image request the image came from; null otherwise.</param>
-public sealed record EncodedImage(int Index, byte[] Data, ulong? Seed, int? Label, int? TextIndex = null);
+public sealed record EncodedImage(int Index, ReadOnlyMemory<byte> Data, ulong? Seed, int? Label, int? TextIndex = null)
+{
+    /// <summary>The bytes as an array: the image's own array when it has one (unpooled chunks), else a copy.</summary>
+    public byte[] DataArray() =>
+        MemoryMarshal.TryGetArray(Data, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length ? segment.Array : Data.ToArray();
+}
+
+/// <summary>
+/// One chunk of a request's images, in index order. In a pooled chunk (RAW formats, when the caller asked for
+/// pooling) every image is a slice of one buffer rented from <see cref="ArrayPool{T}.Shared"/> for the whole chunk:
+/// no array per image. <see cref="Dispose"/> returns it, so the caller disposes only once nothing reads the slices
+/// any more (a stream: after the chunk's messages are written, which copies them into the transport). A chunk that
+/// is never disposed is simply collected; unpooled chunks own nothing.
+/// </summary>
+public sealed class EncodedChunk : IReadOnlyList<EncodedImage>, IDisposable
+{
+    private readonly EncodedImage[] _images;
+    private byte[]? _pooled;
+
+    internal EncodedChunk(EncodedImage[] images, byte[]? pooled)
+    {
+        _images = images;
+        _pooled = pooled;
+    }
+
+    /// <summary>True when the images are slices of one pooled buffer.</summary>
+    public bool IsPooled => _pooled is not null;
+
+    public int Count => _images.Length;
+
+    public EncodedImage this[int index] => _images[index];
+
+    public IEnumerator<EncodedImage> GetEnumerator() => ((IEnumerable<EncodedImage>)_images).GetEnumerator();
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => _images.GetEnumerator();
+
+    /// <summary>Returns the pooled buffer (once); the images' bytes must not be read afterwards.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _pooled, null) is { } buffer)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}
 
 /// <summary>
 /// Runs a checked request — a <see cref="GenerationPlan"/> through a model, or a <see cref="TextGenerationPlan"/>
@@ -37,14 +82,16 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
     /// <param name="encoding">Output format.</param>
     /// <param name="deadlineUtc">The caller's deadline (<see cref="DateTime.MaxValue"/> for none); queued chunks past it are dropped.</param>
     /// <param name="cancellationToken">Stops production; queued chunks are dropped before they run.</param>
+    /// <param name="pooled">RAW formats: each chunk's images are slices of one pooled buffer, which the caller returns by disposing the chunk (see <see cref="EncodedChunk"/>).</param>
     /// <returns>Chunks of encoded images, in index order.</returns>
-    public IAsyncEnumerable<IReadOnlyList<EncodedImage>> GenerateAsync(
+    public IAsyncEnumerable<EncodedChunk> GenerateAsync(
         ServedModel model,
         GenerationPlan plan,
         ImageEncoding encoding,
         DateTime deadlineUtc,
-        CancellationToken cancellationToken) =>
-        RunAsync(new ModelJob(model, plan), encoding, deadlineUtc, cancellationToken);
+        CancellationToken cancellationToken,
+        bool pooled = false) =>
+        RunAsync(new ModelJob(model, plan), encoding, deadlineUtc, pooled, cancellationToken);
 
     /// <summary>
     /// Generates a text-to-image plan's images: each chunk runs through every step's batcher in turn (a step's
@@ -56,26 +103,29 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
     /// <param name="encoding">Output format.</param>
     /// <param name="deadlineUtc">The caller's deadline (<see cref="DateTime.MaxValue"/> for none).</param>
     /// <param name="cancellationToken">Stops production; queued chunks are dropped before they run.</param>
+    /// <param name="pooled">As for <see cref="GenerateAsync"/>.</param>
     /// <returns>Chunks of encoded images, in index order.</returns>
-    public IAsyncEnumerable<IReadOnlyList<EncodedImage>> GenerateFromTextAsync(
+    public IAsyncEnumerable<EncodedChunk> GenerateFromTextAsync(
         TextGenerationTarget target,
         TextGenerationPlan plan,
         ImageEncoding encoding,
         DateTime deadlineUtc,
-        CancellationToken cancellationToken) =>
-        RunAsync(new TextJob(target, plan), encoding, deadlineUtc, cancellationToken);
+        CancellationToken cancellationToken,
+        bool pooled = false) =>
+        RunAsync(new TextJob(target, plan), encoding, deadlineUtc, pooled, cancellationToken);
 
-    private async IAsyncEnumerable<IReadOnlyList<EncodedImage>> RunAsync(
+    private async IAsyncEnumerable<EncodedChunk> RunAsync(
         IGenerationJob job,
         ImageEncoding encoding,
         DateTime deadlineUtc,
+        bool pooled,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var chunkSize = _options.ChunkSize > 0 ? _options.ChunkSize : job.MaxBatchSize;
         if (job.Count <= chunkSize)
         {
             // One chunk (the common small request): no pipeline to overlap, so no producer task either.
-            yield return await GenerateSingleChunkAsync(job, encoding, deadlineUtc, cancellationToken).ConfigureAwait(false);
+            yield return await GenerateSingleChunkAsync(job, encoding, deadlineUtc, pooled, cancellationToken).ConfigureAwait(false);
             yield break;
         }
 
@@ -87,10 +137,10 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
         {
             await foreach (var chunk in inferred.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                IReadOnlyList<EncodedImage> images;
+                EncodedChunk images;
                 try
                 {
-                    images = await EncodeAsync(job, chunk, encoding, cancellationToken).ConfigureAwait(false);
+                    images = await EncodeAsync(job, chunk, encoding, pooled, cancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -113,13 +163,13 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
         }
     }
 
-    private async Task<IReadOnlyList<EncodedImage>> GenerateSingleChunkAsync(IGenerationJob job, ImageEncoding encoding, DateTime deadlineUtc, CancellationToken cancellationToken)
+    private async Task<EncodedChunk> GenerateSingleChunkAsync(IGenerationJob job, ImageEncoding encoding, DateTime deadlineUtc, bool pooled, CancellationToken cancellationToken)
     {
         var pixels = ArrayPool<float>.Shared.Rent(job.Count * job.Geometry.Length);
         try
         {
             await job.InferAsync(start: 0, job.Count, pixels, deadlineUtc, cancellationToken).ConfigureAwait(false);
-            var images = await EncodeAsync(job, new InferredChunk(0, job.Count, pixels), encoding, cancellationToken).ConfigureAwait(false);
+            var images = await EncodeAsync(job, new InferredChunk(0, job.Count, pixels), encoding, pooled, cancellationToken).ConfigureAwait(false);
             telemetry.Images.Add(images.Count, new KeyValuePair<string, object?>(GanTelemetry.ModelTag, job.Model));
             return images;
         }
@@ -158,7 +208,7 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
         }
     }
 
-    private async Task<IReadOnlyList<EncodedImage>> EncodeAsync(IGenerationJob job, InferredChunk chunk, ImageEncoding encoding, CancellationToken cancellationToken)
+    private async Task<EncodedChunk> EncodeAsync(IGenerationJob job, InferredChunk chunk, ImageEncoding encoding, bool pooled, CancellationToken cancellationToken)
     {
         using var activity = GanTelemetry.ActivitySource.StartActivity("gan.encode");
         activity?.SetTag(GanTelemetry.ModelTag, job.Model);
@@ -167,26 +217,27 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
 
         var geometry = job.Geometry;
         var images = new EncodedImage[chunk.Count];
-        void EncodeOne(int i)
-        {
-            var data = ImageCodec.Encode(chunk.Pixels.AsSpan(i * geometry.Length, geometry.Length), geometry, encoding);
-            images[i] = job.Describe(chunk.Start + i, data);
-        }
-
         if (!CodecLimiter.IsCompressed(encoding.Format))
         {
-            // RAW formats are a conversion and a copy: not worth a thread hop.
+            // RAW formats are a conversion and a copy: not worth a thread hop. Pooled: one buffer for the chunk, sliced.
+            var size = ImageCodec.RawBytes(geometry, encoding.Format);
+            var buffer = pooled ? ArrayPool<byte>.Shared.Rent(chunk.Count * size) : null;
             for (var i = 0; i < chunk.Count; i++)
             {
-                EncodeOne(i);
+                var pixels = chunk.Pixels.AsSpan(i * geometry.Length, geometry.Length);
+                var data = buffer is null ? new byte[size] : buffer.AsMemory(i * size, size);
+                ImageCodec.EncodeRaw(pixels, geometry, encoding.Format, data.Span);
+                images[i] = job.Describe(chunk.Start + i, data);
             }
-        }
-        else
-        {
-            await Codecs.ForEachAsync(chunk.Count, cancellationToken, EncodeOne).ConfigureAwait(false);
+
+            return new EncodedChunk(images, buffer);
         }
 
-        return images;
+        await Codecs.ForEachAsync(
+            chunk.Count,
+            cancellationToken,
+            i => images[i] = job.Describe(chunk.Start + i, ImageCodec.Encode(chunk.Pixels.AsSpan(i * geometry.Length, geometry.Length), geometry, encoding))).ConfigureAwait(false);
+        return new EncodedChunk(images, pooled: null);
     }
 
     private readonly record struct InferredChunk(int Start, int Count, float[] Pixels);
@@ -213,7 +264,7 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
         Task InferAsync(int start, int count, float[] pixels, DateTime deadlineUtc, CancellationToken cancellationToken);
 
         /// <summary>The reply entry of image <paramref name="index"/>.</summary>
-        EncodedImage Describe(int index, byte[] data);
+        EncodedImage Describe(int index, ReadOnlyMemory<byte> data);
     }
 
     /// <summary>Generate: one model, items from a <see cref="GenerationPlan"/>.</summary>
@@ -246,7 +297,7 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
             }
         }
 
-        public EncodedImage Describe(int index, byte[] data) => new(index, data, plan.SeedAt(index), plan.LabelAt(index));
+        public EncodedImage Describe(int index, ReadOnlyMemory<byte> data) => new(index, data, plan.SeedAt(index), plan.LabelAt(index));
     }
 
     /// <summary>GenerateFromText: every step of a text-conditional model or pipeline in turn, items from a <see cref="TextGenerationPlan"/>.</summary>
@@ -317,6 +368,6 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
             }
         }
 
-        public EncodedImage Describe(int index, byte[] data) => new(index, data, plan.SeedAt(index), Label: null, TextIndex: plan.RowAt(index));
+        public EncodedImage Describe(int index, ReadOnlyMemory<byte> data) => new(index, data, plan.SeedAt(index), Label: null, TextIndex: plan.RowAt(index));
     }
 }

@@ -40,6 +40,39 @@ public static class ImageCodec
         }
     }
 
+    /// <summary>The bytes of one RAW_U8 or RAW_F32 image (fixed by the geometry); PNG and JPEG sizes depend on the pixels.</summary>
+    public static int RawBytes(ImageGeometry geometry, ImageFormatKind format) => format switch
+    {
+        ImageFormatKind.RawU8 => geometry.Length,
+        ImageFormatKind.RawF32 => geometry.Length * sizeof(float),
+        _ => throw new ArgumentOutOfRangeException(nameof(format), format, "only RAW formats have a fixed size"),
+    };
+
+    /// <summary>Encodes one image as RAW_U8 or RAW_F32 into <paramref name="destination"/> (<see cref="RawBytes"/> long), allocating nothing.</summary>
+    public static void EncodeRaw(ReadOnlySpan<float> chw, ImageGeometry geometry, ImageFormatKind format, Span<byte> destination)
+    {
+        if (chw.Length != geometry.Length || destination.Length != RawBytes(geometry, format))
+        {
+            throw new ArgumentException($"expected {geometry.Length} values and {RawBytes(geometry, format)} bytes for {geometry.Channels}x{geometry.Height}x{geometry.Width}, got {chw.Length} and {destination.Length}");
+        }
+
+        if (format == ImageFormatKind.RawU8)
+        {
+            ToHwcBytes(chw, geometry, destination);
+        }
+        else if (BitConverter.IsLittleEndian)
+        {
+            MemoryMarshal.AsBytes(chw).CopyTo(destination);
+        }
+        else
+        {
+            for (var i = 0; i < chw.Length; i++)
+            {
+                BinaryPrimitives.WriteSingleLittleEndian(destination[(i * sizeof(float))..], chw[i]);
+            }
+        }
+    }
+
     /// <summary>Maps CHW floats to HWC bytes.</summary>
     public static void ToHwcBytes(ReadOnlySpan<float> chw, ImageGeometry geometry, Span<byte> hwc)
     {

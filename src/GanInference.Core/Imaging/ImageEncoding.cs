@@ -23,6 +23,16 @@ public readonly record struct ImageEncoding(ImageFormatKind Format, int JpegQual
 {
     /// <summary>Quality used when a request gives none.</summary>
     public const int DefaultJpegQuality = 90;
+
+    /// <summary>The format's name in the API (<c>gan.v1.ImageFormat</c>): PNG, JPEG, RAW_U8, RAW_F32.</summary>
+    public static string ApiName(ImageFormatKind format) => format switch
+    {
+        ImageFormatKind.Png => "PNG",
+        ImageFormatKind.Jpeg => "JPEG",
+        ImageFormatKind.RawU8 => "RAW_U8",
+        ImageFormatKind.RawF32 => "RAW_F32",
+        _ => format.ToString(),
+    };
 }
 
 /// <summary>Geometry and value range of the float CHW images a model produces.</summary>

@@ -25,9 +25,13 @@ public static class SourceImageDecoder
     /// <param name="limitName">Configuration key of <paramref name="maxPixels"/>, for the message.</param>
     /// <param name="rawF32Min">Value of RAW_F32 input that means black (the model's input range).</param>
     /// <param name="rawF32Max">Value of RAW_F32 input that means white.</param>
+    /// <param name="minWidth">The smallest width the caller needs (0: full size). A JPEG at least twice as large in both
+    /// directions is decoded at libjpeg's reduced scales (1/8 … 7/8, the IDCT skips what is dropped), at the smallest
+    /// one no smaller than <paramref name="minWidth"/> × <paramref name="minHeight"/>; the caller still resamples.</param>
+    /// <param name="minHeight">The smallest height the caller needs (0: full size).</param>
     /// <returns>Pooled planar pixels in [0, 1]; the caller returns them.</returns>
     /// <exception cref="InvalidFieldException">The image is corrupt, truncated, of an unsupported format or size.</exception>
-    public static PlanarImage Decode(in SourceImage image, string field, long maxPixels, string limitName, float rawF32Min, float rawF32Max)
+    public static PlanarImage Decode(in SourceImage image, string field, long maxPixels, string limitName, float rawF32Min, float rawF32Max, int minWidth = 0, int minHeight = 0)
     {
         var data = image.Data.Span;
         if (data.IsEmpty)
@@ -37,8 +41,8 @@ public static class SourceImageDecoder
 
         return image.Encoding switch
         {
-            SourceEncoding.Auto => DecodeEncoded(data, Sniff(data) ?? throw new InvalidFieldException(field, $"not a PNG or JPEG image ({Describe(data)})"), field, maxPixels, limitName),
-            SourceEncoding.Png or SourceEncoding.Jpeg => DecodeEncoded(data, CheckMagic(data, image.Encoding, field), field, maxPixels, limitName),
+            SourceEncoding.Auto => DecodeEncoded(data, Sniff(data) ?? throw new InvalidFieldException(field, $"not a PNG or JPEG image ({Describe(data)})"), field, maxPixels, limitName, minWidth, minHeight),
+            SourceEncoding.Png or SourceEncoding.Jpeg => DecodeEncoded(data, CheckMagic(data, image.Encoding, field), field, maxPixels, limitName, minWidth, minHeight),
             SourceEncoding.RawU8 => DecodeRawU8(image, data, field, maxPixels, limitName),
             SourceEncoding.RawF32 => DecodeRawF32(image, data, field, maxPixels, limitName, rawF32Min, rawF32Max),
             _ => throw new InvalidFieldException(field, $"encoding {(int)image.Encoding} is not one of AUTO, PNG, JPEG, RAW_U8, RAW_F32"),
@@ -143,7 +147,7 @@ public static class SourceImageDecoder
         return $"{kind}; first bytes {Convert.ToHexString(data[..Math.Min(8, data.Length)])}; use RAW_U8 or RAW_F32 for pixels";
     }
 
-    private static unsafe PlanarImage DecodeEncoded(ReadOnlySpan<byte> data, SourceEncoding format, string field, long maxPixels, string limitName)
+    private static unsafe PlanarImage DecodeEncoded(ReadOnlySpan<byte> data, SourceEncoding format, string field, long maxPixels, string limitName, int minWidth, int minHeight)
     {
         var name = format == SourceEncoding.Png ? "PNG" : "JPEG";
         using var skData = SKData.CreateCopy(data);
@@ -153,6 +157,11 @@ public static class SourceImageDecoder
 
         // Checked from the header, before the pixels are allocated: a small file claiming to be huge costs nothing.
         RequestLimits.CheckImagePixels(field, width, height, maxPixels, limitName);
+        if (format == SourceEncoding.Jpeg)
+        {
+            (width, height) = ScaledJpegSize(codec, width, height, minWidth, minHeight);
+        }
+
         var grey = codec.Info.ColorType == SKColorType.Gray8;
         var info = new SKImageInfo(width, height, grey ? SKColorType.Gray8 : SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var bytes = ArrayPool<byte>.Shared.Rent(info.BytesSize);
@@ -199,6 +208,30 @@ public static class SourceImageDecoder
         {
             ArrayPool<byte>.Shared.Return(bytes);
         }
+    }
+
+    /// <summary>
+    /// The smallest of libjpeg's scales n/8 whose size is at least <paramref name="minWidth"/> × <paramref name="minHeight"/>;
+    /// the full size when none is smaller than the image or no minimum is given. (Skia's GetScaledDimensions rounds a
+    /// scale to the nearest eighth, possibly down, so each eighth is asked for exactly.)
+    /// </summary>
+    private static (int Width, int Height) ScaledJpegSize(SKCodec codec, int width, int height, int minWidth, int minHeight)
+    {
+        if (minWidth <= 0 || minHeight <= 0 || width < 2 * minWidth || height < 2 * minHeight)
+        {
+            return (width, height);
+        }
+
+        for (var eighths = 1; eighths < 8; eighths++)
+        {
+            var scaled = codec.GetScaledDimensions(eighths / 8f);
+            if (scaled.Width >= minWidth && scaled.Height >= minHeight)
+            {
+                return scaled.Width < width ? (scaled.Width, scaled.Height) : (width, height);
+            }
+        }
+
+        return (width, height);
     }
 
     private static void CheckRawGeometry(in SourceImage image, int data, int bytesPerValue, string field, long maxPixels, string limitName)

@@ -80,7 +80,7 @@ public sealed class ImageTranslator(GanTelemetry telemetry, IOptions<Translation
         var instead = unary
             ? "use TranslateStream (one image per message), a smaller format (PNG, JPEG, RAW_U8), or resize_back=false"
             : "use a smaller format (PNG, JPEG, RAW_U8), or resize_back=false";
-        ReplyBudget.CheckReply(replyBytes, budget.MaxReplyBytes, budget.MaxReplyBytesLimitName, $"{what} as {settings.Encoding.Format.ToString().ToUpperInvariant()}", instead);
+        ReplyBudget.CheckReply(replyBytes, budget.MaxReplyBytes, budget.MaxReplyBytesLimitName, $"{what} as {ImageEncoding.ApiName(settings.Encoding.Format)}", instead);
         if (unary && pixels > budget.MaxPixelsPerRequest)
         {
             throw new InvalidFieldException("images", $"{images.Count} images of {pixels} pixels in all are over the limit of {budget.MaxPixelsPerRequest} pixels for one call ({budget.MaxPixelsPerRequestLimitName}); send them in several calls or through TranslateStream");
@@ -262,13 +262,16 @@ public sealed class ImageTranslator(GanTelemetry telemetry, IOptions<Translation
             try
             {
                 var source = images[i];
-                var planar = SourceImageDecoder.Decode(source, field, settings.MaxPixels, settings.MaxPixelsLimitName, signature.InputMin, signature.InputMax);
+                // A large JPEG is decoded at a reduced scale no smaller than the model's input (it is resampled to that anyway).
+                var planar = SourceImageDecoder.Decode(source, field, settings.MaxPixels, settings.MaxPixelsLimitName, signature.InputMin, signature.InputMax, signature.InputWidth, signature.InputHeight);
                 try
                 {
                     var target = inputs.AsSpan(i * inputsPerItem, inputsPerItem);
                     ImageResampler.Convert(planar, signature.InputChannels, signature.InputHeight, signature.InputWidth, target);
                     ToRange(target, signature.InputMin, signature.InputMax);
-                    sourceSizes[i] = (planar.Width, planar.Height);
+
+                    // The size the caller sent (resize_back and resized_from_* speak of it), not the size decoded.
+                    sourceSizes[i] = SourceImageDecoder.TryReadSize(source, out var sentWidth, out var sentHeight) ? (sentWidth, sentHeight) : (planar.Width, planar.Height);
                 }
                 finally
                 {

@@ -22,6 +22,9 @@ public sealed class ServerListeners
     /// <summary>The HTTP/1.1 listener's bound addresses; empty when it is off.</summary>
     public IReadOnlyList<string> HttpUrls => _http.Select(Describe).ToArray();
 
+    /// <summary>The Unix domain socket that also serves gRPC (<c>Grpc:UnixSocket</c>), or null when it is off.</summary>
+    public string? UnixSocket { get; private set; }
+
     /// <summary>True for a request that came in on the HTTP/1.1 listener.</summary>
     public static bool IsHttpListenerRequest(HttpContext context) =>
         HttpProtocol.IsHttp11(context.Request.Protocol) || HttpProtocol.IsHttp10(context.Request.Protocol);
@@ -46,8 +49,17 @@ public sealed class ServerListeners
     }
 
     /// <summary>Adds the listeners to Kestrel (the caller passes no gRPC addresses when Kestrel's own configuration names endpoints).</summary>
-    internal void Configure(KestrelServerOptions kestrel, IReadOnlyList<Uri> grpcUrls, IReadOnlyList<Uri> httpUrls)
+    internal void Configure(KestrelServerOptions kestrel, IReadOnlyList<Uri> grpcUrls, IReadOnlyList<Uri> httpUrls, string? unixSocket = null)
     {
+        // A path with a problem is not bound: OptionsValidators refuses it at start, naming Grpc:UnixSocket.
+        if (!string.IsNullOrEmpty(unixSocket) && UnixSocketFile.Problem(unixSocket, Options.GrpcListenerOptions.UnixSocketKey) is null)
+        {
+            // A socket file left by an earlier process would make the bind fail; nothing else is ever removed.
+            UnixSocketFile.RemoveIfStale(unixSocket);
+            kestrel.ListenUnixSocket(unixSocket, listen => listen.Protocols = HttpProtocols.Http2);
+            UnixSocket = unixSocket;
+        }
+
         foreach (var uri in grpcUrls)
         {
             _grpc.Add((uri.Scheme, Listen(kestrel, uri, HttpProtocols.Http2)));

@@ -156,7 +156,7 @@ internal sealed class OipInference(ModelRepository repository, ImageGenerator ge
         var plan = GenerationPlan.Create(model.Name, model.Signature, model.DefaultTruncation, spec, _limits.MaxImagesPerRequest, ServerLimitsOptions.MaxImagesPerRequestKey);
         var encoding = CheckReply(plan.Count, model.Geometry, outputs);
         var images = await CollectAsync(generator.GenerateAsync(model, plan, encoding, deadlineUtc, cancellationToken)).ConfigureAwait(false);
-        return new Result(model.ContentHash, encoding.Format, images.Select(i => i.Data).ToArray(), images.Select(i => i.Seed ?? 0).ToArray(), images.Select(i => i.Label ?? 0).ToArray());
+        return new Result(model.ContentHash, encoding.Format, images.Select(i => i.DataArray()).ToArray(), images.Select(i => i.Seed ?? 0).ToArray(), images.Select(i => i.Label ?? 0).ToArray());
     }
 
     private async Task<Result> GenerateFromTextAsync(OipModel oip, IReadOnlyList<OipInput> inputs, List<string> outputs, float? truncation, DateTime deadlineUtc, CancellationToken cancellationToken)
@@ -193,7 +193,7 @@ internal sealed class OipInference(ModelRepository repository, ImageGenerator ge
         var plan = TextGenerationPlan.Create(target, spec, _limits.ToTextLimits(_limits.MaxImagesPerRequest, ServerLimitsOptions.MaxImagesPerRequestKey));
         var encoding = CheckReply(plan.Count, target.Geometry, outputs);
         var images = await CollectAsync(generator.GenerateFromTextAsync(target, plan, encoding, deadlineUtc, cancellationToken)).ConfigureAwait(false);
-        return new Result(target.ContentHash, encoding.Format, images.Select(i => i.Data).ToArray(), images.Select(i => i.Seed ?? 0).ToArray(), []);
+        return new Result(target.ContentHash, encoding.Format, images.Select(i => i.DataArray()).ToArray(), images.Select(i => i.Seed ?? 0).ToArray(), []);
     }
 
     private async Task<Result> TranslateAsync(OipModel oip, IReadOnlyList<OipInput> inputs, List<string> outputs, DateTime deadlineUtc, CancellationToken cancellationToken)

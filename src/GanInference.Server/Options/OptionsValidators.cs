@@ -17,7 +17,8 @@ internal sealed class OptionsValidators :
     IValidateOptions<ShutdownOptions>,
     IValidateOptions<SecurityOptions>,
     IValidateOptions<TelemetryOptions>,
-    IValidateOptions<ServerLimitsOptions>
+    IValidateOptions<ServerLimitsOptions>,
+    IValidateOptions<GrpcListenerOptions>
 {
     public ValidateOptionsResult Validate(string? name, ModelRepositoryOptions options)
     {
@@ -113,6 +114,23 @@ internal sealed class OptionsValidators :
         failures.AtLeast(options.MaxReceiveMessageBytes, 1, ServerLimitsOptions.MaxReceiveMessageBytesKey, "bytes");
         failures.AtLeast(options.MaxSendMessageBytes, 1, ServerLimitsOptions.MaxSendMessageBytesKey, "bytes");
         failures.AtLeast(options.MaxConcurrentCallsPerConnection, 0, ServerLimitsOptions.MaxConcurrentCallsPerConnectionKey, "calls (0: Kestrel's default)");
+        return failures.Result;
+    }
+
+    public ValidateOptionsResult Validate(string? name, GrpcListenerOptions options)
+    {
+        var failures = new Failures();
+        var path = options.UnixSocket;
+        if (string.IsNullOrEmpty(path))
+        {
+            return failures.Result;
+        }
+
+        if (Hosting.UnixSocketFile.Problem(path, GrpcListenerOptions.UnixSocketKey) is { } problem)
+        {
+            failures.Add(problem);
+        }
+
         return failures.Result;
     }
 

@@ -17,7 +17,7 @@ internal sealed partial class GanInferenceService
         CheckUnaryReply(plan.Count, target.Geometry, encoding, "GenerateFromTextStream");
         using var call = servingState.LinkCall(context.CancellationToken);
         var response = new GenerateResponse { Model = target.Name, ContentHash = target.ContentHash };
-        await CollectAsync(generator.GenerateFromTextAsync(target, plan, encoding, context.Deadline, call.Token), response, target.Geometry, request.Format).ConfigureAwait(false);
+        await CollectAsync(generator.GenerateFromTextAsync(target, plan, encoding, context.Deadline, call.Token, pooled: true), response, target.Geometry, request.Format, context).ConfigureAwait(false);
         return response;
     }
 
@@ -27,7 +27,7 @@ internal sealed partial class GanInferenceService
         var plan = TextGenerationPlan.Create(target, ProtoMapper.ToSpec(request), _limits.ToTextLimits(_limits.MaxImagesPerStream, ServerLimitsOptions.MaxImagesPerStreamKey));
         var encoding = ProtoMapper.ToEncoding(request.Format, request.JpegQuality);
         using var call = servingState.LinkCall(context.CancellationToken);
-        await WriteAllAsync(generator.GenerateFromTextAsync(target, plan, encoding, context.Deadline, call.Token), responseStream, target.Geometry, request.Format, context, call.Token).ConfigureAwait(false);
+        await WriteAllAsync(generator.GenerateFromTextAsync(target, plan, encoding, context.Deadline, call.Token, pooled: true), responseStream, target.Geometry, request.Format, context, call.Token).ConfigureAwait(false);
     }
 
     private TextGenerationTarget AcquireText(string name)

@@ -48,7 +48,7 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
         CheckUnaryReply(plan.Count, model.Geometry, encoding, "GenerateStream");
         using var call = servingState.LinkCall(context.CancellationToken);
         var response = new GenerateResponse { Model = model.Name, ContentHash = model.ContentHash };
-        await CollectAsync(generator.GenerateAsync(model, plan, encoding, context.Deadline, call.Token), response, model.Geometry, request.Format).ConfigureAwait(false);
+        await CollectAsync(generator.GenerateAsync(model, plan, encoding, context.Deadline, call.Token, pooled: true), response, model.Geometry, request.Format, context).ConfigureAwait(false);
         return response;
     }
 
@@ -58,14 +58,24 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
         var (model, plan) = Prepare(lease.Model, request, _limits.MaxImagesPerStream, ServerLimitsOptions.MaxImagesPerStreamKey);
         var encoding = ProtoMapper.ToEncoding(request);
         using var call = servingState.LinkCall(context.CancellationToken);
-        await WriteAllAsync(generator.GenerateAsync(model, plan, encoding, context.Deadline, call.Token), responseStream, model.Geometry, request.Format, context, call.Token).ConfigureAwait(false);
+        await WriteAllAsync(generator.GenerateAsync(model, plan, encoding, context.Deadline, call.Token, pooled: true), responseStream, model.Geometry, request.Format, context, call.Token).ConfigureAwait(false);
     }
 
-    /// <summary>Adds every image of <paramref name="chunks"/> to a unary reply, in index order.</summary>
-    private static async Task CollectAsync(IAsyncEnumerable<IReadOnlyList<EncodedImage>> chunks, GenerateResponse response, ImageGeometry geometry, ImageFormat format)
+    /// <summary>
+    /// Adds every image of <paramref name="chunks"/> to a unary reply, in index order. The reply is serialized after the
+    /// handler returns, so a pooled chunk is returned to the pool only when the HTTP response has completed
+    /// (<c>RegisterForDispose</c> runs after the reply has been written, by which time it has been copied into the transport).
+    /// </summary>
+    private static async Task CollectAsync(IAsyncEnumerable<EncodedChunk> chunks, GenerateResponse response, ImageGeometry geometry, ImageFormat format, ServerCallContext context)
     {
+        var http = context.GetHttpContext();
         await foreach (var chunk in chunks.ConfigureAwait(false))
         {
+            if (chunk.IsPooled)
+            {
+                http.Response.RegisterForDispose(chunk);
+            }
+
             foreach (var image in chunk)
             {
                 response.Images.Add(ProtoMapper.ToProto(image, geometry, format));
@@ -73,9 +83,14 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
         }
     }
 
-    /// <summary>Writes every image of <paramref name="chunks"/> to a server stream, in index order, one flush per chunk.</summary>
+    /// <summary>
+    /// Writes every image of <paramref name="chunks"/> to a server stream, in index order, one message per image and one
+    /// flush per chunk. A chunk's pooled buffer goes back to the pool once all its messages are written: a completed
+    /// write has serialized (copied) the message into the transport, so nothing reads the slices any more. When a
+    /// write fails the buffer is left to the garbage collector instead: an abandoned write may not be finished with it.
+    /// </summary>
     private static async Task WriteAllAsync(
-        IAsyncEnumerable<IReadOnlyList<EncodedImage>> chunks,
+        IAsyncEnumerable<EncodedChunk> chunks,
         IServerStreamWriter<GeneratedImage> responseStream,
         ImageGeometry geometry,
         ImageFormat format,
@@ -89,6 +104,8 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
                 // Awaiting each flush applies HTTP/2 flow control: a slow reader slows the producer.
                 await ResponseStreamWriter.WriteAsync(responseStream, ProtoMapper.ToProto(chunk[i], geometry, format), flush: i == chunk.Count - 1, context, callToken).ConfigureAwait(false);
             }
+
+            chunk.Dispose();
         }
     }
 
@@ -104,7 +121,7 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
         var perImage = ReplyBudget.MaxImageBytes(geometry.Width, geometry.Height, geometry.Channels, encoding.Format);
         ReplyBudget.CheckReply(
             count * perImage, _limits.MaxSendMessageBytes, ServerLimitsOptions.MaxSendMessageBytesKey,
-            $"{count} {encoding.Format.ToString().ToUpperInvariant()} images of {geometry.Width}x{geometry.Height}x{geometry.Channels}",
+            $"{count} {ImageEncoding.ApiName(encoding.Format)} images of {geometry.Width}x{geometry.Height}x{geometry.Channels}",
             $"use {streamingRpc}, which sends one image per message, or fewer images per call");
     }
 

@@ -146,4 +146,39 @@ public sealed class PrometheusTextTests
         await app.StartAsync();
         return app;
     }
+
+    [Fact]
+    public void The_server_runtime_counters_are_diffed_into_bytes_per_image_collections_and_pause_share()
+    {
+        const string before = """
+            # TYPE dotnet_gc_heap_total_allocated_bytes_total counter
+            dotnet_gc_heap_total_allocated_bytes_total{otel_scope_name="System.Runtime"} 1000000
+            dotnet_gc_collections_total{otel_scope_name="System.Runtime",gc_heap_generation="gen2"} 1
+            dotnet_gc_collections_total{otel_scope_name="System.Runtime",gc_heap_generation="gen0"} 10
+            dotnet_gc_pause_time_seconds_total{otel_scope_name="System.Runtime"} 0.5
+            dotnet_process_memory_working_set_bytes{otel_scope_name="System.Runtime"} 100
+            gan_requests_total{model="a"} 10
+            """;
+        const string after = """
+            dotnet_gc_heap_total_allocated_bytes_total{otel_scope_name="System.Runtime"} 5000000
+            dotnet_gc_collections_total{otel_scope_name="System.Runtime",gc_heap_generation="gen2"} 3
+            dotnet_gc_collections_total{otel_scope_name="System.Runtime",gc_heap_generation="gen0"} 30
+            dotnet_gc_pause_time_seconds_total{otel_scope_name="System.Runtime"} 0.7
+            dotnet_process_memory_working_set_bytes{otel_scope_name="System.Runtime"} 250
+            """;
+
+        var samples = PrometheusText.ParseSamples(before, ServerMetricsScraper.RuntimeCounters);
+        var runtime = ServerMetricsScraper.RuntimeDifference(samples, PrometheusText.ParseSamples(after, ServerMetricsScraper.RuntimeCounters), images: 1000, seconds: 10);
+
+        Assert.Equal(5, samples.Count); // gan_requests_total is not one of the names
+        Assert.Equal(1, samples["dotnet_gc_collections_total{gc_heap_generation=gen2}"]);
+        Assert.NotNull(runtime);
+        Assert.Equal(4_000_000, runtime.AllocatedBytes);
+        Assert.Equal(4_000, runtime.AllocatedBytesPerImage);
+        Assert.Equal((20.0, (double?)null, 2.0), (runtime.Gen0Collections!.Value, runtime.Gen1Collections, runtime.Gen2Collections!.Value));
+        Assert.Equal(200, runtime.GcPauseMs!.Value, 6);
+        Assert.Equal(0.02, runtime.GcPauseShare!.Value, 6);
+        Assert.Equal(250, runtime.WorkingSetBytes);
+        Assert.Null(ServerMetricsScraper.RuntimeDifference(samples, new Dictionary<string, double>(), 1000, 10));
+    }
 }

@@ -48,6 +48,13 @@ public sealed class BenchTests(ServerFixture server)
         Assert.InRange(batchSize.GetProperty("mean").GetDouble(), 1, 16);
         Assert.Contains(serverSide.GetProperty("histograms").EnumerateArray(), h => h.GetProperty("name").GetString()!.Contains("queue"));
 
+        // The server's .NET runtime during the run, from its /metrics counters: it allocated (at least the reply bytes) and was measured.
+        var runtime = serverSide.GetProperty("runtime");
+        Assert.True(runtime.GetProperty("allocatedBytesPerImage").GetDouble() > TinyModels.Size * TinyModels.Size, runtime.ToString());
+        Assert.True(runtime.GetProperty("gcPauseMs").GetDouble() >= 0, runtime.ToString());
+        Assert.True(runtime.GetProperty("workingSetBytes").GetDouble() > 0, runtime.ToString());
+        Assert.Contains("Server runtime during the measured phase:", result.Output);
+
         var ratio = root.GetProperty("ceiling").GetProperty("ratio").GetDouble();
         Assert.True(ratio > 0);
         Assert.Contains("Ratio to ceiling", result.Output);

@@ -85,7 +85,7 @@ public sealed class ImageGeneratorTests : IAsyncLifetime
         var fromSeed = await CollectAsync(RepositoryFactory.Generator(), model, GenerationPlan.Create("plain", model.Signature, 0, new GenerationSpec { Seeds = [77] }, 10));
         var fromLatent = await CollectAsync(RepositoryFactory.Generator(), model, GenerationPlan.Create("plain", model.Signature, 0, new GenerationSpec { Latents = latent }, 10));
 
-        Assert.Equal(fromSeed[0].Data, fromLatent[0].Data);
+        Assert.Equal(fromSeed[0].Data.ToArray(), fromLatent[0].Data.ToArray());
         Assert.Null(fromLatent[0].Seed);
     }
 
@@ -99,8 +99,63 @@ public sealed class ImageGeneratorTests : IAsyncLifetime
         var truncated = await CollectAsync(RepositoryFactory.Generator(), model, Plan(0.5f));
         var again = await CollectAsync(RepositoryFactory.Generator(), model, Plan(0.5f));
 
-        Assert.NotEqual(plain[0].Data, truncated[0].Data);
-        Assert.Equal(truncated[0].Data, again[0].Data);
+        Assert.NotEqual(plain[0].Data.ToArray(), truncated[0].Data.ToArray());
+        Assert.Equal(truncated[0].Data.ToArray(), again[0].Data.ToArray());
+    }
+
+    [Theory]
+    [InlineData(ImageFormatKind.RawU8)]
+    [InlineData(ImageFormatKind.RawF32)]
+    public async Task A_pooled_raw_chunk_slices_one_buffer_with_the_same_bytes_as_unpooled_images(ImageFormatKind format)
+    {
+        var model = _repository.Get("cond");
+        var plan = GenerationPlan.Create("cond", model.Signature, 0, new GenerationSpec { Count = 20, Seed = 300 }, 100);
+        var generator = RepositoryFactory.Generator(chunkSize: 8);
+        var encoding = new ImageEncoding(format);
+        var unpooled = new List<byte[]>();
+        await foreach (var chunk in generator.GenerateAsync(model, plan, encoding, DateTime.MaxValue, CancellationToken.None))
+        {
+            Assert.False(chunk.IsPooled);
+            foreach (var image in chunk)
+            {
+                // Unpooled: each image is exactly its own array (wrapped into the reply as it is).
+                Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(image.Data, out var segment));
+                Assert.Equal((0, segment.Array!.Length), (segment.Offset, segment.Count));
+                Assert.Same(segment.Array, image.DataArray());
+                unpooled.Add(image.Data.ToArray());
+            }
+        }
+
+        var pooled = new List<byte[]>();
+        var sizes = new List<int>();
+        await foreach (var chunk in generator.GenerateAsync(model, plan, encoding, DateTime.MaxValue, CancellationToken.None, pooled: true))
+        {
+            Assert.True(chunk.IsPooled);
+            sizes.Add(chunk.Count);
+            var segments = chunk.Select(i => System.Runtime.InteropServices.MemoryMarshal.TryGetArray(i.Data, out var s) ? s : default).ToArray();
+            Assert.Single(segments.Select(s => s.Array).Distinct());
+            Assert.NotNull(segments[0].Array);
+            Assert.Equal(Enumerable.Range(0, chunk.Count).Select(i => i * ImageCodec.RawBytes(model.Geometry, format)), segments.Select(s => s.Offset));
+            pooled.AddRange(chunk.Select(i => i.Data.ToArray()));
+            chunk.Dispose();
+            Assert.False(chunk.IsPooled);
+            chunk.Dispose(); // a second dispose returns nothing twice
+        }
+
+        Assert.Equal([8, 8, 4], sizes);
+        Assert.Equal(unpooled, pooled);
+    }
+
+    [Fact]
+    public async Task Compressed_formats_are_never_pooled()
+    {
+        var model = _repository.Get("plain");
+        var plan = GenerationPlan.Create("plain", model.Signature, 0, new GenerationSpec { Count = 3, Seed = 1 }, 100);
+
+        await foreach (var chunk in RepositoryFactory.Generator().GenerateAsync(model, plan, new ImageEncoding(ImageFormatKind.Png), DateTime.MaxValue, CancellationToken.None, pooled: true))
+        {
+            Assert.False(chunk.IsPooled);
+        }
     }
 
     private static async Task<List<EncodedImage>> CollectAsync(ImageGenerator generator, ServedModel model, GenerationPlan plan)
@@ -114,5 +169,5 @@ public sealed class ImageGeneratorTests : IAsyncLifetime
         return images;
     }
 
-    private static float[] RawFloats(byte[] data) => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(data).ToArray();
+    private static float[] RawFloats(ReadOnlyMemory<byte> data) => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(data.Span).ToArray();
 }

@@ -88,5 +88,65 @@ public sealed class SourceImageDecoderTests
         Assert.Contains("10000 pixels is over the limit of 4096 pixels (Limits:X)", error.Message);
     }
 
+    [Theory]
+    [InlineData(1024, 768, 256, 256, 384, 288)] // 2/8 would give 192 rows: 3/8 is the smallest eighth that fits
+    [InlineData(1024, 1024, 256, 256, 256, 256)] // exactly 2/8
+    [InlineData(1024, 1024, 100, 100, 128, 128)] // 1/8
+    [InlineData(1024, 1024, 600, 600, 1024, 1024)] // under twice the size: full size
+    [InlineData(1024, 1024, 0, 0, 1024, 1024)] // no minimum: full size
+    public void A_large_jpeg_is_decoded_at_the_smallest_eighth_scale_no_smaller_than_the_minimum(int width, int height, int minWidth, int minHeight, int expectedWidth, int expectedHeight)
+    {
+        var geometry = new ImageGeometry(3, height, width, 0, 1);
+        var jpeg = ImageCodec.Encode(Gradient(geometry), geometry, new ImageEncoding(ImageFormatKind.Jpeg, 95));
+
+        var image = SourceImageDecoder.Decode(new SourceImage(jpeg, SourceEncoding.Auto, 0, 0, 0, "a"), "images[0]", 4096L * 4096, "Limits:X", -1, 1, minWidth, minHeight);
+        var full = SourceImageDecoder.Decode(new SourceImage(jpeg, SourceEncoding.Auto, 0, 0, 0, "a"), "images[0]", 4096L * 4096, "Limits:X", -1, 1);
+        try
+        {
+            Assert.Equal((3, expectedHeight, expectedWidth), (image.Channels, image.Height, image.Width));
+
+            // The scaled decode shows the same picture as the full one resized to its size.
+            var resized = new float[image.Length];
+            ImageResampler.Resize(full.Span, 3, height, width, expectedHeight, expectedWidth, resized);
+            var meanError = resized.Zip(image.Span.ToArray(), (a, b) => Math.Abs(a - b)).Average();
+            Assert.True(meanError < 0.02, $"mean absolute difference {meanError}");
+        }
+        finally
+        {
+            image.Return();
+            full.Return();
+        }
+    }
+
+    [Fact]
+    public void A_png_is_always_decoded_at_full_size()
+    {
+        var geometry = new ImageGeometry(3, 512, 512, 0, 1);
+        var png = ImageCodec.Encode(Gradient(geometry), geometry, new ImageEncoding(ImageFormatKind.Png));
+
+        var image = SourceImageDecoder.Decode(new SourceImage(png, SourceEncoding.Auto, 0, 0, 0, "a"), "images[0]", 4096L * 4096, "Limits:X", -1, 1, 64, 64);
+        image.Return();
+
+        Assert.Equal((512, 512), (image.Height, image.Width));
+    }
+
+    /// <summary>Smooth colour ramps in [0, 1] (JPEG keeps them well, so scaled and full decodes can be compared).</summary>
+    private static float[] Gradient(ImageGeometry geometry)
+    {
+        var (h, w) = (geometry.Height, geometry.Width);
+        var values = new float[3 * h * w];
+        for (var y = 0; y < h; y++)
+        {
+            for (var x = 0; x < w; x++)
+            {
+                values[(y * w) + x] = (float)x / w;
+                values[(h * w) + (y * w) + x] = (float)y / h;
+                values[(2 * h * w) + (y * w) + x] = 0.5f + (0.4f * MathF.Sin((x + y) * 0.01f));
+            }
+        }
+
+        return values;
+    }
+
     private static PlanarImage Decode(SourceImage image) => SourceImageDecoder.Decode(image, "images[0]", MaxPixels, "Limits:X", -1, 1);
 }

@@ -100,7 +100,7 @@ public sealed class ModelRepositoryReloadTests : IDisposable
         Assert.False(old.IsDisposed);
         var images = await GenerateAsync(old, 3);
         Assert.Equal(3, images.Count);
-        Assert.All(images, image => Assert.Equal(8 * 8, ImageFiles.Decode(image.Data).Pixels.Length));
+        Assert.All(images, image => Assert.Equal(8 * 8, ImageFiles.Decode(image.Data.Span).Pixels.Length));
 
         lease.Dispose();
         await repository.WhenRetiredAsync().WaitAsync(Patience);

@@ -186,6 +186,24 @@ public sealed class TranslateTests(TranslateFixture fixture)
     }
 
     [Fact]
+    public async Task A_large_jpeg_is_decoded_at_a_reduced_scale_yet_the_reply_speaks_of_the_size_sent()
+    {
+        // 32×24 for an 8×8 model: decoded at 3/8 (12×9, the smallest eighth no smaller than 8×8), then resized.
+        var jpeg = Jpeg(RgbPixels(32, 24), 32, 24, 3, quality: 100);
+        var response = await Client.TranslateAsync(new TranslateRequest
+        {
+            Model = TranslateFixture.Rgb,
+            Format = ImageFormat.RawU8,
+            ResizeBack = true,
+            Images = { new InputImage { Data = ByteString.CopyFrom(jpeg) } },
+        });
+
+        var image = Assert.Single(response.Images);
+        Assert.Equal((32u, 24u, 32u, 24u), (image.Width, image.Height, image.ResizedFromWidth, image.ResizedFromHeight));
+        Assert.Equal(32 * 24 * 3, image.Data.Length);
+    }
+
+    [Fact]
     public async Task Images_of_concurrent_calls_share_batches()
     {
         var before = fixture.BatchedSizes.ToArray();

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Issue 17's allocation budget: bytes the server allocates per image on the Generate RAW_U8 path at 256²×3
+# (bench-dcgan-256, 16-image requests, 2 clients), unary and streamed, and its GC pauses, from the server's own
+# runtime counters (`gan bench`'s serverMetrics.runtime). An image is 256·256·3 = 196,608 bytes; RAW replies are written into
+# pooled chunk buffers (docs/architecture.md), so those bytes are not allocated per image once the pools are warm.
+# Usage: tools/bench/allocations.sh [OUTDIR]   (DURATION, WARMUP as in tools/bench/perf.sh)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=${1:-artifacts/bench-allocations}
+duration=${DURATION:-30s}
+warmup=${WARMUP:-20s}
+mkdir -p "$out"
+[ -f tools/bench/models/bench-dcgan-256/model.onnx ] || tools/bench/make-models.sh >/dev/null
+
+dotnet build -c Release src/GanInference.Server >/dev/null
+dotnet build -c Release src/GanInference.Cli >/dev/null
+gan="dotnet src/GanInference.Cli/bin/Release/net10.0/gan.dll"
+port=5330; metrics=9530
+
+# A repository with the one model, so nothing else loads or runs.
+repo=$(mktemp -d)
+ln -s "$PWD/tools/bench/models/bench-dcgan-256" "$repo/bench-dcgan-256"
+dotnet src/GanInference.Server/bin/Release/net10.0/GanInference.Server.dll --urls "http://127.0.0.1:$port" --Http:Urls="http://127.0.0.1:$metrics" \
+  --Models:Path="$repo" --Models:Watch=false --Logging:LogLevel:Default=Warning &
+server_pid=$!
+trap 'kill -TERM $server_pid 2>/dev/null; wait $server_pid 2>/dev/null || true; rm -rf "$repo"' EXIT
+for _ in $(seq 1 240); do $gan models --server "http://127.0.0.1:$port" 2>/dev/null | grep -q bench-dcgan-256 && break; sleep 0.5; done
+
+for mode in unary stream; do
+  extra=(); [ "$mode" = stream ] && extra=(--stream)
+  $gan bench --server "http://127.0.0.1:$port" --metrics-url "http://127.0.0.1:$metrics/metrics" --model bench-dcgan-256 \
+    --format raw-u8 --count 16 --concurrency 2 "${extra[@]}" --duration "$duration" --warmup "$warmup" --json "$out/rawu8-256-$mode.json" >/dev/null
+done
+
+/usr/bin/python3 - "$out" <<'PY'
+import json, sys, os
+for mode in ("unary", "stream"):
+    r = json.load(open(os.path.join(sys.argv[1], f"rawu8-256-{mode}.json"))); rt = r["serverMetrics"]["runtime"]
+    per = rt["allocatedBytesPerImage"]
+    print(f'{mode}: {r["images"]} images at {r["imagesPerSecond"]:.1f}/s, {r["failed"]} failed; server allocated {per:,.0f} bytes per image '
+          f'(an image is 196,608 bytes); GC: {rt.get("gen0Collections")} gen0, {rt.get("gen1Collections")} gen1, '
+          f'{rt.get("gen2Collections")} gen2, paused {rt.get("gcPauseMs", 0):.1f} ms ({100 * rt.get("gcPauseShare", 0):.2f} % of {r["elapsedSeconds"]:.1f} s); '
+          f'working set {rt.get("workingSetBytes", 0) / 1e6:.0f} MB')
+PY
