@@ -52,7 +52,8 @@ PATTERNS = ["README.md", "docs/**/*.md", "examples/**/*.md", "deploy/**/*.md"]
 RUN_LANGUAGES = {"sh", "bash", "shell", "console"}
 GRPC_DEFAULT, HTTP_DEFAULT = "127.0.0.1:5000", "127.0.0.1:8000"
 CLI_PREFIX = "dotnet run --project src/GanInference.Cli -- "
-SERVER_RUN = re.compile(r"^dotnet run --project src/GanInference\.Server\b\s*(?:--\s*)?")
+# A documented server start, with or without a configuration (-c Release): replaced by the check's own server build.
+SERVER_RUN = re.compile(r"^dotnet run (?:-c \S+ )?--project src/GanInference\.Server\b\s*(?:--\s*)?")
 VOLATILE = [(re.compile(r"\d[\d,]*(\.\d+)? images/s"), "N images/s"), (re.compile(r"\bin \d+ s\b"), "in N s")]
 PROGRESS = re.compile(r"^\S+: \d+%$")
 SHORT_ENV = {"DURATION": "1s", "WARMUP": "0s", "ROUNDS": "1", "SECONDS_PROFILED": "1", "WARMUP_SECONDS": "0"}
