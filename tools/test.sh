@@ -31,7 +31,9 @@ fi
 # Offline checks that are not xunit tests (each script names what it checks and fails loudly).
 for check in tools/ci/checks/*.sh; do
   echo "tools/test.sh: $check"
+  started=$SECONDS
   bash "$check"
+  echo "tools/test.sh: $check passed in $((SECONDS - started)) s"
 done
 
 # A log of its own: two runs on one machine must not read each other's summary.

@@ -3,7 +3,7 @@
 # (bench-dcgan-256, 16-image requests, 2 clients), unary and streamed, and its GC pauses, from the server's own
 # runtime counters (`gan bench`'s serverMetrics.runtime). An image is 256·256·3 = 196,608 bytes; RAW replies are written into
 # pooled chunk buffers (docs/architecture.md), so those bytes are not allocated per image once the pools are warm.
-# Usage: tools/bench/allocations.sh [OUTDIR]   (DURATION, WARMUP as in tools/bench/perf.sh)
+# Usage: tools/bench/allocations.sh [OUTDIR]   (DURATION, WARMUP, CONFIGURATION (Release), NO_BUILD=1 as in tools/bench/perf.sh)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-artifacts/bench-allocations}
@@ -12,15 +12,18 @@ warmup=${WARMUP:-20s}
 mkdir -p "$out"
 [ -f tools/bench/models/bench-dcgan-256/model.onnx ] || tools/bench/make-models.sh >/dev/null
 
-dotnet build -c Release src/GanInference.Server >/dev/null
-dotnet build -c Release src/GanInference.Cli >/dev/null
-gan="dotnet src/GanInference.Cli/bin/Release/net10.0/gan.dll"
-port=5330; metrics=9530
+configuration=${CONFIGURATION:-Release}
+if [ "${NO_BUILD:-0}" != 1 ]; then
+  dotnet build -c "$configuration" src/GanInference.Server >/dev/null
+  dotnet build -c "$configuration" src/GanInference.Cli >/dev/null
+fi
+gan="dotnet src/GanInference.Cli/bin/$configuration/net10.0/gan.dll"
+port=${PORT:-5330}; metrics=${METRICS_PORT:-9530}
 
 # A repository with the one model, so nothing else loads or runs.
 repo=$(mktemp -d)
 ln -s "$PWD/tools/bench/models/bench-dcgan-256" "$repo/bench-dcgan-256"
-dotnet src/GanInference.Server/bin/Release/net10.0/GanInference.Server.dll --urls "http://127.0.0.1:$port" --Http:Urls="http://127.0.0.1:$metrics" \
+dotnet "src/GanInference.Server/bin/$configuration/net10.0/GanInference.Server.dll" --urls "http://127.0.0.1:$port" --Http:Urls="http://127.0.0.1:$metrics" \
   --Models:Path="$repo" --Models:Watch=false --Logging:LogLevel:Default=Warning &
 server_pid=$!
 trap 'kill -TERM $server_pid 2>/dev/null; wait $server_pid 2>/dev/null || true; rm -rf "$repo"' EXIT

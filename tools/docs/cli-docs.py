@@ -311,7 +311,9 @@ class Check:
             for key, value in SHORT_ENV.items():
                 command = re.sub(rf"(^|\s){key}=\S+", rf"\g<1>{key}={value}", command)
         if re.search(r"(^|\s)tools/bench/\S+\.sh", command):
-            command = f"{SCRIPT_ENV} PORT={free_port()} METRICS_PORT={free_port()} HTTP_PORT={free_port()} {command}"
+            # The short phases go first as well: a script's defaults (DURATION=10s, ...) apply when the doc sets none.
+            short = " ".join(f"{key}={value}" for key, value in SHORT_ENV.items()) if shorten else ""
+            command = f"{SCRIPT_ENV} {short} PORT={free_port()} METRICS_PORT={free_port()} HTTP_PORT={free_port()} {command}"
         if command.startswith("curl "):
             command = "curl --fail-with-body " + command[5:]  # an HTTP error status fails the command
         # A repository script runs from its real path, so one that changes to the repository root builds there.
