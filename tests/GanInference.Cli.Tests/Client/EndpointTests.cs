@@ -17,34 +17,25 @@ public sealed class EndpointTests : IAsyncLifetime
 {
     // Unix socket paths are limited to ~108 bytes: keep the folder short.
     private readonly string _root = Path.Combine(Path.GetTempPath(), "gan-ep-" + Guid.NewGuid().ToString("N")[..8]);
-    private WebApplication? _app;
-    private string _address = string.Empty;
+    private InProcessGanServer? _server;
 
     private string SocketPath => Path.Combine(_root, "gan.sock");
+
+    private string Address => _server!.Address;
 
     public async Task InitializeAsync()
     {
         TinyModels.WriteRepository(Path.Combine(_root, "models"));
-        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={Path.Combine(_root, "models")}", "--Http:Urls=", "--Models:Watch=false"]);
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenUnixSocket(SocketPath, listen => listen.Protocols = HttpProtocols.Http2));
-        builder.Logging.ClearProviders();
-        _app = GanServer.Build(builder);
-        await _app.StartAsync();
-        _address = _app.Services.GetRequiredService<GanInference.Server.Hosting.ServerListeners>().GrpcUrls[0];
-        using var client = new GanClient(new GanClientOptions { Address = new Uri(_address) });
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while ((await client.ListModelsAsync()).Count < 2 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-        }
+        _server = await InProcessGanServer.StartAsync(
+            Path.Combine(_root, "models"),
+            configure: builder => builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenUnixSocket(SocketPath, listen => listen.Protocols = HttpProtocols.Http2)));
     }
 
     public async Task DisposeAsync()
     {
-        if (_app is not null)
+        if (_server is not null)
         {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
+            await _server.DisposeAsync();
         }
 
         Directory.Delete(_root, recursive: true);
@@ -55,7 +46,7 @@ public sealed class EndpointTests : IAsyncLifetime
     {
         using var client = new GanClient(new GanClientOptions { Address = new Uri($"unix://{SocketPath}") });
         var response = await client.GenerateAsync(new GenerateRequest { Model = TinyModels.Unconditional, Seeds = { 7, 8 }, Format = ImageFormat.RawU8 });
-        using var overTcp = new GanClient(new GanClientOptions { Address = new Uri(_address) });
+        using var overTcp = new GanClient(new GanClientOptions { Address = new Uri(Address) });
         var reference = await overTcp.GenerateAsync(new GenerateRequest { Model = TinyModels.Unconditional, Seeds = { 7, 8 }, Format = ImageFormat.RawU8 });
 
         Assert.Equal(reference.Images.Select(i => i.Data), response.Images.Select(i => i.Data));
@@ -67,18 +58,18 @@ public sealed class EndpointTests : IAsyncLifetime
     [Fact]
     public async Task Dns_name_and_several_replicas_reach_the_server()
     {
-        var port = new Uri(_address).Port;
+        var port = new Uri(Address).Port;
         using var dns = new GanClient(new GanClientOptions { Address = new Uri($"dns:///localhost:{port}") });
         Assert.Equal(2, (await dns.ListModelsAsync()).Count);
 
         // The same server listed twice under two names: both are balanced over, both answer.
-        using var several = new GanClient(new GanClientOptions { Addresses = [new Uri(_address), new Uri($"http://localhost:{port}")] });
+        using var several = new GanClient(new GanClientOptions { Addresses = [new Uri(Address), new Uri($"http://localhost:{port}")] });
         for (var i = 0; i < 4; i++)
         {
             Assert.Single((await several.GenerateAsync(new GenerateRequest { Model = TinyModels.Unconditional, Seed = (ulong)i, Count = 1 })).Images);
         }
 
-        Assert.Equal($"{_address}, http://localhost:{port}", several.Endpoints);
+        Assert.Equal($"{Address}, http://localhost:{port}", several.Endpoints);
     }
 
     [Theory]

@@ -12,35 +12,27 @@ public sealed class ApiKeyTests : IAsyncLifetime
 {
     private const string Key = "test-key-0123456789";
     private readonly string _root = Path.Combine(Path.GetTempPath(), "gan-cli-keys-" + Guid.NewGuid().ToString("N"));
-    private WebApplication? _app;
+    private InProcessGanServer? _server;
     private string _address = string.Empty;
     private string _httpAddress = string.Empty;
 
     public async Task InitializeAsync()
     {
         TinyModels.WriteRepository(Path.Combine(_root, "models"));
-        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={Path.Combine(_root, "models")}", "--Http:Urls=http://127.0.0.1:0", "--Models:Watch=false"]);
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Security:ApiKeys:0"] = Key });
-        builder.Logging.ClearProviders();
-        _app = GanServer.Build(builder);
-        await _app.StartAsync();
-        var listeners = _app.Services.GetRequiredService<GanInference.Server.Hosting.ServerListeners>();
-        _address = listeners.GrpcUrls[0];
-        _httpAddress = listeners.HttpUrls[0];
-        using var client = new GanClient(new GanClientOptions { Address = new Uri(_address), ApiKey = Key });
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while ((await client.ListModelsAsync()).Count < 2 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-        }
+        _server = await InProcessGanServer.StartAsync(
+            Path.Combine(_root, "models"),
+            http: true,
+            configure: builder => builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Security:ApiKeys:0"] = Key }),
+            apiKey: Key);
+        _address = _server.Address;
+        _httpAddress = _server.HttpAddress!;
     }
 
     public async Task DisposeAsync()
     {
-        if (_app is not null)
+        if (_server is not null)
         {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
+            await _server.DisposeAsync();
         }
 
         Directory.Delete(_root, recursive: true);

@@ -1,9 +1,6 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
-using GanInference.Server;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace GanInference.Cli.Tests.Commands;
 
@@ -16,26 +13,20 @@ public sealed class DatasetStreamEndTests : IAsyncLifetime
 {
     private const int Delivered = 3;
     private readonly string _root = Path.Combine(Path.GetTempPath(), "gan-end-" + Guid.NewGuid().ToString("N")[..8]);
-    private WebApplication? _app;
-    private string _address = string.Empty;
+    private InProcessGanServer? _server;
 
     public async Task InitializeAsync()
     {
         TinyModels.WriteRepository(Path.Combine(_root, "models"));
-        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={Path.Combine(_root, "models")}", "--Http:Urls=", "--Models:Watch=false"]);
-        builder.Services.AddGrpc(options => options.Interceptors.Add<EndsStreamsEarly>());
-        builder.Logging.ClearProviders();
-        _app = GanServer.Build(builder);
-        await _app.StartAsync();
-        _address = _app.Services.GetRequiredService<GanInference.Server.Hosting.ServerListeners>().GrpcUrls[0];
+        _server = await InProcessGanServer.StartAsync(
+            Path.Combine(_root, "models"), configure: builder => builder.Services.AddGrpc(options => options.Interceptors.Add<EndsStreamsEarly>()));
     }
 
     public async Task DisposeAsync()
     {
-        if (_app is not null)
+        if (_server is not null)
         {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
+            await _server.DisposeAsync();
         }
 
         Directory.Delete(_root, recursive: true);
@@ -45,7 +36,7 @@ public sealed class DatasetStreamEndTests : IAsyncLifetime
     public async Task A_stream_that_ends_early_without_an_error_fails_the_run_and_keeps_what_arrived()
     {
         var output = Path.Combine(_root, "out");
-        var result = await CliRun.InvokeAsync("dataset", "--server", _address, "--model", TinyModels.Unconditional, "--count", "10", "--out", output);
+        var result = await CliRun.InvokeAsync("dataset", "--server", _server!.Address, "--model", TinyModels.Unconditional, "--count", "10", "--out", output);
 
         Assert.True(result.ExitCode == 1, result.ToString());
         Assert.Contains($"{Delivered} of the 10 images", result.Error);

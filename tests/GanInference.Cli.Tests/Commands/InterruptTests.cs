@@ -14,7 +14,7 @@ public sealed class InterruptTests : IAsyncLifetime
 {
     private const string SlowModel = TinyModels.Unconditional;
     private readonly string _root = Path.Combine(Path.GetTempPath(), "gan-cli-interrupt-" + Guid.NewGuid().ToString("N"));
-    private WebApplication? _app;
+    private InProcessGanServer? _server;
     private string _address = string.Empty;
 
     public async Task InitializeAsync()
@@ -26,27 +26,15 @@ public sealed class InterruptTests : IAsyncLifetime
         var manifest = JsonNode.Parse(await File.ReadAllTextAsync(manifestPath))!;
         manifest["batching"] = new JsonObject { ["maxBatchSize"] = 16, ["maxQueueDelayMs"] = 10_000, ["maxQueueSize"] = 64 };
         await File.WriteAllTextAsync(manifestPath, manifest.ToJsonString());
-        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={models}", "--Http:Urls=", "--Models:Watch=false"]);
-        builder.Logging.ClearProviders();
-        _app = GanServer.Build(builder);
-        await _app.StartAsync();
-        _address = _app.Urls.First();
-
-        // Models load in the background after the host starts.
-        using var client = new GanInference.Client.GanClient(new GanInference.Client.GanClientOptions { Address = new Uri(_address) });
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while ((await client.ListModelsAsync()).Count < 2 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-        }
+        _server = await InProcessGanServer.StartAsync(models);
+        _address = _server.Address;
     }
 
     public async Task DisposeAsync()
     {
-        if (_app is not null)
+        if (_server is not null)
         {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
+            await _server.DisposeAsync();
         }
 
         Directory.Delete(_root, recursive: true);
