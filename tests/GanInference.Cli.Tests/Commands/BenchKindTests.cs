@@ -1,9 +1,6 @@
 using System.Text.Json;
 using GanInference.Onnx.Benchmarks;
-using GanInference.Server;
 using GanInference.Tests.TestModels;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Logging;
 using SkiaSharp;
 
 namespace GanInference.Cli.Tests.Commands;
@@ -19,7 +16,7 @@ public sealed class BenchKindTests : IAsyncLifetime
     private const int UNetSize = 16;
 
     private readonly TempFolder _root = new();
-    private WebApplication? _app;
+    private InProcessGanServer? _server;
     private string _address = string.Empty;
 
     private string Models => _root.Combine("models");
@@ -40,19 +37,15 @@ public sealed class BenchKindTests : IAsyncLifetime
         await File.WriteAllBytesAsync(Path.Combine(Images, "c.png"), Encode(UNetSize, UNetSize, SKEncodedImageFormat.Png));
         await File.WriteAllTextAsync(Path.Combine(Images, "notes.txt"), "not an image: left out");
 
-        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={Models}", "--Http:Urls=", "--Models:Watch=false"]);
-        builder.Logging.ClearProviders();
-        _app = GanServer.Build(builder);
-        await _app.StartAsync();
-        _address = _app.Urls.First();
+        _server = await InProcessGanServer.StartAsync(Models, models: 4); // the text model, the U-Net and the two tiny ones
+        _address = _server.Address;
     }
 
     public async Task DisposeAsync()
     {
-        if (_app is not null)
+        if (_server is not null)
         {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
+            await _server.DisposeAsync();
         }
 
         _root.Dispose();

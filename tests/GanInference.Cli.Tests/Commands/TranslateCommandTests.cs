@@ -1,8 +1,5 @@
 using System.Text.Json.Nodes;
 using GanInference.Onnx;
-using GanInference.Server;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Logging;
 using SkiaSharp;
 
 namespace GanInference.Cli.Tests.Commands;
@@ -13,7 +10,7 @@ public sealed class TranslateCommandTests : IAsyncLifetime
     private const string Model = "tiny-translate";
     private const int Size = 8;
     private readonly string _root = Path.Combine(Path.GetTempPath(), "gan-cli-translate-" + Guid.NewGuid().ToString("N"));
-    private WebApplication? _app;
+    private InProcessGanServer? _server;
     private string _address = string.Empty;
 
     public async Task InitializeAsync()
@@ -37,19 +34,15 @@ public sealed class TranslateCommandTests : IAsyncLifetime
         };
         await File.WriteAllTextAsync(Path.Combine(folder, "gan.json"), manifest.ToJsonString());
 
-        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={Path.Combine(_root, "models")}", "--Http:Urls=", "--Models:Watch=false"]);
-        builder.Logging.ClearProviders();
-        _app = GanServer.Build(builder);
-        await _app.StartAsync();
-        _address = _app.Urls.First();
+        _server = await InProcessGanServer.StartAsync(Path.Combine(_root, "models"), models: 1);
+        _address = _server.Address;
     }
 
     public async Task DisposeAsync()
     {
-        if (_app is not null)
+        if (_server is not null)
         {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
+            await _server.DisposeAsync();
         }
 
         Directory.Delete(_root, recursive: true);

@@ -9,8 +9,8 @@ namespace GanInference.Cli.Tests;
 
 /// <summary>
 /// The real server in the test process, on loopback port 0, over a models folder of the tests' own (TinyModels),
-/// started once every model has loaded. For tests that need to change the server itself (configuration, a listener,
-/// an injected fault); the others use a server process (<see cref="ServerFixture"/>).
+/// handed out once its models have loaded. For test classes with a server of their own (their own models, configuration,
+/// a listener, an injected fault); the shared fixtures (<see cref="ServerFixture"/>, <see cref="TextServerFixture"/>) serve the rest.
 /// </summary>
 internal sealed class InProcessGanServer : IAsyncDisposable
 {
