@@ -68,6 +68,33 @@ public sealed class ShutdownTests
     }
 
     [Fact]
+    public async Task A_slow_reader_still_reading_when_the_drain_time_runs_out_gets_the_unavailable_status_with_its_message()
+    {
+        var models = new TinyGanModels();
+        models.AddUnconditional("m", size: 16);
+        await using var server = await RunningServer.StartAsync(models, "--Shutdown:DrainTimeoutSeconds=1", "--Generation:ChunkSize=16", "--Models:Watch=false");
+
+        // The reader keeps reading, but slower than the server writes: when the drain time runs out a write is
+        // almost always waiting on HTTP/2 flow control. That reader frees the window within moments, so it must get
+        // the status and its message, not a reset stream (which a loaded CI machine turned into a flaky test).
+        using var slow = server.Client.GenerateStream(new GenerateRequest { Model = "m", Count = 1_000_000, Seed = 1, Format = ImageFormat.RawF32 });
+        Assert.True(await slow.ResponseStream.MoveNext(CancellationToken.None));
+        var stopping = server.App.StopAsync();
+
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await slow.ResponseStream.MoveNext(CancellationToken.None))
+            {
+                await Task.Delay(2);
+            }
+        });
+        await stopping.WaitAsync(TimeSpan.FromSeconds(15));
+
+        Assert.True(error.StatusCode == StatusCode.Unavailable, $"{error.StatusCode}: {error.Status.Detail} {error.Status.DebugException}");
+        Assert.Contains("Shutdown:DrainTimeoutSeconds", error.Status.Detail);
+    }
+
+    [Fact]
     public async Task Asking_for_cuda_on_the_cpu_build_fails_at_start_with_a_clear_message()
     {
         using var models = new TinyGanModels();

@@ -21,6 +21,10 @@ internal static class ResponseStreamWriter
     private const int RefusedStream = 0x7;
     private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
 
+    /// <summary>How long a write waiting on flow control may still take once the drain time has run out (within
+    /// <see cref="Options.ShutdownOptions.AnswerGrace"/>, so the answer is written before the host stops).</summary>
+    internal static readonly TimeSpan WriteGraceAfterDrain = Options.ShutdownOptions.AnswerGrace / 2;
+
     public static async ValueTask WriteAsync<T>(IServerStreamWriter<T> stream, T message, bool flush, ServerCallContext context, CancellationToken callToken)
     {
         callToken.ThrowIfCancellationRequested();
@@ -46,9 +50,34 @@ internal static class ResponseStreamWriter
         }
         catch (OperationCanceledException) when (callToken.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
         {
+            // A reader that is still reading frees the window within moments: let the write finish, so the call ends
+            // with its UNAVAILABLE status and message. Only a reader that stalled has its stream reset.
+            if (await FinishesWithinAsync(write, WriteGraceAfterDrain).ConfigureAwait(false))
+            {
+                throw;
+            }
+
             _ = write.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             context.GetHttpContext().Features.Get<IHttpResetFeature>()?.Reset(RefusedStream);
             throw;
+        }
+    }
+
+    private static async ValueTask<bool> FinishesWithinAsync(Task write, TimeSpan grace)
+    {
+        try
+        {
+            await write.WaitAsync(grace).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+        catch (Exception) when (write.IsFaulted || write.IsCanceled)
+        {
+            // The transport failed the write itself: the caller's status cannot be written either way.
+            return true;
         }
     }
 }
