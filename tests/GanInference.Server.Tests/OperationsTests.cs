@@ -45,7 +45,7 @@ public sealed class OperationsTests(ServerFixture fixture)
 
         using var http = new HttpClient();
         var text = await ScrapeUntilAsync(http, fixture.Server.HttpAddress + "/metrics", "gan_images");
-        foreach (var metric in new[] { "gan_requests_total", "gan_images_total", "gan_request_duration_seconds_bucket", "gan_queue_duration_seconds_bucket", "gan_batch_size_bucket", "gan_inference_duration_seconds_bucket", "gan_queue_images", "gan_requests_inflight" })
+        foreach (var metric in new[] { "gan_requests_total", "gan_images_total", "gan_request_duration_seconds_bucket", "gan_queue_duration_seconds_bucket", "gan_batch_size_bucket", "gan_inference_duration_seconds_bucket", "gan_encode_duration_seconds_bucket", "gan_queue_images", "gan_requests_inflight" })
         {
             Assert.Contains(metric, text);
         }
@@ -99,6 +99,35 @@ public sealed class OperationsTests(ServerFixture fixture)
     }
 
     /// <summary>The Triton-shaped counters of one model in a Prometheus text (0 for a series not there yet).</summary>
+    [Fact]
+    public async Task Encode_time_is_recorded_for_every_image_by_format()
+    {
+        using var http = new HttpClient();
+        var url = fixture.Server.HttpAddress + "/metrics";
+        var model = ServerFixture.Unconditional;
+        var before = EncodeSeries(await http.GetStringAsync(url), model, "JPEG");
+
+        await fixture.Client.GenerateAsync(new GenerateRequest { Model = model, Count = 3, Seed = 31, Format = ImageFormat.Jpeg });
+
+        // The exporter caches a scrape briefly: read until the three images show up (or the deadline passes).
+        var after = before;
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); after.Count < before.Count + 3 && DateTime.UtcNow < deadline; await Task.Delay(200))
+        {
+            after = EncodeSeries(await http.GetStringAsync(url), model, "JPEG");
+        }
+
+        Assert.Equal(before.Count + 3, after.Count);
+        Assert.True(after.Sum > before.Sum, "three JPEG encodes took no time at all");
+    }
+
+    private static (double Count, double Sum) EncodeSeries(string text, string model, string format)
+    {
+        double Read(string name) => text.Split('\n')
+            .Where(l => l.StartsWith(name + "{", StringComparison.Ordinal) && l.Contains($"model=\"{model}\"", StringComparison.Ordinal) && l.Contains($"format=\"{format}\"", StringComparison.Ordinal))
+            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+        return (Read("gan_encode_duration_seconds_count"), Read("gan_encode_duration_seconds_sum"));
+    }
+
     private static Dictionary<string, double> Counters(string text, string model)
     {
         string[] names =

@@ -19,7 +19,7 @@ namespace GanInference.Cli.Bench;
 /// <param name="serverHost">The host of the gRPC address (the key never goes to another host).</param>
 internal sealed class ServerMetricsScraper(HttpClient http, IReadOnlyList<Uri> candidates, string? apiKey = null, string? serverHost = null)
 {
-    public static readonly string[] DefaultPatterns = ["batch_size", "queue"];
+    public static readonly string[] DefaultPatterns = ["batch_size", "queue", "encode"];
 
     /// <summary>Default ports of the server's HTTP/1.1 listener: <c>Http:Urls</c> (DESIGN) and <c>Metrics:Urls</c> (earlier builds).</summary>
     public static readonly int[] HttpListenerPorts = [8000, 9464];

@@ -216,6 +216,7 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
         activity?.SetTag("gan.format", encoding.Format.ToString());
 
         var geometry = job.Geometry;
+        var format = ImageEncoding.ApiName(encoding.Format);
         var images = new EncodedImage[chunk.Count];
         if (!CodecLimiter.IsCompressed(encoding.Format))
         {
@@ -225,8 +226,10 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
             for (var i = 0; i < chunk.Count; i++)
             {
                 var pixels = chunk.Pixels.AsSpan(i * geometry.Length, geometry.Length);
+                var started = Stopwatch.GetTimestamp();
                 var data = buffer is null ? new byte[size] : buffer.AsMemory(i * size, size);
                 ImageCodec.EncodeRaw(pixels, geometry, encoding.Format, data.Span);
+                telemetry.RecordEncode(job.Model, format, started);
                 images[i] = job.Describe(chunk.Start + i, data);
             }
 
@@ -236,7 +239,13 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
         await Codecs.ForEachAsync(
             chunk.Count,
             cancellationToken,
-            i => images[i] = job.Describe(chunk.Start + i, ImageCodec.Encode(chunk.Pixels.AsSpan(i * geometry.Length, geometry.Length), geometry, encoding))).ConfigureAwait(false);
+            i =>
+            {
+                var started = Stopwatch.GetTimestamp();
+                var data = ImageCodec.Encode(chunk.Pixels.AsSpan(i * geometry.Length, geometry.Length), geometry, encoding);
+                telemetry.RecordEncode(job.Model, format, started);
+                images[i] = job.Describe(chunk.Start + i, data);
+            }).ConfigureAwait(false);
         return new EncodedChunk(images, pooled: null);
     }
 

@@ -40,6 +40,7 @@ public sealed class GanTelemetry
         QueueDuration = meter.CreateHistogram<double>("gan.queue.duration", "s", "Time a request waited in its model's queue before its first item ran.", null, SecondsAdvice);
         BatchSize = meter.CreateHistogram<long>("gan.batch.size", "{item}", "Items in each ONNX Runtime run.", null, BatchSizeAdvice);
         InferenceDuration = meter.CreateHistogram<double>("gan.inference.duration", "s", "Duration of one batched ONNX Runtime run, including input preparation.", null, SecondsAdvice);
+        EncodeDuration = meter.CreateHistogram<double>("gan.encode.duration", "s", "Time to encode one image of a reply (the RAW conversion or the PNG/JPEG encoder), by model and format.", null, SecondsAdvice);
         DroppedRequests = meter.CreateCounter<long>("gan.requests.dropped", "{request}", "Requests dropped before inference, by model and reason (queue_full, cancelled, deadline).");
         QueuedImages = meter.CreateUpDownCounter<long>("gan.queue.images", "{image}", "Images waiting in each model's batching queue (what an autoscaler reads as load).");
         InflightRequests = meter.CreateUpDownCounter<long>("gan.requests.inflight", "{request}", "Calls being served now, by model.");
@@ -133,6 +134,16 @@ public sealed class GanTelemetry
 
     /// <summary>Batch inference duration in seconds; tag: model.</summary>
     public Histogram<double> InferenceDuration { get; }
+
+    /// <summary>Encode time of one image in seconds; tags: model, format (the API's name: PNG, JPEG, RAW_U8, RAW_F32).</summary>
+    public Histogram<double> EncodeDuration { get; }
+
+    /// <summary>Records the time one image took to encode, from <see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> at its start.</summary>
+    public void RecordEncode(string model, string format, long startTimestamp) =>
+        EncodeDuration.Record(
+            System.Diagnostics.Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds,
+            new KeyValuePair<string, object?>(ModelTag, model),
+            new KeyValuePair<string, object?>("format", format));
 
     /// <summary>Requests dropped before compute; tags: model, reason.</summary>
     public Counter<long> DroppedRequests { get; }

@@ -319,8 +319,10 @@ public sealed class ImageTranslator(GanTelemetry telemetry, IOptions<Translation
         var signature = model.Translation.Signature;
         var geometry = model.Geometry;
         var translated = new TranslatedImage[images.Count];
+        var format = ImageEncoding.ApiName(settings.Encoding.Format);
         void EncodeOne(int i)
         {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             var (width, height) = sourceSizes[i];
             var resized = width != signature.InputWidth || height != signature.InputHeight;
             var output = outputs.AsSpan(i * geometry.Length, geometry.Length);
@@ -345,6 +347,7 @@ public sealed class ImageTranslator(GanTelemetry telemetry, IOptions<Translation
                 data = ImageCodec.Encode(output, geometry, settings.Encoding);
             }
 
+            telemetry.RecordEncode(model.Name, format, started);
             translated[i] = new TranslatedImage(
                 firstIndex + i, images[i].Id, data, delivered.Width, delivered.Height, delivered.Channels,
                 resized ? width : 0, resized ? height : 0);
