@@ -38,19 +38,31 @@ bench() { # name, extra bench args
     --duration "$duration" --warmup "$warmup" --json "$out/$name.json" "$@"
 }
 
-echo "== server: 256² generator, 16-image requests"
+echo "== server: 256² generator, 16 images per call (Generate, then GenerateStream)"
 for format in raw-u8 png jpeg; do
   bench "dcgan-256-$format" --model bench-dcgan-256 --count 16 --concurrency 2 --format "$format" --ceiling "$out/ceiling-dcgan-256.json"
+  bench "dcgan-256-$format-stream" --model bench-dcgan-256 --count 16 --concurrency 2 --format "$format" --stream --ceiling "$out/ceiling-dcgan-256.json"
 done
-echo "== server: 256² U-Net, 16 PNG uploads per Translate"
+echo "== server: 256² U-Net, 16 PNG uploads per call (Translate, then TranslateStream)"
 bench unet-256-png --model bench-unet-256 --images "$inputs" --count 16 --concurrency 2 --format png --ceiling "$out/ceiling-unet-256.json"
+bench unet-256-png-stream --model bench-unet-256 --images "$inputs" --count 16 --concurrency 2 --format png --stream --ceiling "$out/ceiling-unet-256.json"
 
-# One line per run: images/s, ratio to the ceiling at batch 16, server bytes allocated per image, GC pause share.
+# One line per run: images/s, ratio to the ceiling at batch 16, the ratio to the same call in RAW_U8 (what encoding
+# costs), the server's encode time per image, bytes allocated per image, GC pause share.
 /usr/bin/python3 - "$out" <<'PY'
 import json, sys, glob, os
-for path in sorted(glob.glob(os.path.join(sys.argv[1], "*-256-*.json"))):
-    r = json.load(open(path)); rt = r["serverMetrics"].get("runtime", {}); c = r.get("ceiling") or {}
-    print(f'{os.path.basename(path)}: {r["imagesPerSecond"]:.1f} images/s, ratio to batch 16 {c.get("sameBatchRatio") or 0:.2f}, '
+out = sys.argv[1]
+def load(name):
+    path = os.path.join(out, name + ".json")
+    return json.load(open(path)) if os.path.exists(path) else None
+for path in sorted(glob.glob(os.path.join(out, "*-256-*.json"))):
+    name = os.path.basename(path)[:-5]
+    r = json.load(open(path)); sm = r.get("serverMetrics") or {}; rt = sm.get("runtime") or {}; c = r.get("ceiling") or {}
+    encode = next((h for h in sm.get("histograms") or [] if h["name"].startswith("gan_encode_duration")), None)
+    raw = load(name.replace("-png", "-raw-u8").replace("-jpeg", "-raw-u8")) if name.startswith("dcgan-256-") else None
+    to_raw = f', {r["imagesPerSecond"] / raw["imagesPerSecond"]:.2f}x RAW_U8' if raw and raw is not r and raw["imagesPerSecond"] else ""
+    print(f'{name}: {r["imagesPerSecond"]:.1f} images/s, ratio to batch 16 {c.get("sameBatchRatio") or 0:.2f}{to_raw}, '
+          f'encode {encode["mean"] if encode else float("nan"):.2f} ms per image, '
           f'{(rt.get("allocatedBytesPerImage") or 0):,.0f} bytes allocated per image, GC paused {100 * (rt.get("gcPauseShare") or 0):.2f} %, '
           f'gen2 collections {rt.get("gen2Collections")}')
 PY
