@@ -12,7 +12,7 @@ internal static class BenchReportPrinter
             ? $"open loop at {report.Rate:F1} requests/s"
             : $"closed loop with {report.Concurrency} concurrent requests";
         mode += report.Connections > 1 ? $" over {report.Connections} connections" : string.Empty;
-        console.WriteLine($"{report.Rpc} on '{report.Model}' at {report.Server}: {mode}, {report.ImagesPerRequest} {report.Format} image(s) per request, {report.WarmupSeconds:F0}s warmup, {report.DurationSeconds:F0}s measured");
+        console.WriteLine($"{report.Rpc} on '{report.Model}' at {report.Server}: {mode}, {report.ImagesPerRequest} {report.Format} image(s) per request, {report.WarmupSeconds.ToString("0.###", CultureInfo.InvariantCulture)}s warmup, {report.DurationSeconds.ToString("0.###", CultureInfo.InvariantCulture)}s measured");
         console.WriteLine($"server: {report.ExecutionProvider}, max batch {report.ServerMaxBatchSize}, max queue delay {report.ServerMaxQueueDelayMs:G4} ms");
         console.WriteLine();
 

@@ -82,6 +82,9 @@ public sealed class BenchTests(ServerFixture server)
         Assert.InRange(root.GetProperty("sent").GetInt64(), 198, 201);
         Assert.Equal(root.GetProperty("sent").GetInt64(), root.GetProperty("succeeded").GetInt64() + root.GetProperty("failed").GetInt64());
         Assert.Equal(50, root.GetProperty("warmupRequests").GetInt64());
+
+        // The header says the phases as given (it printed "0s warmup" for half a second).
+        Assert.Contains("0.5s warmup, 2s measured", result.Output);
     }
 
     [Theory]
