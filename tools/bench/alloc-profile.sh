@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 mode=${1:-stream}
 out=${2:-artifacts/alloc-profile}
 seconds=${SECONDS_PROFILED:-20}
-warmup=${WARMUP:-10}
+warmup=${WARMUP:-10}; warmup=${warmup%s}; seconds=${seconds%s}
 mkdir -p "$out"
 trace=$(command -v dotnet-trace || echo "$HOME/.dotnet/tools/dotnet-trace")
 [ -x "$trace" ] || { echo "dotnet-trace not found: dotnet tool install -g dotnet-trace" >&2; exit 1; }
