@@ -30,7 +30,8 @@ public sealed class SlowReaderTests : IDisposable
         models.AddUnconditional(Model, channels: 3, size: 256);
         await using var server = await RunningServer.StartAsync(models, $"--Generation:ChunkSize={ChunkSize}");
 
-        var deadline = DateTime.UtcNow.AddSeconds(4);
+        // Long enough for the first images to arrive on a loaded machine; the stall then lasts until it passes.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
         using var call = server.Client.GenerateStream(
             new GenerateRequest { Model = Model, Count = Count, Seed = 1, Format = ImageFormat.RawU8 }, deadline: deadline);
 
