@@ -6,8 +6,8 @@ namespace GanInference.Core.Tests.Generation;
 /// <summary>
 /// A chunk buffer is rented by the request that infers and encodes a chunk and returned by whoever finishes with the
 /// reply, usually on another thread; the next request, on yet another thread, must find it. <see cref="ArrayPool{T}.Shared"/>
-/// keeps a returned array in the returning thread's own slot, so at 256² nearly every request allocated a fresh
-/// multi-megabyte array (docs/performance.md, "Allocations"); <see cref="ChunkBuffers"/> must not.
+/// keeps a returned array in the returning thread's own slot, so at 256² requests kept allocating fresh multi-megabyte
+/// arrays (docs/performance.md, "Allocations"); <see cref="ChunkBuffers"/> must not.
 /// </summary>
 public sealed class ChunkBuffersTests
 {
