@@ -28,7 +28,7 @@ public sealed record EncodedImage(int Index, ReadOnlyMemory<byte> Data, ulong? S
 
 /// <summary>
 /// One chunk of a request's images, in index order. In a pooled chunk (RAW formats, when the caller asked for
-/// pooling) every image is a slice of one buffer rented from <see cref="ArrayPool{T}.Shared"/> for the whole chunk:
+/// pooling) every image is a slice of one buffer rented from <see cref="ChunkBuffers.Encoded"/> for the whole chunk:
 /// no array per image. <see cref="Dispose"/> returns it, so the caller disposes only once nothing reads the slices
 /// any more (a stream: after the chunk's messages are written, which copies them into the transport). A chunk that
 /// is never disposed is simply collected; unpooled chunks own nothing.
@@ -60,7 +60,7 @@ public sealed class EncodedChunk : IReadOnlyList<EncodedImage>, IDisposable
     {
         if (Interlocked.Exchange(ref _pooled, null) is { } buffer)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            ChunkBuffers.Encoded.Return(buffer);
         }
     }
 }
@@ -144,7 +144,7 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
                 }
                 finally
                 {
-                    ArrayPool<float>.Shared.Return(chunk.Pixels);
+                    ChunkBuffers.Pixels.Return(chunk.Pixels);
                 }
 
                 telemetry.Images.Add(images.Count, new KeyValuePair<string, object?>(GanTelemetry.ModelTag, job.Model));
@@ -158,14 +158,14 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
             await ProducerShutdown.StopAsync(stop, producer).ConfigureAwait(false);
             while (inferred.Reader.TryRead(out var leftover))
             {
-                ArrayPool<float>.Shared.Return(leftover.Pixels);
+                ChunkBuffers.Pixels.Return(leftover.Pixels);
             }
         }
     }
 
     private async Task<EncodedChunk> GenerateSingleChunkAsync(IGenerationJob job, ImageEncoding encoding, DateTime deadlineUtc, bool pooled, CancellationToken cancellationToken)
     {
-        var pixels = ArrayPool<float>.Shared.Rent(job.Count * job.Geometry.Length);
+        var pixels = ChunkBuffers.Pixels.Rent(job.Count * job.Geometry.Length);
         try
         {
             await job.InferAsync(start: 0, job.Count, pixels, deadlineUtc, cancellationToken).ConfigureAwait(false);
@@ -175,7 +175,7 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(pixels);
+            ChunkBuffers.Pixels.Return(pixels);
         }
     }
 
@@ -186,7 +186,7 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
             for (var start = 0; start < job.Count; start += chunkSize)
             {
                 var count = Math.Min(chunkSize, job.Count - start);
-                var pixels = ArrayPool<float>.Shared.Rent(count * job.Geometry.Length);
+                var pixels = ChunkBuffers.Pixels.Rent(count * job.Geometry.Length);
                 try
                 {
                     await job.InferAsync(start, count, pixels, deadlineUtc, cancellationToken).ConfigureAwait(false);
@@ -194,7 +194,7 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
                 }
                 catch
                 {
-                    ArrayPool<float>.Shared.Return(pixels);
+                    ChunkBuffers.Pixels.Return(pixels);
                     throw;
                 }
             }
@@ -222,7 +222,7 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
         {
             // RAW formats are a conversion and a copy: not worth a thread hop. Pooled: one buffer for the chunk, sliced.
             var size = ImageCodec.RawBytes(geometry, encoding.Format);
-            var buffer = pooled ? ArrayPool<byte>.Shared.Rent(chunk.Count * size) : null;
+            var buffer = pooled ? ChunkBuffers.Encoded.Rent(chunk.Count * size) : null;
             for (var i = 0; i < chunk.Count; i++)
             {
                 var pixels = chunk.Pixels.AsSpan(i * geometry.Length, geometry.Length);
@@ -335,7 +335,7 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
                 {
                     var step = steps[s];
                     var perItem = step.Signature.OutputsPerItem;
-                    var output = s == steps.Count - 1 ? pixels : ArrayPool<float>.Shared.Rent(count * perItem);
+                    var output = s == steps.Count - 1 ? pixels : ChunkBuffers.Pixels.Rent(count * perItem);
                     try
                     {
                         for (var i = 0; i < count; i++)
@@ -351,7 +351,7 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
                     {
                         if (!ReferenceEquals(output, pixels))
                         {
-                            ArrayPool<float>.Shared.Return(output);
+                            ChunkBuffers.Pixels.Return(output);
                         }
 
                         throw;
@@ -359,7 +359,7 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
 
                     if (previous is not null)
                     {
-                        ArrayPool<float>.Shared.Return(previous);
+                        ChunkBuffers.Pixels.Return(previous);
                     }
 
                     (previous, previousPerItem) = ReferenceEquals(output, pixels) ? (null, 0) : (output, perItem);
@@ -370,7 +370,7 @@ public sealed class ImageGenerator(GanTelemetry telemetry, IOptions<GenerationOp
             {
                 if (previous is not null)
                 {
-                    ArrayPool<float>.Shared.Return(previous);
+                    ChunkBuffers.Pixels.Return(previous);
                 }
 
                 ArrayPool<GenerationItem>.Shared.Return(items, clearArray: true);

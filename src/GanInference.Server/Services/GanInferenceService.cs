@@ -84,8 +84,9 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
     }
 
     /// <summary>
-    /// Writes every image of <paramref name="chunks"/> to a server stream, in index order, one message per image and one
-    /// flush per chunk. A chunk's pooled buffer goes back to the pool once all its messages are written: a completed
+    /// Writes every image of <paramref name="chunks"/> to a server stream, in index order, one message per image, flushed
+    /// at the end of each chunk and whenever <see cref="FlushBytes"/> have been written since the last flush. A chunk's
+    /// pooled buffer goes back to the pool once all its messages are written: a completed
     /// write has serialized (copied) the message into the transport, so nothing reads the slices any more. When a
     /// write fails the buffer is left to the garbage collector instead: an abandoned write may not be finished with it.
     /// </summary>
@@ -99,15 +100,33 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
     {
         await foreach (var chunk in chunks.ConfigureAwait(false))
         {
+            var unflushed = 0;
             for (var i = 0; i < chunk.Count; i++)
             {
                 // Awaiting each flush applies HTTP/2 flow control: a slow reader slows the producer.
-                await ResponseStreamWriter.WriteAsync(responseStream, ProtoMapper.ToProto(chunk[i], geometry, format), flush: i == chunk.Count - 1, context, callToken).ConfigureAwait(false);
+                var image = chunk[i];
+                unflushed += image.Data.Length;
+                var flush = i == chunk.Count - 1 || unflushed >= FlushBytes;
+                await ResponseStreamWriter.WriteAsync(responseStream, ProtoMapper.ToProto(image, geometry, format), flush, context, callToken).ConfigureAwait(false);
+                if (flush)
+                {
+                    unflushed = 0;
+                }
             }
 
             chunk.Dispose();
         }
     }
+
+    /// <summary>
+    /// Bytes of images a stream writes before it flushes within a chunk. Small images are flushed once per chunk (one
+    /// HTTP/2 write for many messages); large ones every 256 KiB (a 256² RAW_U8 image is 192 KiB: every second image),
+    /// so Kestrel's pipes hold well under their 256 pooled 4 KiB segments instead of a whole chunk (3 MiB at 16 × 256²,
+    /// which allocated about 500 new segments per chunk). Measured at 256² (docs/performance.md, "Allocations"): a
+    /// flush per chunk allocated 6.5 KB per image; every 64 KiB 4.0 KB (a flush's own objects, per image); every
+    /// 256 KiB 3.3 KB; every 512 KiB 3.2 KB (longer socket buffer lists allocate their I/O vectors).
+    /// </summary>
+    internal const int FlushBytes = 256 * 1024;
 
     private static (ServedModel Model, GenerationPlan Plan) Prepare(ServedModel model, GenerateRequest request, int maxImages, string limitName)
     {

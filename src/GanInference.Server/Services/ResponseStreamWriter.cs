@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Grpc.AspNetCore.Server;
 using Grpc.Core;
 using Microsoft.AspNetCore.Http.Features;
@@ -14,6 +15,8 @@ namespace GanInference.Server.Services;
 /// unread data, and gRPC's HTTP/2 mapping makes REFUSED_STREAM UNAVAILABLE in every client;</item>
 /// <item>writes inside a chunk carry <see cref="WriteFlags.BufferHint"/>, so a chunk is flushed once (gRPC calls; a
 /// JSON-transcoded stream writes each message as it comes).</item>
+/// <item>a write that waits (a flush under flow control) reuses a pooled state machine instead of allocating one per
+/// message (<see cref="PoolingAsyncValueTaskMethodBuilder"/>).</item>
 /// </list>
 /// </summary>
 internal static class ResponseStreamWriter
@@ -25,6 +28,7 @@ internal static class ResponseStreamWriter
     /// <see cref="Options.ShutdownOptions.AnswerGrace"/>, so the answer is written before the host stops).</summary>
     internal static readonly TimeSpan WriteGraceAfterDrain = Options.ShutdownOptions.AnswerGrace / 2;
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public static async ValueTask WriteAsync<T>(IServerStreamWriter<T> stream, T message, bool flush, ServerCallContext context, CancellationToken callToken)
     {
         callToken.ThrowIfCancellationRequested();
