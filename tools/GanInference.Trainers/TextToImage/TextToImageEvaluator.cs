@@ -62,6 +62,12 @@ public sealed record TextToImageReport
     /// <summary>Share of 64×64 images that <see cref="ThicknessReader"/> reads as their caption's thickness.</summary>
     public double? ThicknessAccuracy { get; init; }
 
+    /// <summary>
+    /// <see cref="ThicknessAccuracy"/> per caption thickness (thin, regular, thick): the share of the 64×64 images asked for
+    /// that thickness that read as it.
+    /// </summary>
+    public IReadOnlyList<double>? ThicknessAccuracyByThickness { get; init; }
+
     /// <summary>The same for the 32×32 Stage-I images (a reader calibrated at 32×32).</summary>
     public double? StageOneThicknessAccuracy { get; init; }
 
@@ -96,6 +102,11 @@ public sealed record TextToImageReport
             metrics["thicknessCaptions"] = ThicknessCaptions;
             metrics["thicknessAccuracy"] = Math.Round(thickness, 4);
             metrics["realThicknessAccuracy"] = Math.Round(realThickness, 4);
+            for (var t = 0; ThicknessAccuracyByThickness is not null && t < ThicknessAccuracyByThickness.Count; t++)
+            {
+                var name = CaptionGrammar.Thicknesses[t];
+                metrics[$"thicknessAccuracy{char.ToUpperInvariant(name[0])}{name[1..]}"] = Math.Round(ThicknessAccuracyByThickness[t], 4);
+            }
         }
 
         if (StageOneThicknessAccuracy is { } smallThickness && RealStageOneThicknessAccuracy is { } realSmallThickness)
@@ -192,6 +203,7 @@ public sealed class TextToImageEvaluator(string classifierPath, string dataDirec
         {
             ThicknessCaptions = thicknessCount,
             ThicknessAccuracy = thickness.Large,
+            ThicknessAccuracyByThickness = thickness.ByThickness,
             StageOneThicknessAccuracy = thickness.Small,
             RealThicknessAccuracy = thickness.RealLarge,
             RealStageOneThicknessAccuracy = thickness.RealSmall,
@@ -216,7 +228,7 @@ public sealed class TextToImageEvaluator(string classifierPath, string dataDirec
     /// The thickness figures: <see cref="ThicknessReader"/>s calibrated at 64×64 and 32×32 on MNIST training digits read the
     /// pipeline's images for <see cref="ThicknessCaptions"/> and real renders of the same captions from MNIST test digits.
     /// </summary>
-    private async Task<(double? Large, double? Small, double? RealLarge, double? RealSmall)> ReadThicknessAsync(OnnxStackGanPipeline pipeline, int count, MnistDataset test, float truncation, CancellationToken cancellationToken)
+    private async Task<(double? Large, double? Small, double? RealLarge, double? RealSmall, double[]? ByThickness)> ReadThicknessAsync(OnnxStackGanPipeline pipeline, int count, MnistDataset test, float truncation, CancellationToken cancellationToken)
     {
         var captions = ThicknessCaptions(count);
         var tokens = captions.SelectMany(c => CaptionGrammar.Tokenize(c.Caption)).ToArray();
@@ -225,7 +237,9 @@ public sealed class TextToImageEvaluator(string classifierPath, string dataDirec
         var largeReader = ThicknessReader.Calibrate(train, CaptionedDigits.LargeSize);
         var smallReader = ThicknessReader.Calibrate(train, CaptionedDigits.SmallSize);
         var (realSmall, realLarge) = RenderRealBoth(test, captions);
-        return (largeReader.Accuracy(large, captions), smallReader.Accuracy(small, captions), largeReader.Accuracy(realLarge, captions), smallReader.Accuracy(realSmall, captions));
+        var confusion = largeReader.Confusion(large, captions);
+        double[] byThickness = [.. Enumerable.Range(0, 3).Select(t => confusion[t, t] / (double)Math.Max(1, confusion[t, 0] + confusion[t, 1] + confusion[t, 2]))];
+        return (largeReader.Accuracy(large, captions), smallReader.Accuracy(small, captions), largeReader.Accuracy(realLarge, captions), smallReader.Accuracy(realSmall, captions), byThickness);
     }
 
     /// <summary>Border width of <see cref="BorderRoughness"/>.</summary>

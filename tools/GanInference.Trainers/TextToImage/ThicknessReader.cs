@@ -133,18 +133,25 @@ public sealed class ThicknessReader
     /// <summary>Share of images [n, 3, Size, Size] in [-1, 1] that read as their caption's thickness.</summary>
     public double Accuracy(float[] images, IReadOnlyList<(DigitAttributes Attributes, string Caption)> captions)
     {
+        var confusion = Confusion(images, captions);
+        return (confusion[0, 0] + confusion[1, 1] + confusion[2, 2]) / (double)captions.Count;
+    }
+
+    /// <summary>Counts [caption's thickness, thickness read] over images [n, 3, Size, Size] in [-1, 1].</summary>
+    public int[,] Confusion(float[] images, IReadOnlyList<(DigitAttributes Attributes, string Caption)> captions)
+    {
         var length = 3 * Size * Size;
         if (images.Length != captions.Count * length)
         {
             throw new ArgumentException($"expected {captions.Count} images of {length} values, got {images.Length} values.", nameof(images));
         }
 
-        var right = 0;
+        var confusion = new int[3, 3];
         for (var i = 0; i < captions.Count; i++)
         {
-            right += Read(images.AsSpan(i * length, length), captions[i].Attributes.Digit) == captions[i].Attributes.Thickness ? 1 : 0;
+            confusion[captions[i].Attributes.Thickness, Read(images.AsSpan(i * length, length), captions[i].Attributes.Digit)]++;
         }
 
-        return (double)right / captions.Count;
+        return confusion;
     }
 }
