@@ -48,7 +48,8 @@ public sealed class StackGanTrainerTests
             Assert.Equal(4, rows.Length);
             Assert.All(rows.Skip(1).SelectMany(r => r.Split(',').Skip(2)), v => Assert.True(double.IsFinite(double.Parse(v, CultureInfo.InvariantCulture)), v));
             var heldOut = File.ReadAllLines(Path.Combine(temp.Combine(run), HeldOutMonitor.FileName));
-            Assert.Equal(["epoch,digit,colour,background"], heldOut.Take(1));
+            Assert.Equal(["epoch,digit,colour,background,thickness"], heldOut.Take(1));
+            Assert.Equal(5, heldOut[1].Split(',').Length);
             var figures = heldOut[1].Split(',');
             Assert.Equal("1", figures[0]);
             Assert.All(figures.Skip(1), v => Assert.InRange(double.Parse(v, CultureInfo.InvariantCulture), 0, 1));

@@ -228,7 +228,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
         var stepsPerEpoch = data.Count / batchSize;
         var (totalSteps, epochs) = options.StepBudget(stepsPerEpoch);
         await using var lossLog = await LossLog.OpenAsync(run.LossCsv, LossColumns(networks), append: resumed is not null, cancellationToken).ConfigureAwait(false);
-        using var monitor = stack.ClassifierPath is { } classifierPath && File.Exists(classifierPath) ? new HeldOutMonitor(classifierPath, run.Root) : null;
+        using var monitor = stack.ClassifierPath is { } classifierPath && File.Exists(classifierPath) ? new HeldOutMonitor(classifierPath, run.Root, thickness: data.Labels.Distinct().Count() == 10 ? ThicknessReader.Calibrate(data, imageSize) : null) : null;
         long step = resumed?.Step ?? 0;
         var firstStep = step;
         double ImagesPerSecond() => (step - firstStep) * batchSize / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
