@@ -136,6 +136,37 @@ public sealed class ThicknessTests
     }
 
     [Fact]
+    public async Task Without_thickness_negatives_the_caption_draws_are_those_of_the_shipped_recipe()
+    {
+        using var temp = new TempDirectory();
+        var (train, _) = await TinyDigitsAsync(temp);
+        const ulong seed = 12;
+        var indices = Enumerable.Range(0, 100).Select(i => (long)i).ToArray();
+        using var batch = new CaptionBatches(train, seed).Next(indices);
+
+        // The draws as CaptionBatches made them before thickness negatives existed: per image its attributes, its
+        // caption (CaptionGrammar.RandomCaption), then a mismatch in digit, colour or background and its caption.
+        var random = new Random(unchecked((int)seed ^ (int)(seed >> 32)));
+        var tokens = new List<long>();
+        var wrong = new List<long>();
+        foreach (var index in indices)
+        {
+            var attributes = CaptionGrammar.RandomTrainingAttributes(train.Labels[index], random);
+            tokens.AddRange(CaptionGrammar.Tokenize(CaptionGrammar.RandomCaption(attributes, random)));
+            DigitAttributes other;
+            do
+            {
+                other = CaptionGrammar.RandomTrainingAttributes(random.Next(10), random);
+            }
+            while (other.Digit == attributes.Digit && other.Colour == attributes.Colour && other.Background == attributes.Background);
+            wrong.AddRange(CaptionGrammar.Tokenize(CaptionGrammar.RandomCaption(other, random)));
+        }
+
+        Assert.Equal(tokens, batch.Tokens.data<long>().ToArray());
+        Assert.Equal(wrong, batch.WrongTokens.data<long>().ToArray());
+    }
+
+    [Fact]
     public async Task Batches_carry_the_image_thickness_and_the_caption_thickness_with_3_for_not_said()
     {
         using var temp = new TempDirectory();
