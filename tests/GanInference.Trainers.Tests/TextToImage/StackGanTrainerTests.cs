@@ -48,7 +48,8 @@ public sealed class StackGanTrainerTests
             Assert.Equal(4, rows.Length);
             Assert.All(rows.Skip(1).SelectMany(r => r.Split(',').Skip(2)), v => Assert.True(double.IsFinite(double.Parse(v, CultureInfo.InvariantCulture)), v));
             var heldOut = File.ReadAllLines(Path.Combine(temp.Combine(run), HeldOutMonitor.FileName));
-            Assert.Equal(["epoch,digit,colour,background"], heldOut.Take(1));
+            Assert.Equal(["epoch,digit,colour,background,thickness"], heldOut.Take(1));
+            Assert.Equal(5, heldOut[1].Split(',').Length);
             var figures = heldOut[1].Split(',');
             Assert.Equal("1", figures[0]);
             Assert.All(figures.Skip(1), v => Assert.InRange(double.Parse(v, CultureInfo.InvariantCulture), 0, 1));
@@ -89,7 +90,8 @@ public sealed class StackGanTrainerTests
     {
         using var temp = new TempDirectory();
         var data = temp.Combine("data");
-        TinyMnist.Write(data, trainCount: 32, testCount: 4, gzip: false);
+        // Test digits of every class: the export's thickness figures paint real renders of all held-out combinations.
+        TinyMnist.Write(data, trainCount: 32, testCount: 10, gzip: false);
         var run = temp.Combine("s1");
         var stack = new StackGanOptions { Stage = 1, EncoderSteps = 2, Networks = Tiny, AuxiliaryWeight = 1 };
         var first = await new StackGanTrainer(Options(data, run, ModelKind.StackGanStageOne), stack).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
@@ -145,6 +147,8 @@ public sealed class StackGanTrainerTests
         var report = await new StackGanPackageWriter(new StackGanExporter()).WriteAsync(export, CancellationToken.None);
         Assert.Equal(20, report.Captions);
         Assert.Equal(3, report.BorderRoughness!.Count);
+        Assert.Equal(TextToImageEvaluator.DefaultThicknessCaptions, report.ThicknessCaptions);
+        Assert.All(new[] { report.ThicknessAccuracy, report.StageOneThicknessAccuracy, report.RealThicknessAccuracy, report.RealStageOneThicknessAccuracy }, v => Assert.InRange(v!.Value, 0, 1));
         Assert.True(File.Exists(Path.Combine(temp.Combine("models", "paper-stage2"), "model.onnx")));
     }
 

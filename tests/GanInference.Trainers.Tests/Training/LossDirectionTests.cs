@@ -135,8 +135,10 @@ public sealed class LossDirectionTests
         }
     }
 
-    [Fact]
-    public async Task StackGan_discriminator_scores_real_pairs_above_generated_ones()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task StackGan_discriminator_scores_real_pairs_above_generated_ones(bool thickness)
     {
         using var temp = new TempDirectory();
         TinyMnist.Write(temp.Combine("data"), trainCount: 160, testCount: 10, gzip: false);
@@ -154,10 +156,15 @@ public sealed class LossDirectionTests
         {
             Stage = 1,
             EncoderSteps = 2,
-            Networks = new StackGanArchitecture { WordDimension = 8, EmbeddingDimension = 12, ConditionDimension = 6, LatentDimension = 10, StageOneWidth = 4, DiscriminatorWidth = 8, DiscriminatorBatchNorm = false },
+            Networks = new StackGanArchitecture { WordDimension = 8, EmbeddingDimension = 12, ConditionDimension = 6, LatentDimension = 10, StageOneWidth = 4, DiscriminatorWidth = 8, DiscriminatorBatchNorm = false, DiscriminatorThickness = thickness },
+            // With the thickness head (--aux-thickness): the auxiliary classifier on, and thickness-only negatives.
+            AuxiliaryWeight = thickness ? 1 : 0,
+            ThicknessNegatives = thickness ? 0.5 : 0,
         };
 
         await new StackGanTrainer(options, stack).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
+        var header = File.ReadLines(new RunFolder(options.RunDirectory).LossCsv).First().Split(',');
+        Assert.Equal(thickness, header.Contains("g_thickness_acc"));
 
         // Real images with a wrong caption (d_wrong) are not checked: D learns the caption slowly (measured: after 16
         // steps on 40 batches of encoder pre-training, a margin of 0.002), too slow for a test of seconds.

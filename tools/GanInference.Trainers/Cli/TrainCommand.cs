@@ -92,6 +92,8 @@ internal static partial class TrainCommand
         var residual = new Option<bool>("--stage2-residual") { Description = "Stage 2: add the generator's output to the upsampled Stage-I image (it starts as a copy of Stage-I and learns the refinement)." };
         var noDNorm = new Option<bool>("--d-no-batchnorm") { Description = "Discriminators without BatchNorm." };
         var auxiliaryWeight = new Option<double>("--aux-weight") { Description = "Weight of the auxiliary attribute classifier terms: D reads digit, colour and background of real images, G is rewarded when D reads its caption's (0 = off).", DefaultValueFactory = _ => 0.0 };
+        var auxThickness = new Option<bool>("--aux-thickness") { Description = "The auxiliary classifier also reads thickness (thin / regular / thick): D on real images, G on captions that state one; needs --aux-weight > 0. Off in the shipped recipe." };
+        var thicknessNegatives = new Option<double>("--thickness-negatives") { Description = "Share (0-1) of the wrong-caption negatives that differ from the image only in thickness, stated (0 = none, the shipped recipe).", DefaultValueFactory = _ => 0.0 };
         var klWeight = new Option<double>("--kl-weight") { Description = "Weight of Conditioning Augmentation's KL term.", DefaultValueFactory = _ => new TextToImage.StackGanOptions { Stage = 1 }.KlWeight };
         var classifier = new Option<string>("--classifier") { Description = "Exported MNIST classifier for the per-epoch held-out figures (heldout.csv); skipped when the file is missing.", DefaultValueFactory = _ => Path.Combine("eval", "mnist-classifier", "model.onnx") };
         var resume = new Option<string?>("--resume") { Description = "Continue a run of the same --stage from its checkpoint folder up to --epochs in total (same run folder; appends to loss.csv and heldout.csv)." };
@@ -112,6 +114,8 @@ internal static partial class TrainCommand
         command.Options.Add(noDNorm);
         command.Options.Add(projection);
         command.Options.Add(auxiliaryWeight);
+        command.Options.Add(auxThickness);
+        command.Options.Add(thicknessNegatives);
         command.Options.Add(klWeight);
         command.Options.Add(classifier);
         command.Options.Add(instanceNoise);
@@ -123,8 +127,8 @@ internal static partial class TrainCommand
             var stageNumber = parse.GetValue(stage);
             var kind = stageNumber == 2 ? ModelKind.StackGanStageTwo : ModelKind.StackGanStageOne;
             var options = common.Build(parse, commandLine, new GanArchitecture { Kind = kind }) with { ResumeFrom = parse.GetValue(resume) };
-            var stack = new TextToImage.StackGanOptions { Stage = stageNumber, StageOneCheckpoint = parse.GetValue(stageOne), EncoderSteps = parse.GetValue(encoderSteps), DiscriminatorLearningRateScale = parse.GetValue(dLr), GeneratorSteps = parse.GetValue(gSteps), InstanceNoise = parse.GetValue(instanceNoise), AuxiliaryWeight = parse.GetValue(auxiliaryWeight), StageOneAverageEpochs = parse.GetValue(average), StageOneTruncation = parse.GetValue(stageOneTruncation), KlWeight = parse.GetValue(klWeight), ClassifierPath = parse.GetValue(classifier),
-                Networks = new TextToImage.StackGanArchitecture { StageOneWidth = parse.GetValue(ngf1), StageTwoWidth = parse.GetValue(ngf2), DiscriminatorWidth = parse.GetValue(ndf), DiscriminatorBatchNorm = !parse.GetValue(noDNorm), DiscriminatorProjection = parse.GetValue(projection), StageTwoResidual = parse.GetValue(residual), StageTwoPaper = parse.GetValue(paper) } };
+            var stack = new TextToImage.StackGanOptions { Stage = stageNumber, StageOneCheckpoint = parse.GetValue(stageOne), EncoderSteps = parse.GetValue(encoderSteps), DiscriminatorLearningRateScale = parse.GetValue(dLr), GeneratorSteps = parse.GetValue(gSteps), InstanceNoise = parse.GetValue(instanceNoise), AuxiliaryWeight = parse.GetValue(auxiliaryWeight), StageOneAverageEpochs = parse.GetValue(average), StageOneTruncation = parse.GetValue(stageOneTruncation), KlWeight = parse.GetValue(klWeight), ClassifierPath = parse.GetValue(classifier), ThicknessNegatives = parse.GetValue(thicknessNegatives),
+                Networks = new TextToImage.StackGanArchitecture { StageOneWidth = parse.GetValue(ngf1), StageTwoWidth = parse.GetValue(ngf2), DiscriminatorWidth = parse.GetValue(ndf), DiscriminatorBatchNorm = !parse.GetValue(noDNorm), DiscriminatorProjection = parse.GetValue(projection), StageTwoResidual = parse.GetValue(residual), StageTwoPaper = parse.GetValue(paper), DiscriminatorThickness = parse.GetValue(auxThickness) } };
             var result = await ProgressDisplay.RunAsync($"stackgan stage {stageNumber}", logger, progress => new TextToImage.StackGanTrainer(options, stack).RunAsync(progress, cancellationToken)).ConfigureAwait(false);
             Log.TrainingFinished(logger, result.Steps, result.TrainingSeconds, result.LastCheckpoint);
             return 0;

@@ -6,7 +6,9 @@ namespace GanInference.Trainers.TextToImage;
 /// <summary>
 /// The quality bar's figures after every epoch, from the TorchSharp networks: the 200 held-out captions and seeds
 /// of <see cref="TextToImageEvaluator"/>, read back by the same reader, appended to <c>heldout.csv</c> in the run
-/// folder. A run can be judged (and stopped) by these numbers rather than by eye on the sample grid.
+/// folder, with the share whose thickness <see cref="ThicknessReader"/> (calibrated on the run's training digits at
+/// the final image size) reads as the caption's. A run can be judged (and stopped) by these numbers rather than by
+/// eye on the sample grid. A run resumed from before the thickness column keeps its file's four columns.
 /// </summary>
 public sealed class HeldOutMonitor : IDisposable
 {
@@ -16,9 +18,11 @@ public sealed class HeldOutMonitor : IDisposable
     private readonly string[] captionTexts;
     private readonly ulong[] seeds;
     private readonly string path;
+    private readonly ThicknessReader? thickness;
 
-    public HeldOutMonitor(string classifierPath, string runDirectory, int count = TextToImageEvaluator.DefaultCaptions)
+    public HeldOutMonitor(string classifierPath, string runDirectory, int count = TextToImageEvaluator.DefaultCaptions, ThicknessReader? thickness = null)
     {
+        this.thickness = thickness;
         classifier = new OnnxClassifierSession(classifierPath);
         captions = TextToImageEvaluator.HeldOutCaptions(count);
         captionTexts = [.. captions.Select(c => c.Caption)];
@@ -35,10 +39,12 @@ public sealed class HeldOutMonitor : IDisposable
             : TextToImageEvaluator.Read(large, CaptionedDigits.LargeSize, captions, classifier, cancellationToken);
         if (!File.Exists(path))
         {
-            await File.WriteAllTextAsync(path, "epoch,digit,colour,background\n", cancellationToken).ConfigureAwait(false);
+            await File.WriteAllTextAsync(path, thickness is null ? "epoch,digit,colour,background\n" : "epoch,digit,colour,background,thickness\n", cancellationToken).ConfigureAwait(false);
         }
 
-        await File.AppendAllTextAsync(path, string.Create(CultureInfo.InvariantCulture, $"{epoch},{final.Digit:F3},{final.Colour:F3},{final.Background:F3}\n"), cancellationToken).ConfigureAwait(false);
+        var withThickness = thickness is not null && File.ReadLines(path).First().EndsWith(",thickness", StringComparison.Ordinal);
+        var thicknessColumn = withThickness ? string.Create(CultureInfo.InvariantCulture, $",{thickness!.Accuracy(large ?? small, captions):F3}") : string.Empty;
+        await File.AppendAllTextAsync(path, string.Create(CultureInfo.InvariantCulture, $"{epoch},{final.Digit:F3},{final.Colour:F3},{final.Background:F3}{thicknessColumn}\n"), cancellationToken).ConfigureAwait(false);
         return final;
     }
 

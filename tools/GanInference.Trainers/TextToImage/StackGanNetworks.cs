@@ -58,6 +58,12 @@ public sealed record StackGanArchitecture
 
     /// <summary>BatchNorm in the discriminators (off: convolutions and LeakyReLU only).</summary>
     public bool DiscriminatorBatchNorm { get; init; } = true;
+
+    /// <summary>
+    /// The discriminator's auxiliary classifier also reads thickness (3 more outputs: thin, regular, thick; --aux-thickness).
+    /// Off in checkpoints written before this existed and in the shipped recipe.
+    /// </summary>
+    public bool DiscriminatorThickness { get; init; }
 }
 
 /// <summary>Image, μ and log σ² of one generator pass (μ and log σ² feed the KL term).</summary>
@@ -379,19 +385,23 @@ public sealed class BatchNormResidualBlock : nn.Module<Tensor, Tensor>, IOnnxExp
         context.Graph.Node("Add", [inputs[0], context.Export(body, "body", inputs[0])]);
 }
 
-/// <summary>Logits of the discriminator's auxiliary attribute classifier (AC-GAN): digit [B, 10], colour [B, 7], background [B, 3].</summary>
-public sealed record AttributeLogits(Tensor Digit, Tensor Colour, Tensor Background);
+/// <summary>
+/// Logits of the discriminator's auxiliary attribute classifier (AC-GAN): digit [B, 10], colour [B, 7], background [B, 3],
+/// and with <see cref="StackGanArchitecture.DiscriminatorThickness"/> thickness [B, 3] (null without).
+/// </summary>
+public sealed record AttributeLogits(Tensor Digit, Tensor Colour, Tensor Background, Tensor? Thickness = null);
 
 /// <summary>
 /// Matching-aware discriminator (StackGAN): image → 4×4 features, joined with the compressed sentence
 /// embedding repeated spatially → one real-and-matching logit; plus an auxiliary classifier of digit,
-/// stroke colour and background on the image features alone (AC-GAN), used only when training gives it
-/// a weight (--aux-weight).
+/// stroke colour and background (and with --aux-thickness thickness) on the image features alone (AC-GAN), used
+/// only when training gives it a weight (--aux-weight).
 /// </summary>
 public sealed class MatchingDiscriminator : nn.Module
 {
     private const int CompressedDimension = 32;
     private static readonly int AttributeClasses = 10 + CaptionGrammar.Colours.Count + CaptionGrammar.Backgrounds.Count;
+    private readonly bool thickness;
     private readonly Sequential features;
     private readonly Sequential compress;
     private readonly Sequential joint;
@@ -434,7 +444,8 @@ public sealed class MatchingDiscriminator : nn.Module
                 ("conv", nn.Conv2d(channels + CompressedDimension, channels, kernel_size: 1)),
                 ("lrelu", nn.LeakyReLU(0.2)),
                 ("logit", nn.Conv2d(channels, 1, kernel_size: 4)));
-        attributeHead = nn.Linear(channels * 16, AttributeClasses);
+        thickness = architecture.DiscriminatorThickness;
+        attributeHead = nn.Linear(channels * 16, AttributeClasses + (thickness ? CaptionGrammar.Thicknesses.Count : 0));
         if (architecture.DiscriminatorProjection)
         {
             projection = nn.Linear(architecture.EmbeddingDimension, channels, hasBias: false);
@@ -464,6 +475,7 @@ public sealed class MatchingDiscriminator : nn.Module
         return (logits.MoveToOuterDisposeScope(), new AttributeLogits(
             attributes.narrow(1, 0, 10).MoveToOuterDisposeScope(),
             attributes.narrow(1, 10, colours).MoveToOuterDisposeScope(),
-            attributes.narrow(1, 10 + colours, CaptionGrammar.Backgrounds.Count).MoveToOuterDisposeScope()));
+            attributes.narrow(1, 10 + colours, CaptionGrammar.Backgrounds.Count).MoveToOuterDisposeScope(),
+            thickness ? attributes.narrow(1, AttributeClasses, CaptionGrammar.Thicknesses.Count).MoveToOuterDisposeScope() : null));
     }
 }

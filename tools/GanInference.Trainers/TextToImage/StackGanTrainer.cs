@@ -43,6 +43,12 @@ public sealed record StackGanOptions
     /// </summary>
     public double AuxiliaryWeight { get; init; }
 
+    /// <summary>
+    /// Share of the wrong-caption negatives that differ from the image only in thickness, which they then state
+    /// (--thickness-negatives; 0, the shipped recipe: none, with the caption draws of the code before the option).
+    /// </summary>
+    public double ThicknessNegatives { get; init; }
+
     /// <summary>Exported MNIST classifier for the per-epoch held-out figures (heldout.csv); none when the file is missing.</summary>
     public string? ClassifierPath { get; init; }
 
@@ -71,7 +77,10 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
 {
     public const string StageOneFileName = "stage1-generator.dat";
     public const string StageTwoFileName = "stage2-generator.dat";
-    private static readonly string[] LossColumns = ["d_loss", "g_loss", "d_real", "d_fake", "d_wrong", "kl", "g_digit_acc", "g_colour_acc", "g_background_acc"];
+    private static readonly string[] BaseLossColumns = ["d_loss", "g_loss", "d_real", "d_fake", "d_wrong", "kl", "g_digit_acc", "g_colour_acc", "g_background_acc"];
+
+    /// <summary>The loss CSV's columns; g_thickness_acc (over captions that state a thickness) with the thickness head.</summary>
+    public static string[] LossColumns(StackGanArchitecture networks) => networks.DiscriminatorThickness ? [.. BaseLossColumns, "g_thickness_acc"] : BaseLossColumns;
 
     public async Task<TrainingResult> RunAsync(IProgress<TrainingProgress> progress, CancellationToken cancellationToken)
     {
@@ -79,6 +88,16 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
         if (stack.Stage is not (1 or 2))
         {
             throw new ArgumentException($"--stage must be 1 or 2, got {stack.Stage}.");
+        }
+
+        if (stack.ThicknessNegatives is < 0 or > 1 || double.IsNaN(stack.ThicknessNegatives))
+        {
+            throw new ArgumentException($"--thickness-negatives must be a share from 0 to 1, got {stack.ThicknessNegatives}.");
+        }
+
+        if (stack.Networks.DiscriminatorThickness && stack.AuxiliaryWeight <= 0)
+        {
+            throw new ArgumentException($"--aux-thickness adds thickness to the auxiliary classifier, which trains only with --aux-weight > 0 (got {stack.AuxiliaryWeight}).");
         }
 
         if (stack.StageOneAverageEpochs < 1)
@@ -103,7 +122,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
         var run = new RunFolder(options.RunDirectory);
         run.Create();
         // Caption draws depend on the epoch as well, so a resumed run does not replay the epochs it already did.
-        var batches = new CaptionBatches(data, options.Seed + (ulong)(resumed?.Epoch ?? 0));
+        var batches = new CaptionBatches(data, options.Seed + (ulong)(resumed?.Epoch ?? 0), stack.ThicknessNegatives);
         var stageOneInfo = resumed is null && stack.Stage == 2 ? await ReadStageOneAsync(stack.StageOneCheckpoint!, cancellationToken).ConfigureAwait(false) : null;
         // A resumed run keeps the checkpoint's shapes, whatever the command line says; Stage-II takes the text
         // encoder's and Stage-I's shapes from the Stage-I checkpoint and only its own from the command line.
@@ -119,6 +138,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
                     StageTwoResidual = stack.Networks.StageTwoResidual,
                     StageTwoPaper = stack.Networks.StageTwoPaper,
                     StageOneStatisticsTruncation = stack.StageOneAverageEpochs > 1 ? stack.StageOneTruncation : null,
+                    DiscriminatorThickness = stack.Networks.DiscriminatorThickness,
                 }
                 : stack.Networks);
         var previousSeconds = 0.0;
@@ -207,13 +227,13 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
         var batchSize = Math.Min(options.BatchSize, data.Count);
         var stepsPerEpoch = data.Count / batchSize;
         var (totalSteps, epochs) = options.StepBudget(stepsPerEpoch);
-        await using var lossLog = await LossLog.OpenAsync(run.LossCsv, LossColumns, append: resumed is not null, cancellationToken).ConfigureAwait(false);
-        using var monitor = stack.ClassifierPath is { } classifierPath && File.Exists(classifierPath) ? new HeldOutMonitor(classifierPath, run.Root) : null;
+        await using var lossLog = await LossLog.OpenAsync(run.LossCsv, LossColumns(networks), append: resumed is not null, cancellationToken).ConfigureAwait(false);
+        using var monitor = stack.ClassifierPath is { } classifierPath && File.Exists(classifierPath) ? new HeldOutMonitor(classifierPath, run.Root, thickness: data.Labels.Distinct().Count() == 10 ? ThicknessReader.Calibrate(data, imageSize) : null) : null;
         long step = resumed?.Step ?? 0;
         var firstStep = step;
         double ImagesPerSecond() => (step - firstStep) * batchSize / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
         var lastCheckpoint = string.Empty;
-        var row = new double[LossColumns.Length];
+        var row = new double[LossColumns(networks).Length];
         for (var epoch = (resumed?.Epoch ?? 0) + 1; epoch <= epochs; epoch++)
         {
             random.manual_seed(unchecked((long)options.Seed + epoch));
@@ -383,7 +403,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
             + (0.5 * (nn.functional.softplus(fakeLogits).mean() + nn.functional.softplus(wrongLogits).mean()));
         if (stack.AuxiliaryWeight > 0)
         {
-            discriminatorLoss = discriminatorLoss + (stack.AuxiliaryWeight * AttributeLoss(realAttributes, batch));
+            discriminatorLoss = discriminatorLoss + (stack.AuxiliaryWeight * AttributeLoss(realAttributes, batch, real: true));
         }
 
         discriminatorLoss.backward();
@@ -407,6 +427,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
             generatorOptimizer.step();
         }
 
+        double[] thicknessColumn = generatedAttributes.Thickness is { } thickness ? [StatedAccuracy(thickness, batch.StatedThicknesses)] : [];
         return
         [
             discriminatorLoss.item<float>(),
@@ -418,20 +439,54 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
             Accuracy(generatedAttributes.Digit, batch.Digits),
             Accuracy(generatedAttributes.Colour, batch.Colours),
             Accuracy(generatedAttributes.Background, batch.Backgrounds),
+            .. thicknessColumn,
         ];
     }
 
     private Tensor GeneratorLoss(Tensor logits, AttributeLogits attributes, Tensor kl, CaptionBatch batch)
     {
         var loss = nn.functional.softplus(-logits).mean() + (stack.KlWeight * kl);
-        return stack.AuxiliaryWeight > 0 ? loss + (stack.AuxiliaryWeight * AttributeLoss(attributes, batch)) : loss;
+        return stack.AuxiliaryWeight > 0 ? loss + (stack.AuxiliaryWeight * AttributeLoss(attributes, batch, real: false)) : loss;
     }
 
-    /// <summary>Cross-entropy of digit, stroke colour and background, summed.</summary>
-    private static Tensor AttributeLoss(AttributeLogits attributes, CaptionBatch batch) =>
-        nn.functional.cross_entropy(attributes.Digit, batch.Digits)
-        + nn.functional.cross_entropy(attributes.Colour, batch.Colours)
-        + nn.functional.cross_entropy(attributes.Background, batch.Backgrounds);
+    /// <summary>
+    /// Cross-entropy of digit, stroke colour and background, summed; with the thickness head (--aux-thickness) plus that
+    /// of thickness: on real images (D's step) against the image's own thickness, which a render always has; on generated
+    /// images (G's step) against the caption's, masked out where the caption does not say one (the generator may then
+    /// draw any thickness).
+    /// </summary>
+    internal static Tensor AttributeLoss(AttributeLogits attributes, CaptionBatch batch, bool real)
+    {
+        var loss = nn.functional.cross_entropy(attributes.Digit, batch.Digits)
+            + nn.functional.cross_entropy(attributes.Colour, batch.Colours)
+            + nn.functional.cross_entropy(attributes.Background, batch.Backgrounds);
+        if (attributes.Thickness is not { } thickness)
+        {
+            return loss;
+        }
+
+        return loss + (real ? nn.functional.cross_entropy(thickness, batch.Thicknesses) : StatedThicknessLoss(thickness, batch.StatedThicknesses));
+    }
+
+    /// <summary>
+    /// Mean cross-entropy of thickness logits [B, 3] over the rows whose target [B] states a thickness (0–2); rows with
+    /// target 3 (not said) add nothing, and a batch without any stated thickness gives 0.
+    /// </summary>
+    internal static Tensor StatedThicknessLoss(Tensor logits, Tensor stated)
+    {
+        var notSaid = CaptionGrammar.Thicknesses.Count;
+        var perRow = nn.functional.cross_entropy(logits, stated, ignore_index: notSaid, reduction: nn.Reduction.None);
+        var said = stated.ne(notSaid).to_type(logits.dtype);
+        return perRow.sum() / said.sum().clamp_min(1.0);
+    }
+
+    /// <summary>Accuracy of thickness logits over the rows whose caption states a thickness (NaN when none does).</summary>
+    private static float StatedAccuracy(Tensor logits, Tensor stated)
+    {
+        var said = stated.ne(CaptionGrammar.Thicknesses.Count);
+        var count = said.sum().item<long>();
+        return count == 0 ? float.NaN : logits.argmax(1).eq(stated).logical_and(said).sum().item<long>() / (float)count;
+    }
 
     private static float Accuracy(Tensor logits, Tensor targets) => logits.argmax(1).eq(targets).to_type(ScalarType.Float32).mean().item<float>();
 

@@ -56,6 +56,27 @@ public sealed record TextToImageReport
     /// <summary>Embedding path: images from the encoder's sentence embeddings passed as <c>embedding</c> equal the text path (max |Δ|).</summary>
     public double? EmbeddingPathMaxDifference { get; init; }
 
+    /// <summary>Captions of <see cref="TextToImageEvaluator.ThicknessCaptions"/> (their own seeds) the thickness figures come from; 0 = not measured.</summary>
+    public int ThicknessCaptions { get; init; }
+
+    /// <summary>Share of 64×64 images that <see cref="ThicknessReader"/> reads as their caption's thickness.</summary>
+    public double? ThicknessAccuracy { get; init; }
+
+    /// <summary>
+    /// <see cref="ThicknessAccuracy"/> per caption thickness (thin, regular, thick): the share of the 64×64 images asked for
+    /// that thickness that read as it.
+    /// </summary>
+    public IReadOnlyList<double>? ThicknessAccuracyByThickness { get; init; }
+
+    /// <summary>The same for the 32×32 Stage-I images (a reader calibrated at 32×32).</summary>
+    public double? StageOneThicknessAccuracy { get; init; }
+
+    /// <summary>The thickness reader on real renders of the same captions (MNIST test digits) at 64×64: its ceiling.</summary>
+    public double? RealThicknessAccuracy { get; init; }
+
+    /// <summary>The same at 32×32.</summary>
+    public double? RealStageOneThicknessAccuracy { get; init; }
+
     public IReadOnlyDictionary<string, double> ToMetrics()
     {
         var metrics = new Dictionary<string, double>
@@ -74,6 +95,24 @@ public sealed record TextToImageReport
         {
             metrics["digitAccuracy64"] = Math.Round(full, 4);
             metrics["realDigitAccuracy64"] = Math.Round(realFull, 4);
+        }
+
+        if (ThicknessAccuracy is { } thickness && RealThicknessAccuracy is { } realThickness)
+        {
+            metrics["thicknessCaptions"] = ThicknessCaptions;
+            metrics["thicknessAccuracy"] = Math.Round(thickness, 4);
+            metrics["realThicknessAccuracy"] = Math.Round(realThickness, 4);
+            for (var t = 0; ThicknessAccuracyByThickness is not null && t < ThicknessAccuracyByThickness.Count; t++)
+            {
+                var name = CaptionGrammar.Thicknesses[t];
+                metrics[$"thicknessAccuracy{char.ToUpperInvariant(name[0])}{name[1..]}"] = Math.Round(ThicknessAccuracyByThickness[t], 4);
+            }
+        }
+
+        if (StageOneThicknessAccuracy is { } smallThickness && RealStageOneThicknessAccuracy is { } realSmallThickness)
+        {
+            metrics["stage1ThicknessAccuracy"] = Math.Round(smallThickness, 4);
+            metrics["realStage1ThicknessAccuracy"] = Math.Round(realSmallThickness, 4);
         }
 
         foreach (var (prefix, values) in new[] { ("borderRoughness", BorderRoughness), ("stage1UpscaledBorderRoughness", UpscaledStageOneBorderRoughness), ("realBorderRoughness", RealBorderRoughness) })
@@ -118,7 +157,34 @@ public sealed class TextToImageEvaluator(string classifierPath, string dataDirec
 
     public static ulong[] Seeds(int count) => [.. Enumerable.Range(0, count).Select(i => FirstSeed + (ulong)i)];
 
-    public async Task<TextToImageReport> EvaluateAsync(OnnxStackGanPipeline pipeline, int count, CancellationToken cancellationToken, float truncation = 0f)
+    /// <summary>Captions the thickness figures are measured on by default.</summary>
+    public const int DefaultThicknessCaptions = 300;
+
+    /// <summary>
+    /// First seed of the thickness captions: far from the seeds 1000–1999 of <see cref="HeldOutCaptions"/>, the sets that
+    /// were used to choose the shipped model (200, 600 and 1,000 captions), so these (caption, seed) pairs played no part
+    /// in any choice.
+    /// </summary>
+    public const ulong FirstThicknessSeed = 20_000;
+
+    /// <summary>
+    /// The thickness captions: the held-out combinations (all of them state a thickness) in another order than
+    /// <see cref="HeldOutCaptions"/> (starting half-way, i.e. at combination 30), template (i + 3) mod 7, numerals on even
+    /// i, "grey" when i mod 3 = 1; drawn with seeds <see cref="FirstThicknessSeed"/> + i.
+    /// </summary>
+    public static IReadOnlyList<(DigitAttributes Attributes, string Caption)> ThicknessCaptions(int count)
+    {
+        var heldOut = CaptionGrammar.AllCombinations().Where(a => a.IsHeldOut).ToArray();
+        return [.. Enumerable.Range(0, count).Select(i =>
+        {
+            var attributes = heldOut[(i + (heldOut.Length / 2)) % heldOut.Length];
+            return (attributes, CaptionGrammar.Caption(attributes, (i + 3) % CaptionGrammar.Templates.Count, i % 2 == 0, withThickness: true, grey: i % 3 == 1));
+        })];
+    }
+
+    public static ulong[] ThicknessSeeds(int count) => [.. Enumerable.Range(0, count).Select(i => FirstThicknessSeed + (ulong)i)];
+
+    public async Task<TextToImageReport> EvaluateAsync(OnnxStackGanPipeline pipeline, int count, CancellationToken cancellationToken, float truncation = 0f, int thicknessCount = DefaultThicknessCaptions)
     {
         var captions = HeldOutCaptions(count);
         var tokens = captions.SelectMany(c => CaptionGrammar.Tokenize(c.Caption)).ToArray();
@@ -132,8 +198,15 @@ public sealed class TextToImageEvaluator(string classifierPath, string dataDirec
         var real = RenderReal(test, captions);
         var realRead = Read(real, CaptionedDigits.LargeSize, captions, classifier, cancellationToken);
         var upscaled = UpscaleNearest(small, CaptionedDigits.SmallSize);
+        var thickness = thicknessCount > 0 ? await ReadThicknessAsync(pipeline, thicknessCount, test, truncation, cancellationToken).ConfigureAwait(false) : default;
         return new TextToImageReport
         {
+            ThicknessCaptions = thicknessCount,
+            ThicknessAccuracy = thickness.Large,
+            ThicknessAccuracyByThickness = thickness.ByThickness,
+            StageOneThicknessAccuracy = thickness.Small,
+            RealThicknessAccuracy = thickness.RealLarge,
+            RealStageOneThicknessAccuracy = thickness.RealSmall,
             BorderRoughness = BorderRoughnessByBackground(large, CaptionedDigits.LargeSize, captions),
             UpscaledStageOneBorderRoughness = BorderRoughnessByBackground(upscaled, CaptionedDigits.LargeSize, captions),
             RealBorderRoughness = BorderRoughnessByBackground(real, CaptionedDigits.LargeSize, captions),
@@ -149,6 +222,24 @@ public sealed class TextToImageEvaluator(string classifierPath, string dataDirec
             RealColourAccuracy = realRead.Colour,
             RealBackgroundAccuracy = realRead.Background,
         };
+    }
+
+    /// <summary>
+    /// The thickness figures: <see cref="ThicknessReader"/>s calibrated at 64×64 and 32×32 on MNIST training digits read the
+    /// pipeline's images for <see cref="ThicknessCaptions"/> and real renders of the same captions from MNIST test digits.
+    /// </summary>
+    private async Task<(double? Large, double? Small, double? RealLarge, double? RealSmall, double[]? ByThickness)> ReadThicknessAsync(OnnxStackGanPipeline pipeline, int count, MnistDataset test, float truncation, CancellationToken cancellationToken)
+    {
+        var captions = ThicknessCaptions(count);
+        var tokens = captions.SelectMany(c => CaptionGrammar.Tokenize(c.Caption)).ToArray();
+        var (small, large) = pipeline.Generate(tokens, null, ThicknessSeeds(count), cancellationToken, truncation);
+        var train = await MnistDataset.LoadAsync(dataDirectory, MnistSplit.Train, cancellationToken).ConfigureAwait(false);
+        var largeReader = ThicknessReader.Calibrate(train, CaptionedDigits.LargeSize);
+        var smallReader = ThicknessReader.Calibrate(train, CaptionedDigits.SmallSize);
+        var (realSmall, realLarge) = RenderRealBoth(test, captions);
+        var confusion = largeReader.Confusion(large, captions);
+        double[] byThickness = [.. Enumerable.Range(0, 3).Select(t => confusion[t, t] / (double)Math.Max(1, confusion[t, 0] + confusion[t, 1] + confusion[t, 2]))];
+        return (largeReader.Accuracy(large, captions), smallReader.Accuracy(small, captions), largeReader.Accuracy(realLarge, captions), smallReader.Accuracy(realSmall, captions), byThickness);
     }
 
     /// <summary>Border width of <see cref="BorderRoughness"/>.</summary>
@@ -276,11 +367,15 @@ public sealed class TextToImageEvaluator(string classifierPath, string dataDirec
     }
 
     /// <summary>Real renders [n, 3, 64, 64] in [-1, 1]: caption i's attributes painted on the i-th test digit of that class.</summary>
-    public static float[] RenderReal(MnistDataset test, IReadOnlyList<(DigitAttributes Attributes, string Caption)> captions)
+    public static float[] RenderReal(MnistDataset test, IReadOnlyList<(DigitAttributes Attributes, string Caption)> captions) => RenderRealBoth(test, captions).Large;
+
+    /// <summary>Real renders at both sizes, [n, 3, 32, 32] and [n, 3, 64, 64] in [-1, 1], as <see cref="RenderReal"/>.</summary>
+    public static (float[] Small, float[] Large) RenderRealBoth(MnistDataset test, IReadOnlyList<(DigitAttributes Attributes, string Caption)> captions)
     {
         const int largeLength = 3 * CaptionedDigits.LargeSize * CaptionedDigits.LargeSize;
+        const int smallLength = 3 * CaptionedDigits.SmallSize * CaptionedDigits.SmallSize;
         var images = new float[captions.Count * largeLength];
-        var small = new float[3 * CaptionedDigits.SmallSize * CaptionedDigits.SmallSize];
+        var smallImages = new float[captions.Count * smallLength];
         var grey = new float[MnistDataset.ImageSize * MnistDataset.ImageSize];
         var next = new int[10];
         for (var i = 0; i < captions.Count; i++)
@@ -289,14 +384,20 @@ public sealed class TextToImageEvaluator(string classifierPath, string dataDirec
             var index = NextOfClass(test, digit, ref next[digit]);
             CaptionedDigits.Grey(test, index, grey);
             var destination = images.AsSpan(i * largeLength, largeLength);
+            var small = smallImages.AsSpan(i * smallLength, smallLength);
             CaptionedDigits.Render(grey, captions[i].Attributes, destination, small);
             foreach (ref var v in destination)
             {
                 v = (v * 2f) - 1f;
             }
+
+            foreach (ref var v in small)
+            {
+                v = (v * 2f) - 1f;
+            }
         }
 
-        return images;
+        return (smallImages, images);
     }
 
     private static int NextOfClass(MnistDataset data, int digit, ref int cursor)
