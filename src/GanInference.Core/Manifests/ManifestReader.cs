@@ -420,6 +420,11 @@ public static class ManifestReader
             throw Fail("batching.maxQueueSize", $"{queue} is outside 1..{MaxQueueSizeLimit}");
         }
 
+        if (batching.Policy is { } policy && !Batching.BatchingPolicyNames.TryParse(policy, out _))
+        {
+            throw Fail("batching.policy", $"'{policy}' is not one of: {Batching.BatchingPolicyNames.All}");
+        }
+
         var limit = batching.MaxBatchSize ?? MaxBatchSizeLimit;
         if (batching.PreferredBatchSizes is { } preferred)
         {

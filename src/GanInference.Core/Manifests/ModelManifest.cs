@@ -106,6 +106,9 @@ public sealed class BatchingManifest
 
     /// <summary>Batch sizes dispatched without waiting for the delay.</summary>
     public IReadOnlyList<int>? PreferredBatchSizes { get; init; }
+
+    /// <summary><c>measured</c> (default: batches only as large as pays, from the batch size profile) or <c>fixed</c> (up to maxBatchSize).</summary>
+    public string? Policy { get; init; }
 }
 
 /// <summary>The <c>defaults</c> block.</summary>
