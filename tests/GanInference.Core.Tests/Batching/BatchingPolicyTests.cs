@@ -24,10 +24,10 @@ public sealed class BatchingPolicyTests
         var profile = await batcher.ProfileAsync(default).WaitAsync(Patience);
 
         Assert.Equal([1, 2, 4, 8, 12], profile.Sizes.Select(s => s.BatchSize));
-        Assert.All(profile.Sizes, s => Assert.Equal(1, s.Runs)); // 1 ms per size: one timed run after the untimed one
+        Assert.All(profile.Sizes, s => Assert.Equal(3, s.Runs)); // 1 ms per size: one timed run per round after the untimed one
         Assert.Equal(1000.0, profile.Sizes[0].ImagesPerSecond, precision: 6);
         Assert.Equal(1000.0 / 12, profile.Sizes[^1].ImagesPerSecond, precision: 6);
-        Assert.Equal([1, 1, 2, 2, 4, 4, 8, 8, 12, 12], executor.ProfileRuns);
+        Assert.Equal([1, 1, 2, 2, 4, 4, 8, 8, 12, 12, 1, 2, 4, 8, 12, 1, 2, 4, 8, 12], executor.ProfileRuns); // untimed + round 1, rounds 2 and 3
         Assert.Same(profile, batcher.Profile);
     }
 
@@ -38,7 +38,7 @@ public sealed class BatchingPolicyTests
         var clock = new ManualClock();
         var executor = new CostedExecutor(clock, size => TimeSpan.FromMilliseconds(size * size)) { Gate = new SemaphoreSlim(0) };
         await using var batcher = Create(executor, clock, maxBatch: 8, BatchingPolicy.Measured);
-        executor.Gate.Release(8); // the profile's runs: an untimed and a timed one at 1, 2, 4 and 8
+        executor.Gate.Release(ProfileRuns(4)); // the profile's runs at 1, 2, 4 and 8
         var profile = await batcher.ProfileAsync(default).WaitAsync(Patience);
         Assert.Equal(1, profile.ChosenBatchSize);
         Assert.Equal(1, batcher.EffectiveMaxBatchSize);
@@ -56,7 +56,7 @@ public sealed class BatchingPolicyTests
         var clock = new ManualClock();
         var executor = new CostedExecutor(clock, size => TimeSpan.FromMilliseconds(size * size)) { Gate = new SemaphoreSlim(0) };
         await using var batcher = Create(executor, clock, maxBatch: 8, BatchingPolicy.Fixed);
-        executor.Gate.Release(8);
+        executor.Gate.Release(ProfileRuns(4));
         var profile = await batcher.ProfileAsync(default).WaitAsync(Patience);
         Assert.Equal(1, profile.ChosenBatchSize);
         Assert.Equal(8, batcher.EffectiveMaxBatchSize);
@@ -74,7 +74,7 @@ public sealed class BatchingPolicyTests
         var clock = new ManualClock();
         var executor = new CostedExecutor(clock, _ => TimeSpan.FromMilliseconds(5)) { Gate = new SemaphoreSlim(0) };
         await using var batcher = Create(executor, clock, maxBatch: 4, BatchingPolicy.Measured);
-        executor.Gate.Release(6);
+        executor.Gate.Release(ProfileRuns(3));
         var profile = await batcher.ProfileAsync(default).WaitAsync(Patience);
         Assert.Equal(4, profile.ChosenBatchSize);
 
@@ -99,7 +99,7 @@ public sealed class BatchingPolicyTests
         await Submit(batcher, 0, 3).WaitAsync(Patience);
 
         Assert.Equal(1, batcher.Profile?.ChosenBatchSize);
-        Assert.Equal([1, 1, 2, 2, 4, 4], executor.ProfileRuns);
+        Assert.Equal([1, 1, 2, 2, 4, 4, 1, 2, 4, 1, 2, 4], executor.ProfileRuns);
         Assert.Equal([1, 1, 1, 1], executor.BatchSizes);
     }
 
@@ -141,6 +141,9 @@ public sealed class BatchingPolicyTests
         await Task.WhenAll(queued.Select(q => q.Task).Append(blocker.Task)).WaitAsync(Patience);
         return queued;
     }
+
+    /// <summary>Runs of a profile whose sizes each take one run per round (a cost of at least 1 ms): one untimed run, one per round.</summary>
+    private static int ProfileRuns(int sizes) => sizes * (1 + BatchProfiler.Rounds);
 
     private static (Task Task, int[] Outputs) Start(DynamicBatcher<int, int> batcher, int first, int count)
     {
