@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The "Batching that knows the hardware" figures of docs/performance.md: does dynamic batching pay on this machine?
-# 1. The in-process ceiling of MODEL at every batch size the batcher may profile (1, 2, 4, ... maxBatchSize).
+# 1. The in-process ceiling of MODEL at every batch size the batcher may profile (1, 2, 4, ... maxBatchSize), and at
+#    batch 1 with two runs in flight at once on the one session (does a second concurrent batch add throughput?).
 # 2. One Release server with batching on (the manifest's settings and the default policy, measured), driven by
 #    `gan bench` with 1, 2, 4, 8, 16, 32 and 64 closed-loop clients of one RAW_U8 image each.
 # 3. One Release server with batching off (Models:Overrides:MODEL:MaxBatchSize=1), the same runs.
@@ -38,6 +39,10 @@ print(",".join(map(str, s + [m])))' "$max_batch")
 echo "== in-process ceiling ($model, batch $sizes)"
 $gan bench --in-process --model-dir "models/$model" --batch "$sizes" --duration "$duration" --warmup "$warmup" \
   --json "$out/ceiling.json" >"$out/ceiling.txt" 2>&1 || { cat "$out/ceiling.txt" >&2; exit 1; }
+
+echo "== in-process ceiling, batch 1, 2 runs in flight"
+$gan bench --in-process --model-dir "models/$model" --batch 1 --parallel-runs 2 --duration "$duration" --warmup "$warmup" \
+  --json "$out/ceiling-parallel2.json" >"$out/ceiling-parallel2.txt" 2>&1 || { cat "$out/ceiling-parallel2.txt" >&2; exit 1; }
 
 # The server serves this one model only (a copy of its folder), so nothing else loads or profiles beside it.
 repo=$(mktemp -d); cp -r "models/$model" "$repo/"
@@ -83,6 +88,9 @@ def mean_batch(x):
 print(f"# Dynamic batching on `{model}`\n")
 print("In-process ceiling per batch size (images/s): " + ", ".join(f"{r['batch']}: {r['imagesPerSecond']:.0f}" for r in ceiling)
       + f"; best: batch {best['batch']}, {best['imagesPerSecond']:.0f} images/s.\n")
+two = json.load(open(f"{out}/ceiling-parallel2.json"))["results"][0]["imagesPerSecond"]
+one = next(r["imagesPerSecond"] for r in ceiling if r["batch"] == 1)
+print(f"Batch 1 with two runs in flight on the one session: {two:.0f} images/s, {two / one:.2f}x one run in flight.\n")
 batching = json.load(open(f"{out}/model-on.json")).get("batching", {})
 profile = batching.get("profile")
 if profile:

@@ -1,3 +1,5 @@
+using GanInference.Core.Manifests;
+
 namespace GanInference.Core.Batching;
 
 /// <summary>How the batcher picks the size of the batches it forms (<c>batching.policy</c>).</summary>
@@ -18,13 +20,13 @@ public enum BatchingPolicy
 public static class BatchingPolicyNames
 {
     /// <summary><see cref="BatchingPolicy.Measured"/>.</summary>
-    public const string Measured = "measured";
+    public const string Measured = BatchingManifest.MeasuredPolicy;
 
     /// <summary><see cref="BatchingPolicy.Fixed"/>.</summary>
-    public const string Fixed = "fixed";
+    public const string Fixed = BatchingManifest.FixedPolicy;
 
     /// <summary>Both names, for error messages.</summary>
-    public const string All = Measured + ", " + Fixed;
+    public const string All = BatchingManifest.Policies;
 
     /// <summary>Parses a manifest or configuration value (case-insensitive); false for anything else.</summary>
     public static bool TryParse(string? value, out BatchingPolicy policy)

@@ -420,9 +420,9 @@ public static class ManifestReader
             throw Fail("batching.maxQueueSize", $"{queue} is outside 1..{MaxQueueSizeLimit}");
         }
 
-        if (batching.Policy is { } policy && !Batching.BatchingPolicyNames.TryParse(policy, out _))
+        if (batching.Policy is { } policy && !BatchingManifest.IsPolicy(policy))
         {
-            throw Fail("batching.policy", $"'{policy}' is not one of: {Batching.BatchingPolicyNames.All}");
+            throw Fail("batching.policy", $"'{policy}' is not one of: {BatchingManifest.Policies}");
         }
 
         var limit = batching.MaxBatchSize ?? MaxBatchSizeLimit;
