@@ -9,3 +9,9 @@ public sealed record BatchProfilingSettings
     /// <summary>See <see cref="BatchProfile.Tolerance"/>.</summary>
     public required double Tolerance { get; init; }
 }
+
+/// <summary>What a batcher needs to measure its batch size profile.</summary>
+/// <param name="Sample">The item every profiled batch is made of (a dummy seed, a mid-grey image).</param>
+/// <param name="Settings">Time per size and tolerance.</param>
+/// <typeparam name="TInput">Per-item input description.</typeparam>
+public sealed record BatchProfiling<TInput>(TInput Sample, BatchProfilingSettings Settings);

@@ -19,12 +19,12 @@ namespace GanInference.Core.Batching;
 /// until then every batch holds one request anyway, and an idle model never pays for it), and
 /// <see cref="ProfileAsync"/> measures it again on demand. Profiling and batches share the executor through a gate,
 /// so the executor still runs one batch at a time.
-/// </remarks>
-/// <remarks>
+/// <para>
 /// The loop owns a request's output buffer until it completes the request, so requests are completed
 /// only from the loop: a request cancelled (or past its deadline) while queued is dropped when the loop
 /// reaches it, before it costs compute, and its caller is released then. A full queue is refused at
 /// once with <see cref="QueueFullException"/>.
+/// </para>
 /// </remarks>
 /// <typeparam name="TInput">Per-item input description (e.g. seed, label).</typeparam>
 /// <typeparam name="TOutput">Element type of the per-item output.</typeparam>
@@ -743,9 +743,3 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
             => _core.OnCompleted(continuation, state, token, flags);
     }
 }
-
-/// <summary>What a batcher needs to measure its batch size profile.</summary>
-/// <param name="Sample">The item every profiled batch is made of (a dummy seed, a mid-grey image).</param>
-/// <param name="Settings">Time per size and tolerance.</param>
-/// <typeparam name="TInput">Per-item input description.</typeparam>
-public sealed record BatchProfiling<TInput>(TInput Sample, BatchProfilingSettings Settings);
