@@ -34,6 +34,10 @@ public sealed class FaultTests : IAsyncLifetime
             $"--Models:Overrides:{Faulty}:MaxQueueDelayMs=100",
             $"--Models:Overrides:{Slow}:MaxQueueDelayMs=1000",
             $"--Models:Overrides:{Storm}:MaxQueueDelayMs=1500",
+
+            // These two wait for company on purpose: the measured policy could cap their batches at what one call fills.
+            $"--Models:Overrides:{Slow}:Policy=fixed",
+            $"--Models:Overrides:{Storm}:Policy=fixed",
             $"--Models:Overrides:{Storm}:MaxBatchSize=1024",
             $"--Models:Overrides:{Tight}:MaxBatchSize=1",
             $"--Models:Overrides:{Tight}:MaxQueueSize=2",

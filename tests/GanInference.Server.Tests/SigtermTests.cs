@@ -168,6 +168,9 @@ public sealed class SigtermTests(Xunit.Abstractions.ITestOutputHelper log)
             dll, "--urls", $"http://127.0.0.1:{port}", $"--Models:Path={modelsRoot}", "--Http:Urls=",
             "--Shutdown:DrainTimeoutSeconds=10", "--Models:Watch=false", "--Inference:IntraOpThreads=1",
             "--Generation:ChunkSize=16", "--Logging:LogLevel:Default=Information",
+
+            // The batch size profile holds the queue while it measures, when the load arrives: keep it short.
+            "--Models:Profiling:MillisecondsPerSize=5",
         })
         {
             start.ArgumentList.Add(arg);

@@ -136,7 +136,8 @@ internal static class BenchReportPrinter
         var table = new Table().Border(TableBorder.Rounded)
             .Title(report.Kind == BenchKinds.Translate
                 ? $"In-process ceiling (decode + ONNX Runtime + {Markup.Escape(report.Format ?? "PNG")} encode): {Markup.Escape(report.Model)} on {Markup.Escape(report.Provider)}"
-                : $"In-process ONNX Runtime ceiling ({report.Kind}): {Markup.Escape(report.Model)} on {Markup.Escape(report.Provider)}")
+                : $"In-process ONNX Runtime ceiling ({report.Kind}): {Markup.Escape(report.Model)} on {Markup.Escape(report.Provider)}"
+                )
             .AddColumn(new TableColumn("Batch").RightAligned()).AddColumn(new TableColumn("Runs").RightAligned())
             .AddColumn(new TableColumn("Images/s").RightAligned()).AddColumn(new TableColumn("Runs/s").RightAligned())
             .AddColumn(new TableColumn("p50 run").RightAligned()).AddColumn(new TableColumn("p99 run").RightAligned());
@@ -152,5 +153,9 @@ internal static class BenchReportPrinter
         }
 
         console.Write(table);
+        if (report.ParallelRuns > 1)
+        {
+            console.WriteLine($"{report.ParallelRuns} runs in flight at once on the one session: images/s and runs/s are their sums, p50 and p99 the slowest copy's.");
+        }
     }
 }

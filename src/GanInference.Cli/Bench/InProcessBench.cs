@@ -27,6 +27,9 @@ internal sealed record CeilingReport
 
     public required double DurationSeconds { get; init; }
 
+    /// <summary>Runs in flight at once on the one session (each on its own thread with its own buffers); each result sums them.</summary>
+    public int ParallelRuns { get; init; } = 1;
+
     /// <summary>What one run does: seeds (latents → images), text (captions → tokens → images) or translate (decode → infer → encode).</summary>
     public string Kind { get; init; } = BenchKinds.Seeds;
 
@@ -93,7 +96,7 @@ internal sealed record InProcessWork(string? Kind, IReadOnlyList<string>? Captio
 /// encodes every answer, in parallel over the images, so the ceiling is decode + infer + encode. The session comes
 /// from the server's <see cref="OnnxSessionFactory"/> with the same <see cref="InferenceOptions"/> keys.
 /// </summary>
-internal sealed class InProcessBench(string modelDirectory, InferenceOptions inference, InProcessWork? work = null)
+internal sealed class InProcessBench(string modelDirectory, InferenceOptions inference, InProcessWork? work = null, int parallelRuns = 1)
 {
     private readonly InProcessWork _work = work ?? new InProcessWork(null, null, null, new ImageEncoding(ImageFormatKind.Png));
 
@@ -150,7 +153,9 @@ internal sealed class InProcessBench(string modelDirectory, InferenceOptions inf
         foreach (var batch in batches)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var result = RunBatch(session, signature, kind, captions, images, _work.Encoding, batch, warmup, duration, cancellationToken);
+            var result = parallelRuns == 1
+                ? RunBatch(session, signature, kind, captions, images, _work.Encoding, batch, warmup, duration, cancellationToken)
+                : await RunInParallelAsync(() => RunBatch(session, signature, kind, captions, images, _work.Encoding, batch, warmup, duration, cancellationToken)).ConfigureAwait(false);
             results.Add(result);
             onResult(result);
         }
@@ -163,10 +168,29 @@ internal sealed class InProcessBench(string modelDirectory, InferenceOptions inf
             IntraOpThreads = inference.IntraOpThreads,
             IntraOpSpinning = inference.IntraOpSpinning,
             DurationSeconds = duration.TotalSeconds,
+            ParallelRuns = parallelRuns,
             Kind = kind,
             Format = kind == BenchKinds.Translate ? ImageEncoding.ApiName(_work.Encoding.Format) : null,
             Results = results,
         };
+    }
+
+    /// <summary>
+    /// <c>--parallel-runs N</c>: N copies of the loop on N threads over the one session (ONNX Runtime's <c>Run</c> is
+    /// thread-safe; the intra-op pool is shared as in the server), started together; images/s and runs/s are summed,
+    /// the latency percentiles are the slowest copy's.
+    /// </summary>
+    private async Task<CeilingResult> RunInParallelAsync(Func<CeilingResult> run)
+    {
+        var copies = Enumerable.Range(0, parallelRuns).Select(_ => Task.Factory.StartNew(run, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+        var results = await Task.WhenAll(copies).ConfigureAwait(false);
+        return new CeilingResult(
+            results[0].Batch,
+            results.Sum(r => r.Runs),
+            results.Sum(r => r.ImagesPerSecond),
+            results.Sum(r => r.RunsPerSecond),
+            results.Max(r => r.P50Ms),
+            results.Max(r => r.P99Ms));
     }
 
     /// <summary>Opens the session through the server's own factory, so threads, spinning and optimisation match it.</summary>

@@ -42,6 +42,7 @@ internal static class BenchCommand
         public Option<bool> InProcess { get; } = new("--in-process") { Description = "Run --model-dir straight in ONNX Runtime, no server (the ceiling)" };
         public Option<string?> ModelDirectory { get; } = new("--model-dir") { Description = "In-process: the model folder (gan.json + ONNX)" };
         public Option<int[]> Batches { get; } = CliOptions.IntList("--batch", "In-process: batch sizes", [1, 8, 32, 64]);
+        public Option<int> ParallelRuns { get; } = CliOptions.Positive("--parallel-runs", "In-process: runs in flight at once on the one session, each on its own thread (does a second concurrent run add throughput?)", 1);
         public Option<string> Provider { get; } = new("--provider") { Description = "In-process: cpu or cuda[:N]", DefaultValueFactory = _ => "cpu" };
         public Option<int> Threads { get; } = new("--threads") { Description = "In-process: ONNX Runtime intra-op threads (0 = its default), as the server's Inference:IntraOpThreads" };
         public Option<bool> Spinning { get; } = new("--spinning") { Description = "In-process: let intra-op threads spin, as the server's Inference:IntraOpSpinning (off by default there too)" };
@@ -57,7 +58,7 @@ internal static class BenchCommand
         public IEnumerable<Option> All =>
         [
             Model, Kind, Protocol, Http, Duration, Warmup, Concurrency, Rate, Connections, MaxInFlight, Count, Format, Seed, Stream, Texts.Texts, Texts.TextsFile, Images, Json, Plot, Ceiling, MetricsUrl,
-            InProcess, ModelDirectory, Batches, Provider, Threads, Spinning,
+            InProcess, ModelDirectory, Batches, ParallelRuns, Provider, Threads, Spinning,
         ];
     }
 
@@ -354,7 +355,7 @@ internal static class BenchCommand
                 ImageFormat.RawF32 => ImageFormatKind.RawF32,
                 _ => ImageFormatKind.Png,
             }));
-        var bench = new InProcessBench(directory, InferenceSettings(parse, o), work);
+        var bench = new InProcessBench(directory, InferenceSettings(parse, o), work, parse.GetValue(o.ParallelRuns));
         var report = await bench.RunAsync(
             batches,
             parse.GetValue(o.Warmup),

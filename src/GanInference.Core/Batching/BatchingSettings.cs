@@ -18,6 +18,12 @@ public sealed record BatchingSettings
     /// <summary>Batch sizes that are dispatched without waiting for the delay once reached and nothing else is queued.</summary>
     public IReadOnlyList<int> PreferredBatchSizes { get; init; } = [];
 
+    /// <summary>
+    /// How batch sizes are chosen: <see cref="BatchingPolicy.Measured"/> (default) caps batches at the size the model's
+    /// batch size profile says pays, <see cref="BatchingPolicy.Fixed"/> lets them grow to <see cref="MaxBatchSize"/>.
+    /// </summary>
+    public BatchingPolicy Policy { get; init; } = BatchingPolicy.Measured;
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first field out of range.</summary>
     public void Validate()
     {

@@ -14,10 +14,17 @@ namespace GanInference.Core.Batching;
 /// A request larger than the batch is split over several batches; small ones are coalesced.
 /// </summary>
 /// <remarks>
+/// Under <see cref="BatchingPolicy.Measured"/> the batch size is capped by the model's <see cref="BatchProfile"/>: the
+/// loop measures it through its own executor when load first arrives (the first time more than one item is waiting:
+/// until then every batch holds one request anyway, and an idle model never pays for it), and
+/// <see cref="ProfileAsync"/> measures it again on demand. Profiling and batches share the executor through a gate,
+/// so the executor still runs one batch at a time.
+/// <para>
 /// The loop owns a request's output buffer until it completes the request, so requests are completed
 /// only from the loop: a request cancelled (or past its deadline) while queued is dropped when the loop
 /// reaches it, before it costs compute, and its caller is released then. A full queue is refused at
 /// once with <see cref="QueueFullException"/>.
+/// </para>
 /// </remarks>
 /// <typeparam name="TInput">Per-item input description (e.g. seed, label).</typeparam>
 /// <typeparam name="TOutput">Element type of the per-item output.</typeparam>
@@ -34,6 +41,12 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
     private readonly CancellationTokenSource _abort = new();
     private readonly KeyValuePair<string, object?> _modelTag;
     private readonly Task _loop;
+    private readonly BatchProfiling<TInput>? _profiling;
+
+    // Held by whoever runs the executor: the loop for each batch, ProfileAsync while it measures.
+    private readonly SemaphoreSlim _executorGate = new(1, 1);
+    private BatchProfile? _profile;
+    private bool _profileOnLoad;
     private PendingRequest? _carry;
     private Task<bool>? _pendingWait;
     private int _closed;
@@ -46,6 +59,10 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
     /// <param name="telemetry">Metrics sink.</param>
     /// <param name="logger">Logger.</param>
     /// <param name="timeProvider">Clock; <see cref="TimeProvider.System"/> when null.</param>
+    /// <param name="profiling">
+    /// How to measure the batch size profile (a sample item and the budget); null: never profiled, so the measured
+    /// policy behaves as the fixed one.
+    /// </param>
     public DynamicBatcher(
         string model,
         BatchingSettings settings,
@@ -53,7 +70,8 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
         IBatchExecutor<TInput, TOutput> executor,
         GanTelemetry telemetry,
         ILogger logger,
-        TimeProvider? timeProvider = null)
+        TimeProvider? timeProvider = null,
+        BatchProfiling<TInput>? profiling = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         settings.Validate();
@@ -66,6 +84,8 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
         _logger = logger;
         _time = timeProvider ?? TimeProvider.System;
         _modelTag = new(GanTelemetry.ModelTag, model);
+        _profiling = profiling;
+        _profileOnLoad = profiling is not null && settings.Policy == BatchingPolicy.Measured;
         _queue = Channel.CreateBounded<PendingRequest>(new BoundedChannelOptions(settings.MaxQueueSize)
         {
             SingleReader = true,
@@ -85,6 +105,103 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
 
     /// <summary>Output values per item.</summary>
     public int OutputsPerItem => _outputsPerItem;
+
+    /// <summary>The latest batch size profile; null until the model has been profiled.</summary>
+    public BatchProfile? Profile => Volatile.Read(ref _profile);
+
+    /// <summary>
+    /// The most items the loop puts in one batch now: under <see cref="BatchingPolicy.Measured"/> the profile's chosen
+    /// size (never above <see cref="BatchingSettings.MaxBatchSize"/>), otherwise, or before a profile, the maximum.
+    /// </summary>
+    public int EffectiveMaxBatchSize => _settings.Policy == BatchingPolicy.Measured && Profile is { } profile
+        ? Math.Min(profile.ChosenBatchSize, _settings.MaxBatchSize)
+        : _settings.MaxBatchSize;
+
+    /// <summary>
+    /// Measures the batch size profile now, through the executor, between two batches (queued requests wait for it),
+    /// and makes it the one the measured policy follows.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The batcher was built without profiling.</exception>
+    /// <exception cref="ServiceUnavailableException">The batcher is shutting down.</exception>
+    public async Task<BatchProfile> ProfileAsync(CancellationToken cancellationToken)
+    {
+        if (_profiling is null)
+        {
+            throw new InvalidOperationException($"model '{_model}' has no batch profiling");
+        }
+
+        if (Volatile.Read(ref _closed) != 0)
+        {
+            throw new ServiceUnavailableException($"model '{_model}' is shutting down");
+        }
+
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _abort.Token);
+        await _executorGate.WaitAsync(linked.Token).ConfigureAwait(false);
+        try
+        {
+            return await MeasureProfileAsync(linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new ServiceUnavailableException($"model '{_model}' is shutting down");
+        }
+        finally
+        {
+            _executorGate.Release();
+        }
+    }
+
+    /// <summary>Measures and publishes a profile; the caller holds the executor gate.</summary>
+    private async Task<BatchProfile> MeasureProfileAsync(CancellationToken cancellationToken)
+    {
+        var profiling = _profiling!;
+        var profile = await BatchProfiler.MeasureAsync(
+            _executor, profiling.Sample, _outputsPerItem, _settings.MaxBatchSize, profiling.Settings, _time, cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _profile, profile);
+        _profileOnLoad = false;
+        foreach (var size in profile.Sizes)
+        {
+            _telemetry.BatchProfileThroughput.Record(size.ImagesPerSecond, _modelTag, new(GanTelemetry.BatchSizeTag, size.BatchSize));
+        }
+
+        _telemetry.ChosenBatchSize.Record(EffectiveMaxBatchSize, _modelTag);
+        LogProfiled(
+            _logger,
+            _model,
+            string.Join(", ", profile.Sizes.Select(s => $"{s.BatchSize}: {s.ImagesPerSecond:F0}/s")),
+            EffectiveMaxBatchSize,
+            _settings.Policy.ToName());
+        return profile;
+    }
+
+    /// <summary>
+    /// Load has arrived when more than one item waits: then the batch size matters, so the first such moment is
+    /// when the loop measures the profile (the requests wait for it, a few hundred milliseconds per size).
+    /// </summary>
+    private bool LoadHasArrived() =>
+        _carry is not null || _queue.Reader.Count > 1 || (_queue.Reader.TryPeek(out var first) && first.RemainingItems > 1);
+
+    private async ValueTask ProfileOnLoadAsync()
+    {
+        await _executorGate.WaitAsync(_abort.Token).ConfigureAwait(false);
+        try
+        {
+            if (Profile is null)
+            {
+                await MeasureProfileAsync(_abort.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !_abort.IsCancellationRequested)
+        {
+            // The model still serves, with its batches capped by the maximum only.
+            LogProfileFailed(_logger, ex, _model);
+        }
+        finally
+        {
+            _profileOnLoad = false;
+            _executorGate.Release();
+        }
+    }
 
     /// <summary>
     /// Queues a request and completes when all its items have been computed into <paramref name="outputs"/>.
@@ -218,11 +335,27 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
                     break;
                 }
 
-                var (sliceCount, itemCount) = await GatherBatchAsync(slices, owners).ConfigureAwait(false);
-                (sliceCount, itemCount) = DropDeadSlices(slices, owners, sliceCount);
-                if (sliceCount > 0)
+                if (_profileOnLoad && LoadHasArrived())
                 {
-                    await ExecuteBatchAsync(slices, owners, sliceCount, itemCount).ConfigureAwait(false);
+                    await ProfileOnLoadAsync().ConfigureAwait(false);
+                }
+
+                var (sliceCount, itemCount) = await GatherBatchAsync(slices, owners, EffectiveMaxBatchSize).ConfigureAwait(false);
+
+                // A profile on demand holds the executor for a while: wait without a token (it ends on abort too),
+                // then drop what died meanwhile, so the gathered requests are never left uncompleted.
+                await _executorGate.WaitAsync().ConfigureAwait(false);
+                try
+                {
+                    (sliceCount, itemCount) = DropDeadSlices(slices, owners, sliceCount);
+                    if (sliceCount > 0)
+                    {
+                        await ExecuteBatchAsync(slices, owners, sliceCount, itemCount).ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    _executorGate.Release();
                 }
             }
         }
@@ -240,12 +373,13 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
         }
     }
 
-    private async ValueTask<(int SliceCount, int ItemCount)> GatherBatchAsync(BatchSlice<TInput, TOutput>[] slices, PendingRequest[] owners)
+    /// <summary>Takes requests into one batch of at most <paramref name="maxItems"/> items (see the class summary).</summary>
+    private async ValueTask<(int SliceCount, int ItemCount)> GatherBatchAsync(BatchSlice<TInput, TOutput>[] slices, PendingRequest[] owners, int maxItems)
     {
         var sliceCount = 0;
         var itemCount = 0;
         var oldest = long.MaxValue;
-        while (itemCount < _settings.MaxBatchSize)
+        while (itemCount < maxItems)
         {
             var request = TakeNextLiveRequest();
             if (request is null)
@@ -281,7 +415,7 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
             }
 
             oldest = Math.Min(oldest, request.EnqueuedTimestamp);
-            var take = Math.Min(request.RemainingItems, _settings.MaxBatchSize - itemCount);
+            var take = Math.Min(request.RemainingItems, maxItems - itemCount);
             slices[sliceCount] = request.TakeSlice(take, _outputsPerItem);
             _telemetry.QueuedImages.Add(-take, _modelTag);
             owners[sliceCount] = request;
@@ -528,6 +662,12 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
 
     [LoggerMessage(EventId = 1102, Level = LogLevel.Critical, Message = "Batch loop of model {Model} stopped unexpectedly")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception, string model);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Information, Message = "Batch size profile of model {Model} (images/s): {Profile}; batches of up to {BatchSize} items (policy {Policy})")]
+    private static partial void LogProfiled(ILogger logger, string model, string profile, int batchSize, string policy);
+
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "Batch size profile of model {Model} failed; its batches grow to the maximum")]
+    private static partial void LogProfileFailed(ILogger logger, Exception exception, string model);
 
     /// <summary>A queued request; completed only by the batch loop (see the class remarks).</summary>
     private sealed class PendingRequest(

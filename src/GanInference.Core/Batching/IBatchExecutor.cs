@@ -18,7 +18,7 @@ public readonly struct BatchSlice<TInput, TOutput>(ReadOnlyMemory<TInput> inputs
     public int OutputsPerItem { get; } = outputsPerItem;
 }
 
-/// <summary>Runs one coalesced batch; the batcher calls it from its single loop, one batch at a time.</summary>
+/// <summary>Runs one coalesced batch; the batcher calls it one batch at a time (its loop's batches and its batch size profile's runs take turns).</summary>
 /// <typeparam name="TInput">Per-item input description.</typeparam>
 /// <typeparam name="TOutput">Element type of the per-item output.</typeparam>
 public interface IBatchExecutor<TInput, TOutput>

@@ -420,6 +420,11 @@ public static class ManifestReader
             throw Fail("batching.maxQueueSize", $"{queue} is outside 1..{MaxQueueSizeLimit}");
         }
 
+        if (batching.Policy is { } policy && !BatchingManifest.IsPolicy(policy))
+        {
+            throw Fail("batching.policy", $"'{policy}' is not one of: {BatchingManifest.Policies}");
+        }
+
         var limit = batching.MaxBatchSize ?? MaxBatchSizeLimit;
         if (batching.PreferredBatchSizes is { } preferred)
         {

@@ -95,6 +95,15 @@ public sealed class TensorManifest
 /// <summary>The <c>batching</c> block; all optional.</summary>
 public sealed class BatchingManifest
 {
+    /// <summary>The <c>policy</c> that forms only batch sizes that pay (the default).</summary>
+    public const string MeasuredPolicy = "measured";
+
+    /// <summary>The <c>policy</c> that lets batches grow to <c>maxBatchSize</c>.</summary>
+    public const string FixedPolicy = "fixed";
+
+    /// <summary>Every <c>policy</c>, for messages.</summary>
+    public const string Policies = MeasuredPolicy + ", " + FixedPolicy;
+
     /// <summary>Most items per ONNX Runtime run.</summary>
     public int? MaxBatchSize { get; init; }
 
@@ -106,6 +115,12 @@ public sealed class BatchingManifest
 
     /// <summary>Batch sizes dispatched without waiting for the delay.</summary>
     public IReadOnlyList<int>? PreferredBatchSizes { get; init; }
+
+    /// <summary><c>measured</c> (default: batches only as large as pays, from the batch size profile) or <c>fixed</c> (up to maxBatchSize).</summary>
+    public string? Policy { get; init; }
+
+    /// <summary>True when <paramref name="policy"/> is one of <see cref="Policies"/> (case-insensitive).</summary>
+    public static bool IsPolicy(string policy) => policy.Trim().ToLowerInvariant() is MeasuredPolicy or FixedPolicy;
 }
 
 /// <summary>The <c>defaults</c> block.</summary>

@@ -298,7 +298,7 @@ internal sealed partial class ModelFolderLoader
             DynamicBatcher<GenerationItem, float>? generator = null;
             if (signature.Kind == ModelKind.ImageToImage)
             {
-                translation = TranslationEngine.Start(manifest.Name!, session, signature, batching, _telemetry, _loggerFactory, _timeProvider);
+                translation = TranslationEngine.Start(manifest.Name!, session, signature, batching, _telemetry, _loggerFactory, _timeProvider, _options.Profiling.ToSettings());
             }
             else
             {
@@ -307,7 +307,8 @@ internal sealed partial class ModelFolderLoader
                 runner.WarmUp();
                 generator = new DynamicBatcher<GenerationItem, float>(
                     manifest.Name!, batching, signature.OutputsPerItem, runner, _telemetry,
-                    _loggerFactory.CreateLogger<DynamicBatcher<GenerationItem, float>>(), _timeProvider);
+                    _loggerFactory.CreateLogger<DynamicBatcher<GenerationItem, float>>(), _timeProvider,
+                    new BatchProfiling<GenerationItem>(runner.SampleItem(), _options.Profiling.ToSettings()));
             }
 
             return new ServedModel(manifest, signature, modelPath, contentHash, provider, batching, session, runner, generator, translation);
@@ -331,6 +332,15 @@ internal sealed partial class ModelFolderLoader
         var own = _options.Overrides.GetValueOrDefault(manifest.Name!) ?? new BatchingOverrides();
         var fromFile = manifest.Batching ?? new BatchingManifest();
         var maxBatch = own.MaxBatchSize ?? global.MaxBatchSize ?? fromFile.MaxBatchSize ?? ModelRepository.DefaultMaxBatchSize;
+        var (policyName, policySource) = own.Policy is not null ? (own.Policy, $"{ModelRepositoryOptions.SectionName}:Overrides:{manifest.Name}:Policy")
+            : global.Policy is not null ? (global.Policy, $"{ModelRepositoryOptions.SectionName}:Batching:Policy")
+            : (fromFile.Policy, "gan.json: batching.policy");
+        var policy = BatchingPolicy.Measured;
+        if (policyName is not null && !BatchingPolicyNames.TryParse(policyName, out policy))
+        {
+            throw new ModelLoadException($"{policySource} '{policyName}' is not one of: {BatchingPolicyNames.All}");
+        }
+
         var settings = new BatchingSettings
         {
             MaxBatchSize = maxBatch,
@@ -340,6 +350,7 @@ internal sealed partial class ModelFolderLoader
             // A configured batch size can make the manifest's preferred sizes too large; those are dropped.
             PreferredBatchSizes = (own.PreferredBatchSizes ?? global.PreferredBatchSizes ?? fromFile.PreferredBatchSizes ?? [])
                 .Where(size => size >= 1 && size <= maxBatch).Distinct().Order().ToArray(),
+            Policy = policy,
         };
         try
         {

@@ -15,6 +15,9 @@ public sealed class ModelRepositoryOptions
     /// <summary>Per-model batching overrides, by model name; they win over <see cref="Batching"/>.</summary>
     public Dictionary<string, BatchingOverrides> Overrides { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>How batch size profiles are measured (<c>Models:Profiling</c>).</summary>
+    public BatchProfilingOptions Profiling { get; set; } = new();
+
     /// <summary>Watch the repository folder for added, changed and removed model folders (hot reload).</summary>
     public bool Watch { get; set; } = true;
 
@@ -48,4 +51,36 @@ public sealed class BatchingOverrides
 
     /// <summary>Overrides <c>batching.preferredBatchSizes</c>.</summary>
     public int[]? PreferredBatchSizes { get; set; }
+
+    /// <summary>Overrides <c>batching.policy</c>: <c>measured</c> or <c>fixed</c>.</summary>
+    public string? Policy { get; set; }
+}
+
+/// <summary>
+/// How a model's batch size profile is measured (images/s at batch 1, 2, 4, ... up to its maxBatchSize, through its
+/// own runner): when load first arrives, and on demand through the admin API (<c>ProfileBatching</c>).
+/// </summary>
+public sealed class BatchProfilingOptions
+{
+    /// <summary>Upper bound of <see cref="MillisecondsPerSize"/>: a profile holds the model's queue while it runs.</summary>
+    public const int MaxMillisecondsPerSize = 5000;
+
+    /// <summary>
+    /// Wall time measured per batch size, after one untimed run of that size (default 200). A model with maxBatchSize
+    /// 64 measures 7 sizes, so its profile takes about 7 times this.
+    /// </summary>
+    public int MillisecondsPerSize { get; set; } = 200;
+
+    /// <summary>
+    /// How far below the best throughput (as a fraction) a larger batch size may lie and still be chosen (default 0.05):
+    /// the measured policy takes the largest such size.
+    /// </summary>
+    public double Tolerance { get; set; } = 0.05;
+
+    /// <summary>The settings the batchers use.</summary>
+    public Batching.BatchProfilingSettings ToSettings() => new()
+    {
+        TimePerSize = TimeSpan.FromMilliseconds(MillisecondsPerSize),
+        Tolerance = Tolerance,
+    };
 }

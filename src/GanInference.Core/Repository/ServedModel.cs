@@ -72,6 +72,16 @@ public sealed class ServedModel : IAsyncDisposable
     /// <summary>Effective batching (manifest plus configuration overrides).</summary>
     public BatchingSettings Batching { get; }
 
+    /// <summary>The latest batch size profile of the model's batcher; null until load first arrived or one was asked for.</summary>
+    public BatchProfile? BatchProfile => _generator?.Profile ?? _translation?.Batcher.Profile;
+
+    /// <summary>The most items the batcher puts in one batch now (the profile's choice under the measured policy).</summary>
+    public int EffectiveMaxBatchSize => _generator?.EffectiveMaxBatchSize ?? _translation?.Batcher.EffectiveMaxBatchSize ?? Batching.MaxBatchSize;
+
+    /// <summary>Measures the batch size profile again now, between two batches (see <see cref="DynamicBatcher{TInput, TOutput}.ProfileAsync"/>).</summary>
+    public Task<BatchProfile> ProfileBatchingAsync(CancellationToken cancellationToken) =>
+        _generator?.ProfileAsync(cancellationToken) ?? _translation!.Batcher.ProfileAsync(cancellationToken);
+
     /// <summary>Truncation used when a request gives none.</summary>
     public float DefaultTruncation => Manifest.Defaults?.Truncation ?? 0;
 

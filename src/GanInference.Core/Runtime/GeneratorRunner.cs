@@ -71,10 +71,12 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
     public void WarmUp()
     {
         var output = new float[_signature.OutputsPerItem];
-        var label = _signature.LabelInput is null ? GenerationItem.NoLabel : 0;
-        BatchSlice<GenerationItem, float>[] slices = [new(new[] { GenerationItem.FromSeed(0, 0, label) }, output, _signature.OutputsPerItem)];
+        BatchSlice<GenerationItem, float>[] slices = [new(new[] { SampleItem() }, output, _signature.OutputsPerItem)];
         Run(slices, 1);
     }
+
+    /// <summary>The item of the warm-up and of the batch size profile: seed 0; label 0, all-padding tokens, zero embedding and image.</summary>
+    public GenerationItem SampleItem() => GenerationItem.FromSeed(0, 0, _signature.LabelInput is null ? GenerationItem.NoLabel : 0);
 
     public void Dispose() => _runOptions.Dispose();
 

@@ -39,7 +39,8 @@ public sealed class TranslationEngine : IAsyncDisposable
         BatchingSettings batching,
         GanTelemetry telemetry,
         ILoggerFactory loggerFactory,
-        TimeProvider timeProvider)
+        TimeProvider timeProvider,
+        BatchProfilingSettings? profiling = null)
     {
         var translation = TranslationSignature.Create(signature);
         var runner = new TranslationRunner(session, translation);
@@ -48,7 +49,8 @@ public sealed class TranslationEngine : IAsyncDisposable
             runner.WarmUp();
             var batcher = new DynamicBatcher<TranslationItem, float>(
                 model, batching, signature.OutputsPerItem, runner, telemetry,
-                loggerFactory.CreateLogger<DynamicBatcher<TranslationItem, float>>(), timeProvider);
+                loggerFactory.CreateLogger<DynamicBatcher<TranslationItem, float>>(), timeProvider,
+                profiling is null ? null : new BatchProfiling<TranslationItem>(runner.SampleItem(), profiling));
             return new TranslationEngine(translation, runner, batcher);
         }
         catch

@@ -49,11 +49,17 @@ internal sealed class TranslationRunner : IBatchExecutor<TranslationItem, float>
     /// </summary>
     public void WarmUp()
     {
+        var output = new float[_signature.Model.OutputsPerItem];
+        BatchSlice<TranslationItem, float>[] slices = [new(new[] { SampleItem() }, output, output.Length)];
+        Run(slices, 1);
+    }
+
+    /// <summary>The item of the warm-up and of the batch size profile: one mid-grey image.</summary>
+    public TranslationItem SampleItem()
+    {
         var input = new float[_signature.InputsPerItem];
         Array.Fill(input, (_signature.InputMin + _signature.InputMax) / 2);
-        var output = new float[_signature.Model.OutputsPerItem];
-        BatchSlice<TranslationItem, float>[] slices = [new(new[] { new TranslationItem(input) }, output, output.Length)];
-        Run(slices, 1);
+        return new TranslationItem(input);
     }
 
     public void Dispose() => _runOptions.Dispose();

@@ -15,6 +15,9 @@ public sealed class GanTelemetry
     /// <summary>Tag that carries the model name on every instrument and span.</summary>
     public const string ModelTag = "model";
 
+    /// <summary>Tag of <see cref="BatchProfileThroughput"/>: the profiled batch size.</summary>
+    public const string BatchSizeTag = "batch_size";
+
     // Bucket bounds for the histograms: OpenTelemetry's defaults (0, 5, 10, 25, ... 10000) are meant for
     // milliseconds and would put every queue wait in one bucket and every batch in three.
     private static readonly InstrumentAdvice<double> SecondsAdvice = new()
@@ -52,6 +55,8 @@ public sealed class GanTelemetry
         InferenceExecCount = meter.CreateCounter<long>("gan.inference.exec.count", "{batch}", "Batched ONNX Runtime runs, by model (Triton's nv_inference_exec_count).");
         InferenceRequestTime = meter.CreateCounter<double>("gan.inference.request.duration", "s", "Cumulative duration of inference calls, received to last image, by model (Triton's nv_inference_request_duration_us).");
         InferenceQueueTime = meter.CreateCounter<double>("gan.inference.queue.duration", "s", "Cumulative time requests waited in the model's queue, by model (Triton's nv_inference_queue_duration_us).");
+        BatchProfileThroughput = meter.CreateGauge<double>("gan.batch.profile.throughput", "{image}/s", "Images per second of each batch size in the model's latest batch size profile, by model and batch_size (measured through the model's runner).");
+        ChosenBatchSize = meter.CreateGauge<int>("gan.batch.chosen_size", "{item}", "Most items the batcher puts in one batch now, by model: the size the latest profile chose (policy measured), else batching.maxBatchSize.");
         InferenceComputeTime = meter.CreateCounter<double>("gan.inference.compute.duration", "s", "Cumulative duration of the batched ONNX Runtime runs, input preparation included, by model (Triton's nv_inference_compute_infer_duration_us).");
     }
 
@@ -147,6 +152,12 @@ public sealed class GanTelemetry
 
     /// <summary>Requests dropped before compute; tags: model, reason.</summary>
     public Counter<long> DroppedRequests { get; }
+
+    /// <summary>Images/s of one batch size in a model's latest batch size profile (tags: model, batch_size).</summary>
+    public Gauge<double> BatchProfileThroughput { get; }
+
+    /// <summary>The batch size a model's batcher caps its batches at now (tag: model).</summary>
+    public Gauge<int> ChosenBatchSize { get; }
 
     /// <summary>Convenience for tests and tools that have no <c>IMeterFactory</c>: a private meter of the same name.</summary>
     public static GanTelemetry CreateStandalone() => new(new Meter(Name));

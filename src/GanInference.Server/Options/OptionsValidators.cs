@@ -1,3 +1,4 @@
+using GanInference.Core.Batching;
 using GanInference.Core.Generation;
 using GanInference.Core.Repository;
 using GanInference.Core.Translation;
@@ -31,6 +32,16 @@ internal sealed class OptionsValidators :
         failures.AtLeast(options.PollIntervalSeconds, 0, "Models:PollIntervalSeconds", "seconds (0 turns polling off)");
         failures.AtLeast(options.ReloadDebounceMilliseconds, 0, "Models:ReloadDebounceMilliseconds", "milliseconds");
         failures.AtLeast(options.RetireTimeoutSeconds, 0, "Models:RetireTimeoutSeconds", "seconds");
+        if (options.Profiling is null)
+        {
+            failures.Add("Models:Profiling must be a section (MillisecondsPerSize, Tolerance)");
+        }
+        else
+        {
+            failures.Within(options.Profiling.MillisecondsPerSize, 1, BatchProfilingOptions.MaxMillisecondsPerSize, "Models:Profiling:MillisecondsPerSize", "milliseconds");
+            failures.Within(options.Profiling.Tolerance, 0, 0.99, "Models:Profiling:Tolerance", "(a fraction of the best throughput)");
+        }
+
         CheckBatching(failures, options.Batching, "Models:Batching");
         foreach (var (model, overrides) in options.Overrides)
         {
@@ -146,6 +157,11 @@ internal sealed class OptionsValidators :
                 failures.AtLeast(preferred[i], 1, $"{section}:PreferredBatchSizes:{i}", "items");
             }
         }
+
+        if (batching.Policy is { } policy && !BatchingPolicyNames.TryParse(policy, out _))
+        {
+            failures.Add($"{section}:Policy is '{policy}'; it must be one of: {BatchingPolicyNames.All}");
+        }
     }
 
     /// <summary>The failures of one options class.</summary>
@@ -162,6 +178,14 @@ internal sealed class OptionsValidators :
             if (value is { } v && (double.IsNaN(v) || v < min))
             {
                 _messages.Add($"{key} is {v}; it must be at least {min} {unit}");
+            }
+        }
+
+        public void Within(double value, double min, double max, string key, string unit)
+        {
+            if (double.IsNaN(value) || value < min || value > max)
+            {
+                _messages.Add($"{key} is {value}; it must lie in {min}..{max} {unit}");
             }
         }
     }

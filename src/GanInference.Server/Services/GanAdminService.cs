@@ -1,11 +1,13 @@
 using GanInference.Api.V1;
+using GanInference.Core.Batching;
+using GanInference.Core.Errors;
 using GanInference.Core.Repository;
 using GanInference.Server.Hosting;
 using Grpc.Core;
 
 namespace GanInference.Server.Services;
 
-/// <summary>The <c>gan.v1.GanAdmin</c> service: operators' calls (reload the model repository now).</summary>
+/// <summary>The <c>gan.v1.GanAdmin</c> service: operators' calls (reload the model repository now, profile a model's batch sizes).</summary>
 internal sealed class GanAdminService(ModelReloader reloader, ModelRepository repository) : GanAdmin.GanAdminBase
 {
     public override async Task<ReloadModelsResponse> ReloadModels(ReloadModelsRequest request, ServerCallContext context)
@@ -33,5 +35,31 @@ internal sealed class GanAdminService(ModelReloader reloader, ModelRepository re
 
         response.Failures.AddRange(repository.Failures.Select(f => new FolderFailure { Folder = f.Folder, Reason = f.Reason }));
         return response;
+    }
+
+    public override async Task<ProfileBatchingResponse> ProfileBatching(ProfileBatchingRequest request, ServerCallContext context)
+    {
+        if (string.IsNullOrEmpty(request.Model))
+        {
+            throw new InvalidFieldException("model", $"is required; loaded models: [{string.Join(", ", repository.Names)}]");
+        }
+
+        if (repository.TryGetPipeline(request.Model, out var pipeline))
+        {
+            throw new ModelKindMismatchException(
+                $"'{request.Model}' is a pipeline; it has no batcher of its own: profile its steps ({string.Join(", ", pipeline.Steps.Select(s => s.Name))})");
+        }
+
+        // The lease keeps this version alive while it is measured, even if a reload replaces it meanwhile.
+        using var lease = repository.Acquire(request.Model);
+        var model = lease.Model;
+        var profile = await model.ProfileBatchingAsync(context.CancellationToken).ConfigureAwait(false);
+        return new ProfileBatchingResponse
+        {
+            Model = model.Name,
+            Profile = ProtoMapper.ToProto(profile),
+            Policy = model.Batching.Policy.ToName(),
+            EffectiveMaxBatchSize = (uint)model.EffectiveMaxBatchSize,
+        };
     }
 }

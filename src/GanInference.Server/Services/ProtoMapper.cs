@@ -1,4 +1,5 @@
 using GanInference.Api.V1;
+using GanInference.Core.Batching;
 using GanInference.Core.Errors;
 using GanInference.Core.Generation;
 using GanInference.Core.Imaging;
@@ -39,6 +40,9 @@ internal static class ProtoMapper
                 MaxQueueDelayMs = model.Batching.MaxQueueDelay.TotalMilliseconds,
                 MaxQueueSize = (uint)model.Batching.MaxQueueSize,
                 PreferredBatchSizes = { model.Batching.PreferredBatchSizes.Select(size => (uint)size) },
+                Policy = model.Batching.Policy.ToName(),
+                EffectiveMaxBatchSize = (uint)model.EffectiveMaxBatchSize,
+                Profile = model.BatchProfile is { } profile ? ToProto(profile) : null,
             },
         };
         info.Classes.AddRange(signature.Classes);
@@ -47,6 +51,19 @@ internal static class ProtoMapper
         AddText(info, signature.Text);
         AddProvenance(info, model.Manifest);
         return info;
+    }
+
+    /// <summary>A batch size profile.</summary>
+    public static Api.V1.BatchProfile ToProto(Core.Batching.BatchProfile profile)
+    {
+        var proto = new Api.V1.BatchProfile
+        {
+            ChosenBatchSize = (uint)profile.ChosenBatchSize,
+            Tolerance = profile.Tolerance,
+            MeasuredAt = Timestamp.FromDateTimeOffset(profile.MeasuredAt),
+        };
+        proto.Sizes.AddRange(profile.Sizes.Select(s => new Api.V1.BatchSizeThroughput { BatchSize = (uint)s.BatchSize, ImagesPerSecond = s.ImagesPerSecond, Runs = (uint)s.Runs }));
+        return proto;
     }
 
     /// <summary>

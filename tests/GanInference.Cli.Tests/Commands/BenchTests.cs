@@ -65,6 +65,33 @@ public sealed class BenchTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task The_in_process_ceiling_can_keep_several_runs_in_flight_and_sums_them()
+    {
+        using var folder = new TempFolder();
+        var json = folder.Combine("ceiling.json");
+
+        var result = await CliRun.InvokeAsync(
+            "bench", "--in-process", "--model-dir", Path.Combine(server.ModelsPath, TinyModels.Unconditional), "--batch", "1,2",
+            "--parallel-runs", "3", "--warmup", "0.1s", "--duration", "0.3s", "--json", json);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("3 runs in flight", result.Output);
+        using var report = JsonDocument.Parse(await File.ReadAllTextAsync(json));
+        Assert.Equal(3, report.RootElement.GetProperty("parallelRuns").GetInt32());
+        var results = report.RootElement.GetProperty("results").EnumerateArray().ToArray();
+        Assert.Equal([1, 2], results.Select(r => r.GetProperty("batch").GetInt32()));
+
+        // Each of the three copies makes at least one timed run per size, and the sums agree with each other.
+        Assert.All(results, r => Assert.True(r.GetProperty("runs").GetInt64() >= 3, r.ToString()));
+        Assert.All(results, r => Assert.Equal(
+            r.GetProperty("runsPerSecond").GetDouble() * r.GetProperty("batch").GetInt32(), r.GetProperty("imagesPerSecond").GetDouble(), 6));
+
+        var refused = await CliRun.InvokeAsync("bench", "--in-process", "--model-dir", Path.Combine(server.ModelsPath, TinyModels.Unconditional), "--parallel-runs", "0");
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("--parallel-runs", refused.Output);
+    }
+
+    [Fact]
     public async Task Open_loop_sends_on_schedule_and_counts_every_request()
     {
         using var folder = new TempFolder();

@@ -39,7 +39,7 @@ internal sealed class InProcessGanServer : IAsyncDisposable
         string modelsPath, bool http = false, Action<WebApplicationBuilder>? configure = null, string? apiKey = null, int models = 2)
     {
         var builder = GanServer.CreateBuilder(
-            ["--urls=http://127.0.0.1:0", $"--Models:Path={modelsPath}", http ? "--Http:Urls=http://127.0.0.1:0" : "--Http:Urls=", "--Models:Watch=false"]);
+            ["--urls=http://127.0.0.1:0", $"--Models:Path={modelsPath}", http ? "--Http:Urls=http://127.0.0.1:0" : "--Http:Urls=", "--Models:Watch=false", "--Models:Profiling:MillisecondsPerSize=5"]);
         builder.Logging.ClearProviders();
         configure?.Invoke(builder);
         var app = GanServer.Build(builder);

@@ -26,7 +26,7 @@ public sealed class ServerFixture : IAsyncLifetime
     {
         TinyModels.WriteRepository(ModelsPath);
         // The HTTP/1.1 listener (/metrics) on a port of its own: its default fixed port would clash between test runs.
-        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={ModelsPath}", "--Http:Urls=http://127.0.0.1:0"]);
+        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={ModelsPath}", "--Http:Urls=http://127.0.0.1:0", "--Models:Profiling:MillisecondsPerSize=5"]);
         builder.Logging.ClearProviders();
         _app = GanServer.Build(builder);
         await _app.StartAsync();

@@ -36,7 +36,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         var httpAddress = httpPort is { } h ? $"http://127.0.0.1:{h}" : null;
         var start = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "GanInference.Server.dll"), "--urls", address, $"--Models:Path={modelsPath}", $"--Http:Urls={httpAddress}" },
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "GanInference.Server.dll"), "--urls", address, $"--Models:Path={modelsPath}", $"--Http:Urls={httpAddress}", "--Models:Profiling:MillisecondsPerSize=5" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,

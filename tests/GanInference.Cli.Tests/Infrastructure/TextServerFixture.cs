@@ -25,7 +25,7 @@ public sealed class TextServerFixture : IAsyncLifetime
         TinyTextModels.AddStage2(ModelsPath, Stage2);
         TinyTextModels.AddPipeline(ModelsPath, Pipeline, [Stage1, Stage2]);
         TinyModels.WriteRepository(ModelsPath);
-        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={ModelsPath}", "--Http:Urls=", "--Models:Watch=false"]);
+        var builder = GanServer.CreateBuilder(["--urls=http://127.0.0.1:0", $"--Models:Path={ModelsPath}", "--Http:Urls=", "--Models:Watch=false", "--Models:Profiling:MillisecondsPerSize=5"]);
         builder.Logging.ClearProviders();
         _app = GanServer.Build(builder);
         await _app.StartAsync();

@@ -47,6 +47,7 @@ public sealed class ModelRepositoryLoadingTests : IDisposable
     [InlineData("no-range", "outputs[0].range: must be [min, max]")]
     [InlineData("bad-batching", "batching.maxBatchSize: 0 is outside 1..4096")]
     [InlineData("classes-missing", "classes: a class-conditional model must list its class names")]
+    [InlineData("bad-policy", "batching.policy: 'greedy' is not one of: measured, fixed")]
     public async Task A_mismatched_manifest_is_skipped_with_a_reason_naming_the_field(string folder, string expectedReason)
     {
         switch (folder)
@@ -61,6 +62,7 @@ public sealed class ModelRepositoryLoadingTests : IDisposable
             case "no-range": _models.AddUnconditional(folder, editManifest: m => m["outputs"]![0]!.AsObject().Remove("range")); break;
             case "bad-batching": _models.AddUnconditional(folder, editManifest: m => m["batching"]!["maxBatchSize"] = 0); break;
             case "classes-missing": _models.AddConditional(folder, editManifest: m => m.Remove("classes")); break;
+            case "bad-policy": _models.AddUnconditional(folder, editManifest: m => m["batching"]!["policy"] = "greedy"); break;
         }
 
         _models.AddUnconditional("healthy");

@@ -12,7 +12,8 @@ internal static class RepositoryFactory
 {
     public static async Task<ModelRepository> LoadAsync(string root, ModelRepositoryOptions? options = null)
     {
-        options ??= new ModelRepositoryOptions();
+        // A batch size profile holds the model's queue while it measures (200 ms per size by default): keep it short.
+        options ??= new ModelRepositoryOptions { Profiling = { MillisecondsPerSize = 5 } };
         options.Path = root;
         var sessions = new OnnxSessionFactory(MsOptions.Create(new InferenceOptions { IntraOpThreads = 1, ExecutionProvider = Environment.GetEnvironmentVariable("Inference__ExecutionProvider") ?? InferenceOptions.CpuProvider }), NullLogger<OnnxSessionFactory>.Instance);
         var repository = new ModelRepository(MsOptions.Create(options), sessions, GanTelemetry.CreateStandalone(), NullLoggerFactory.Instance);

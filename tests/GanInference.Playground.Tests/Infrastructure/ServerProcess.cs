@@ -62,6 +62,7 @@ internal sealed class ServerProcess : IAsyncDisposable
             $"--Models:Path={modelsPath}",
             "--Models:Watch=false",
             "--Inference:IntraOpThreads=1",
+            "--Models:Profiling:MillisecondsPerSize=5",
             "--Logging:LogLevel:Default=Warning",
             .. extraArgs,
         ])

@@ -45,6 +45,9 @@ internal sealed class RunningServer : IAsyncDisposable
             "--Inference:IntraOpThreads=1",
             "--Logging:LogLevel:Default=Warning",
 
+            // A profile holds a model's queue while it measures (200 ms per batch size by default): keep it short.
+            "--Models:Profiling:MillisecondsPerSize=5",
+
             // Tests run many servers at once; each file watcher takes one of the user's inotify instances (128 by
             // default on Linux), so only the tests about watching turn it on (a later argument wins).
             "--Models:Watch=false",

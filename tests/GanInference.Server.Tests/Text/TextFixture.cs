@@ -16,7 +16,7 @@ public sealed class TextFixture : IAsyncLifetime
     public const string Stage1 = "t-stage1";
     public const string Stage2 = "t-stage2";
     public const string Pipeline = "t-pipe";
-    public const string SlowStage1 = "t-slow1";          // stage 1 weights, max batch 4, waits 2 s for a full batch
+    public const string SlowStage1 = "t-slow1";          // stage 1 weights, max batch 4 (policy fixed), waits 2 s for a full batch
     public const string SlowPipeline = "t-slow-pipe";    // t-slow1 -> t-stage2
     public const string BigStage2 = "t-stage2-big";      // takes 5×5 images: no pipeline can feed it
     public const string MissingStepPipeline = "t-missing-pipe";
@@ -44,7 +44,7 @@ public sealed class TextFixture : IAsyncLifetime
         TinyTextModels.AddStage1(models.Root, Stage1);
         TinyTextModels.AddStage2(models.Root, Stage2);
         TinyTextModels.AddPipeline(models.Root, Pipeline, [Stage1, Stage2]);
-        TinyTextModels.AddStage1(models.Root, SlowStage1, batching: new JsonObject { ["maxBatchSize"] = 4, ["maxQueueDelayMs"] = 2000, ["maxQueueSize"] = 64 });
+        TinyTextModels.AddStage1(models.Root, SlowStage1, batching: new JsonObject { ["maxBatchSize"] = 4, ["maxQueueDelayMs"] = 2000, ["maxQueueSize"] = 64, ["policy"] = "fixed" });
         TinyTextModels.AddPipeline(models.Root, SlowPipeline, [SlowStage1, Stage2]);
         TinyTextModels.AddStage2(models.Root, BigStage2, inputSize: 5);
         TinyTextModels.AddPipeline(models.Root, MissingStepPipeline, [Stage1, "t-nowhere"]);

@@ -17,7 +17,7 @@ public sealed class TranslateFixture : IAsyncLifetime
     public const string Grey = "t-grey";          // 1 → 1, identity
     public const string Rgb = "t-rgb";            // 3 → 3, identity
     public const string GreyToRgb = "t-grey2rgb"; // 1 → 3: (x, -x, x / 2)
-    public const string Batched = "t-batched";    // 1 → 1 identity, max batch 8, waits up to 2 s for a full batch
+    public const string Batched = "t-batched";    // 1 → 1 identity, max batch 8 (policy fixed), waits up to 2 s for a full batch
     public const string Generator = "t-gen";
     public const int MaxImagesPerTranslate = 16;
     public const int MaxInputImagePixels = 1024;
@@ -47,7 +47,7 @@ public sealed class TranslateFixture : IAsyncLifetime
             graph.Node("Concat", ["input", negative, half], "image", OnnxAttribute.Int("axis", 1));
         });
         AddTranslator(models, Batched, 1, 1, graph => graph.Node("Identity", ["input"], "image"),
-            new JsonObject { ["maxBatchSize"] = 8, ["maxQueueDelayMs"] = 2000, ["maxQueueSize"] = 64 });
+            new JsonObject { ["maxBatchSize"] = 8, ["maxQueueDelayMs"] = 2000, ["maxQueueSize"] = 64, ["policy"] = "fixed" });
         models.AddUnconditional(Generator);
         _server = await RunningServer.StartAsync(
             models,

@@ -1,0 +1,64 @@
+namespace GanInference.Core.Batching;
+
+/// <summary>Throughput of one batch size, measured through the model's own runner.</summary>
+/// <param name="BatchSize">Items per run.</param>
+/// <param name="ImagesPerSecond">Items computed per second of wall time at that size.</param>
+/// <param name="Runs">Timed runs the figure comes from.</param>
+public readonly record struct BatchSizeThroughput(int BatchSize, double ImagesPerSecond, int Runs);
+
+/// <summary>
+/// A model's batch size profile: images/s for each measured batch size (1, 2, 4, ... up to the largest allowed), and
+/// the batch size the <see cref="BatchingPolicy.Measured"/> policy chose from it.
+/// </summary>
+public sealed record BatchProfile
+{
+    /// <summary>The measured sizes, smallest first.</summary>
+    public required IReadOnlyList<BatchSizeThroughput> Sizes { get; init; }
+
+    /// <summary>The largest measured size whose throughput is within <see cref="Tolerance"/> of the best.</summary>
+    public required int ChosenBatchSize { get; init; }
+
+    /// <summary>The fraction below the best throughput a larger batch size may lie and still be chosen.</summary>
+    public required double Tolerance { get; init; }
+
+    /// <summary>When the measurement finished.</summary>
+    public required DateTimeOffset MeasuredAt { get; init; }
+
+    /// <summary>The best throughput of the profile.</summary>
+    public double BestImagesPerSecond => Sizes.Count == 0 ? 0 : Sizes.Max(s => s.ImagesPerSecond);
+
+    /// <summary>
+    /// The batch size that pays: the largest size whose throughput is at least <c>(1 - tolerance)</c> times the best.
+    /// Larger batches cost latency (they wait to fill and run longer), so a size is only worth it when it is about as
+    /// fast as the best; among sizes that are, the largest leaves the most room for bursts.
+    /// </summary>
+    public static int Choose(IReadOnlyList<BatchSizeThroughput> sizes, double tolerance)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(sizes.Count);
+        var best = sizes.Max(s => s.ImagesPerSecond);
+        var chosen = 0;
+        foreach (var size in sizes)
+        {
+            if (size.ImagesPerSecond >= best * (1 - tolerance) && size.BatchSize > chosen)
+            {
+                chosen = size.BatchSize;
+            }
+        }
+
+        return chosen;
+    }
+
+    /// <summary>The batch sizes a profile measures for <paramref name="maxBatchSize"/>: the powers of two below it, and it.</summary>
+    public static IReadOnlyList<int> SizesFor(int maxBatchSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBatchSize, 1);
+        var sizes = new List<int>();
+        for (var size = 1; size < maxBatchSize; size *= 2)
+        {
+            sizes.Add(size);
+        }
+
+        sizes.Add(maxBatchSize);
+        return sizes;
+    }
+}

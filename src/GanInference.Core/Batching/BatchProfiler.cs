@@ -1,0 +1,82 @@
+using System.Buffers;
+
+namespace GanInference.Core.Batching;
+
+/// <summary>
+/// Measures a model's throughput per batch size through the executor its batcher runs (the real runner: same input
+/// preparation, same output binding), with copies of one sample item. The caller makes sure nothing else uses the
+/// executor meanwhile (<see cref="DynamicBatcher{TInput, TOutput}"/> holds its executor gate).
+/// </summary>
+internal static class BatchProfiler
+{
+    /// <summary>
+    /// Rounds over all sizes: each size gets <see cref="BatchProfilingSettings.TimePerSize"/> split over this many
+    /// rounds, and its figure is its best round. Interleaving the sizes spreads a passing disturbance (another process,
+    /// a GC) over all of them instead of sinking one, and the best round is the least disturbed.
+    /// </summary>
+    public const int Rounds = 3;
+
+    /// <summary>Profiles every size of <see cref="BatchProfile.SizesFor"/>: one untimed run each, then <see cref="Rounds"/> timed rounds over all sizes.</summary>
+    public static async Task<BatchProfile> MeasureAsync<TInput, TOutput>(
+        IBatchExecutor<TInput, TOutput> executor,
+        TInput sample,
+        int outputsPerItem,
+        int maxBatchSize,
+        BatchProfilingSettings settings,
+        TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        var sizes = BatchProfile.SizesFor(maxBatchSize);
+        var inputs = new TInput[maxBatchSize];
+        Array.Fill(inputs, sample);
+        var outputs = ArrayPool<TOutput>.Shared.Rent(maxBatchSize * outputsPerItem);
+        var slices = new BatchSlice<TInput, TOutput>[1];
+        var best = new double[sizes.Count];
+        var runs = new int[sizes.Count];
+        var budget = settings.TimePerSize / Rounds;
+        try
+        {
+            for (var round = 0; round < Rounds; round++)
+            {
+                for (var i = 0; i < sizes.Count; i++)
+                {
+                    var size = sizes[i];
+                    slices[0] = new BatchSlice<TInput, TOutput>(inputs.AsMemory(0, size), outputs.AsMemory(0, size * outputsPerItem), outputsPerItem);
+                    if (round == 0)
+                    {
+                        // The first run of a shape pays for ONNX Runtime's per-shape set-up; it is not timed.
+                        await executor.ExecuteAsync(slices, size, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    var roundRuns = 0;
+                    var started = time.GetTimestamp();
+                    TimeSpan elapsed;
+                    do
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        await executor.ExecuteAsync(slices, size, cancellationToken).ConfigureAwait(false);
+                        roundRuns++;
+                        elapsed = time.GetElapsedTime(started);
+                    }
+                    while (elapsed < budget);
+
+                    runs[i] += roundRuns;
+                    best[i] = Math.Max(best[i], roundRuns * (double)size / Math.Max(elapsed.TotalSeconds, 1e-9));
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<TOutput>.Shared.Return(outputs);
+        }
+
+        var measured = sizes.Select((size, i) => new BatchSizeThroughput(size, best[i], runs[i])).ToArray();
+        return new BatchProfile
+        {
+            Sizes = measured,
+            ChosenBatchSize = BatchProfile.Choose(measured, settings.Tolerance),
+            Tolerance = settings.Tolerance,
+            MeasuredAt = time.GetUtcNow(),
+        };
+    }
+}
