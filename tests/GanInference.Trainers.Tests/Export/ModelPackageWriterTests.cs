@@ -88,6 +88,51 @@ public sealed class ModelPackageWriterTests
         Assert.Empty(Directory.GetFileSystemEntries(models));
     }
 
+    [Fact]
+    public async Task Evaluation_seed_set_and_selection_note_reach_the_figures_and_the_manifest()
+    {
+        using var temp = new TempDirectory();
+        var data = temp.Combine("data");
+        TinyMnist.Write(data, trainCount: 32, testCount: 20, gzip: false);
+        var classifier = await TestClassifier.ExportAsync(temp, data);
+        var checkpoint = await TrainGeneratorAsync(temp, data, ModelKind.Dcgan);
+        var output = temp.Combine("models", "tiny-dcgan");
+
+        var report = await new ModelPackageWriter(new OnnxModelExporter()).WriteAsync(
+            new ExportOptions
+            {
+                CheckpointDirectory = checkpoint, OutputDirectory = output, ClassifierPath = classifier, EvaluationSamples = 20,
+                EvaluationFirstSeed = 1000, Selection = "chosen on seeds 1000-1019",
+            },
+            CancellationToken.None);
+
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "gan.json")));
+        var provenance = manifest.RootElement.GetProperty("provenance");
+        Assert.Equal("chosen on seeds 1000-1019", provenance.GetProperty("selection").GetString());
+        Assert.StartsWith("20 samples from seeds 1000..1019,", provenance.GetProperty("evaluation").GetString());
+        Assert.Equal(1000, provenance.GetProperty("metrics").GetProperty("evaluationFirstSeed").GetInt32());
+
+        // The figures are those of seeds 1000..1019 (the classifier's shares of exactly those images), not of 0..19.
+        var model = Path.Combine(output, "model.onnx");
+        var evaluator = new GeneratorEvaluator(classifier, data);
+        var selection = await evaluator.EvaluateAsync(model, 20, 0f, CancellationToken.None, firstSeed: 1000);
+        var reported = await evaluator.EvaluateAsync(model, 20, 0f, CancellationToken.None);
+        Assert.NotNull(report);
+        Assert.Equal(1000UL, selection.FirstSeed);
+        Assert.Equal(report.FrechetDistance, selection.FrechetDistance);
+        Assert.Equal(report.ClassFractions, selection.ClassFractions);
+        Assert.NotEqual(reported.FrechetDistance, selection.FrechetDistance);
+        Assert.Equal(0UL, reported.FirstSeed);
+        Assert.False(reported.ToMetrics().ContainsKey("evaluationFirstSeed"));
+
+        using var generator = new OnnxGeneratorSession(model);
+        using var reader = new OnnxClassifierSession(classifier);
+        var seeds = Enumerable.Range(1000, 20).Select(i => (ulong)i).ToArray();
+        var (predicted, _) = reader.Classify(generator.Generate(seeds, null, 0f, CancellationToken.None), CancellationToken.None);
+        var shares = Enumerable.Range(0, reader.ClassCount).Select(c => Math.Round(predicted.Count(p => p == c) / 20.0, 4)).ToArray();
+        Assert.Equal(shares, selection.ClassFractions);
+    }
+
     private static async Task<string> TrainGeneratorAsync(TempDirectory temp, string data, ModelKind kind)
     {
         var options = new TrainingOptions

@@ -54,9 +54,11 @@ internal static partial class ToolCommands
         var description = new Option<string?>("--description") { Description = "Manifest description." };
         var average = new Option<int>("--average-epochs") { Description = "Export the mean generator of the last N epoch checkpoints up to --checkpoint.", DefaultValueFactory = _ => 1 };
         var truncation = new Option<float>("--truncation") { Description = "Text-to-image: the manifests' default truncation of z and the CA noise (0 = plain N(0, 1)); the evaluation and samples use it.", DefaultValueFactory = _ => 0f };
+        var firstSeed = new Option<ulong>("--first-seed") { Description = "Generators: the evaluation uses seeds from this one (0 = the reported set; e.g. 1000 while choosing a checkpoint).", DefaultValueFactory = _ => 0UL };
+        var selection = new Option<string?>("--selection") { Description = "Generators: how the checkpoint, averaging and truncation were chosen and on which seeds (written to provenance.selection)." };
 
         var command = new Command("export", "Export a checkpoint to ONNX with its manifest (gan.json or classifier.json) and samples.png.");
-        foreach (var option in new Option[] { checkpoint, output, classifier, data, samples, description, average, truncation })
+        foreach (var option in new Option[] { checkpoint, output, classifier, data, samples, description, average, truncation, firstSeed, selection })
         {
             command.Options.Add(option);
         }
@@ -76,6 +78,8 @@ internal static partial class ToolCommands
                 Description = parse.GetValue(description),
                 AverageEpochs = parse.GetValue(average),
                 Truncation = parse.GetValue(truncation),
+                EvaluationFirstSeed = parse.GetValue(firstSeed),
+                Selection = parse.GetValue(selection),
             };
             if (options.Truncation is < 0 or float.NaN || float.IsInfinity(options.Truncation))
             {
@@ -124,8 +128,9 @@ internal static partial class ToolCommands
         var model = new Option<string>("--model") { Description = "Exported generator (model.onnx or its folder).", Required = true };
         var classifier = new Option<string>("--classifier") { Description = "Exported classifier.", DefaultValueFactory = _ => Path.Combine("eval", "mnist-classifier", "model.onnx") };
         var data = new Option<string>("--data") { Description = "MNIST folder (real digits for the baselines).", Required = true };
-        var samples = new Option<int>("--samples") { Description = "Images generated, from seeds 0..N-1.", DefaultValueFactory = _ => 1000 };
+        var samples = new Option<int>("--samples") { Description = "Images generated, from seeds --first-seed..--first-seed+N-1.", DefaultValueFactory = _ => 1000 };
         var truncation = new Option<float>("--truncation") { Description = "Latent truncation (0 = plain N(0, 1)).", DefaultValueFactory = _ => 0f };
+        var evaluateFirstSeed = new Option<ulong>("--first-seed") { Description = "Generators: first seed of the samples (0 = the reported set; e.g. 1000 for a selection set kept apart from it).", DefaultValueFactory = _ => 0UL };
         var json = new Option<string?>("--json") { Description = "Also write the report as JSON to this file." };
         var resNet = new Option<bool>("--resnet") { Description = "Generators: also the Fréchet distances in ImageNet ResNet-18 features (the ONNX model of NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18; about 3 × --samples images through ResNet-18)." };
         var resNetModels = new Option<string?>("--resnet-models") { Description = "The package's tools/DnnImageModels folder (default: where NuGet restored it for this build)." };
@@ -140,6 +145,7 @@ internal static partial class ToolCommands
         command.Options.Add(reverse);
         command.Options.Add(resNet);
         command.Options.Add(resNetModels);
+        command.Options.Add(evaluateFirstSeed);
 
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -163,7 +169,7 @@ internal static partial class ToolCommands
             }
 
             var report = await new GeneratorEvaluator(parse.GetValue(classifier)!, parse.GetValue(data)!, parse.GetValue(resNet), parse.GetValue(resNetModels))
-                .EvaluateAsync(modelPath, parse.GetValue(samples), parse.GetValue(truncation), cancellationToken).ConfigureAwait(false);
+                .EvaluateAsync(modelPath, parse.GetValue(samples), parse.GetValue(truncation), cancellationToken, parse.GetValue(evaluateFirstSeed)).ConfigureAwait(false);
             Print(report);
             if (parse.GetValue(json) is { } jsonPath)
             {

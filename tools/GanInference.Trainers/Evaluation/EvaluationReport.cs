@@ -3,8 +3,11 @@ namespace GanInference.Trainers.Evaluation;
 /// <summary>The figures of <c>evaluate</c>; also stored in the manifest's provenance.</summary>
 public sealed record EvaluationReport
 {
-    /// <summary>Images generated, from seeds 0..SampleCount-1 (labels cycle 0..9 for conditional models).</summary>
+    /// <summary>Images generated, from seeds FirstSeed..FirstSeed+SampleCount-1 (labels = seed % 10 for conditional models).</summary>
     public required int SampleCount { get; init; }
+
+    /// <summary>The first seed (0 for the figures reported; another set, e.g. 1000.., for choosing epochs, averaging and truncation).</summary>
+    public ulong FirstSeed { get; init; }
 
     public required float Truncation { get; init; }
 
@@ -68,6 +71,11 @@ public sealed record EvaluationReport
             ["evaluationClassifierTestAccuracy"] = Math.Round(ClassifierTestAccuracy, 4),
             ["evaluationSamples"] = SampleCount,
         };
+        if (FirstSeed != 0)
+        {
+            metrics["evaluationFirstSeed"] = FirstSeed;
+        }
+
         if (ClassifierAccuracy is { } accuracy)
         {
             metrics["classifierAccuracy"] = Math.Round(accuracy, 4);

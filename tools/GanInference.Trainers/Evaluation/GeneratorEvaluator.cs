@@ -13,7 +13,8 @@ public sealed class GeneratorEvaluator(string classifierPath, string dataDirecto
 {
     private const int ImageArea = MnistDataset.ImageSize * MnistDataset.ImageSize;
 
-    public async Task<EvaluationReport> EvaluateAsync(string generatorPath, int sampleCount, float truncation, CancellationToken cancellationToken)
+    /// <summary>Figures of <paramref name="sampleCount"/> images from seeds <paramref name="firstSeed"/>.. (a seed set kept apart for selection, or the one reported).</summary>
+    public async Task<EvaluationReport> EvaluateAsync(string generatorPath, int sampleCount, float truncation, CancellationToken cancellationToken, ulong firstSeed = 0)
     {
         if (sampleCount < 10)
         {
@@ -25,7 +26,7 @@ public sealed class GeneratorEvaluator(string classifierPath, string dataDirecto
         using var classifier = new OnnxClassifierSession(classifierPath);
         using var generator = new OnnxGeneratorSession(generatorPath);
 
-        var seeds = Enumerable.Range(0, sampleCount).Select(i => (ulong)i).ToArray();
+        var seeds = Enumerable.Range(0, sampleCount).Select(i => firstSeed + (ulong)i).ToArray();
         var requested = generator.IsConditional ? seeds.Select(s => (long)(s % (ulong)classifier.ClassCount)).ToArray() : null;
         var samples = generator.Generate(seeds, requested, truncation, cancellationToken);
         var (predicted, sampleFeatures) = classifier.Classify(samples, cancellationToken);
@@ -64,6 +65,7 @@ public sealed class GeneratorEvaluator(string classifierPath, string dataDirecto
         return new EvaluationReport
         {
             SampleCount = sampleCount,
+            FirstSeed = firstSeed,
             Truncation = truncation,
             ClassFractions = histogram.Select(h => Math.Round(h, 4)).ToArray(),
             ClassifierAccuracy = requested is null ? null : predicted.Where((p, i) => p == requested[i]).Count() / (double)sampleCount,

@@ -27,6 +27,15 @@ public sealed record ExportOptions
 
     public int EvaluationSamples { get; init; } = 1000;
 
+    /// <summary>
+    /// First seed of the evaluation (seeds EvaluationFirstSeed..+EvaluationSamples-1). 0, the reported set, for a model
+    /// that ships; another set (e.g. 1000) while choosing a checkpoint, so the reported seeds are never used for a choice.
+    /// </summary>
+    public ulong EvaluationFirstSeed { get; init; }
+
+    /// <summary>How the checkpoint, averaging and truncation were chosen and on which seeds (manifest <c>provenance.selection</c>).</summary>
+    public string? Selection { get; init; }
+
     /// <summary>Export the mean generator of the last N epoch checkpoints up to the given one (1 = that checkpoint alone).</summary>
     public int AverageEpochs { get; init; } = 1;
 
@@ -110,7 +119,7 @@ public sealed class ModelPackageWriter(OnnxModelExporter exporter)
         }
 
         var report = await new GeneratorEvaluator(options.ClassifierPath, dataDirectory)
-            .EvaluateAsync(modelPath, options.EvaluationSamples, truncation: 0f, cancellationToken).ConfigureAwait(false);
+            .EvaluateAsync(modelPath, options.EvaluationSamples, truncation: 0f, cancellationToken, options.EvaluationFirstSeed).ConfigureAwait(false);
         var manifest = CreateManifest(Path.GetFileName(Path.GetFullPath(options.OutputDirectory).TrimEnd(Path.DirectorySeparatorChar)), options, info, dataDirectory, report);
         await File.WriteAllTextAsync(Path.Combine(staging, ManifestReader.FileName), JsonSerializer.Serialize(manifest, ManifestJson) + "\n", cancellationToken).ConfigureAwait(false);
         return report;
@@ -141,10 +150,15 @@ public sealed class ModelPackageWriter(OnnxModelExporter exporter)
             ["architecture"] = JsonSerializer.SerializeToNode(architecture, Checkpoint.JsonOptions),
             ["metrics"] = JsonSerializer.SerializeToNode(report.ToMetrics()),
             ["classFractions"] = JsonSerializer.SerializeToNode(report.ClassFractions),
-            ["evaluation"] = $"{report.SampleCount} samples from seeds 0..{report.SampleCount - 1}" +
+            ["evaluation"] = $"{report.SampleCount} samples from seeds {report.FirstSeed}..{report.FirstSeed + (ulong)report.SampleCount - 1}" +
                 (architecture.IsConditional ? " with label = seed % 10" : string.Empty) +
                 $", truncation 0, through ONNX Runtime; features and classes from {options.ClassifierPath}; real digits from {dataDirectory}",
         };
+
+        if (options.Selection is { } selection)
+        {
+            provenance["selection"] = selection;
+        }
 
         if (options.AverageEpochs > 1)
         {
