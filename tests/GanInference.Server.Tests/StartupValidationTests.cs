@@ -19,6 +19,7 @@ public sealed class StartupValidationTests
     [InlineData("--Models:Profiling:MillisecondsPerSize=60000", "Models:Profiling:MillisecondsPerSize is 60000")]
     [InlineData("--Models:Profiling:Tolerance=-0.1", "Models:Profiling:Tolerance is -0.1")]
     [InlineData("--Models:Profiling:Tolerance=1", "Models:Profiling:Tolerance is 1")]
+    [InlineData("--Models:Profiling:WaitSpeedup=0.5", "Models:Profiling:WaitSpeedup is 0.5")]
     [InlineData("--Generation:ChunkSize=-4", "Generation:ChunkSize is -4")]
     [InlineData("--Translation:StreamWindow=-1", "Translation:StreamWindow is -1")]
     [InlineData("--Limits:MaxSendMessageBytes=0", "Limits:MaxSendMessageBytes is 0")]

@@ -59,8 +59,9 @@ for path in sorted(glob.glob(os.path.join(out, "*-256-*.json"))):
     name = os.path.basename(path)[:-5]
     r = json.load(open(path)); sm = r.get("serverMetrics") or {}; rt = sm.get("runtime") or {}; c = r.get("ceiling") or {}
     encode = next((h for h in sm.get("histograms") or [] if h["name"].startswith("gan_encode_duration")), None)
-    raw = load(name.replace("-png", "-raw-u8").replace("-jpeg", "-raw-u8")) if name.startswith("dcgan-256-") else None
-    to_raw = f', {r["imagesPerSecond"] / raw["imagesPerSecond"]:.2f}x RAW_U8' if raw and raw is not r and raw["imagesPerSecond"] else ""
+    raw_name = name.replace("-png", "-raw-u8").replace("-jpeg", "-raw-u8")
+    raw = load(raw_name) if name.startswith("dcgan-256-") and raw_name != name else None
+    to_raw = f', {r["imagesPerSecond"] / raw["imagesPerSecond"]:.2f}x RAW_U8' if raw and raw["imagesPerSecond"] else ""
     print(f'{name}: {r["imagesPerSecond"]:.1f} images/s, ratio to batch 16 {c.get("sameBatchRatio") or 0:.2f}{to_raw}, '
           f'encode {encode["mean"] if encode else float("nan"):.2f} ms per image, '
           f'{(rt.get("allocatedBytesPerImage") or 0):,.0f} bytes allocated per image, GC paused {100 * (rt.get("gcPauseShare") or 0):.2f} %, '

@@ -24,6 +24,33 @@ public sealed record BatchProfile
     /// <summary>When the measurement finished.</summary>
     public required DateTimeOffset MeasuredAt { get; init; }
 
+    /// <summary>
+    /// How many times batch 1's throughput the chosen size reaches (1 when batch 1 is chosen or was not measured).
+    /// </summary>
+    public double Speedup
+    {
+        get
+        {
+            var one = Sizes.FirstOrDefault(s => s.BatchSize == 1);
+            var chosen = Sizes.FirstOrDefault(s => s.BatchSize == ChosenBatchSize);
+            return one.ImagesPerSecond > 0 && chosen.BatchSize == ChosenBatchSize && chosen.ImagesPerSecond > 0 ? chosen.ImagesPerSecond / one.ImagesPerSecond : 1;
+        }
+    }
+
+    /// <summary>
+    /// The <see cref="Speedup"/> the chosen size must reach before the batcher holds a request back for
+    /// <c>maxQueueDelay</c> to wait for others (<c>Models:Profiling:WaitSpeedup</c>, default 1.5).
+    /// </summary>
+    public double WaitSpeedup { get; init; } = BatchProfilingSettings.DefaultWaitSpeedup;
+
+    /// <summary>
+    /// Whether waiting for company pays: only when a full batch is much faster per image than batch 1 (a GPU). Where it
+    /// is not (a CPU that one image already keeps busy), a request that waits <c>maxQueueDelay</c> on an idle model loses
+    /// that time for a few per cent at best, so the batcher runs what is queued at once: batches still form from what
+    /// arrives while the previous one runs.
+    /// </summary>
+    public bool WaitsForCompany => ChosenBatchSize > 1 && Speedup >= WaitSpeedup;
+
     /// <summary>The best throughput of the profile.</summary>
     public double BestImagesPerSecond => Sizes.Count == 0 ? 0 : Sizes.Max(s => s.ImagesPerSecond);
 

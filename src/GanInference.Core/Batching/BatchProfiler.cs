@@ -76,6 +76,7 @@ internal static class BatchProfiler
             Sizes = measured,
             ChosenBatchSize = BatchProfile.Choose(measured, settings.Tolerance),
             Tolerance = settings.Tolerance,
+            WaitSpeedup = settings.WaitSpeedup,
             MeasuredAt = time.GetUtcNow(),
         };
     }

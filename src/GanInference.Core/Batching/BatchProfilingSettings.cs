@@ -8,6 +8,12 @@ public sealed record BatchProfilingSettings
 
     /// <summary>See <see cref="BatchProfile.Tolerance"/>.</summary>
     public required double Tolerance { get; init; }
+
+    /// <summary>Default of <see cref="WaitSpeedup"/>.</summary>
+    public const double DefaultWaitSpeedup = 1.5;
+
+    /// <summary>See <see cref="BatchProfile.WaitSpeedup"/>.</summary>
+    public double WaitSpeedup { get; init; } = DefaultWaitSpeedup;
 }
 
 /// <summary>What a batcher needs to measure its batch size profile.</summary>

@@ -118,6 +118,16 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
         : _settings.MaxBatchSize;
 
     /// <summary>
+    /// How long the oldest queued item may wait for others now: <see cref="BatchingSettings.MaxQueueDelay"/>, except
+    /// under <see cref="BatchingPolicy.Measured"/> (with profiling) until a profile says waiting pays
+    /// (<see cref="BatchProfile.WaitsForCompany"/>): before that, what is queued runs at once. A model that one client
+    /// calls at a time is never profiled (nothing else ever waits), and waiting would only cost it the delay each call.
+    /// </summary>
+    public TimeSpan EffectiveMaxQueueDelay => _settings.Policy == BatchingPolicy.Measured && _profiling is not null && Profile is not { WaitsForCompany: true }
+        ? TimeSpan.Zero
+        : _settings.MaxQueueDelay;
+
+    /// <summary>
     /// Measures the batch size profile now, through the executor, between two batches (queued requests wait for it),
     /// and makes it the one the measured policy follows.
     /// </summary>
@@ -379,6 +389,7 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
         var sliceCount = 0;
         var itemCount = 0;
         var oldest = long.MaxValue;
+        var queueDelay = EffectiveMaxQueueDelay;
         while (itemCount < maxItems)
         {
             var request = TakeNextLiveRequest();
@@ -400,7 +411,7 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
                     break;
                 }
 
-                var remaining = _settings.MaxQueueDelay - _time.GetElapsedTime(oldest);
+                var remaining = queueDelay - _time.GetElapsedTime(oldest);
                 if (remaining <= TimeSpan.Zero || !await WaitForRequestsAsync(remaining).ConfigureAwait(false))
                 {
                     break;

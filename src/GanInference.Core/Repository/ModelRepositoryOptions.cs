@@ -72,15 +72,23 @@ public sealed class BatchProfilingOptions
     public int MillisecondsPerSize { get; set; } = 200;
 
     /// <summary>
-    /// How far below the best throughput (as a fraction) a larger batch size may lie and still be chosen (default 0.05):
+    /// How far below the best throughput (as a fraction) a larger batch size may lie and still be chosen (default 0.10,
+    /// about the scatter of a 200 ms measurement per size on a shared CPU):
     /// the measured policy takes the largest such size.
     /// </summary>
-    public double Tolerance { get; set; } = 0.05;
+    public double Tolerance { get; set; } = 0.10;
+
+    /// <summary>
+    /// How many times batch 1's throughput the chosen batch size must reach before the measured policy lets a request
+    /// wait <c>maxQueueDelay</c> for others (default 1.5); below it, what is queued runs at once.
+    /// </summary>
+    public double WaitSpeedup { get; set; } = Batching.BatchProfilingSettings.DefaultWaitSpeedup;
 
     /// <summary>The settings the batchers use.</summary>
     public Batching.BatchProfilingSettings ToSettings() => new()
     {
         TimePerSize = TimeSpan.FromMilliseconds(MillisecondsPerSize),
         Tolerance = Tolerance,
+        WaitSpeedup = WaitSpeedup,
     };
 }

@@ -34,12 +34,13 @@ internal sealed class OptionsValidators :
         failures.AtLeast(options.RetireTimeoutSeconds, 0, "Models:RetireTimeoutSeconds", "seconds");
         if (options.Profiling is null)
         {
-            failures.Add("Models:Profiling must be a section (MillisecondsPerSize, Tolerance)");
+            failures.Add("Models:Profiling must be a section (MillisecondsPerSize, Tolerance, WaitSpeedup)");
         }
         else
         {
             failures.Within(options.Profiling.MillisecondsPerSize, 1, BatchProfilingOptions.MaxMillisecondsPerSize, "Models:Profiling:MillisecondsPerSize", "milliseconds");
             failures.Within(options.Profiling.Tolerance, 0, 0.99, "Models:Profiling:Tolerance", "(a fraction of the best throughput)");
+            failures.Within(options.Profiling.WaitSpeedup, 1, 1000, "Models:Profiling:WaitSpeedup", "(times batch 1's throughput)");
         }
 
         CheckBatching(failures, options.Batching, "Models:Batching");

@@ -61,6 +61,9 @@ internal static class ProtoMapper
             ChosenBatchSize = (uint)profile.ChosenBatchSize,
             Tolerance = profile.Tolerance,
             MeasuredAt = Timestamp.FromDateTimeOffset(profile.MeasuredAt),
+            Speedup = profile.Speedup,
+            WaitSpeedup = profile.WaitSpeedup,
+            WaitsForCompany = profile.WaitsForCompany,
         };
         proto.Sizes.AddRange(profile.Sizes.Select(s => new Api.V1.BatchSizeThroughput { BatchSize = (uint)s.BatchSize, ImagesPerSecond = s.ImagesPerSecond, Runs = (uint)s.Runs }));
         return proto;

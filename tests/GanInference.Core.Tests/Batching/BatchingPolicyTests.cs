@@ -118,6 +118,62 @@ public sealed class BatchingPolicyTests
         await Assert.ThrowsAsync<InvalidOperationException>(() => batcher.ProfileAsync(default));
     }
 
+    [Fact]
+    public async Task Where_batching_speeds_the_model_up_little_a_lone_request_runs_at_once_instead_of_waiting_the_queue_delay()
+    {
+        // A batch of n costs 0.8·n + 0.2 ms: batch 4 is the best, but only 1.18 times batch 1 per image (a CPU).
+        var clock = new ManualClock();
+        var executor = new CostedExecutor(clock, size => TimeSpan.FromMilliseconds((0.8 * size) + 0.2));
+        await using var batcher = Create(executor, clock, maxBatch: 4, BatchingPolicy.Measured, queueDelay: TimeSpan.FromSeconds(30));
+        var profile = await batcher.ProfileAsync(default).WaitAsync(Patience);
+        Assert.Equal(4, profile.ChosenBatchSize);
+        Assert.InRange(profile.Speedup, 1.17, 1.18);
+        Assert.False(profile.WaitsForCompany);
+        Assert.Equal(TimeSpan.Zero, batcher.EffectiveMaxQueueDelay);
+
+        // Waiting for company would hold it for the 30 s queue delay, past the patience of this test.
+        await Submit(batcher, 7, 1).WaitAsync(Patience);
+
+        Assert.Equal([1], executor.BatchSizes);
+    }
+
+    [Fact]
+    public async Task Before_a_profile_a_lone_request_runs_at_once_and_is_not_load()
+    {
+        // One client calling at a time never makes a second item wait, so the model is never profiled: it must not
+        // pay the queue delay on every call meanwhile.
+        var clock = new ManualClock();
+        var executor = new CostedExecutor(clock, _ => TimeSpan.FromMilliseconds(5));
+        await using var batcher = Create(executor, clock, maxBatch: 4, BatchingPolicy.Measured, queueDelay: TimeSpan.FromSeconds(30));
+        Assert.Equal(TimeSpan.Zero, batcher.EffectiveMaxQueueDelay);
+
+        await Submit(batcher, 7, 1).WaitAsync(Patience);
+        await Submit(batcher, 8, 1).WaitAsync(Patience);
+
+        Assert.Null(batcher.Profile);
+        Assert.Equal([1, 1], executor.BatchSizes);
+    }
+
+    [Fact]
+    public async Task Where_batching_pays_a_lone_request_waits_the_queue_delay_for_company()
+    {
+        // A run costs the same whatever its size: batch 4 is 4 times batch 1 per image (a GPU with room to spare).
+        var clock = new ManualClock();
+        var executor = new CostedExecutor(clock, _ => TimeSpan.FromMilliseconds(5));
+        await using var batcher = Create(executor, clock, maxBatch: 4, BatchingPolicy.Measured, queueDelay: TimeSpan.FromSeconds(30));
+        var profile = await batcher.ProfileAsync(default).WaitAsync(Patience);
+        Assert.Equal(4.0, profile.Speedup, precision: 6);
+        Assert.True(profile.WaitsForCompany);
+
+        var lone = Submit(batcher, 7, 1);
+        await Task.Delay(300);
+        Assert.False(lone.IsCompleted, "the lone request ran without waiting for company");
+
+        // Company arrives: the batch fills to the chosen size and runs.
+        await Task.WhenAll(lone, Submit(batcher, 0, 3)).WaitAsync(Patience);
+        Assert.Equal([4], executor.BatchSizes);
+    }
+
     [Theory]
     [InlineData(new[] { 100.0, 190.0, 200.0, 150.0 }, 0.05, 4)]
     [InlineData(new[] { 100.0, 190.0, 200.0, 150.0 }, 0.0, 4)]
@@ -153,18 +209,18 @@ public sealed class BatchingPolicyTests
 
     private static Task Submit(DynamicBatcher<int, int> batcher, int first, int count) => Start(batcher, first, count).Task;
 
-    private static BatchingSettings Settings(int maxBatch, BatchingPolicy policy) => new()
+    private static BatchingSettings Settings(int maxBatch, BatchingPolicy policy, TimeSpan? queueDelay = null) => new()
     {
         MaxBatchSize = maxBatch,
-        MaxQueueDelay = TimeSpan.Zero,
+        MaxQueueDelay = queueDelay ?? TimeSpan.Zero,
         MaxQueueSize = 64,
         Policy = policy,
     };
 
-    private static DynamicBatcher<int, int> Create(CostedExecutor executor, ManualClock clock, int maxBatch, BatchingPolicy policy) =>
+    private static DynamicBatcher<int, int> Create(CostedExecutor executor, ManualClock clock, int maxBatch, BatchingPolicy policy, TimeSpan? queueDelay = null) =>
         new(
             "costed",
-            Settings(maxBatch, policy),
+            Settings(maxBatch, policy, queueDelay),
             2,
             executor,
             GanTelemetry.CreateStandalone(),
