@@ -294,26 +294,9 @@ public sealed class DynamicBatcherTests
                 throw new InvalidOperationException("poisoned batch");
             }
 
-            foreach (var slice in slices.ToArray())
-            {
-                var source = slice.Inputs.Span;
-                var target = slice.Outputs.Span;
-                for (var i = 0; i < source.Length; i++)
-                {
-                    target[2 * i] = source[i] * source[i];
-                    target[(2 * i) + 1] = source[i] * source[i];
-                }
-            }
+            SquaringBatches.WriteSquares(slices);
         }
 
-        public async Task WaitForBatchesAsync(int count)
-        {
-            var deadline = DateTime.UtcNow + Patience;
-            while (_batches.Count < count)
-            {
-                Assert.True(DateTime.UtcNow < deadline, $"expected {count} batches, saw {_batches.Count}");
-                await Task.Delay(5);
-            }
-        }
+        public Task WaitForBatchesAsync(int count) => SquaringBatches.WaitForAsync(() => _batches.Count, count, Patience);
     }
 }
