@@ -6,6 +6,12 @@ namespace GanInference.Core.Batching;
 /// <param name="Runs">Timed runs the figure comes from.</param>
 public readonly record struct BatchSizeThroughput(int BatchSize, double ImagesPerSecond, int Runs);
 
+/// <summary>Throughput of the chosen batch size with several batches running at once on the one session.</summary>
+/// <param name="Runs">Batches in flight at once.</param>
+/// <param name="ImagesPerSecond">Items computed per second of wall time, summed over the runs.</param>
+/// <param name="Batches">Timed batches the figure comes from, over all runs.</param>
+public readonly record struct RunsThroughput(int Runs, double ImagesPerSecond, int Batches);
+
 /// <summary>
 /// A model's batch size profile: images/s for each measured batch size (1, 2, 4, ... up to the largest allowed), and
 /// the batch size the <see cref="BatchingPolicy.Measured"/> policy chose from it.
@@ -20,6 +26,15 @@ public sealed record BatchProfile
 
     /// <summary>The fraction below the best throughput a larger batch size may lie and still be chosen.</summary>
     public required double Tolerance { get; init; }
+
+    /// <summary>
+    /// The chosen size with 1, 2, ... batches in flight at once (up to <c>batching.maxRunsInFlight</c>); empty when only
+    /// one may run.
+    /// </summary>
+    public IReadOnlyList<RunsThroughput> RunsInFlight { get; init; } = [];
+
+    /// <summary>The fewest runs in flight whose throughput is within <see cref="Tolerance"/> of the best; 1 when not measured.</summary>
+    public int ChosenRunsInFlight { get; init; } = 1;
 
     /// <summary>When the measurement finished.</summary>
     public required DateTimeOffset MeasuredAt { get; init; }
@@ -73,6 +88,22 @@ public sealed record BatchProfile
         }
 
         return chosen;
+    }
+
+    /// <summary>
+    /// How many batches in flight pay: the fewest whose throughput is at least <c>(1 - tolerance)</c> times the best.
+    /// Each run in flight beyond what pays only splits the same cores, and the batches it takes would have been one
+    /// larger batch (where a GPU fills large batches, one run in flight is enough).
+    /// </summary>
+    public static int ChooseRuns(IReadOnlyList<RunsThroughput> runs, double tolerance)
+    {
+        if (runs.Count == 0)
+        {
+            return 1;
+        }
+
+        var best = runs.Max(r => r.ImagesPerSecond);
+        return runs.Where(r => r.ImagesPerSecond >= best * (1 - tolerance)).Min(r => r.Runs);
     }
 
     /// <summary>The batch sizes a profile measures for <paramref name="maxBatchSize"/>: the powers of two below it, and it.</summary>

@@ -16,12 +16,17 @@ internal static class BatchProfiler
     /// </summary>
     public const int Rounds = 3;
 
-    /// <summary>Profiles every size of <see cref="BatchProfile.SizesFor"/>: one untimed run each, then <see cref="Rounds"/> timed rounds over all sizes.</summary>
+    /// <summary>
+    /// Profiles every size of <see cref="BatchProfile.SizesFor"/>: one untimed run each, then <see cref="Rounds"/> timed
+    /// rounds over all sizes; then, when <paramref name="maxRunsInFlight"/> is above 1, the chosen size with 1 up to that
+    /// many batches in flight at once (<see cref="BatchProfile.RunsInFlight"/>).
+    /// </summary>
     public static async Task<BatchProfile> MeasureAsync<TInput, TOutput>(
         IBatchExecutor<TInput, TOutput> executor,
         TInput sample,
         int outputsPerItem,
         int maxBatchSize,
+        int maxRunsInFlight,
         BatchProfilingSettings settings,
         TimeProvider time,
         CancellationToken cancellationToken)
@@ -71,13 +76,89 @@ internal static class BatchProfiler
         }
 
         var measured = sizes.Select((size, i) => new BatchSizeThroughput(size, best[i], runs[i])).ToArray();
+        var chosen = BatchProfile.Choose(measured, settings.Tolerance);
+        var inFlight = maxRunsInFlight > 1
+            ? await MeasureRunsInFlightAsync(executor, inputs.AsMemory(0, chosen), outputsPerItem, maxRunsInFlight, settings, time, cancellationToken).ConfigureAwait(false)
+            : [];
         return new BatchProfile
         {
             Sizes = measured,
-            ChosenBatchSize = BatchProfile.Choose(measured, settings.Tolerance),
+            ChosenBatchSize = chosen,
+            RunsInFlight = inFlight,
+            ChosenRunsInFlight = BatchProfile.ChooseRuns(inFlight, settings.Tolerance),
             Tolerance = settings.Tolerance,
             WaitSpeedup = settings.WaitSpeedup,
             MeasuredAt = time.GetUtcNow(),
         };
+    }
+
+    /// <summary>
+    /// The chosen batch of <paramref name="inputs"/> with 1 up to <paramref name="maxRuns"/> copies running at once, each
+    /// on its own thread with its own output buffer, in <see cref="Rounds"/> interleaved rounds (best round kept).
+    /// </summary>
+    private static async Task<RunsThroughput[]> MeasureRunsInFlightAsync<TInput, TOutput>(
+        IBatchExecutor<TInput, TOutput> executor,
+        ReadOnlyMemory<TInput> inputs,
+        int outputsPerItem,
+        int maxRuns,
+        BatchProfilingSettings settings,
+        TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        var size = inputs.Length;
+        var outputs = new TOutput[maxRuns][];
+        for (var r = 0; r < maxRuns; r++)
+        {
+            outputs[r] = ArrayPool<TOutput>.Shared.Rent(size * outputsPerItem);
+        }
+
+        var best = new double[maxRuns];
+        var batches = new int[maxRuns];
+        var budget = settings.TimePerSize / Rounds;
+        try
+        {
+            for (var round = 0; round < Rounds; round++)
+            {
+                for (var runs = 1; runs <= maxRuns; runs++)
+                {
+                    var started = time.GetTimestamp();
+                    var loops = new Task<int>[runs];
+                    for (var r = 0; r < runs; r++)
+                    {
+                        var output = outputs[r].AsMemory(0, size * outputsPerItem);
+                        loops[r] = Task.Run(
+                            async () =>
+                            {
+                                var slices = new[] { new BatchSlice<TInput, TOutput>(inputs, output, outputsPerItem) };
+                                var count = 0;
+                                do
+                                {
+                                    cancellationToken.ThrowIfCancellationRequested();
+                                    await executor.ExecuteAsync(slices, size, cancellationToken).ConfigureAwait(false);
+                                    count++;
+                                }
+                                while (time.GetElapsedTime(started) < budget);
+                                return count;
+                            },
+                            cancellationToken);
+                    }
+
+                    var counts = await Task.WhenAll(loops).ConfigureAwait(false);
+                    var elapsed = time.GetElapsedTime(started);
+                    var total = counts.Sum();
+                    batches[runs - 1] += total;
+                    best[runs - 1] = Math.Max(best[runs - 1], total * (double)size / Math.Max(elapsed.TotalSeconds, 1e-9));
+                }
+            }
+        }
+        finally
+        {
+            foreach (var output in outputs)
+            {
+                ArrayPool<TOutput>.Shared.Return(output);
+            }
+        }
+
+        return best.Select((imagesPerSecond, i) => new RunsThroughput(i + 1, imagesPerSecond, batches[i])).ToArray();
     }
 }

@@ -24,12 +24,27 @@ public sealed record BatchingSettings
     /// </summary>
     public BatchingPolicy Policy { get; init; } = BatchingPolicy.Measured;
 
+    /// <summary>Upper bound of <see cref="MaxRunsInFlight"/>.</summary>
+    public const int MaxRunsInFlightLimit = 16;
+
+    /// <summary>
+    /// Most batches running at once on the model's one session (each on its own thread; ONNX Runtime's <c>Run</c> may be
+    /// called concurrently). While one batch runs, the next forms from what is queued and starts at once instead of
+    /// waiting for it. Under <see cref="BatchingPolicy.Measured"/> the batch size profile picks how many of these pay
+    /// (<see cref="BatchProfile.ChosenRunsInFlight"/>); under <see cref="BatchingPolicy.Fixed"/> all of them run.
+    /// </summary>
+    public int MaxRunsInFlight { get; init; } = 1;
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first field out of range.</summary>
     public void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxBatchSize, 1, nameof(MaxBatchSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxQueueSize, 1, nameof(MaxQueueSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxQueueDelay, TimeSpan.Zero, nameof(MaxQueueDelay));
+        if (MaxRunsInFlight is < 1 or > MaxRunsInFlightLimit)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxRunsInFlight), MaxRunsInFlight, $"runs in flight must lie in 1..{MaxRunsInFlightLimit}");
+        }
         foreach (var size in PreferredBatchSizes)
         {
             if (size < 1 || size > MaxBatchSize)

@@ -9,21 +9,26 @@ namespace GanInference.Core.Batching;
 
 /// <summary>
 /// Dynamic batching for one model, as Triton's dynamic batcher: requests of N items wait in a bounded
-/// queue; a single loop takes what is queued, up to <see cref="BatchingSettings.MaxBatchSize"/> items or
+/// queue; a batch loop takes what is queued, up to <see cref="BatchingSettings.MaxBatchSize"/> items or
 /// until the oldest has waited <see cref="BatchingSettings.MaxQueueDelay"/>, and runs them as one batch.
 /// A request larger than the batch is split over several batches; small ones are coalesced.
+/// Up to <see cref="BatchingSettings.MaxRunsInFlight"/> loops (lanes) share the queue: they take turns to form a
+/// batch (one at a time, under a gather gate) and run their batches at the same time on the one executor, so the
+/// next batch starts as soon as it is formed instead of when the previous one ends.
 /// </summary>
 /// <remarks>
 /// Under <see cref="BatchingPolicy.Measured"/> the batch size is capped by the model's <see cref="BatchProfile"/>: the
 /// loop measures it through its own executor when load first arrives (the first time more than one item is waiting:
 /// until then every batch holds one request anyway, and an idle model never pays for it), and
-/// <see cref="ProfileAsync"/> measures it again on demand. Profiling and batches share the executor through a gate,
-/// so the executor still runs one batch at a time.
+/// <see cref="ProfileAsync"/> measures it again on demand; the profile also says how many lanes may run at once
+/// (<see cref="EffectiveRunsInFlight"/>). A lane takes a run slot before it forms its batch; a profile takes every
+/// slot, so it measures alone.
 /// <para>
-/// The loop owns a request's output buffer until it completes the request, so requests are completed
-/// only from the loop: a request cancelled (or past its deadline) while queued is dropped when the loop
-/// reaches it, before it costs compute, and its caller is released then. A full queue is refused at
-/// once with <see cref="QueueFullException"/>.
+/// The loops own a request's output buffer until they complete the request, so requests are completed
+/// only from the loops: a request cancelled (or past its deadline) while queued is dropped when a loop
+/// reaches it, before it costs compute, and its caller is released then. A request split over batches that run at
+/// once completes (or fails) only when the last of them has returned, so its buffer is never written after its caller
+/// was released. A full queue is refused at once with <see cref="QueueFullException"/>.
 /// </para>
 /// </remarks>
 /// <typeparam name="TInput">Per-item input description (e.g. seed, label).</typeparam>
@@ -43,8 +48,16 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
     private readonly Task _loop;
     private readonly BatchProfiling<TInput>? _profiling;
 
-    // Held by whoever runs the executor: the loop for each batch, ProfileAsync while it measures.
-    private readonly SemaphoreSlim _executorGate = new(1, 1);
+    // One profile at a time (the first on load, and those asked for through ProfileAsync).
+    private readonly SemaphoreSlim _profileGate = new(1, 1);
+
+    // One lane at a time reads the queue and forms a batch: it guards _carry and _pendingWait.
+    private readonly SemaphoreSlim _gatherGate = new(1, 1);
+
+    // A lane holds one slot while it forms and runs a batch; a profile holds every active slot. Slots beyond
+    // _activeRuns (what the profile says pays) are held back, never released.
+    private readonly SemaphoreSlim _runSlots;
+    private int _activeRuns;
     private BatchProfile? _profile;
     private bool _profileOnLoad;
     private PendingRequest? _carry;
@@ -86,9 +99,11 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
         _modelTag = new(GanTelemetry.ModelTag, model);
         _profiling = profiling;
         _profileOnLoad = profiling is not null && settings.Policy == BatchingPolicy.Measured;
+        _activeRuns = settings.MaxRunsInFlight;
+        _runSlots = new SemaphoreSlim(settings.MaxRunsInFlight, settings.MaxRunsInFlight);
         _queue = Channel.CreateBounded<PendingRequest>(new BoundedChannelOptions(settings.MaxQueueSize)
         {
-            SingleReader = true,
+            SingleReader = false,
             FullMode = BoundedChannelFullMode.Wait,
         });
 
@@ -96,7 +111,7 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
         // execution context, or every batch span would sit in the trace that happened to load the model.
         using (ExecutionContext.SuppressFlow())
         {
-            _loop = Task.Run(RunLoopAsync);
+            _loop = Task.Run(RunLanesAsync);
         }
     }
 
@@ -116,6 +131,13 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
     public int EffectiveMaxBatchSize => _settings.Policy == BatchingPolicy.Measured && Profile is { } profile
         ? Math.Min(profile.ChosenBatchSize, _settings.MaxBatchSize)
         : _settings.MaxBatchSize;
+
+    /// <summary>
+    /// How many batches may run at once now: under <see cref="BatchingPolicy.Measured"/> the profile's
+    /// <see cref="BatchProfile.ChosenRunsInFlight"/> (never above <see cref="BatchingSettings.MaxRunsInFlight"/>),
+    /// otherwise, or before a profile, the maximum.
+    /// </summary>
+    public int EffectiveRunsInFlight => Volatile.Read(ref _activeRuns);
 
     /// <summary>
     /// How long the oldest queued item may wait for others now: <see cref="BatchingSettings.MaxQueueDelay"/>, except
@@ -146,40 +168,71 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
         }
 
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _abort.Token);
-        await _executorGate.WaitAsync(linked.Token).ConfigureAwait(false);
         try
         {
+            // Not under the gather gate: an idle lane holds it while it waits for requests.
             return await MeasureProfileAsync(linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (_abort.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw new ServiceUnavailableException($"model '{_model}' is shutting down");
         }
+    }
+
+    /// <summary>
+    /// Takes every active run slot (waiting for the batches in flight to end), measures and publishes a profile, then
+    /// releases as many slots as the profile says pay. One profile at a time: two taking slots at once could each end
+    /// up holding some and waiting for the rest. A lane only waits for a slot (never for a gate) while it holds one,
+    /// so the slots in use always come back.
+    /// </summary>
+    private async Task<BatchProfile> MeasureProfileAsync(CancellationToken cancellationToken)
+    {
+        await _profileGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var held = 0;
+        var active = _activeRuns;
+        try
+        {
+            for (; held < active; held++)
+            {
+                await _runSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            var profiling = _profiling!;
+            var profile = await BatchProfiler.MeasureAsync(
+                _executor, profiling.Sample, _outputsPerItem, _settings.MaxBatchSize, _settings.MaxRunsInFlight, profiling.Settings, _time, cancellationToken).ConfigureAwait(false);
+            Volatile.Write(ref _profile, profile);
+            _profileOnLoad = false;
+            held = _settings.Policy == BatchingPolicy.Measured ? Math.Clamp(profile.ChosenRunsInFlight, 1, _settings.MaxRunsInFlight) : _settings.MaxRunsInFlight;
+            Volatile.Write(ref _activeRuns, held);
+            return PublishProfile(profile);
+        }
         finally
         {
-            _executorGate.Release();
+            if (held > 0)
+            {
+                _runSlots.Release(held);
+            }
+
+            _profileGate.Release();
         }
     }
 
-    /// <summary>Measures and publishes a profile; the caller holds the executor gate.</summary>
-    private async Task<BatchProfile> MeasureProfileAsync(CancellationToken cancellationToken)
+    private BatchProfile PublishProfile(BatchProfile profile)
     {
-        var profiling = _profiling!;
-        var profile = await BatchProfiler.MeasureAsync(
-            _executor, profiling.Sample, _outputsPerItem, _settings.MaxBatchSize, profiling.Settings, _time, cancellationToken).ConfigureAwait(false);
-        Volatile.Write(ref _profile, profile);
-        _profileOnLoad = false;
         foreach (var size in profile.Sizes)
         {
             _telemetry.BatchProfileThroughput.Record(size.ImagesPerSecond, _modelTag, new(GanTelemetry.BatchSizeTag, size.BatchSize));
         }
 
         _telemetry.ChosenBatchSize.Record(EffectiveMaxBatchSize, _modelTag);
+        _telemetry.RunsInFlight.Record(EffectiveRunsInFlight, _modelTag);
         LogProfiled(
             _logger,
             _model,
             string.Join(", ", profile.Sizes.Select(s => $"{s.BatchSize}: {s.ImagesPerSecond:F0}/s")),
+            string.Join(", ", profile.RunsInFlight.Select(r => $"{r.Runs}: {r.ImagesPerSecond:F0}/s")),
             EffectiveMaxBatchSize,
+            EffectiveRunsInFlight,
             _settings.Policy.ToName());
         return profile;
     }
@@ -191,9 +244,9 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
     private bool LoadHasArrived() =>
         _carry is not null || _queue.Reader.Count > 1 || (_queue.Reader.TryPeek(out var first) && first.RemainingItems > 1);
 
+    /// <summary>Measures the first profile; the caller holds the gather gate and no run slot (the queue waits meanwhile).</summary>
     private async ValueTask ProfileOnLoadAsync()
     {
-        await _executorGate.WaitAsync(_abort.Token).ConfigureAwait(false);
         try
         {
             if (Profile is null)
@@ -209,7 +262,6 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
         finally
         {
             _profileOnLoad = false;
-            _executorGate.Release();
         }
     }
 
@@ -331,7 +383,24 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
         _abort.Dispose();
     }
 
-    private async Task RunLoopAsync()
+    /// <summary>Runs the lanes until the queue is completed and drained (or aborted), then fails what is left.</summary>
+    private async Task RunLanesAsync()
+    {
+        var lanes = new Task[_settings.MaxRunsInFlight];
+        for (var i = 0; i < lanes.Length; i++)
+        {
+            lanes[i] = RunLaneAsync();
+        }
+
+        await Task.WhenAll(lanes).ConfigureAwait(false);
+        FailRemaining();
+    }
+
+    /// <summary>
+    /// One lane: under the gather gate, wait for work, take a run slot and form a batch (dropping the dead); then run it
+    /// outside the gate, so the next lane forms the next batch meanwhile.
+    /// </summary>
+    private async Task RunLaneAsync()
     {
         var slices = new BatchSlice<TInput, TOutput>[_settings.MaxBatchSize];
         var owners = new PendingRequest[_settings.MaxBatchSize];
@@ -339,25 +408,46 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
         {
             while (!_abort.IsCancellationRequested)
             {
-                // Block until there is work; false means the queue was completed and is drained.
-                if (_carry is null && !await WaitForRequestsAsync(timeout: null).ConfigureAwait(false))
-                {
-                    break;
-                }
-
-                if (_profileOnLoad && LoadHasArrived())
-                {
-                    await ProfileOnLoadAsync().ConfigureAwait(false);
-                }
-
-                var (sliceCount, itemCount) = await GatherBatchAsync(slices, owners, EffectiveMaxBatchSize).ConfigureAwait(false);
-
-                // A profile on demand holds the executor for a while: wait without a token (it ends on abort too),
-                // then drop what died meanwhile, so the gathered requests are never left uncompleted.
-                await _executorGate.WaitAsync().ConfigureAwait(false);
+                int sliceCount, itemCount;
+                await _gatherGate.WaitAsync(_abort.Token).ConfigureAwait(false);
+                var slotHeld = false;
                 try
                 {
+                    // Block until there is work; false means the queue was completed and is drained.
+                    if (_carry is null && !await WaitForRequestsAsync(timeout: null).ConfigureAwait(false))
+                    {
+                        break;
+                    }
+
+                    if (_profileOnLoad && LoadHasArrived())
+                    {
+                        await ProfileOnLoadAsync().ConfigureAwait(false);
+                    }
+
+                    // The slot first, the batch after: what arrives while every slot is busy still joins this batch.
+                    await _runSlots.WaitAsync(_abort.Token).ConfigureAwait(false);
+                    slotHeld = true;
+                    (sliceCount, itemCount) = await GatherBatchAsync(slices, owners, EffectiveMaxBatchSize).ConfigureAwait(false);
                     (sliceCount, itemCount) = DropDeadSlices(slices, owners, sliceCount);
+                }
+                catch
+                {
+                    if (slotHeld)
+                    {
+                        _runSlots.Release();
+                    }
+
+                    // Requests already taken into the batch are no longer in the queue: fail them here, or their callers would wait for ever.
+                    FailGathered(owners, slices, new ServiceUnavailableException($"model '{_model}' is shutting down"));
+                    throw;
+                }
+                finally
+                {
+                    _gatherGate.Release();
+                }
+
+                try
+                {
                     if (sliceCount > 0)
                     {
                         await ExecuteBatchAsync(slices, owners, sliceCount, itemCount).ConfigureAwait(false);
@@ -365,22 +455,34 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
                 }
                 finally
                 {
-                    _executorGate.Release();
+                    _runSlots.Release();
                 }
             }
         }
         catch (OperationCanceledException) when (_abort.IsCancellationRequested)
         {
-            // Aborted by StopAsync's token: fall through and fail what is left.
+            // Aborted by StopAsync's token: RunLanesAsync fails what is left once every lane has stopped.
         }
         catch (Exception ex)
         {
             LogLoopFailed(_logger, ex, _model);
         }
-        finally
+    }
+
+    /// <summary>Fails the requests of a batch that was formed but will not run.</summary>
+    private void FailGathered(PendingRequest[] owners, BatchSlice<TInput, TOutput>[] slices, Exception failure)
+    {
+        for (var i = 0; i < owners.Length && owners[i] is { } owner; i++)
         {
-            FailRemaining();
+            owner.FinishSlice(slices[i].Inputs.Length, failure, out var firstFailure);
+            if (firstFailure)
+            {
+                _telemetry.QueuedImages.Add(-owner.RemainingItems, _modelTag);
+            }
         }
+
+        Array.Clear(owners);
+        Array.Clear(slices);
     }
 
     /// <summary>Takes requests into one batch of at most <paramref name="maxItems"/> items (see the class summary).</summary>
@@ -465,18 +567,9 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
                     LogBatchFailed(_logger, ex, _model, itemCount);
                 }
 
-                for (var i = 0; i < sliceCount; i++)
-                {
-                    FailQueued(owners[i], failure);
-                }
-
-                if (_carry is { IsCompleted: true })
-                {
-                    _carry = null;
-                }
-
-                Array.Clear(owners, 0, sliceCount);
-                Array.Clear(slices, 0, sliceCount);
+                // The rest of a split request is not run (the lane forming the next batch skips it); the request
+                // fails when its last batch in flight returns.
+                FailGathered(owners, slices, failure);
                 return;
             }
         }
@@ -489,7 +582,7 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
         _telemetry.InferenceComputeTime.Add(elapsed.TotalSeconds, _modelTag);
         for (var i = 0; i < sliceCount; i++)
         {
-            owners[i].CompleteSlice(slices[i].Inputs.Length);
+            owners[i].FinishSlice(slices[i].Inputs.Length, failure: null, out _);
         }
 
         Array.Clear(owners, 0, sliceCount);
@@ -530,18 +623,22 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
         for (var i = 0; i < sliceCount; i++)
         {
             var owner = owners[i];
-            if (!owner.IsCompleted && !TryDropDead(owner))
+            if (owner.IsDone || TryDropDead(owner))
             {
-                slices[kept] = slices[i];
-                owners[kept] = owner;
-                items += slices[i].Inputs.Length;
-                kept++;
+                // Its failure is recorded; the slice that will not run is returned, so the request can complete.
+                owner.FinishSlice(slices[i].Inputs.Length, failure: null, out _);
+                continue;
             }
+
+            slices[kept] = slices[i];
+            owners[kept] = owner;
+            items += slices[i].Inputs.Length;
+            kept++;
         }
 
         Array.Clear(owners, kept, sliceCount - kept);
         Array.Clear(slices, kept, sliceCount - kept);
-        if (_carry is { IsCompleted: true })
+        if (_carry is { IsDone: true })
         {
             _carry = null;
         }
@@ -586,7 +683,7 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
                 return null;
             }
 
-            if (request.IsCompleted || TryDropDead(request))
+            if (request.IsDone || TryDropDead(request))
             {
                 continue;
             }
@@ -674,13 +771,16 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
     [LoggerMessage(EventId = 1102, Level = LogLevel.Critical, Message = "Batch loop of model {Model} stopped unexpectedly")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception, string model);
 
-    [LoggerMessage(EventId = 1103, Level = LogLevel.Information, Message = "Batch size profile of model {Model} (images/s): {Profile}; batches of up to {BatchSize} items (policy {Policy})")]
-    private static partial void LogProfiled(ILogger logger, string model, string profile, int batchSize, string policy);
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Information, Message = "Batch size profile of model {Model} (images/s): {Profile}; runs in flight at that size: {RunsProfile}; batches of up to {BatchSize} items, {RunsInFlight} at once (policy {Policy})")]
+    private static partial void LogProfiled(ILogger logger, string model, string profile, string runsProfile, int batchSize, int runsInFlight, string policy);
 
     [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "Batch size profile of model {Model} failed; its batches grow to the maximum")]
     private static partial void LogProfileFailed(ILogger logger, Exception exception, string model);
 
-    /// <summary>A queued request; completed only by the batch loop (see the class remarks).</summary>
+    /// <summary>
+    /// A queued request; completed only by the batch loops. Its slices may run in several batches at once: it completes
+    /// when every item has been computed, or fails once a failure is recorded and none of its slices is still running.
+    /// </summary>
     private sealed class PendingRequest(
         ReadOnlyMemory<TInput> inputs,
         Memory<TOutput> outputs,
@@ -690,9 +790,12 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
         DateTimeOffset enqueuedAt,
         ActivityContext parentContext) : IValueTaskSource
     {
-        // Continuations run on the thread pool, never inline on the batch loop.
+        // Continuations run on the thread pool, never inline on a batch loop.
         private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
-        private int _completed;
+        private readonly Lock _sync = new();
+        private bool _completed;
+        private Exception? _failure;
+        private int _inFlight;
         private int _finishedItems;
 
         public ReadOnlyMemory<TInput> Inputs { get; } = inputs;
@@ -707,11 +810,22 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
 
         public ActivityContext ParentContext { get; } = parentContext;
 
+        /// <summary>Items taken into batches so far (only the lane holding the gather gate takes them).</summary>
         public int DispatchedItems { get; private set; }
 
         public int RemainingItems => Inputs.Length - DispatchedItems;
 
-        public bool IsCompleted => Volatile.Read(ref _completed) != 0;
+        /// <summary>Whether no more of it should run: it failed (perhaps still waiting for a batch in flight) or completed.</summary>
+        public bool IsDone
+        {
+            get
+            {
+                lock (_sync)
+                {
+                    return _completed || _failure is not null;
+                }
+            }
+        }
 
         public ValueTask AsValueTask() => new(this, _core.Version);
 
@@ -722,28 +836,51 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
                 outputs.Slice(DispatchedItems * outputsPerItem, count * outputsPerItem),
                 outputsPerItem);
             DispatchedItems += count;
+            lock (_sync)
+            {
+                _inFlight++;
+            }
+
             return slice;
         }
 
-        public void CompleteSlice(int items)
+        /// <summary>
+        /// A slice taken by <see cref="TakeSlice"/> has returned: computed (<paramref name="failure"/> null), or failed.
+        /// <paramref name="firstFailure"/> says whether this call recorded the request's failure.
+        /// </summary>
+        public void FinishSlice(int items, Exception? failure, out bool firstFailure)
         {
-            _finishedItems += items;
-            if (_finishedItems == Inputs.Length && Interlocked.Exchange(ref _completed, 1) == 0)
+            lock (_sync)
             {
-                _core.SetResult(true);
+                _inFlight--;
+                firstFailure = failure is not null && !_completed && _failure is null;
+                if (firstFailure)
+                {
+                    _failure = failure;
+                }
+                else if (failure is null)
+                {
+                    _finishedItems += items;
+                }
+
+                TryCompleteLocked();
             }
         }
 
-        /// <summary>Fails the request; false when it had already completed.</summary>
+        /// <summary>Fails the request; false when it had already completed or failed.</summary>
         public bool Fail(Exception exception)
         {
-            if (Interlocked.Exchange(ref _completed, 1) != 0)
+            lock (_sync)
             {
-                return false;
-            }
+                if (_completed || _failure is not null)
+                {
+                    return false;
+                }
 
-            _core.SetException(exception);
-            return true;
+                _failure = exception;
+                TryCompleteLocked();
+                return true;
+            }
         }
 
         public void GetResult(short token) => _core.GetResult(token);
@@ -752,5 +889,25 @@ public sealed partial class DynamicBatcher<TInput, TOutput> : IAsyncDisposable
 
         public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
             => _core.OnCompleted(continuation, state, token, flags);
+
+        // Releases the caller only when no slice of it is still running: its buffer is the batcher's until then.
+        private void TryCompleteLocked()
+        {
+            if (_completed || _inFlight > 0)
+            {
+                return;
+            }
+
+            if (_failure is not null)
+            {
+                _completed = true;
+                _core.SetException(_failure);
+            }
+            else if (_finishedItems == Inputs.Length)
+            {
+                _completed = true;
+                _core.SetResult(true);
+            }
+        }
     }
 }

@@ -18,7 +18,10 @@ public readonly struct BatchSlice<TInput, TOutput>(ReadOnlyMemory<TInput> inputs
     public int OutputsPerItem { get; } = outputsPerItem;
 }
 
-/// <summary>Runs one coalesced batch; the batcher calls it one batch at a time (its loop's batches and its batch size profile's runs take turns).</summary>
+/// <summary>
+/// Runs one coalesced batch. The batcher calls it from up to <see cref="BatchingSettings.MaxRunsInFlight"/> threads at
+/// once (its lanes, or its batch size profile measuring runs in flight), so an executor keeps per-run state per call.
+/// </summary>
 /// <typeparam name="TInput">Per-item input description.</typeparam>
 /// <typeparam name="TOutput">Element type of the per-item output.</typeparam>
 public interface IBatchExecutor<TInput, TOutput>

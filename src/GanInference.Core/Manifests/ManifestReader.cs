@@ -420,6 +420,11 @@ public static class ManifestReader
             throw Fail("batching.maxQueueSize", $"{queue} is outside 1..{MaxQueueSizeLimit}");
         }
 
+        if (batching.MaxRunsInFlight is { } runs && runs is < 1 or > Batching.BatchingSettings.MaxRunsInFlightLimit)
+        {
+            throw Fail("batching.maxRunsInFlight", $"{runs} is outside 1..{Batching.BatchingSettings.MaxRunsInFlightLimit}");
+        }
+
         if (batching.Policy is { } policy && !BatchingManifest.IsPolicy(policy))
         {
             throw Fail("batching.policy", $"'{policy}' is not one of: {BatchingManifest.Policies}");

@@ -116,6 +116,9 @@ public sealed class BatchingManifest
     /// <summary>Batch sizes dispatched without waiting for the delay.</summary>
     public IReadOnlyList<int>? PreferredBatchSizes { get; init; }
 
+    /// <summary>Most batches running at once on the model's session (default 2; the measured policy may run fewer).</summary>
+    public int? MaxRunsInFlight { get; init; }
+
     /// <summary><c>measured</c> (default: batches only as large as pays, from the batch size profile) or <c>fixed</c> (up to maxBatchSize).</summary>
     public string? Policy { get; init; }
 

@@ -351,6 +351,7 @@ internal sealed partial class ModelFolderLoader
             PreferredBatchSizes = (own.PreferredBatchSizes ?? global.PreferredBatchSizes ?? fromFile.PreferredBatchSizes ?? [])
                 .Where(size => size >= 1 && size <= maxBatch).Distinct().Order().ToArray(),
             Policy = policy,
+            MaxRunsInFlight = own.MaxRunsInFlight ?? global.MaxRunsInFlight ?? fromFile.MaxRunsInFlight ?? ModelRepository.DefaultMaxRunsInFlight,
         };
         try
         {

@@ -28,6 +28,12 @@ public sealed partial class ModelRepository : IAsyncDisposable
     /// <summary>Queue delay used when neither manifest nor configuration gives one.</summary>
     public const double DefaultMaxQueueDelayMs = 2;
 
+    /// <summary>
+    /// Batches in flight at once when neither manifest nor configuration gives a number: two, so the next batch runs
+    /// while the last one finishes; the measured policy keeps one where the second does not pay (see BatchProfile).
+    /// </summary>
+    public const int DefaultMaxRunsInFlight = 2;
+
     /// <summary>Queue size used when neither manifest nor configuration gives one.</summary>
     public const int DefaultMaxQueueSize = 1024;
 

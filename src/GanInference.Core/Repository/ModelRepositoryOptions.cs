@@ -52,6 +52,9 @@ public sealed class BatchingOverrides
     /// <summary>Overrides <c>batching.preferredBatchSizes</c>.</summary>
     public int[]? PreferredBatchSizes { get; set; }
 
+    /// <summary>Overrides <c>batching.maxRunsInFlight</c>.</summary>
+    public int? MaxRunsInFlight { get; set; }
+
     /// <summary>Overrides <c>batching.policy</c>: <c>measured</c> or <c>fixed</c>.</summary>
     public string? Policy { get; set; }
 }

@@ -75,6 +75,9 @@ public sealed class ServedModel : IAsyncDisposable
     /// <summary>The latest batch size profile of the model's batcher; null until load first arrived or one was asked for.</summary>
     public BatchProfile? BatchProfile => _generator?.Profile ?? _translation?.Batcher.Profile;
 
+    /// <summary>How many batches the batcher runs at once now (the profile's choice under the measured policy).</summary>
+    public int EffectiveRunsInFlight => _generator?.EffectiveRunsInFlight ?? _translation?.Batcher.EffectiveRunsInFlight ?? Batching.MaxRunsInFlight;
+
     /// <summary>The most items the batcher puts in one batch now (the profile's choice under the measured policy).</summary>
     public int EffectiveMaxBatchSize => _generator?.EffectiveMaxBatchSize ?? _translation?.Batcher.EffectiveMaxBatchSize ?? Batching.MaxBatchSize;
 

@@ -13,23 +13,19 @@ namespace GanInference.Core.Runtime;
 /// built in pooled arrays and handed to ONNX Runtime as <see cref="OrtValue"/>s over that memory (no copies);
 /// the output is bound the same way, directly over the request's buffer when the batch is one slice.
 /// </summary>
-/// <remarks>Not thread-safe: the batcher calls it from its single loop, one batch at a time.</remarks>
+/// <remarks>
+/// Safe for overlapping runs (the batcher's runs in flight): each run takes its own <see cref="RunScratch"/> (run
+/// options, shapes, buffer slots) from a pool; the session, the signature and the slot layout are shared, read-only.
+/// </remarks>
 internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, IDisposable
 {
     private readonly InferenceSession _session;
     private readonly ModelSignature _signature;
-    private readonly RunOptions _runOptions = new();
     private readonly string[] _inputNames;
     private readonly InputSlot[] _slots;
-    private readonly OrtValue[] _inputValues;
     private readonly string[] _outputNames;
-    private readonly OrtValue[] _outputValues = new OrtValue[1];
-    private readonly long[] _outputShape;
     private readonly int _latentSlot;
-
-    // Reused across batches (one batch at a time): which pooled array backs each input slot.
-    private readonly float[][] _floatBuffers;
-    private readonly long[][] _longBuffers;
+    private readonly RunScratchPool<RunScratch> _scratch;
 
     public GeneratorRunner(InferenceSession session, ModelSignature signature)
     {
@@ -39,11 +35,8 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
         _inputNames = inputs.Select(i => i.Name!).ToArray();
         _slots = inputs.Select(i => SlotFor(i, signature)).ToArray();
         _latentSlot = Array.FindIndex(_slots, s => s.Kind == SlotKind.Latent);
-        _inputValues = new OrtValue[_inputNames.Length];
-        _floatBuffers = new float[_slots.Length][];
-        _longBuffers = new long[_slots.Length][];
         _outputNames = [signature.OutputName];
-        _outputShape = [0, signature.Channels, signature.Height, signature.Width];
+        _scratch = new RunScratchPool<RunScratch>(() => new RunScratch(_slots, signature));
     }
 
     private enum SlotKind
@@ -59,7 +52,16 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
     /// <inheritdoc />
     public ValueTask ExecuteAsync(ReadOnlyMemory<BatchSlice<GenerationItem, float>> slices, int itemCount, CancellationToken cancellationToken)
     {
-        TerminableRun.Execute(_runOptions, cancellationToken, (Runner: this, Slices: slices, Count: itemCount), static s => s.Runner.Run(s.Slices.Span, s.Count));
+        var scratch = _scratch.Rent();
+        try
+        {
+            TerminableRun.Execute(scratch.RunOptions, cancellationToken, (Runner: this, Scratch: scratch, Slices: slices, Count: itemCount), static s => s.Runner.Run(s.Scratch, s.Slices.Span, s.Count));
+        }
+        finally
+        {
+            _scratch.Return(scratch);
+        }
+
         return ValueTask.CompletedTask;
     }
 
@@ -72,13 +74,21 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
     {
         var output = new float[_signature.OutputsPerItem];
         BatchSlice<GenerationItem, float>[] slices = [new(new[] { SampleItem() }, output, _signature.OutputsPerItem)];
-        Run(slices, 1);
+        var scratch = _scratch.Rent();
+        try
+        {
+            Run(scratch, slices, 1);
+        }
+        finally
+        {
+            _scratch.Return(scratch);
+        }
     }
 
     /// <summary>The item of the warm-up and of the batch size profile: seed 0; label 0, all-padding tokens, zero embedding and image.</summary>
     public GenerationItem SampleItem() => GenerationItem.FromSeed(0, 0, _signature.LabelInput is null ? GenerationItem.NoLabel : 0);
 
-    public void Dispose() => _runOptions.Dispose();
+    public void Dispose() => _scratch.Dispose();
 
     private static InputSlot SlotFor(TensorManifest input, ModelSignature signature)
     {
@@ -100,68 +110,74 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
         return new InputSlot(kind, width, shape, isInt64);
     }
 
-    private void Run(ReadOnlySpan<BatchSlice<GenerationItem, float>> slices, int itemCount)
+    private void Run(RunScratch scratch, ReadOnlySpan<BatchSlice<GenerationItem, float>> slices, int itemCount)
     {
         var outputsPerItem = _signature.OutputsPerItem;
-        var output = BatchOutputBinding.Create(slices, itemCount, outputsPerItem, _outputShape);
+        var floatBuffers = scratch.FloatBuffers;
+        var longBuffers = scratch.LongBuffers;
+        var inputValues = scratch.InputValues;
+        var output = BatchOutputBinding.Create(slices, itemCount, outputsPerItem, scratch.OutputShape);
         try
         {
             for (var s = 0; s < _slots.Length; s++)
             {
                 if (_slots[s].IsInt64)
                 {
-                    _longBuffers[s] = ArrayPool<long>.Shared.Rent(itemCount * _slots[s].Width);
+                    longBuffers[s] = ArrayPool<long>.Shared.Rent(itemCount * _slots[s].Width);
                 }
                 else
                 {
-                    _floatBuffers[s] = ArrayPool<float>.Shared.Rent(itemCount * _slots[s].Width);
+                    floatBuffers[s] = ArrayPool<float>.Shared.Rent(itemCount * _slots[s].Width);
                 }
             }
 
-            FillInputs(slices);
+            FillInputs(scratch, slices);
             for (var s = 0; s < _slots.Length; s++)
             {
                 var slot = _slots[s];
-                slot.Shape[0] = itemCount;
-                _inputValues[s] = slot.IsInt64
-                    ? OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _longBuffers[s].AsMemory(0, itemCount * slot.Width), slot.Shape)
-                    : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _floatBuffers[s].AsMemory(0, itemCount * slot.Width), slot.Shape);
+                var shape = scratch.Shapes[s];
+                shape[0] = itemCount;
+                inputValues[s] = slot.IsInt64
+                    ? OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, longBuffers[s].AsMemory(0, itemCount * slot.Width), shape)
+                    : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, floatBuffers[s].AsMemory(0, itemCount * slot.Width), shape);
             }
 
-            _outputValues[0] = output.Value;
-            _session.Run(_runOptions, _inputNames, _inputValues, _outputNames, _outputValues);
+            scratch.OutputValues[0] = output.Value;
+            _session.Run(scratch.RunOptions, _inputNames, inputValues, _outputNames, scratch.OutputValues);
             output.Scatter(slices, outputsPerItem);
         }
         finally
         {
-            for (var s = 0; s < _inputValues.Length; s++)
+            for (var s = 0; s < inputValues.Length; s++)
             {
-                _inputValues[s]?.Dispose();
-                _inputValues[s] = null!;
+                inputValues[s]?.Dispose();
+                inputValues[s] = null!;
             }
 
-            _outputValues[0] = null!;
+            scratch.OutputValues[0] = null!;
             output.Dispose();
             for (var s = 0; s < _slots.Length; s++)
             {
-                if (_floatBuffers[s] is { } floats)
+                if (floatBuffers[s] is { } floats)
                 {
                     ArrayPool<float>.Shared.Return(floats);
-                    _floatBuffers[s] = null!;
+                    floatBuffers[s] = null!;
                 }
 
-                if (_longBuffers[s] is { } longs)
+                if (longBuffers[s] is { } longs)
                 {
                     ArrayPool<long>.Shared.Return(longs);
-                    _longBuffers[s] = null!;
+                    longBuffers[s] = null!;
                 }
             }
 
         }
     }
 
-    private void FillInputs(ReadOnlySpan<BatchSlice<GenerationItem, float>> slices)
+    private void FillInputs(RunScratch scratch, ReadOnlySpan<BatchSlice<GenerationItem, float>> slices)
     {
+        var floatBuffers = scratch.FloatBuffers;
+        var longBuffers = scratch.LongBuffers;
         var row = 0;
         foreach (var slice in slices)
         {
@@ -173,16 +189,16 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
                     switch (_slots[s].Kind)
                     {
                         case SlotKind.Label:
-                            _longBuffers[s][row] = item.Label;
+                            longBuffers[s][row] = item.Label;
                             break;
                         case SlotKind.Tokens:
-                            CopyOrClear(item.Tokens.Span, _longBuffers[s].AsSpan(row * width, width));
+                            CopyOrClear(item.Tokens.Span, longBuffers[s].AsSpan(row * width, width));
                             break;
                         case SlotKind.Embedding:
-                            CopyOrClear(item.Embedding.Span, _floatBuffers[s].AsSpan(row * width, width));
+                            CopyOrClear(item.Embedding.Span, floatBuffers[s].AsSpan(row * width, width));
                             break;
                         case SlotKind.Image:
-                            CopyOrClear(item.Image.Span, _floatBuffers[s].AsSpan(row * width, width));
+                            CopyOrClear(item.Image.Span, floatBuffers[s].AsSpan(row * width, width));
                             break;
                     }
                 }
@@ -195,21 +211,21 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
                     stream.Skip(item.StreamOffset);
                     if (_latentSlot >= 0)
                     {
-                        stream.Fill(_floatBuffers[_latentSlot].AsSpan(row * _slots[_latentSlot].Width, _slots[_latentSlot].Width));
+                        stream.Fill(floatBuffers[_latentSlot].AsSpan(row * _slots[_latentSlot].Width, _slots[_latentSlot].Width));
                     }
 
                     for (var s = 0; s < _slots.Length; s++)
                     {
                         if (_slots[s].Kind == SlotKind.Noise)
                         {
-                            stream.Fill(_floatBuffers[s].AsSpan(row * _slots[s].Width, _slots[s].Width));
+                            stream.Fill(floatBuffers[s].AsSpan(row * _slots[s].Width, _slots[s].Width));
                         }
                     }
                 }
                 else
                 {
                     // Explicit latents are refused for models with noise inputs (GenerationPlan), so only the latent is set.
-                    item.Latent.Span.CopyTo(_floatBuffers[_latentSlot].AsSpan(row * _slots[_latentSlot].Width, _slots[_latentSlot].Width));
+                    item.Latent.Span.CopyTo(floatBuffers[_latentSlot].AsSpan(row * _slots[_latentSlot].Width, _slots[_latentSlot].Width));
                 }
 
                 row++;
@@ -239,4 +255,35 @@ internal sealed class GeneratorRunner : IBatchExecutor<GenerationItem, float>, I
     /// <param name="Shape">The tensor shape; axis 0 is set to the batch size before each run.</param>
     /// <param name="IsInt64">int64 (labels, token ids) or float32.</param>
     private readonly record struct InputSlot(SlotKind Kind, int Width, long[] Shape, bool IsInt64);
+
+    /// <summary>What one run owns while it runs: its options (for <c>Terminate</c>), shapes and input buffer slots.</summary>
+    private sealed class RunScratch : IDisposable
+    {
+        public RunScratch(InputSlot[] slots, ModelSignature signature)
+        {
+            InputValues = new OrtValue[slots.Length];
+            FloatBuffers = new float[slots.Length][];
+            LongBuffers = new long[slots.Length][];
+            Shapes = slots.Select(slot => slot.Shape.ToArray()).ToArray();
+            OutputShape = [0, signature.Channels, signature.Height, signature.Width];
+        }
+
+        public RunOptions RunOptions { get; } = new();
+
+        public OrtValue[] InputValues { get; }
+
+        public OrtValue[] OutputValues { get; } = new OrtValue[1];
+
+        /// <summary>Which pooled array backs each input slot during the run.</summary>
+        public float[][] FloatBuffers { get; }
+
+        public long[][] LongBuffers { get; }
+
+        /// <summary>Each input's shape; axis 0 is set to the batch size before the run.</summary>
+        public long[][] Shapes { get; }
+
+        public long[] OutputShape { get; }
+
+        public void Dispose() => RunOptions.Dispose();
+    }
 }

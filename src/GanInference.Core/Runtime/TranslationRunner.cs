@@ -13,18 +13,14 @@ public readonly record struct TranslationItem(ReadOnlyMemory<float> Pixels);
 /// NCHW input, handed to ONNX Runtime as an <see cref="OrtValue"/> over that memory; the output is bound by
 /// <see cref="BatchOutputBinding"/>, as in <see cref="GeneratorRunner"/>.
 /// </summary>
-/// <remarks>Not thread-safe: the batcher calls it from its single loop, one batch at a time.</remarks>
+/// <remarks>Safe for overlapping runs, as <see cref="GeneratorRunner"/>: each run takes its own <see cref="RunScratch"/>.</remarks>
 internal sealed class TranslationRunner : IBatchExecutor<TranslationItem, float>, IDisposable
 {
     private readonly InferenceSession _session;
     private readonly TranslationSignature _signature;
-    private readonly RunOptions _runOptions = new();
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
-    private readonly OrtValue[] _inputValues = new OrtValue[1];
-    private readonly OrtValue[] _outputValues = new OrtValue[1];
-    private readonly long[] _inputShape;
-    private readonly long[] _outputShape;
+    private readonly RunScratchPool<RunScratch> _scratch;
 
     public TranslationRunner(InferenceSession session, TranslationSignature signature)
     {
@@ -32,14 +28,22 @@ internal sealed class TranslationRunner : IBatchExecutor<TranslationItem, float>
         _signature = signature;
         _inputNames = [signature.InputName];
         _outputNames = [signature.Model.OutputName];
-        _inputShape = [0, signature.InputChannels, signature.InputHeight, signature.InputWidth];
-        _outputShape = [0, signature.Model.Channels, signature.Model.Height, signature.Model.Width];
+        _scratch = new RunScratchPool<RunScratch>(() => new RunScratch(signature));
     }
 
     /// <inheritdoc />
     public ValueTask ExecuteAsync(ReadOnlyMemory<BatchSlice<TranslationItem, float>> slices, int itemCount, CancellationToken cancellationToken)
     {
-        TerminableRun.Execute(_runOptions, cancellationToken, (Runner: this, Slices: slices, Count: itemCount), static s => s.Runner.Run(s.Slices.Span, s.Count));
+        var scratch = _scratch.Rent();
+        try
+        {
+            TerminableRun.Execute(scratch.RunOptions, cancellationToken, (Runner: this, Scratch: scratch, Slices: slices, Count: itemCount), static s => s.Runner.Run(s.Scratch, s.Slices.Span, s.Count));
+        }
+        finally
+        {
+            _scratch.Return(scratch);
+        }
+
         return ValueTask.CompletedTask;
     }
 
@@ -51,7 +55,15 @@ internal sealed class TranslationRunner : IBatchExecutor<TranslationItem, float>
     {
         var output = new float[_signature.Model.OutputsPerItem];
         BatchSlice<TranslationItem, float>[] slices = [new(new[] { SampleItem() }, output, output.Length)];
-        Run(slices, 1);
+        var scratch = _scratch.Rent();
+        try
+        {
+            Run(scratch, slices, 1);
+        }
+        finally
+        {
+            _scratch.Return(scratch);
+        }
     }
 
     /// <summary>The item of the warm-up and of the batch size profile: one mid-grey image.</summary>
@@ -62,14 +74,14 @@ internal sealed class TranslationRunner : IBatchExecutor<TranslationItem, float>
         return new TranslationItem(input);
     }
 
-    public void Dispose() => _runOptions.Dispose();
+    public void Dispose() => _scratch.Dispose();
 
-    private void Run(ReadOnlySpan<BatchSlice<TranslationItem, float>> slices, int itemCount)
+    private void Run(RunScratch scratch, ReadOnlySpan<BatchSlice<TranslationItem, float>> slices, int itemCount)
     {
         var inputsPerItem = _signature.InputsPerItem;
         var outputsPerItem = _signature.Model.OutputsPerItem;
         var input = ArrayPool<float>.Shared.Rent(itemCount * inputsPerItem);
-        var output = BatchOutputBinding.Create(slices, itemCount, outputsPerItem, _outputShape);
+        var output = BatchOutputBinding.Create(slices, itemCount, outputsPerItem, scratch.OutputShape);
         try
         {
             var row = 0;
@@ -82,19 +94,36 @@ internal sealed class TranslationRunner : IBatchExecutor<TranslationItem, float>
                 }
             }
 
-            _inputShape[0] = itemCount;
-            _inputValues[0] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, input.AsMemory(0, itemCount * inputsPerItem), _inputShape);
-            _outputValues[0] = output.Value;
-            _session.Run(_runOptions, _inputNames, _inputValues, _outputNames, _outputValues);
+            scratch.InputShape[0] = itemCount;
+            scratch.InputValues[0] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, input.AsMemory(0, itemCount * inputsPerItem), scratch.InputShape);
+            scratch.OutputValues[0] = output.Value;
+            _session.Run(scratch.RunOptions, _inputNames, scratch.InputValues, _outputNames, scratch.OutputValues);
             output.Scatter(slices, outputsPerItem);
         }
         finally
         {
-            _inputValues[0]?.Dispose();
-            _inputValues[0] = null!;
-            _outputValues[0] = null!;
+            scratch.InputValues[0]?.Dispose();
+            scratch.InputValues[0] = null!;
+            scratch.OutputValues[0] = null!;
             output.Dispose();
             ArrayPool<float>.Shared.Return(input);
         }
+    }
+
+    /// <summary>What one run owns while it runs: its options (for <c>Terminate</c>), shapes and value slots.</summary>
+    private sealed class RunScratch(TranslationSignature signature) : IDisposable
+    {
+        public RunOptions RunOptions { get; } = new();
+
+        public OrtValue[] InputValues { get; } = new OrtValue[1];
+
+        public OrtValue[] OutputValues { get; } = new OrtValue[1];
+
+        /// <summary>Axis 0 is set to the batch size before the run.</summary>
+        public long[] InputShape { get; } = [0, signature.InputChannels, signature.InputHeight, signature.InputWidth];
+
+        public long[] OutputShape { get; } = [0, signature.Model.Channels, signature.Model.Height, signature.Model.Width];
+
+        public void Dispose() => RunOptions.Dispose();
     }
 }

@@ -57,6 +57,7 @@ public sealed class GanTelemetry
         InferenceQueueTime = meter.CreateCounter<double>("gan.inference.queue.duration", "s", "Cumulative time requests waited in the model's queue, by model (Triton's nv_inference_queue_duration_us).");
         BatchProfileThroughput = meter.CreateGauge<double>("gan.batch.profile.throughput", "{image}/s", "Images per second of each batch size in the model's latest batch size profile, by model and batch_size (measured through the model's runner).");
         ChosenBatchSize = meter.CreateGauge<int>("gan.batch.chosen_size", "{item}", "Most items the batcher puts in one batch now, by model: the size the latest profile chose (policy measured), else batching.maxBatchSize.");
+        RunsInFlight = meter.CreateGauge<int>("gan.batch.runs_in_flight", "{batch}", "Most batches a model's batcher runs at once now, by model: what the latest profile chose (policy measured), else batching.maxRunsInFlight.");
         InferenceComputeTime = meter.CreateCounter<double>("gan.inference.compute.duration", "s", "Cumulative duration of the batched ONNX Runtime runs, input preparation included, by model (Triton's nv_inference_compute_infer_duration_us).");
     }
 
@@ -158,6 +159,9 @@ public sealed class GanTelemetry
 
     /// <summary>The batch size a model's batcher caps its batches at now (tag: model).</summary>
     public Gauge<int> ChosenBatchSize { get; }
+
+    /// <summary>How many batches a model's batcher runs at once now (tag: model).</summary>
+    public Gauge<int> RunsInFlight { get; }
 
     /// <summary>Convenience for tests and tools that have no <c>IMeterFactory</c>: a private meter of the same name.</summary>
     public static GanTelemetry CreateStandalone() => new(new Meter(Name));

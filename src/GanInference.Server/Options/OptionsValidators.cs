@@ -151,6 +151,10 @@ internal sealed class OptionsValidators :
         failures.AtLeast(batching.MaxBatchSize, 1, $"{section}:MaxBatchSize", "items");
         failures.AtLeast(batching.MaxQueueDelayMs, 0, $"{section}:MaxQueueDelayMs", "milliseconds");
         failures.AtLeast(batching.MaxQueueSize, 1, $"{section}:MaxQueueSize", "requests");
+        if (batching.MaxRunsInFlight is { } runs && runs is < 1 or > BatchingSettings.MaxRunsInFlightLimit)
+        {
+            failures.Add($"{section}:MaxRunsInFlight is {runs}; it must lie in 1..{BatchingSettings.MaxRunsInFlightLimit} (batches at once on the model's session)");
+        }
         if (batching.PreferredBatchSizes is { } preferred)
         {
             for (var i = 0; i < preferred.Length; i++)

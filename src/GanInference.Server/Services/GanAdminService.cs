@@ -60,6 +60,7 @@ internal sealed class GanAdminService(ModelReloader reloader, ModelRepository re
             Profile = ProtoMapper.ToProto(profile),
             Policy = model.Batching.Policy.ToName(),
             EffectiveMaxBatchSize = (uint)model.EffectiveMaxBatchSize,
+            EffectiveRunsInFlight = (uint)model.EffectiveRunsInFlight,
         };
     }
 }

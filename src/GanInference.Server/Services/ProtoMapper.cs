@@ -43,6 +43,8 @@ internal static class ProtoMapper
                 Policy = model.Batching.Policy.ToName(),
                 EffectiveMaxBatchSize = (uint)model.EffectiveMaxBatchSize,
                 Profile = model.BatchProfile is { } profile ? ToProto(profile) : null,
+                MaxRunsInFlight = (uint)model.Batching.MaxRunsInFlight,
+                EffectiveRunsInFlight = (uint)model.EffectiveRunsInFlight,
             },
         };
         info.Classes.AddRange(signature.Classes);
@@ -64,7 +66,9 @@ internal static class ProtoMapper
             Speedup = profile.Speedup,
             WaitSpeedup = profile.WaitSpeedup,
             WaitsForCompany = profile.WaitsForCompany,
+            ChosenRunsInFlight = (uint)profile.ChosenRunsInFlight,
         };
+        proto.RunsInFlight.AddRange(profile.RunsInFlight.Select(r => new Api.V1.RunsThroughput { RunsInFlight = (uint)r.Runs, ImagesPerSecond = r.ImagesPerSecond, Batches = (uint)r.Batches }));
         proto.Sizes.AddRange(profile.Sizes.Select(s => new Api.V1.BatchSizeThroughput { BatchSize = (uint)s.BatchSize, ImagesPerSecond = s.ImagesPerSecond, Runs = (uint)s.Runs }));
         return proto;
     }
