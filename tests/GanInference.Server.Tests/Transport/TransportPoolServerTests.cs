@@ -78,17 +78,16 @@ public sealed partial class TransportPoolServerTests : IDisposable
         var images = (await unary).Images.Select(i => i.Data.ToByteArray()).ToList();
         images.AddRange(await streamed);
 
-        using var http = new HttpClient();
-        var rented = await ScrapeRentedAsync(http, server.HttpAddress + "/metrics");
-        if (factory is null)
-        {
-            Assert.Null(rented);
-        }
-        else
+        if (factory is not null)
         {
             // A 3 MiB unary reply and a 3 MiB stream went through pipes whose every segment is one of these blocks.
             Assert.Equal(ServerLimitsDefaultBlock, factory.BlockSize);
             Assert.True(factory.Statistics.Rented >= 2L * Count * Size * Size * 3 / factory.BlockSize, $"{factory.Statistics.Rented} blocks rented");
+
+            // And /metrics shows the counter. (Not checked absent on the other server: OpenTelemetry listens to every
+            // meter named GanInference in the process, so in a test process it also sees the other servers' pools.)
+            using var http = new HttpClient();
+            var rented = await ScrapeRentedAsync(http, server.HttpAddress + "/metrics");
             Assert.True(rented > 0, $"/metrics says {rented} blocks rented");
         }
 
