@@ -12,6 +12,8 @@ using GanInference.Server.OpenInference;
 using GanInference.Server.Rest;
 using GanInference.Server.Options;
 using GanInference.Server.Playground;
+using GanInference.Server.Transport;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Grpc.AspNetCore.Server;
 using Microsoft.Extensions.Options;
@@ -150,6 +152,17 @@ public static class GanServer
             kestrel.Limits.Http2.InitialStreamWindowSize = Math.Max(kestrel.Limits.Http2.InitialStreamWindowSize, window);
             kestrel.Limits.Http2.InitialConnectionWindowSize = Math.Max(kestrel.Limits.Http2.InitialConnectionWindowSize, window);
         });
+
+        // Kestrel's transports take their memory pools from the IMemoryPoolFactory<byte> in DI (Kestrel registers its
+        // own 4 KiB-block pool; the last registration wins). Read here because services cannot be added at start; a
+        // bad value is not registered and is refused at start by OptionsValidators, naming the key.
+        var transportBlock = configuration.GetSection(ServerLimitsOptions.SectionName).GetValue<int?>(nameof(ServerLimitsOptions.TransportBlockBytes))
+            ?? ServerLimitsOptions.DefaultTransportBlockBytes;
+        if (transportBlock != 0 && ServerLimitsOptions.IsValidTransportBlockSize(transportBlock))
+        {
+            services.AddSingleton<LargeBlockMemoryPoolFactory>();
+            services.AddSingleton<IMemoryPoolFactory<byte>>(sp => sp.GetRequiredService<LargeBlockMemoryPoolFactory>());
+        }
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new GanTelemetry(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>().Create(new System.Diagnostics.Metrics.MeterOptions(GanTelemetry.Name))));

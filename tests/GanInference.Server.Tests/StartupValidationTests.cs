@@ -24,6 +24,10 @@ public sealed class StartupValidationTests
     [InlineData("--Translation:StreamWindow=-1", "Translation:StreamWindow is -1")]
     [InlineData("--Limits:MaxSendMessageBytes=0", "Limits:MaxSendMessageBytes is 0")]
     [InlineData("--Limits:MaxPixelsPerRequest=-1", "Limits:MaxPixelsPerRequest is -1")]
+    [InlineData("--Limits:TransportBlockBytes=5000", "Limits:TransportBlockBytes is 5000; it must be 0 (Kestrel's own 4 KiB pool) or a power of two in 4096..1048576 bytes")]
+    [InlineData("--Limits:TransportBlockBytes=2048", "Limits:TransportBlockBytes is 2048")]
+    [InlineData("--Limits:TransportBlockBytes=2097152", "Limits:TransportBlockBytes is 2097152")]
+    [InlineData("--Limits:TransportBlockBytes=-65536", "Limits:TransportBlockBytes is -65536")]
     [InlineData("--Security:ApiKeys:0= ", "Security:ApiKeys:0 is empty")]
     [InlineData("--Telemetry:OtlpEndpoint=not a url", "Telemetry:OtlpEndpoint 'not a url' is not an absolute URL")]
     public async Task A_value_out_of_range_stops_the_server_at_start_naming_its_key(string argument, string expected)

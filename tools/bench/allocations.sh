@@ -8,7 +8,8 @@
 # (docs/architecture.md), so the reply bytes themselves are in that total only when a pool misses. The server's
 # allocation rate with no load (IDLE seconds before the runs) is printed too, as bytes per image at the run's rate,
 # so the part that does not depend on the load can be told apart on a slow machine.
-# Usage: tools/bench/allocations.sh [OUTDIR]   (DURATION, WARMUP, IDLE (10), CONFIGURATION (Release), NO_BUILD=1 as in tools/bench/perf.sh)
+# Usage: tools/bench/allocations.sh [OUTDIR]   (DURATION, WARMUP, IDLE (10), CONFIGURATION (Release), NO_BUILD=1 as in tools/bench/perf.sh;
+# SERVER_ARGS: more server arguments, split on spaces, e.g. SERVER_ARGS=--Limits:TransportBlockBytes=0 for Kestrel's own pool)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-artifacts/bench-allocations}
@@ -29,7 +30,7 @@ port=${PORT:-5330}; metrics=${METRICS_PORT:-9530}
 repo=$(mktemp -d)
 ln -s "$PWD/tools/bench/models/bench-dcgan-256" "$repo/bench-dcgan-256"
 dotnet "src/GanInference.Server/bin/$configuration/net10.0/GanInference.Server.dll" --urls "http://127.0.0.1:$port" --Http:Urls="http://127.0.0.1:$metrics" \
-  --Models:Path="$repo" --Models:Watch=false --Logging:LogLevel:Default=Warning &
+  --Models:Path="$repo" --Models:Watch=false --Logging:LogLevel:Default=Warning ${SERVER_ARGS:-} &
 server_pid=$!
 trap 'kill -TERM $server_pid 2>/dev/null; wait $server_pid 2>/dev/null || true; rm -rf "$repo"' EXIT
 for _ in $(seq 1 240); do $gan models --server "http://127.0.0.1:$port" 2>/dev/null | grep -q bench-dcgan-256 && break; sleep 0.5; done

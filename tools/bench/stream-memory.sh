@@ -6,7 +6,7 @@
 # over the RSS just before it, against one chunk of reply bytes (8 × 512·512·3 = 6,291,456 bytes) and one chunk of
 # inferred pixels (8 × 512·512·3 floats = 25,165,824 bytes). The whole stream's reply bytes are 50,331,648. The
 # managed heap's committed memory before and after each stream (from /metrics) tells the .NET part from the native one.
-# Usage: tools/bench/stream-memory.sh [OUTDIR]   (CONFIGURATION (Release), NO_BUILD=1, PORT, METRICS_PORT, COUNT (64) as in tools/bench/allocations.sh)
+# Usage: tools/bench/stream-memory.sh [OUTDIR]   (CONFIGURATION (Release), NO_BUILD=1, PORT, METRICS_PORT, COUNT (64), SERVER_ARGS as in tools/bench/allocations.sh)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-artifacts/bench-stream-memory}
@@ -25,7 +25,7 @@ port=${PORT:-5340}; metrics=${METRICS_PORT:-9540}
 repo=$(mktemp -d)
 ln -s "$PWD/tools/bench/models/bench-dcgan-512" "$repo/bench-dcgan-512"
 dotnet "src/GanInference.Server/bin/$configuration/net10.0/GanInference.Server.dll" --urls "http://127.0.0.1:$port" --Http:Urls="http://127.0.0.1:$metrics" \
-  --Models:Path="$repo" --Models:Watch=false --Logging:LogLevel:Default=Warning &
+  --Models:Path="$repo" --Models:Watch=false --Logging:LogLevel:Default=Warning ${SERVER_ARGS:-} &
 server_pid=$!
 sampler_pid=
 trap 'kill $sampler_pid 2>/dev/null || true; kill -TERM $server_pid 2>/dev/null; wait $server_pid 2>/dev/null || true; rm -rf "$repo"' EXIT

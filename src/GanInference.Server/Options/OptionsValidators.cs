@@ -126,6 +126,11 @@ internal sealed class OptionsValidators :
         failures.AtLeast(options.MaxReceiveMessageBytes, 1, ServerLimitsOptions.MaxReceiveMessageBytesKey, "bytes");
         failures.AtLeast(options.MaxSendMessageBytes, 1, ServerLimitsOptions.MaxSendMessageBytesKey, "bytes");
         failures.AtLeast(options.MaxConcurrentCallsPerConnection, 0, ServerLimitsOptions.MaxConcurrentCallsPerConnectionKey, "calls (0: Kestrel's default)");
+        if (!ServerLimitsOptions.IsValidTransportBlockSize(options.TransportBlockBytes))
+        {
+            failures.Add($"{ServerLimitsOptions.TransportBlockBytesKey} is {options.TransportBlockBytes}; it must be 0 (Kestrel's own 4 KiB pool) " +
+                $"or a power of two in {ServerLimitsOptions.MinTransportBlockBytes}..{ServerLimitsOptions.MaxTransportBlockBytes} bytes");
+        }
         return failures.Result;
     }
 

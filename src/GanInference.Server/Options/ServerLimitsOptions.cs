@@ -20,6 +20,16 @@ public sealed class ServerLimitsOptions
     public const string MaxReceiveMessageBytesKey = "Limits:MaxReceiveMessageBytes";
     public const string MaxSendMessageBytesKey = "Limits:MaxSendMessageBytes";
     public const string MaxConcurrentCallsPerConnectionKey = "Limits:MaxConcurrentCallsPerConnection";
+    public const string TransportBlockBytesKey = "Limits:TransportBlockBytes";
+
+    /// <summary>Smallest transport block (Kestrel's own block size).</summary>
+    public const int MinTransportBlockBytes = 4 * 1024;
+
+    /// <summary>Largest transport block.</summary>
+    public const int MaxTransportBlockBytes = 1024 * 1024;
+
+    /// <summary>The default transport block: 64 KiB.</summary>
+    public const int DefaultTransportBlockBytes = 64 * 1024;
 
     /// <summary>Most images one <c>Generate</c> call may ask for (the reply is one message).</summary>
     public int MaxImagesPerRequest { get; set; } = 1024;
@@ -56,6 +66,19 @@ public sealed class ServerLimitsOptions
 
     /// <summary>Most concurrent calls (HTTP/2 streams) on one connection; 0 keeps Kestrel's default (100).</summary>
     public int MaxConcurrentCallsPerConnection { get; set; }
+
+    /// <summary>
+    /// Bytes of each block of the connections' memory pool, which every pipe segment of the transport and of the
+    /// HTTP/2 streams is (<c>Transport/LargeBlockMemoryPool</c>); 0 keeps Kestrel's own pool of 4 KiB blocks. The
+    /// default, 64 KiB, holds a 256² RAW image (192 KiB) in 3 segments instead of 48, so the pipes reuse their
+    /// segments and a socket send gathers at most 8 of them (512 KiB) without allocating; a block is only held
+    /// while data sits in a pipe, so idle connections cost nothing, and each small reply in flight holds one.
+    /// </summary>
+    public int TransportBlockBytes { get; set; } = DefaultTransportBlockBytes;
+
+    /// <summary>True for 0 or a power of two in <see cref="MinTransportBlockBytes"/>..<see cref="MaxTransportBlockBytes"/>.</summary>
+    public static bool IsValidTransportBlockSize(int bytes) =>
+        bytes == 0 || (bytes >= MinTransportBlockBytes && bytes <= MaxTransportBlockBytes && int.IsPow2(bytes));
 
     /// <summary>What a Translate call (gan.v1 or OIP) runs under: these limits, each with its key for messages.</summary>
     public TranslationSettings ToTranslationSettings(ImageEncoding encoding, bool resizeBack) => new(
