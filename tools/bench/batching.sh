@@ -2,13 +2,16 @@
 # The "Batching that knows the hardware" figures of docs/performance.md: does dynamic batching pay on this machine?
 # 1. The in-process ceiling of MODEL at every batch size the batcher may profile (1, 2, 4, ... maxBatchSize), and at
 #    batch 1 with two runs in flight at once on the one session (does a second concurrent batch add throughput?).
-# 2. One Release server with batching on (the manifest's settings and the default policy, measured), driven by
-#    `gan bench` with 1, 2, 4, 8, 16, 32 and 64 closed-loop clients of one RAW_U8 image each.
-# 3. One Release server with batching off (Models:Overrides:MODEL:MaxBatchSize=1), the same runs.
-# Then OUTDIR/batching.md: per client count, images/s on and off, on/off, and each as a fraction of the best
-# in-process ceiling (any batch size), with the server's batch size profile (GetModel over REST) and mean batch.
+# 2. One Release server per setting, driven by `gan bench` with 1, 2, 4, 8, 16, 32 and 64 closed-loop clients of one
+#    RAW_U8 image each: "on" (the manifest's settings, the default policy measured and its runs in flight), "one"
+#    (the same with Models:Overrides:MODEL:MaxRunsInFlight=1: one batch at a time, as before runs in flight), and "off"
+#    (Models:Overrides:MODEL:MaxBatchSize=1: no dynamic batching).
+# Then OUTDIR/batching.md: per client count, images/s per setting, on/off, and on as a fraction of the best
+# in-process ceiling (any batch size, one run in flight) and of the batch-1 ceiling with two runs in flight, with the
+# server's batch size profile (GetModel over REST) and mean batch.
 # Usage: tools/bench/batching.sh [MODEL] [OUTDIR]   (from the repository root, on an otherwise idle machine)
-# Environment: DURATION, WARMUP (every run, ceiling sizes included), CLIENTS ("1 2 4 8 16 32 64"), PORT, METRICS_PORT,
+# Environment: DURATION, WARMUP (every run, ceiling sizes included), CLIENTS ("1 2 4 8 16 32 64"), SETTINGS ("on one off";
+# "on" and "off" are required: they are the ratio), PORT, METRICS_PORT,
 # CONFIGURATION (Release; the docs check uses Debug), NO_BUILD=1 (use the binaries already built).
 set -euo pipefail
 model=${1:-dcgan-mnist}
@@ -16,6 +19,7 @@ out=${2:-artifacts/bench-batching}
 duration=${DURATION:-15s}
 warmup=${WARMUP:-15s}  # tiered JIT settles after ~10-20 s under load (docs/performance.md); the profile runs in the first warm-up
 clients=${CLIENTS:-1 2 4 8 16 32 64}
+settings=${SETTINGS:-on one off}
 mkdir -p "$out"
 
 configuration=${CONFIGURATION:-Release}
@@ -62,8 +66,13 @@ start_server() { # setting name, extra configuration arguments
 }
 stop_server() { kill -TERM "$server_pid"; wait "$server_pid" || true; server_pid=; }
 
-for setting in on off; do
-  extra=(); [ "$setting" = off ] && extra=("--Models:Overrides:$model:MaxBatchSize=1")
+for setting in $settings; do
+  case $setting in
+    on) extra=() ;;
+    one) extra=("--Models:Overrides:$model:MaxRunsInFlight=1") ;;
+    off) extra=("--Models:Overrides:$model:MaxBatchSize=1") ;;
+    *) echo "unknown setting '$setting' in SETTINGS (on, one, off)" >&2; exit 2 ;;
+  esac
   echo "== server, batching $setting ${extra[*]:-}"
   start_server "$setting" "${extra[@]}"
   for c in $clients; do
@@ -78,32 +87,42 @@ for setting in on off; do
   stop_server
 done
 
-python3 - "$out" "$model" "$clients" <<'PY' | tee "$out/batching.md"
+python3 - "$out" "$model" "$clients" "$settings" <<'PY' | tee "$out/batching.md"
 import json, sys
-out, model, clients = sys.argv[1], sys.argv[2], sys.argv[3].split()
+out, model, clients, settings = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4].split()
 ceiling = json.load(open(f"{out}/ceiling.json"))["results"]
 best = max(ceiling, key=lambda r: r["imagesPerSecond"])
 def mean_batch(x):
     return next((h["mean"] for h in x["serverMetrics"].get("histograms", []) if "batch_size" in h["name"]), float("nan"))
 print(f"# Dynamic batching on `{model}`\n")
-print("In-process ceiling per batch size (images/s): " + ", ".join(f"{r['batch']}: {r['imagesPerSecond']:.0f}" for r in ceiling)
+print("In-process ceiling per batch size, one run in flight (images/s): " + ", ".join(f"{r['batch']}: {r['imagesPerSecond']:.0f}" for r in ceiling)
       + f"; best: batch {best['batch']}, {best['imagesPerSecond']:.0f} images/s.\n")
 two = json.load(open(f"{out}/ceiling-parallel2.json"))["results"][0]["imagesPerSecond"]
 one = next(r["imagesPerSecond"] for r in ceiling if r["batch"] == 1)
 print(f"Batch 1 with two runs in flight on the one session: {two:.0f} images/s, {two / one:.2f}x one run in flight.\n")
-batching = json.load(open(f"{out}/model-on.json")).get("batching", {})
-profile = batching.get("profile")
-if profile:
-    print(f"Server's batch size profile (policy {batching.get('policy')}, images/s): "
-          + ", ".join(f"{s.get('batchSize')}: {s.get('imagesPerSecond', 0):.0f}" for s in profile.get("sizes", []))
-          + f"; chosen batch size {profile.get('chosenBatchSize')} (tolerance {profile.get('tolerance')}).\n")
-else:
-    print(f"The server took no batch size profile (policy {batching.get('policy')}).\n")
-print("| clients | on images/s | off images/s | on / off | on / best ceiling | off / best ceiling | mean batch on | failed on/off |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+for s in settings:
+    batching = json.load(open(f"{out}/model-{s}.json")).get("batching", {})
+    profile = batching.get("profile")
+    if profile:
+        runs = profile.get("runsInFlight", [])
+        print(f"Server `{s}`: batch size profile (policy {batching.get('policy')}, images/s): "
+              + ", ".join(f"{x.get('batchSize')}: {x.get('imagesPerSecond', 0):.0f}" for x in profile.get("sizes", []))
+              + f"; chosen batch size {profile.get('chosenBatchSize')} (tolerance {profile.get('tolerance')})"
+              + ("; runs in flight at that size: " + ", ".join(f"{x.get('runsInFlight')}: {x.get('imagesPerSecond', 0):.0f}" for x in runs) if runs else "")
+              + f"; runs in flight now {batching.get('effectiveRunsInFlight')} of {batching.get('maxRunsInFlight')}.\n")
+    else:
+        print(f"Server `{s}`: no batch size profile (policy {batching.get('policy')}, runs in flight {batching.get('effectiveRunsInFlight')}).\n")
+ceil = best["imagesPerSecond"]
+others = [s for s in settings if s != "off"]
+print("| clients | " + " | ".join(f"{s} images/s" for s in settings) + " | " + " | ".join(f"{s} / off" for s in others)
+      + " | on / best ceiling | on / 2-run batch-1 ceiling | mean batch " + " / ".join(settings) + " | failed " + "/".join(settings) + " |")
+print("|" + " --- |" * (1 + len(settings) + len(others) + 4))
 for c in clients:
-    on, off = (json.load(open(f"{out}/{s}-{c}.json")) for s in ("on", "off"))
-    a, b = on["imagesPerSecond"], off["imagesPerSecond"]
-    print(f"| {c} | {a:.0f} | {b:.0f} | {a / b:.2f} | {a / best['imagesPerSecond']:.2f} | {b / best['imagesPerSecond']:.2f} "
-          f"| {mean_batch(on):.1f} | {on['failed']}/{off['failed']} |")
+    r = {s: json.load(open(f"{out}/{s}-{c}.json")) for s in settings}
+    ips = {s: r[s]["imagesPerSecond"] for s in settings}
+    on = ips["on"]
+    print(f"| {c} | " + " | ".join(f"{ips[s]:.0f}" for s in settings) + " | "
+          + " | ".join(f"{ips[s] / ips['off']:.2f}" for s in others)
+          + f" | {on / ceil:.2f} | {on / two:.2f} | " + " / ".join(f"{mean_batch(r[s]):.1f}" for s in settings)
+          + " | " + "/".join(str(r[s]["failed"]) for s in settings) + " |")
 PY
