@@ -108,7 +108,7 @@ for s in settings:
         print(f"Server `{s}`: batch size profile (policy {batching.get('policy')}, images/s): "
               + ", ".join(f"{x.get('batchSize')}: {x.get('imagesPerSecond', 0):.0f}" for x in profile.get("sizes", []))
               + f"; chosen batch size {profile.get('chosenBatchSize')} (tolerance {profile.get('tolerance')})"
-              + ("; runs in flight at that size: " + ", ".join(f"{x.get('runsInFlight')}: {x.get('imagesPerSecond', 0):.0f}" for x in runs) if runs else "")
+              + ("; runs in flight at batch 1: " + ", ".join(f"{x.get('runsInFlight')}: {x.get('imagesPerSecond', 0):.0f}" for x in runs) if runs else "")
               + f"; runs in flight now {batching.get('effectiveRunsInFlight')} of {batching.get('maxRunsInFlight')}.\n")
     else:
         print(f"Server `{s}`: no batch size profile (policy {batching.get('policy')}, runs in flight {batching.get('effectiveRunsInFlight')}).\n")

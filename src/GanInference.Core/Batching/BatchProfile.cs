@@ -6,7 +6,7 @@ namespace GanInference.Core.Batching;
 /// <param name="Runs">Timed runs the figure comes from.</param>
 public readonly record struct BatchSizeThroughput(int BatchSize, double ImagesPerSecond, int Runs);
 
-/// <summary>Throughput of the chosen batch size with several batches running at once on the one session.</summary>
+/// <summary>Throughput of batch 1 with several batches running at once on the one session.</summary>
 /// <param name="Runs">Batches in flight at once.</param>
 /// <param name="ImagesPerSecond">Items computed per second of wall time, summed over the runs.</param>
 /// <param name="Batches">Timed batches the figure comes from, over all runs.</param>
@@ -28,8 +28,9 @@ public sealed record BatchProfile
     public required double Tolerance { get; init; }
 
     /// <summary>
-    /// The chosen size with 1, 2, ... batches in flight at once (up to <c>batching.maxRunsInFlight</c>); empty when only
-    /// one may run.
+    /// Batch 1 with 1, 2, ... batches in flight at once (up to <c>batching.maxRunsInFlight</c>); empty when only one may
+    /// run. Measured at batch 1 because that is what batches are when load is light, which is when a second run
+    /// matters: under heavy load batches grow towards the chosen size and fill the cores by themselves.
     /// </summary>
     public IReadOnlyList<RunsThroughput> RunsInFlight { get; init; } = [];
 

@@ -18,7 +18,7 @@ internal static class BatchProfiler
 
     /// <summary>
     /// Profiles every size of <see cref="BatchProfile.SizesFor"/>: one untimed run each, then <see cref="Rounds"/> timed
-    /// rounds over all sizes; then, when <paramref name="maxRunsInFlight"/> is above 1, the chosen size with 1 up to that
+    /// rounds over all sizes; then, when <paramref name="maxRunsInFlight"/> is above 1, batch 1 with 1 up to that
     /// many batches in flight at once (<see cref="BatchProfile.RunsInFlight"/>).
     /// </summary>
     public static async Task<BatchProfile> MeasureAsync<TInput, TOutput>(
@@ -78,7 +78,7 @@ internal static class BatchProfiler
         var measured = sizes.Select((size, i) => new BatchSizeThroughput(size, best[i], runs[i])).ToArray();
         var chosen = BatchProfile.Choose(measured, settings.Tolerance);
         var inFlight = maxRunsInFlight > 1
-            ? await MeasureRunsInFlightAsync(executor, inputs.AsMemory(0, chosen), outputsPerItem, maxRunsInFlight, settings, time, cancellationToken).ConfigureAwait(false)
+            ? await MeasureRunsInFlightAsync(executor, inputs.AsMemory(0, 1), outputsPerItem, maxRunsInFlight, settings, time, cancellationToken).ConfigureAwait(false)
             : [];
         return new BatchProfile
         {
@@ -93,7 +93,7 @@ internal static class BatchProfiler
     }
 
     /// <summary>
-    /// The chosen batch of <paramref name="inputs"/> with 1 up to <paramref name="maxRuns"/> copies running at once, each
+    /// The batch of <paramref name="inputs"/> (one item: see <see cref="BatchProfile.RunsInFlight"/>) with 1 up to <paramref name="maxRuns"/> copies running at once, each
     /// on its own thread with its own output buffer, in <see cref="Rounds"/> interleaved rounds (best round kept).
     /// </summary>
     private static async Task<RunsThroughput[]> MeasureRunsInFlightAsync<TInput, TOutput>(

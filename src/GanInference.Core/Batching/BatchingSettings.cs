@@ -25,7 +25,7 @@ public sealed record BatchingSettings
     public BatchingPolicy Policy { get; init; } = BatchingPolicy.Measured;
 
     /// <summary>Upper bound of <see cref="MaxRunsInFlight"/>.</summary>
-    public const int MaxRunsInFlightLimit = 16;
+    public const int MaxRunsInFlightLimit = Manifests.ManifestReader.MaxRunsInFlightLimit;
 
     /// <summary>
     /// Most batches running at once on the model's one session (each on its own thread; ONNX Runtime's <c>Run</c> may be

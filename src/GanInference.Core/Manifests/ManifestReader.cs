@@ -17,6 +17,9 @@ public static class ManifestReader
     /// <summary>The ONNX file used when the manifest names none.</summary>
     public const string DefaultModelFile = "model.onnx";
 
+    /// <summary>Upper bound for <c>batching.maxRunsInFlight</c>.</summary>
+    public const int MaxRunsInFlightLimit = 16;
+
     /// <summary>Upper bound for <c>batching.maxBatchSize</c>.</summary>
     public const int MaxBatchSizeLimit = 4096;
 
@@ -420,9 +423,9 @@ public static class ManifestReader
             throw Fail("batching.maxQueueSize", $"{queue} is outside 1..{MaxQueueSizeLimit}");
         }
 
-        if (batching.MaxRunsInFlight is { } runs && runs is < 1 or > Batching.BatchingSettings.MaxRunsInFlightLimit)
+        if (batching.MaxRunsInFlight is { } runs && runs is < 1 or > MaxRunsInFlightLimit)
         {
-            throw Fail("batching.maxRunsInFlight", $"{runs} is outside 1..{Batching.BatchingSettings.MaxRunsInFlightLimit}");
+            throw Fail("batching.maxRunsInFlight", $"{runs} is outside 1..{MaxRunsInFlightLimit}");
         }
 
         if (batching.Policy is { } policy && !BatchingManifest.IsPolicy(policy))

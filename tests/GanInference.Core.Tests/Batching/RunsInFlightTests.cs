@@ -42,6 +42,38 @@ public sealed class RunsInFlightTests
     }
 
     [Fact]
+    public async Task With_a_run_slot_free_besides_its_own_a_lane_takes_its_share_of_the_queue_and_leaves_the_rest_to_the_other_run()
+    {
+        var executor = new HeldExecutor();
+        await using var batcher = Create(executor, maxBatch: 8, runs: 2);
+        var (inputs, outputs) = Request(0, 6);
+        var request = batcher.SubmitAsync(inputs, outputs, DateTime.MaxValue, default).AsTask();
+
+        // Both runs idle: 3 + 3 at once, not one batch of 6.
+        await executor.WaitForStartedAsync(2);
+        executor.ReleaseAll();
+        await request.WaitAsync(Patience);
+        Assert.Equal([3, 3], executor.BatchSizes.Order());
+        Assert.Equal(inputs.SelectMany(v => new[] { v * v, v * v }), outputs);
+    }
+
+    [Fact]
+    public async Task With_every_other_run_slot_busy_a_lane_fills_its_batch_to_the_cap()
+    {
+        var executor = new HeldExecutor();
+        await using var batcher = Create(executor, maxBatch: 8, runs: 2);
+        var blocker = Submit(batcher, 100, 1);
+        await executor.WaitForStartedAsync(1);
+        var (inputs, outputs) = Request(0, 6);
+        var request = batcher.SubmitAsync(inputs, outputs, DateTime.MaxValue, default).AsTask();
+
+        await executor.WaitForStartedAsync(2);
+        executor.ReleaseAll();
+        await Task.WhenAll(blocker, request).WaitAsync(Patience);
+        Assert.Equal([1, 6], executor.BatchSizes);
+    }
+
+    [Fact]
     public async Task A_request_split_over_two_runs_completes_only_when_both_have_returned()
     {
         var executor = new HeldExecutor();
@@ -185,6 +217,7 @@ public sealed class RunsInFlightTests
     private sealed class HeldExecutor : IBatchExecutor<int, int>
     {
         private readonly ConcurrentDictionary<int, TaskCompletionSource> _gates = new();
+        private readonly ConcurrentQueue<int> _sizes = new();
         private int _started;
         private int _finished;
         private int _running;
@@ -198,8 +231,11 @@ public sealed class RunsInFlightTests
 
         public int MostAtOnce => Volatile.Read(ref _mostAtOnce);
 
+        public List<int> BatchSizes => _sizes.ToList();
+
         public async ValueTask ExecuteAsync(ReadOnlyMemory<BatchSlice<int, int>> slices, int itemCount, CancellationToken cancellationToken)
         {
+            _sizes.Enqueue(itemCount);
             var index = Interlocked.Increment(ref _started) - 1;
             var running = Interlocked.Increment(ref _running);
             InterlockedMax(ref _mostAtOnce, running);
