@@ -109,6 +109,7 @@ for s in settings:
               + ", ".join(f"{x.get('batchSize')}: {x.get('imagesPerSecond', 0):.0f}" for x in profile.get("sizes", []))
               + f"; chosen batch size {profile.get('chosenBatchSize')} (tolerance {profile.get('tolerance')})"
               + ("; runs in flight at batch 1: " + ", ".join(f"{x.get('runsInFlight')}: {x.get('imagesPerSecond', 0):.0f}" for x in runs) if runs else "")
+              + ("; with that many at once: " + ", ".join(f"{x.get('batchSize')}: {x.get('imagesPerSecond', 0):.0f}" for x in profile.get("sizesAtChosenRuns", [])) if profile.get("sizesAtChosenRuns") else "")
               + f"; runs in flight now {batching.get('effectiveRunsInFlight')} of {batching.get('maxRunsInFlight')}.\n")
     else:
         print(f"Server `{s}`: no batch size profile (policy {batching.get('policy')}, runs in flight {batching.get('effectiveRunsInFlight')}).\n")

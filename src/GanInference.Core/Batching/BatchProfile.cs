@@ -21,7 +21,10 @@ public sealed record BatchProfile
     /// <summary>The measured sizes, smallest first.</summary>
     public required IReadOnlyList<BatchSizeThroughput> Sizes { get; init; }
 
-    /// <summary>The largest measured size whose throughput is within <see cref="Tolerance"/> of the best.</summary>
+    /// <summary>
+    /// The largest measured size whose throughput is within <see cref="Tolerance"/> of the best: of <see cref="Sizes"/>,
+    /// or of <see cref="SizesAtChosenRuns"/> when more than one run in flight was chosen.
+    /// </summary>
     public required int ChosenBatchSize { get; init; }
 
     /// <summary>The fraction below the best throughput a larger batch size may lie and still be chosen.</summary>
@@ -36,6 +39,13 @@ public sealed record BatchProfile
 
     /// <summary>The fewest runs in flight whose throughput is within <see cref="Tolerance"/> of the best; 1 when not measured.</summary>
     public int ChosenRunsInFlight { get; init; } = 1;
+
+    /// <summary>
+    /// Every size again with <see cref="ChosenRunsInFlight"/> batches at once, when that is more than one (else empty):
+    /// then <see cref="ChosenBatchSize"/> comes from these, since a size that pays alone need not pay beside another
+    /// run (two large batches at once split the same cores).
+    /// </summary>
+    public IReadOnlyList<BatchSizeThroughput> SizesAtChosenRuns { get; init; } = [];
 
     /// <summary>When the measurement finished.</summary>
     public required DateTimeOffset MeasuredAt { get; init; }

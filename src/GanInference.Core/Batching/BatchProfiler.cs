@@ -19,7 +19,8 @@ internal static class BatchProfiler
     /// <summary>
     /// Profiles every size of <see cref="BatchProfile.SizesFor"/>: one untimed run each, then <see cref="Rounds"/> timed
     /// rounds over all sizes; then, when <paramref name="maxRunsInFlight"/> is above 1, batch 1 with 1 up to that
-    /// many batches in flight at once (<see cref="BatchProfile.RunsInFlight"/>).
+    /// many batches in flight at once (<see cref="BatchProfile.RunsInFlight"/>), and when more than one run pays, every
+    /// size again with that many at once (<see cref="BatchProfile.SizesAtChosenRuns"/>), which then picks the size.
     /// </summary>
     public static async Task<BatchProfile> MeasureAsync<TInput, TOutput>(
         IBatchExecutor<TInput, TOutput> executor,
@@ -77,15 +78,32 @@ internal static class BatchProfiler
 
         var measured = sizes.Select((size, i) => new BatchSizeThroughput(size, best[i], runs[i])).ToArray();
         var chosen = BatchProfile.Choose(measured, settings.Tolerance);
-        var inFlight = maxRunsInFlight > 1
-            ? await MeasureRunsInFlightAsync(executor, inputs.AsMemory(0, 1), outputsPerItem, maxRunsInFlight, settings, time, cancellationToken).ConfigureAwait(false)
-            : [];
+        RunsThroughput[] inFlight = [];
+        BatchSizeThroughput[] atChosenRuns = [];
+        var chosenRuns = 1;
+        if (maxRunsInFlight > 1)
+        {
+            // Batch 1 with 1..max runs at once: how many runs pay (see BatchProfile.RunsInFlight).
+            var counts = Enumerable.Range(1, maxRunsInFlight).ToArray();
+            var byRuns = await MeasureConcurrentAsync(executor, inputs, outputsPerItem, counts.Select(r => (Size: 1, Runs: r)).ToArray(), settings, time, cancellationToken).ConfigureAwait(false);
+            inFlight = counts.Select((r, i) => new RunsThroughput(r, byRuns[i].ImagesPerSecond, byRuns[i].Batches)).ToArray();
+            chosenRuns = BatchProfile.ChooseRuns(inFlight, settings.Tolerance);
+            if (chosenRuns > 1)
+            {
+                // Every size again with that many runs at once: the sizes that pay alone need not pay beside another run.
+                var bySize = await MeasureConcurrentAsync(executor, inputs, outputsPerItem, sizes.Select(size => (Size: size, Runs: chosenRuns)).ToArray(), settings, time, cancellationToken).ConfigureAwait(false);
+                atChosenRuns = sizes.Select((size, i) => new BatchSizeThroughput(size, bySize[i].ImagesPerSecond, bySize[i].Batches)).ToArray();
+                chosen = BatchProfile.Choose(atChosenRuns, settings.Tolerance);
+            }
+        }
+
         return new BatchProfile
         {
             Sizes = measured,
             ChosenBatchSize = chosen,
             RunsInFlight = inFlight,
-            ChosenRunsInFlight = BatchProfile.ChooseRuns(inFlight, settings.Tolerance),
+            ChosenRunsInFlight = chosenRuns,
+            SizesAtChosenRuns = atChosenRuns,
             Tolerance = settings.Tolerance,
             WaitSpeedup = settings.WaitSpeedup,
             MeasuredAt = time.GetUtcNow(),
@@ -93,43 +111,45 @@ internal static class BatchProfiler
     }
 
     /// <summary>
-    /// The batch of <paramref name="inputs"/> (one item: see <see cref="BatchProfile.RunsInFlight"/>) with 1 up to <paramref name="maxRuns"/> copies running at once, each
-    /// on its own thread with its own output buffer, in <see cref="Rounds"/> interleaved rounds (best round kept).
+    /// Each (size, runs) case: that many copies of a batch of that size running at once, each on its own thread with
+    /// its own output buffer, in <see cref="Rounds"/> interleaved rounds of <see cref="BatchProfilingSettings.TimePerSize"/>
+    /// over <see cref="Rounds"/> each (the best round kept). Images/s are summed over the runs.
     /// </summary>
-    private static async Task<RunsThroughput[]> MeasureRunsInFlightAsync<TInput, TOutput>(
+    private static async Task<(double ImagesPerSecond, int Batches)[]> MeasureConcurrentAsync<TInput, TOutput>(
         IBatchExecutor<TInput, TOutput> executor,
-        ReadOnlyMemory<TInput> inputs,
+        TInput[] inputs,
         int outputsPerItem,
-        int maxRuns,
+        (int Size, int Runs)[] cases,
         BatchProfilingSettings settings,
         TimeProvider time,
         CancellationToken cancellationToken)
     {
-        var size = inputs.Length;
+        var maxRuns = cases.Max(c => c.Runs);
+        var maxSize = cases.Max(c => c.Size);
         var outputs = new TOutput[maxRuns][];
         for (var r = 0; r < maxRuns; r++)
         {
-            outputs[r] = ArrayPool<TOutput>.Shared.Rent(size * outputsPerItem);
+            outputs[r] = ArrayPool<TOutput>.Shared.Rent(maxSize * outputsPerItem);
         }
 
-        var best = new double[maxRuns];
-        var batches = new int[maxRuns];
+        var best = new double[cases.Length];
+        var batches = new int[cases.Length];
         var budget = settings.TimePerSize / Rounds;
         try
         {
             for (var round = 0; round < Rounds; round++)
             {
-                for (var runs = 1; runs <= maxRuns; runs++)
+                for (var c = 0; c < cases.Length; c++)
                 {
+                    var (size, runs) = cases[c];
                     var started = time.GetTimestamp();
                     var loops = new Task<int>[runs];
                     for (var r = 0; r < runs; r++)
                     {
-                        var output = outputs[r].AsMemory(0, size * outputsPerItem);
+                        var slices = new[] { new BatchSlice<TInput, TOutput>(inputs.AsMemory(0, size), outputs[r].AsMemory(0, size * outputsPerItem), outputsPerItem) };
                         loops[r] = Task.Run(
                             async () =>
                             {
-                                var slices = new[] { new BatchSlice<TInput, TOutput>(inputs, output, outputsPerItem) };
                                 var count = 0;
                                 do
                                 {
@@ -146,8 +166,8 @@ internal static class BatchProfiler
                     var counts = await Task.WhenAll(loops).ConfigureAwait(false);
                     var elapsed = time.GetElapsedTime(started);
                     var total = counts.Sum();
-                    batches[runs - 1] += total;
-                    best[runs - 1] = Math.Max(best[runs - 1], total * (double)size / Math.Max(elapsed.TotalSeconds, 1e-9));
+                    batches[c] += total;
+                    best[c] = Math.Max(best[c], total * (double)size / Math.Max(elapsed.TotalSeconds, 1e-9));
                 }
             }
         }
@@ -159,6 +179,6 @@ internal static class BatchProfiler
             }
         }
 
-        return best.Select((imagesPerSecond, i) => new RunsThroughput(i + 1, imagesPerSecond, batches[i])).ToArray();
+        return best.Select((imagesPerSecond, c) => (imagesPerSecond, batches[c])).ToArray();
     }
 }

@@ -68,6 +68,7 @@ internal static class ProtoMapper
             WaitsForCompany = profile.WaitsForCompany,
             ChosenRunsInFlight = (uint)profile.ChosenRunsInFlight,
         };
+        proto.SizesAtChosenRuns.AddRange(profile.SizesAtChosenRuns.Select(s => new Api.V1.BatchSizeThroughput { BatchSize = (uint)s.BatchSize, ImagesPerSecond = s.ImagesPerSecond, Runs = (uint)s.Runs }));
         proto.RunsInFlight.AddRange(profile.RunsInFlight.Select(r => new Api.V1.RunsThroughput { RunsInFlight = (uint)r.Runs, ImagesPerSecond = r.ImagesPerSecond, Batches = (uint)r.Batches }));
         proto.Sizes.AddRange(profile.Sizes.Select(s => new Api.V1.BatchSizeThroughput { BatchSize = (uint)s.BatchSize, ImagesPerSecond = s.ImagesPerSecond, Runs = (uint)s.Runs }));
         return proto;

@@ -160,6 +160,24 @@ public sealed class RunsInFlightTests
         Assert.Equal(2, profile.ChosenRunsInFlight);
         Assert.Equal(2, batcher.EffectiveRunsInFlight);
         Assert.Equal(2, executor.MostAtOnce);
+        Assert.Equal([1, 2, 4], profile.SizesAtChosenRuns.Select(x => x.BatchSize));
+        Assert.Equal(4, profile.ChosenBatchSize); // a batch costs the same at any size here, so the largest pays most
+    }
+
+    [Fact]
+    public async Task With_two_runs_chosen_the_batch_size_comes_from_the_sizes_measured_two_at_once()
+    {
+        // Batch 1 runs freely beside another; larger batches take the one "device" (4 ms per item): alone every size
+        // does 250 images/s, so alone the largest would be chosen, but beside a second run only batch 1 doubles.
+        var executor = new TimedExecutor(TimeSpan.FromMilliseconds(4), serialise: false, serialiseAbove: 1, perItem: true);
+        await using var batcher = Create(executor, maxBatch: 4, runs: 2, BatchingPolicy.Measured, Profiling(TimeSpan.FromMilliseconds(150)));
+
+        var profile = await batcher.ProfileAsync(default).WaitAsync(Patience);
+
+        Assert.Equal(4, BatchProfile.Choose(profile.Sizes, profile.Tolerance));
+        Assert.Equal(2, profile.ChosenRunsInFlight);
+        Assert.Equal(1, profile.ChosenBatchSize);
+        Assert.Equal(1, batcher.EffectiveMaxBatchSize);
     }
 
     [Fact]
@@ -277,8 +295,11 @@ public sealed class RunsInFlightTests
         private TaskCompletionSource Gate(int index) => _gates.GetOrAdd(index, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
     }
 
-    /// <summary>Squares after a fixed delay per batch; optionally one batch at a time whatever the callers.</summary>
-    private sealed class TimedExecutor(TimeSpan perBatch, bool serialise) : IBatchExecutor<int, int>
+    /// <summary>
+    /// Squares after a delay (per batch, or per item); optionally one batch at a time whatever the callers, or only
+    /// batches larger than <c>serialiseAbove</c>.
+    /// </summary>
+    private sealed class TimedExecutor(TimeSpan perBatch, bool serialise, int serialiseAbove = int.MaxValue, bool perItem = false) : IBatchExecutor<int, int>
     {
         private readonly SemaphoreSlim _device = new(1, 1);
         private int _running;
@@ -294,18 +315,19 @@ public sealed class RunsInFlightTests
             InterlockedMax(ref _mostAtOnce, running);
             try
             {
-                if (serialise)
+                var exclusive = serialise || itemCount > serialiseAbove;
+                if (exclusive)
                 {
                     await _device.WaitAsync(cancellationToken);
                 }
 
                 try
                 {
-                    await Task.Delay(perBatch, cancellationToken);
+                    await Task.Delay(perItem ? perBatch * itemCount : perBatch, cancellationToken);
                 }
                 finally
                 {
-                    if (serialise)
+                    if (exclusive)
                     {
                         _device.Release();
                     }
