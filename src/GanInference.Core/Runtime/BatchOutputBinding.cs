@@ -11,6 +11,14 @@ namespace GanInference.Core.Runtime;
 /// </summary>
 internal readonly struct BatchOutputBinding : IDisposable
 {
+    /// <summary>Batch buffers kept per size: two per run in flight of each of a few models.</summary>
+    private const int ArraysPerSize = 16;
+
+    // Its own pool, as the chunk buffers (Generation/ChunkBuffers): a batch buffer of 256² images is megabytes, rented by
+    // one run's thread and returned by another's, where ArrayPool<T>.Shared (per-thread slots, trimmed at full
+    // collections) kept missing and allocated a fresh one for most batches that several requests share.
+    private static readonly ArrayPool<float> Pool = ArrayPool<float>.Create(1 << 30, ArraysPerSize);
+
     private readonly float[]? _pooled;
     private readonly int _length;
 
@@ -28,7 +36,7 @@ internal readonly struct BatchOutputBinding : IDisposable
     public static BatchOutputBinding Create<TInput>(ReadOnlySpan<BatchSlice<TInput, float>> slices, int itemCount, int outputsPerItem, long[] shape)
     {
         var length = itemCount * outputsPerItem;
-        var pooled = slices.Length == 1 ? null : ArrayPool<float>.Shared.Rent(length);
+        var pooled = slices.Length == 1 ? null : Pool.Rent(length);
         shape[0] = itemCount;
         var memory = pooled is null ? slices[0].Outputs[..length] : pooled.AsMemory(0, length);
         try
@@ -39,7 +47,7 @@ internal readonly struct BatchOutputBinding : IDisposable
         {
             if (pooled is not null)
             {
-                ArrayPool<float>.Shared.Return(pooled);
+                Pool.Return(pooled);
             }
 
             throw;
@@ -60,7 +68,7 @@ internal readonly struct BatchOutputBinding : IDisposable
         Value?.Dispose();
         if (_pooled is not null)
         {
-            ArrayPool<float>.Shared.Return(_pooled);
+            Pool.Return(_pooled);
         }
     }
 }
