@@ -209,8 +209,10 @@ public sealed class RunsInFlightTests
         Assert.Equal(1, BatchProfile.ChooseRuns([], tolerance: 0.05));
     }
 
+    // A wide tolerance: the cases differ by 2x by construction, while a loaded machine's scheduling gaps between timer
+    // waits could tilt a near tie by tens of per cent.
     private static BatchProfiling<int> Profiling(TimeSpan perSize) =>
-        new(Sample, new BatchProfilingSettings { TimePerSize = perSize, Tolerance = 0.10 });
+        new(Sample, new BatchProfilingSettings { TimePerSize = perSize, Tolerance = 0.30 });
 
     private static DynamicBatcher<int, int> Create(IBatchExecutor<int, int> executor, int maxBatch, int runs, BatchingPolicy policy = BatchingPolicy.Fixed, BatchProfiling<int>? profiling = null) =>
         new(
