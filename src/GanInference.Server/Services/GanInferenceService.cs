@@ -89,6 +89,7 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
     /// pooled buffer goes back to the pool once all its messages are written: a completed
     /// write has serialized (copied) the message into the transport, so nothing reads the slices any more. When a
     /// write fails the buffer is left to the garbage collector instead: an abandoned write may not be finished with it.
+    /// One message is reused for every image: each write has completed (serialized it) before the next fills it.
     /// </summary>
     private static async Task WriteAllAsync(
         IAsyncEnumerable<EncodedChunk> chunks,
@@ -98,6 +99,7 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
         ServerCallContext context,
         CancellationToken callToken)
     {
+        var message = new GeneratedImage();
         await foreach (var chunk in chunks.ConfigureAwait(false))
         {
             var unflushed = 0;
@@ -107,7 +109,7 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
                 var image = chunk[i];
                 unflushed += image.Data.Length;
                 var flush = i == chunk.Count - 1 || unflushed >= FlushBytes;
-                await ResponseStreamWriter.WriteAsync(responseStream, ProtoMapper.ToProto(image, geometry, format), flush, context, callToken).ConfigureAwait(false);
+                await ResponseStreamWriter.WriteAsync(responseStream, ProtoMapper.Fill(message, image, geometry, format), flush, context, callToken).ConfigureAwait(false);
                 if (flush)
                 {
                     unflushed = 0;
@@ -138,6 +140,12 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
     private void CheckUnaryReply(int count, ImageGeometry geometry, ImageEncoding encoding, string streamingRpc)
     {
         var perImage = ReplyBudget.MaxImageBytes(geometry.Width, geometry.Height, geometry.Channels, encoding.Format);
+        if (count * perImage <= _limits.MaxSendMessageBytes)
+        {
+            // Fits: the refusal's description below is not built for every call.
+            return;
+        }
+
         ReplyBudget.CheckReply(
             count * perImage, _limits.MaxSendMessageBytes, ServerLimitsOptions.MaxSendMessageBytesKey,
             $"{count} {ImageEncoding.ApiName(encoding.Format)} images of {geometry.Width}x{geometry.Height}x{geometry.Channels}",
