@@ -48,6 +48,7 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
         CheckUnaryReply(plan.Count, model.Geometry, encoding, "GenerateStream");
         using var call = servingState.LinkCall(context.CancellationToken);
         var response = new GenerateResponse { Model = model.Name, ContentHash = model.ContentHash };
+        response.Images.Capacity = plan.Count;
         await CollectAsync(generator.GenerateAsync(model, plan, encoding, context.Deadline, call.Token, pooled: true), response, model.Geometry, request.Format, context).ConfigureAwait(false);
         return response;
     }
@@ -76,9 +77,9 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
                 http.Response.RegisterForDispose(chunk);
             }
 
-            foreach (var image in chunk)
+            for (var i = 0; i < chunk.Count; i++)
             {
-                response.Images.Add(ProtoMapper.ToProto(image, geometry, format));
+                response.Images.Add(ProtoMapper.ToProto(chunk[i], geometry, format));
             }
         }
     }
