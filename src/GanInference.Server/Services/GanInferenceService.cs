@@ -123,13 +123,14 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
 
     /// <summary>
     /// Bytes of images a stream writes before it flushes within a chunk. Small images are flushed once per chunk (one
-    /// HTTP/2 write for many messages); large ones every 256 KiB (a 256² RAW_U8 image is 192 KiB: every second image),
-    /// so Kestrel's pipes hold well under their 256 pooled 4 KiB segments instead of a whole chunk (3 MiB at 16 × 256²,
-    /// which allocated about 500 new segments per chunk). Measured at 256² (docs/performance.md, "Allocations"): a
-    /// flush per chunk allocated 6.5 KB per image; every 64 KiB 4.0 KB (a flush's own objects, per image); every
-    /// 256 KiB 3.3 KB; every 512 KiB 3.2 KB (longer socket buffer lists allocate their I/O vectors).
+    /// HTTP/2 write for many messages); large ones every 1 MiB (a 256² RAW_U8 image is 192 KiB: every sixth image; a
+    /// 512² one 768 KiB: every second), so what a stream holds unflushed stays near 1 MiB whatever the chunk's size.
+    /// Every flush that waits on flow control allocates its own state machines in Kestrel and gRPC (and the
+    /// <see cref="ResponseStreamWriter"/>'s wait), so fewer flushes allocate less; with the transport's 64 KiB blocks
+    /// the pipes' segment count no longer limits the threshold. Measured at 256² (docs/performance.md, "Allocations",
+    /// "Round 2"): every 256 KiB 1,285 bytes per image besides the idle rate, every 1 MiB 812, once per chunk 830.
     /// </summary>
-    internal const int FlushBytes = 256 * 1024;
+    internal const int FlushBytes = 1024 * 1024;
 
     private static (ServedModel Model, GenerationPlan Plan) Prepare(ServedModel model, GenerateRequest request, int maxImages, string limitName)
     {
