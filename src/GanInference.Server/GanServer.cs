@@ -192,7 +192,7 @@ public static class GanServer
         var telemetry = configuration.GetSection(TelemetryOptions.SectionName).Get<TelemetryOptions>() ?? new TelemetryOptions();
         // An endpoint that is not a URL is refused at start by OptionsValidators, naming Telemetry:OtlpEndpoint.
         var otlp = Uri.TryCreate(telemetry.OtlpEndpoint, UriKind.Absolute, out var endpoint) ? endpoint : null;
-        services.AddOpenTelemetry()
+        var openTelemetry = services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(telemetry.ServiceName))
             .WithMetrics(metrics =>
             {
@@ -201,14 +201,13 @@ public static class GanServer
                 {
                     metrics.AddOtlpExporter(o => o.Endpoint = otlp);
                 }
-            })
-            .WithTracing(tracing =>
-            {
-                tracing.AddSource(GanTelemetry.Name).AddAspNetCoreInstrumentation();
-                if (otlp is not null)
-                {
-                    tracing.AddOtlpExporter(o => o.Endpoint = otlp);
-                }
             });
+
+        // Spans are recorded only when they are exported: a tracer with no exporter would still sample every request
+        // and batch (ASP.NET Core's request activity with its tags, the gan.* spans and their links) and drop them.
+        if (otlp is not null)
+        {
+            openTelemetry.WithTracing(tracing => tracing.AddSource(GanTelemetry.Name).AddAspNetCoreInstrumentation().AddOtlpExporter(o => o.Endpoint = otlp));
+        }
     }
 }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Frozen;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using GanInference.Api.V1;
 using GanInference.Core.Telemetry;
 using GanInference.Server.Options;
@@ -40,12 +41,11 @@ internal sealed partial class RequestMessageGuard(RequestDelegate next, IOptions
 
     private readonly int _maxBytes = limits.Value.MaxReceiveMessageBytes;
 
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
     {
         if (!GrpcTrailersOnlyResponse.IsGrpc(context.Request) || !RequestTypes.TryGetValue(context.Request.Path.Value ?? string.Empty, out var requestType))
         {
-            await next(context).ConfigureAwait(false);
-            return;
+            return next(context);
         }
 
         // Must happen before the body is read; gRPC cannot do it afterwards.
@@ -54,19 +54,39 @@ internal sealed partial class RequestMessageGuard(RequestDelegate next, IOptions
             bodySize.MaxRequestBodySize = null;
         }
 
+        // The first message has usually arrived with the headers: the check then completes at once and the call goes
+        // on without a state machine of this middleware around it.
+        var admitted = AdmitFirstMessageAsync(context, requestType);
+        if (admitted.IsCompletedSuccessfully)
+        {
+            return admitted.Result ? next(context) : Task.CompletedTask;
+        }
+
+        return NextWhenAdmittedAsync(admitted, context);
+    }
+
+    private async Task NextWhenAdmittedAsync(ValueTask<bool> admitted, HttpContext context)
+    {
+        if (await admitted.ConfigureAwait(false))
+        {
+            await next(context).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Checks the first request message; false when it was refused (the refusal is written).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> AdmitFirstMessageAsync(HttpContext context, MessageDescriptor requestType)
+    {
         var reader = context.Request.BodyReader;
         var buffer = (await reader.ReadAtLeastAsync(FrameHeaderLength, context.RequestAborted).ConfigureAwait(false)).Buffer;
         if (buffer.Length >= FrameHeaderLength)
         {
-            Span<byte> header = stackalloc byte[FrameHeaderLength];
-            buffer.Slice(0, FrameHeaderLength).CopyTo(header);
-            var compressed = header[0] != 0;
-            var length = BinaryPrimitives.ReadUInt32BigEndian(header[1..]);
+            var (compressed, length) = ReadFrameHeader(buffer);
             if (length > (uint)_maxBytes)
             {
                 reader.AdvanceTo(buffer.End);
                 await RefuseAsync(context, StatusCode.ResourceExhausted, $"request message: {length} bytes is over the limit of {_maxBytes} bytes (Limits:MaxReceiveMessageBytes); send fewer or smaller images per message, or use a streaming call").ConfigureAwait(false);
-                return;
+                return false;
             }
 
             if (!compressed)
@@ -79,14 +99,21 @@ internal sealed partial class RequestMessageGuard(RequestDelegate next, IOptions
                 {
                     reader.AdvanceTo(buffer.End);
                     await RefuseAsync(context, StatusCode.InvalidArgument, $"request message: not a valid {requestType.Name}: {problem}").ConfigureAwait(false);
-                    return;
+                    return false;
                 }
             }
         }
 
         // Nothing consumed: gRPC reads the same bytes again.
         reader.AdvanceTo(buffer.Start);
-        await next(context).ConfigureAwait(false);
+        return true;
+    }
+
+    private static (bool Compressed, uint Length) ReadFrameHeader(ReadOnlySequence<byte> buffer)
+    {
+        Span<byte> header = stackalloc byte[FrameHeaderLength];
+        buffer.Slice(0, FrameHeaderLength).CopyTo(header);
+        return (header[0] != 0, BinaryPrimitives.ReadUInt32BigEndian(header[1..]));
     }
 
     private async Task RefuseAsync(HttpContext context, StatusCode status, string message)

@@ -109,13 +109,13 @@ internal static class PlaygroundEndpoints
             return app;
         }
 
-        app.Use(async (context, next) =>
+        // Every other request (each gRPC call among them) passes on the next middleware's own task: no state machine here.
+        app.Use((context, next) =>
         {
             var path = context.Request.Path.Value ?? string.Empty;
             if (!path.StartsWith(SamplesPrefix, StringComparison.Ordinal) || !path.EndsWith(".png", StringComparison.Ordinal) || !ServerListeners.IsHttpListenerRequest(context))
             {
-                await next(context).ConfigureAwait(false);
-                return;
+                return next(context);
             }
 
             var model = path[SamplesPrefix.Length..^".png".Length];
@@ -123,13 +123,13 @@ internal static class PlaygroundEndpoints
             if (file is null || !HttpMethods.IsGet(context.Request.Method))
             {
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
-                return;
+                return Task.CompletedTask;
             }
 
             context.Response.ContentType = "image/png";
             context.Response.Headers.CacheControl = "no-cache";
             context.Response.Headers.XContentTypeOptions = "nosniff";
-            await context.Response.SendFileAsync(file, context.RequestAborted).ConfigureAwait(false);
+            return context.Response.SendFileAsync(file, context.RequestAborted);
         });
         return app;
     }

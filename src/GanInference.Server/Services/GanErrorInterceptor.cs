@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using GanInference.Api.V1;
 using GanInference.Core.Errors;
@@ -38,14 +39,10 @@ internal sealed partial class GanErrorInterceptor(
         [$"{OpenInferenceExtensions.GrpcPrefix}ServerLive", $"{OpenInferenceExtensions.GrpcPrefix}ServerReady", $"{OpenInferenceExtensions.GrpcPrefix}ModelReady"];
 
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation) =>
-        IsOurs(context)
-            ? GuardAsync(request, context, () => continuation(request, context))
-            : continuation(request, context);
+        IsOurs(context) ? GuardUnaryAsync(request, context, continuation) : continuation(request, context);
 
     public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation) =>
-        IsOurs(context)
-            ? GuardAsync(request, context, async () => { await continuation(request, responseStream, context).ConfigureAwait(false); return true; })
-            : continuation(request, responseStream, context);
+        IsOurs(context) ? GuardServerStreamingAsync(request, responseStream, context, continuation) : continuation(request, responseStream, context);
 
     // Client- and duplex-streaming calls name their model in the messages, which this layer does not read.
     public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation) =>
@@ -66,32 +63,106 @@ internal sealed partial class GanErrorInterceptor(
     private static string ProtocolOf(ServerCallContext context) =>
         context.Method.StartsWith(OpenInferenceExtensions.GrpcPrefix, StringComparison.Ordinal) ? "oip" : "gan.v1";
 
-    /// <summary>The one wrapper every kind of call goes through: drain and deadline checks, error mapping, metrics.</summary>
-    private async Task<TResult> GuardAsync<TRequest, TResult>(TRequest request, ServerCallContext context, Func<Task<TResult>> call)
+    // The guards below are one wrapper (drain and deadline checks, error mapping, metrics: Enter, Admit, Fail, Exit) in a
+    // method per kind of call. The unary and server-streaming calls (every generation RPC) get their own, which call
+    // the continuation directly: no closure, delegate or second state machine per call.
+
+    private async Task<TResponse> GuardUnaryAsync<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+        where TRequest : class
+        where TResponse : class
     {
-        var started = time.GetTimestamp();
-        var status = StatusCode.OK;
-        var model = new KeyValuePair<string, object?>(GanTelemetry.ModelTag, ModelOf(request));
-        telemetry.InflightRequests.Add(1, model);
+        var call = Enter(request);
         try
         {
-            RefuseWhileDraining();
-            RefuseIfExpired(request, context);
-            var result = await call().ConfigureAwait(false);
+            Admit(request, context);
+            var result = await continuation(request, context).ConfigureAwait(false);
             RefuseOversizedReply(result);
             return result;
         }
         catch (Exception ex)
         {
-            var mapped = Map(ex, context);
-            status = mapped.StatusCode;
-            throw mapped;
+            throw Fail(ex, context, ref call);
         }
         finally
         {
-            telemetry.InflightRequests.Add(-1, model);
-            Record(request, context, status, started);
+            Exit(request, context, call);
         }
+    }
+
+    private async Task GuardServerStreamingAsync<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+        where TRequest : class
+        where TResponse : class
+    {
+        var call = Enter(request);
+        try
+        {
+            Admit(request, context);
+            await continuation(request, responseStream, context).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            throw Fail(ex, context, ref call);
+        }
+        finally
+        {
+            Exit(request, context, call);
+        }
+    }
+
+    private async Task<TResult> GuardAsync<TRequest, TResult>(TRequest request, ServerCallContext context, Func<Task<TResult>> run)
+    {
+        var call = Enter(request);
+        try
+        {
+            Admit(request, context);
+            var result = await run().ConfigureAwait(false);
+            RefuseOversizedReply(result);
+            return result;
+        }
+        catch (Exception ex)
+        {
+            throw Fail(ex, context, ref call);
+        }
+        finally
+        {
+            Exit(request, context, call);
+        }
+    }
+
+    /// <summary>What a guarded call carries from its start to its end.</summary>
+    private struct GuardedCall(long started, KeyValuePair<string, object?> model)
+    {
+        public readonly long Started = started;
+        public readonly KeyValuePair<string, object?> Model = model;
+        public StatusCode Status = StatusCode.OK;
+    }
+
+    /// <summary>Starts the call's clock and counts it in flight.</summary>
+    private GuardedCall Enter<TRequest>(TRequest request)
+    {
+        var call = new GuardedCall(time.GetTimestamp(), new KeyValuePair<string, object?>(GanTelemetry.ModelTag, ModelOf(request)));
+        telemetry.InflightRequests.Add(1, call.Model);
+        return call;
+    }
+
+    /// <summary>Refuses a call while draining and one whose deadline has already passed.</summary>
+    private void Admit<TRequest>(TRequest request, ServerCallContext context)
+    {
+        RefuseWhileDraining();
+        RefuseIfExpired(request, context);
+    }
+
+    private RpcException Fail(Exception exception, ServerCallContext context, ref GuardedCall call)
+    {
+        var mapped = Map(exception, context);
+        call.Status = mapped.StatusCode;
+        return mapped;
+    }
+
+    private void Exit<TRequest>(TRequest request, ServerCallContext context, GuardedCall call)
+    {
+        telemetry.InflightRequests.Add(-1, call.Model);
+        Record(request, context, call.Status, call.Started);
     }
 
     /// <summary>The status code for each core error kind.</summary>
@@ -170,9 +241,13 @@ internal sealed partial class GanErrorInterceptor(
         }
     }
 
+    // The rpc label of each method (the name after its last '/'), cut once per method instead of once per call. Only
+    // guarded methods get here: the registered services' methods, a fixed set.
+    private static readonly ConcurrentDictionary<string, string> RpcNames = new(StringComparer.Ordinal);
+
     private void Record<TRequest>(TRequest request, ServerCallContext context, StatusCode status, long started)
     {
-        var rpc = context.Method[(context.Method.LastIndexOf('/') + 1)..];
+        var rpc = RpcNames.GetOrAdd(context.Method, static method => method[(method.LastIndexOf('/') + 1)..]);
         var model = ModelOf(request);
         var tags = new TagList
         {

@@ -17,6 +17,7 @@ internal sealed partial class GanInferenceService
         CheckUnaryReply(plan.Count, target.Geometry, encoding, "GenerateFromTextStream");
         using var call = servingState.LinkCall(context.CancellationToken);
         var response = new GenerateResponse { Model = target.Name, ContentHash = target.ContentHash };
+        response.Images.Capacity = plan.Count;
         await CollectAsync(generator.GenerateFromTextAsync(target, plan, encoding, context.Deadline, call.Token, pooled: true), response, target.Geometry, request.Format, context).ConfigureAwait(false);
         return response;
     }

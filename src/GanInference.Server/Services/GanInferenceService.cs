@@ -48,6 +48,7 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
         CheckUnaryReply(plan.Count, model.Geometry, encoding, "GenerateStream");
         using var call = servingState.LinkCall(context.CancellationToken);
         var response = new GenerateResponse { Model = model.Name, ContentHash = model.ContentHash };
+        response.Images.Capacity = plan.Count;
         await CollectAsync(generator.GenerateAsync(model, plan, encoding, context.Deadline, call.Token, pooled: true), response, model.Geometry, request.Format, context).ConfigureAwait(false);
         return response;
     }
@@ -76,9 +77,9 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
                 http.Response.RegisterForDispose(chunk);
             }
 
-            foreach (var image in chunk)
+            for (var i = 0; i < chunk.Count; i++)
             {
-                response.Images.Add(ProtoMapper.ToProto(image, geometry, format));
+                response.Images.Add(ProtoMapper.ToProto(chunk[i], geometry, format));
             }
         }
     }
@@ -89,6 +90,7 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
     /// pooled buffer goes back to the pool once all its messages are written: a completed
     /// write has serialized (copied) the message into the transport, so nothing reads the slices any more. When a
     /// write fails the buffer is left to the garbage collector instead: an abandoned write may not be finished with it.
+    /// One message is reused for every image: each write has completed (serialized it) before the next fills it.
     /// </summary>
     private static async Task WriteAllAsync(
         IAsyncEnumerable<EncodedChunk> chunks,
@@ -98,6 +100,7 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
         ServerCallContext context,
         CancellationToken callToken)
     {
+        var message = new GeneratedImage();
         await foreach (var chunk in chunks.ConfigureAwait(false))
         {
             var unflushed = 0;
@@ -107,7 +110,7 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
                 var image = chunk[i];
                 unflushed += image.Data.Length;
                 var flush = i == chunk.Count - 1 || unflushed >= FlushBytes;
-                await ResponseStreamWriter.WriteAsync(responseStream, ProtoMapper.ToProto(image, geometry, format), flush, context, callToken).ConfigureAwait(false);
+                await ResponseStreamWriter.WriteAsync(responseStream, ProtoMapper.Fill(message, image, geometry, format), flush, context, callToken).ConfigureAwait(false);
                 if (flush)
                 {
                     unflushed = 0;
@@ -120,13 +123,14 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
 
     /// <summary>
     /// Bytes of images a stream writes before it flushes within a chunk. Small images are flushed once per chunk (one
-    /// HTTP/2 write for many messages); large ones every 256 KiB (a 256² RAW_U8 image is 192 KiB: every second image),
-    /// so Kestrel's pipes hold well under their 256 pooled 4 KiB segments instead of a whole chunk (3 MiB at 16 × 256²,
-    /// which allocated about 500 new segments per chunk). Measured at 256² (docs/performance.md, "Allocations"): a
-    /// flush per chunk allocated 6.5 KB per image; every 64 KiB 4.0 KB (a flush's own objects, per image); every
-    /// 256 KiB 3.3 KB; every 512 KiB 3.2 KB (longer socket buffer lists allocate their I/O vectors).
+    /// HTTP/2 write for many messages); large ones every 1 MiB (a 256² RAW_U8 image is 192 KiB: every sixth image; a
+    /// 512² one 768 KiB: every second), so what a stream holds unflushed stays near 1 MiB whatever the chunk's size.
+    /// Every flush that waits on flow control allocates its own state machines in Kestrel and gRPC (and the
+    /// <see cref="ResponseStreamWriter"/>'s wait), so fewer flushes allocate less; with the transport's 64 KiB blocks
+    /// the pipes' segment count no longer limits the threshold. Measured at 256² (docs/performance.md, "Allocations",
+    /// "Round 2"): every 256 KiB 1,285 bytes per image besides the idle rate, every 1 MiB 812, once per chunk 830.
     /// </summary>
-    internal const int FlushBytes = 256 * 1024;
+    internal const int FlushBytes = 1024 * 1024;
 
     private static (ServedModel Model, GenerationPlan Plan) Prepare(ServedModel model, GenerateRequest request, int maxImages, string limitName)
     {
@@ -138,6 +142,12 @@ internal sealed partial class GanInferenceService(ModelRepository repository, Im
     private void CheckUnaryReply(int count, ImageGeometry geometry, ImageEncoding encoding, string streamingRpc)
     {
         var perImage = ReplyBudget.MaxImageBytes(geometry.Width, geometry.Height, geometry.Channels, encoding.Format);
+        if (count * perImage <= _limits.MaxSendMessageBytes)
+        {
+            // Fits: the refusal's description below is not built for every call.
+            return;
+        }
+
         ReplyBudget.CheckReply(
             count * perImage, _limits.MaxSendMessageBytes, ServerLimitsOptions.MaxSendMessageBytesKey,
             $"{count} {ImageEncoding.ApiName(encoding.Format)} images of {geometry.Width}x{geometry.Height}x{geometry.Channels}",

@@ -168,30 +168,47 @@ internal static class ProtoMapper
     }
 
     /// <summary>One reply image; the encoded bytes are wrapped, not copied.</summary>
-    public static GeneratedImage ToProto(EncodedImage image, ImageGeometry geometry, ImageFormat format)
+    public static GeneratedImage ToProto(EncodedImage image, ImageGeometry geometry, ImageFormat format) =>
+        Fill(new GeneratedImage(), image, geometry, format);
+
+    /// <summary>
+    /// Sets every field of <paramref name="message"/> to describe <paramref name="image"/>, clearing the optional ones
+    /// the image lacks, so one message can be reused for each image of a stream once the previous write completed (a
+    /// completed write has serialized it). The encoded bytes are wrapped, not copied.
+    /// </summary>
+    public static GeneratedImage Fill(GeneratedImage message, EncodedImage image, ImageGeometry geometry, ImageFormat format)
     {
-        var message = new GeneratedImage
-        {
-            Data = UnsafeByteOperations.UnsafeWrap(image.Data),
-            Format = format,
-            Width = (uint)geometry.Width,
-            Height = (uint)geometry.Height,
-            Channels = (uint)geometry.Channels,
-            Index = (uint)image.Index,
-        };
+        message.Data = UnsafeByteOperations.UnsafeWrap(image.Data);
+        message.Format = format;
+        message.Width = (uint)geometry.Width;
+        message.Height = (uint)geometry.Height;
+        message.Channels = (uint)geometry.Channels;
+        message.Index = (uint)image.Index;
         if (image.Seed is { } seed)
         {
             message.Seed = seed;
+        }
+        else
+        {
+            message.ClearSeed();
         }
 
         if (image.Label is { } label)
         {
             message.Label = label;
         }
+        else
+        {
+            message.ClearLabel();
+        }
 
         if (image.TextIndex is { } textIndex)
         {
             message.TextIndex = (uint)textIndex;
+        }
+        else
+        {
+            message.ClearTextIndex();
         }
 
         return message;
