@@ -167,9 +167,10 @@ public sealed class RunsInFlightTests
     [Fact]
     public async Task With_two_runs_chosen_the_batch_size_comes_from_the_sizes_measured_two_at_once()
     {
-        // Batch 1 runs freely beside another; larger batches take the one "device" (4 ms per item): alone every size
-        // does 250 images/s, so alone the largest would be chosen, but beside a second run only batch 1 doubles.
-        var executor = new TimedExecutor(TimeSpan.FromMilliseconds(4), serialise: false, serialiseAbove: 1, perItem: true);
+        // Batch 1 runs freely beside another; larger batches take the one "device" (20 ms per item, long beside a loaded
+        // machine's scheduling gaps): alone every size does 50 images/s, so alone the largest would be chosen, but
+        // beside a second run only batch 1 doubles.
+        var executor = new TimedExecutor(TimeSpan.FromMilliseconds(20), serialise: false, serialiseAbove: 1, perItem: true);
         await using var batcher = Create(executor, maxBatch: 4, runs: 2, BatchingPolicy.Measured, Profiling(TimeSpan.FromMilliseconds(150)));
 
         var profile = await batcher.ProfileAsync(default).WaitAsync(Patience);
@@ -186,7 +187,9 @@ public sealed class RunsInFlightTests
         // One batch at a time however many are in flight (a device that serialises them): a second run adds nothing.
         foreach (var (policy, expected) in new[] { (BatchingPolicy.Measured, 1), (BatchingPolicy.Fixed, 2) })
         {
-            var executor = new TimedExecutor(TimeSpan.FromMilliseconds(2), serialise: true);
+            // 20 ms a batch, so that a loaded machine's scheduling gap between one run's batches (which a second run
+            // would fill) stays small beside it.
+            var executor = new TimedExecutor(TimeSpan.FromMilliseconds(20), serialise: true);
             await using var batcher = Create(executor, maxBatch: 4, runs: 2, policy, Profiling(TimeSpan.FromMilliseconds(300)));
 
             var profile = await batcher.ProfileAsync(default).WaitAsync(Patience);
