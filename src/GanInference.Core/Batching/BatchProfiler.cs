@@ -35,48 +35,10 @@ internal static class BatchProfiler
         var sizes = BatchProfile.SizesFor(maxBatchSize);
         var inputs = new TInput[maxBatchSize];
         Array.Fill(inputs, sample);
-        var outputs = ArrayPool<TOutput>.Shared.Rent(maxBatchSize * outputsPerItem);
-        var slices = new BatchSlice<TInput, TOutput>[1];
-        var best = new double[sizes.Count];
-        var runs = new int[sizes.Count];
-        var budget = settings.TimePerSize / Rounds;
-        try
-        {
-            for (var round = 0; round < Rounds; round++)
-            {
-                for (var i = 0; i < sizes.Count; i++)
-                {
-                    var size = sizes[i];
-                    slices[0] = new BatchSlice<TInput, TOutput>(inputs.AsMemory(0, size), outputs.AsMemory(0, size * outputsPerItem), outputsPerItem);
-                    if (round == 0)
-                    {
-                        // The first run of a shape pays for ONNX Runtime's per-shape set-up; it is not timed.
-                        await executor.ExecuteAsync(slices, size, cancellationToken).ConfigureAwait(false);
-                    }
 
-                    var roundRuns = 0;
-                    var started = time.GetTimestamp();
-                    TimeSpan elapsed;
-                    do
-                    {
-                        cancellationToken.ThrowIfCancellationRequested();
-                        await executor.ExecuteAsync(slices, size, cancellationToken).ConfigureAwait(false);
-                        roundRuns++;
-                        elapsed = time.GetElapsedTime(started);
-                    }
-                    while (elapsed < budget);
-
-                    runs[i] += roundRuns;
-                    best[i] = Math.Max(best[i], roundRuns * (double)size / Math.Max(elapsed.TotalSeconds, 1e-9));
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<TOutput>.Shared.Return(outputs);
-        }
-
-        var measured = sizes.Select((size, i) => new BatchSizeThroughput(size, best[i], runs[i])).ToArray();
+        // Every size alone, each shape's first run untimed (it pays for ONNX Runtime's per-shape set-up).
+        var alone = await MeasureCasesAsync(executor, inputs, outputsPerItem, sizes.Select(size => (Size: size, Runs: 1)).ToArray(), warmUp: true, settings, time, cancellationToken).ConfigureAwait(false);
+        var measured = sizes.Select((size, i) => new BatchSizeThroughput(size, alone[i].ImagesPerSecond, alone[i].Batches)).ToArray();
         var chosen = BatchProfile.Choose(measured, settings.Tolerance);
         RunsThroughput[] inFlight = [];
         BatchSizeThroughput[] atChosenRuns = [];
@@ -85,13 +47,13 @@ internal static class BatchProfiler
         {
             // Batch 1 with 1..max runs at once: how many runs pay (see BatchProfile.RunsInFlight).
             var counts = Enumerable.Range(1, maxRunsInFlight).ToArray();
-            var byRuns = await MeasureConcurrentAsync(executor, inputs, outputsPerItem, counts.Select(r => (Size: 1, Runs: r)).ToArray(), settings, time, cancellationToken).ConfigureAwait(false);
+            var byRuns = await MeasureCasesAsync(executor, inputs, outputsPerItem, counts.Select(r => (Size: 1, Runs: r)).ToArray(), warmUp: false, settings, time, cancellationToken).ConfigureAwait(false);
             inFlight = counts.Select((r, i) => new RunsThroughput(r, byRuns[i].ImagesPerSecond, byRuns[i].Batches)).ToArray();
             chosenRuns = BatchProfile.ChooseRuns(inFlight, settings.Tolerance);
             if (chosenRuns > 1)
             {
                 // Every size again with that many runs at once: the sizes that pay alone need not pay beside another run.
-                var bySize = await MeasureConcurrentAsync(executor, inputs, outputsPerItem, sizes.Select(size => (Size: size, Runs: chosenRuns)).ToArray(), settings, time, cancellationToken).ConfigureAwait(false);
+                var bySize = await MeasureCasesAsync(executor, inputs, outputsPerItem, sizes.Select(size => (Size: size, Runs: chosenRuns)).ToArray(), warmUp: false, settings, time, cancellationToken).ConfigureAwait(false);
                 atChosenRuns = sizes.Select((size, i) => new BatchSizeThroughput(size, bySize[i].ImagesPerSecond, bySize[i].Batches)).ToArray();
                 chosen = BatchProfile.Choose(atChosenRuns, settings.Tolerance);
             }
@@ -111,15 +73,18 @@ internal static class BatchProfiler
     }
 
     /// <summary>
-    /// Each (size, runs) case: that many copies of a batch of that size running at once, each on its own thread with
-    /// its own output buffer, in <see cref="Rounds"/> interleaved rounds of <see cref="BatchProfilingSettings.TimePerSize"/>
-    /// over <see cref="Rounds"/> each (the best round kept). Images/s are summed over the runs.
+    /// Each (size, runs) case: that many copies of a batch of that size running at once, each with its own output
+    /// buffer (one runs on the caller, more each on a thread of their own), in <see cref="Rounds"/> interleaved rounds of
+    /// <see cref="BatchProfilingSettings.TimePerSize"/> over <see cref="Rounds"/> each; the best round is kept, its
+    /// images/s summed over the runs. With <paramref name="warmUp"/>, each case's first run is made, untimed, before
+    /// its first round.
     /// </summary>
-    private static async Task<(double ImagesPerSecond, int Batches)[]> MeasureConcurrentAsync<TInput, TOutput>(
+    private static async Task<(double ImagesPerSecond, int Batches)[]> MeasureCasesAsync<TInput, TOutput>(
         IBatchExecutor<TInput, TOutput> executor,
         TInput[] inputs,
         int outputsPerItem,
         (int Size, int Runs)[] cases,
+        bool warmUp,
         BatchProfilingSettings settings,
         TimeProvider time,
         CancellationToken cancellationToken)
@@ -142,30 +107,36 @@ internal static class BatchProfiler
                 for (var c = 0; c < cases.Length; c++)
                 {
                     var (size, runs) = cases[c];
-                    var started = time.GetTimestamp();
-                    var loops = new Task<int>[runs];
+                    var slices = new BatchSlice<TInput, TOutput>[runs][];
                     for (var r = 0; r < runs; r++)
                     {
-                        var slices = new[] { new BatchSlice<TInput, TOutput>(inputs.AsMemory(0, size), outputs[r].AsMemory(0, size * outputsPerItem), outputsPerItem) };
-                        loops[r] = Task.Run(
-                            async () =>
-                            {
-                                var count = 0;
-                                do
-                                {
-                                    cancellationToken.ThrowIfCancellationRequested();
-                                    await executor.ExecuteAsync(slices, size, cancellationToken).ConfigureAwait(false);
-                                    count++;
-                                }
-                                while (time.GetElapsedTime(started) < budget);
-                                return count;
-                            },
-                            cancellationToken);
+                        slices[r] = [new BatchSlice<TInput, TOutput>(inputs.AsMemory(0, size), outputs[r].AsMemory(0, size * outputsPerItem), outputsPerItem)];
                     }
 
-                    var counts = await Task.WhenAll(loops).ConfigureAwait(false);
+                    if (warmUp && round == 0)
+                    {
+                        await executor.ExecuteAsync(slices[0], size, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    var started = time.GetTimestamp();
+                    int total;
+                    if (runs == 1)
+                    {
+                        total = await RunForAsync(executor, slices[0], size, started, budget, time, cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        var loops = new Task<int>[runs];
+                        for (var r = 0; r < runs; r++)
+                        {
+                            var own = slices[r];
+                            loops[r] = Task.Run(() => RunForAsync(executor, own, size, started, budget, time, cancellationToken), cancellationToken);
+                        }
+
+                        total = (await Task.WhenAll(loops).ConfigureAwait(false)).Sum();
+                    }
+
                     var elapsed = time.GetElapsedTime(started);
-                    var total = counts.Sum();
                     batches[c] += total;
                     best[c] = Math.Max(best[c], total * (double)size / Math.Max(elapsed.TotalSeconds, 1e-9));
                 }
@@ -180,5 +151,26 @@ internal static class BatchProfiler
         }
 
         return best.Select((imagesPerSecond, c) => (imagesPerSecond, batches[c])).ToArray();
+    }
+
+    /// <summary>Runs the batch until <paramref name="budget"/> has passed since <paramref name="started"/> (at least once); how many runs.</summary>
+    private static async Task<int> RunForAsync<TInput, TOutput>(
+        IBatchExecutor<TInput, TOutput> executor,
+        BatchSlice<TInput, TOutput>[] slices,
+        int size,
+        long started,
+        TimeSpan budget,
+        TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        var count = 0;
+        do
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            await executor.ExecuteAsync(slices, size, cancellationToken).ConfigureAwait(false);
+            count++;
+        }
+        while (time.GetElapsedTime(started) < budget);
+        return count;
     }
 }

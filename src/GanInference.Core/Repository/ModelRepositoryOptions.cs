@@ -70,7 +70,8 @@ public sealed class BatchProfilingOptions
 
     /// <summary>
     /// Wall time measured per batch size, after one untimed run of that size (default 200). A model with maxBatchSize
-    /// 64 measures 7 sizes, so its profile takes about 7 times this.
+    /// 64 measures 7 sizes, so its profile takes about 7 times this; with <c>maxRunsInFlight</c> 2 it also measures
+    /// batch 1 with 1 and 2 runs at once and, when 2 pay, the 7 sizes again two at once: about 16 times this.
     /// </summary>
     public int MillisecondsPerSize { get; set; } = 200;
 

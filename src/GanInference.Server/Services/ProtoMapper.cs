@@ -68,11 +68,14 @@ internal static class ProtoMapper
             WaitsForCompany = profile.WaitsForCompany,
             ChosenRunsInFlight = (uint)profile.ChosenRunsInFlight,
         };
-        proto.SizesAtChosenRuns.AddRange(profile.SizesAtChosenRuns.Select(s => new Api.V1.BatchSizeThroughput { BatchSize = (uint)s.BatchSize, ImagesPerSecond = s.ImagesPerSecond, Runs = (uint)s.Runs }));
+        proto.SizesAtChosenRuns.AddRange(profile.SizesAtChosenRuns.Select(ToProto));
         proto.RunsInFlight.AddRange(profile.RunsInFlight.Select(r => new Api.V1.RunsThroughput { RunsInFlight = (uint)r.Runs, ImagesPerSecond = r.ImagesPerSecond, Batches = (uint)r.Batches }));
-        proto.Sizes.AddRange(profile.Sizes.Select(s => new Api.V1.BatchSizeThroughput { BatchSize = (uint)s.BatchSize, ImagesPerSecond = s.ImagesPerSecond, Runs = (uint)s.Runs }));
+        proto.Sizes.AddRange(profile.Sizes.Select(ToProto));
         return proto;
     }
+
+    private static Api.V1.BatchSizeThroughput ToProto(Core.Batching.BatchSizeThroughput size) =>
+        new() { BatchSize = (uint)size.BatchSize, ImagesPerSecond = size.ImagesPerSecond, Runs = (uint)size.Runs };
 
     /// <summary>
     /// A pipeline as a text-conditional model: its first step's inputs and latent size, its last step's outputs
