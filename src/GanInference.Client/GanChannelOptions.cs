@@ -55,6 +55,7 @@ internal static class GanChannelOptions
         KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
         PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
         AutomaticDecompression = DecompressionMethods.None,
+        InitialHttp2StreamWindowSize = options.InitialStreamWindowBytes,
     };
 
     public static GrpcChannel CreateChannel(GanClientOptions options)

@@ -59,6 +59,24 @@ public sealed class GanClientOptions
     /// </summary>
     public bool EnableMultipleHttp2Connections { get; set; } = true;
 
+    /// <summary>Default of <see cref="InitialStreamWindowBytes"/>: 4 MiB, more than a 16-image 256² RAW_U8 reply (3 MiB).</summary>
+    public const int DefaultInitialStreamWindowBytes = 4 * 1024 * 1024;
+
+    /// <summary>Smallest <see cref="InitialStreamWindowBytes"/>: HTTP/2's own initial window.</summary>
+    public const int MinInitialStreamWindowBytes = 65_535;
+
+    /// <summary>Largest <see cref="InitialStreamWindowBytes"/>: SocketsHttpHandler's default ceiling for a stream window.</summary>
+    public const int MaxInitialStreamWindowBytes = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// HTTP/2 receive window of each call at its start, in bytes (SocketsHttpHandler's
+    /// <c>InitialHttp2StreamWindowSize</c>; 65,535..16 MiB). HTTP/2's own 64 KiB makes the server stop after every
+    /// 64 KiB of an image reply and wait for the client's window update, which costs the server an awaited flush (and
+    /// its allocation) per 64 KiB until the window has grown; a window as large as a reply lets the server write
+    /// it in one go. Memory is taken only as data arrives.
+    /// </summary>
+    public int InitialStreamWindowBytes { get; set; } = DefaultInitialStreamWindowBytes;
+
     /// <summary>Retries of calls that fail with UNAVAILABLE.</summary>
     public GanRetryOptions Retry { get; set; } = new();
 
@@ -96,6 +114,11 @@ public sealed class GanClientOptions
         if (MaxSendMessageSize <= 0)
         {
             throw new ArgumentException($"{nameof(MaxSendMessageSize)} must be positive, not {MaxSendMessageSize}.", nameof(MaxSendMessageSize));
+        }
+
+        if (InitialStreamWindowBytes is < MinInitialStreamWindowBytes or > MaxInitialStreamWindowBytes)
+        {
+            throw new ArgumentException($"{nameof(InitialStreamWindowBytes)} must be {MinInitialStreamWindowBytes:N0}..{MaxInitialStreamWindowBytes:N0} bytes, not {InitialStreamWindowBytes:N0}.", nameof(InitialStreamWindowBytes));
         }
 
         if (ConnectTimeout <= TimeSpan.Zero)

@@ -9,7 +9,9 @@
 # allocation rate with no load (IDLE seconds before the runs) is printed too, as bytes per image at the run's rate,
 # so the part that does not depend on the load can be told apart on a slow machine.
 # Usage: tools/bench/allocations.sh [OUTDIR]   (DURATION, WARMUP, IDLE (10), CONFIGURATION (Release), NO_BUILD=1 as in tools/bench/perf.sh;
-# SERVER_ARGS: more server arguments, split on spaces, e.g. SERVER_ARGS=--Limits:TransportBlockBytes=0 for Kestrel's own pool)
+# SERVER_ARGS: more server arguments, split on spaces, e.g. SERVER_ARGS=--Limits:TransportBlockBytes=0 for Kestrel's own pool;
+# WINDOWS: the clients' HTTP/2 stream windows to run each mode with (`gan bench --stream-window`), default 4194304 (the
+# client's default); WINDOWS="4194304 65535" also runs with HTTP/2's own 64 KiB window, what a client that sets none gets)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-artifacts/bench-allocations}
@@ -41,21 +43,25 @@ idle=${IDLE:-10}
 idle_start=$(allocated); sleep "$idle"; idle_end=$(allocated)
 echo "$idle_start $idle_end $idle" > "$out/idle.txt"
 
-for mode in unary stream; do
-  extra=(); [ "$mode" = stream ] && extra=(--stream)
-  $gan bench --server "http://127.0.0.1:$port" --metrics-url "http://127.0.0.1:$metrics/metrics" --model bench-dcgan-256 \
-    --format raw-u8 --count 16 --concurrency 2 "${extra[@]}" --duration "$duration" --warmup "$warmup" --json "$out/rawu8-256-$mode.json" >/dev/null
+windows=${WINDOWS:-4194304}
+for window in $windows; do
+  for mode in unary stream; do
+    extra=(); [ "$mode" = stream ] && extra=(--stream)
+    $gan bench --server "http://127.0.0.1:$port" --metrics-url "http://127.0.0.1:$metrics/metrics" --model bench-dcgan-256 \
+      --format raw-u8 --count 16 --concurrency 2 "${extra[@]}" --stream-window "$window" --duration "$duration" --warmup "$warmup" \
+      --json "$out/rawu8-256-$mode-w$window.json" >/dev/null
+  done
 done
 
-/usr/bin/python3 - "$out" <<'PY'
+/usr/bin/python3 - "$out" $windows <<'PY'
 import json, sys, os
 start, end, seconds = open(os.path.join(sys.argv[1], "idle.txt")).read().split()
 idle_rate = (float(end) - float(start)) / float(seconds)
 print(f'idle: the server allocated {idle_rate:,.0f} bytes/s with no load ({seconds} s, one /metrics scrape included)')
-for mode in ("unary", "stream"):
-    r = json.load(open(os.path.join(sys.argv[1], f"rawu8-256-{mode}.json"))); rt = r["serverMetrics"]["runtime"]
+for window, mode in ((w, m) for w in sys.argv[2:] for m in ("unary", "stream")):
+    r = json.load(open(os.path.join(sys.argv[1], f"rawu8-256-{mode}-w{window}.json"))); rt = r["serverMetrics"]["runtime"]
     per = rt["allocatedBytesPerImage"]
-    print(f'{mode}: {r["images"]} images at {r["imagesPerSecond"]:.1f}/s, {r["failed"]} failed; server allocated {per:,.0f} bytes per image '
+    print(f'{mode}, client window {int(window):,} bytes: {r["images"]} images at {r["imagesPerSecond"]:.1f}/s, {r["failed"]} failed; server allocated {per:,.0f} bytes per image '
           f'(of which the idle rate is {idle_rate / r["imagesPerSecond"]:,.0f}) '
           f'(an image is 196,608 bytes); GC: {rt.get("gen0Collections")} gen0, {rt.get("gen1Collections")} gen1, '
           f'{rt.get("gen2Collections")} gen2, paused {rt.get("gcPauseMs", 0):.1f} ms ({100 * rt.get("gcPauseShare", 0):.2f} % of {r["elapsedSeconds"]:.1f} s); '

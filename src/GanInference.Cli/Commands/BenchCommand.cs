@@ -53,11 +53,17 @@ internal static class BenchCommand
         }.AcceptOnlyFromAmong(BenchKinds.Seeds, BenchKinds.Text, BenchKinds.Translate);
         public TextSelection Texts { get; } = new();
         public Option<bool> Stream { get; } = new("--stream") { Description = "--protocol gan: send each request as one streaming call of --count images (GenerateStream, GenerateFromTextStream or TranslateStream)" };
+        public Option<int> StreamWindow { get; } = new("--stream-window")
+        {
+            HelpName = "BYTES",
+            Description = "Each call's HTTP/2 receive window at its start (65535..16777216; the client's InitialStreamWindowBytes)",
+            DefaultValueFactory = _ => GanClientOptions.DefaultInitialStreamWindowBytes,
+        };
         public Option<string?> Images { get; } = new("--images") { Description = "--kind translate: a folder whose PNG/JPEG files (all of them, in name order) are sent in turn, --count per request (examples/ has some)" };
 
         public IEnumerable<Option> All =>
         [
-            Model, Kind, Protocol, Http, Duration, Warmup, Concurrency, Rate, Connections, MaxInFlight, Count, Format, Seed, Stream, Texts.Texts, Texts.TextsFile, Images, Json, Plot, Ceiling, MetricsUrl,
+            Model, Kind, Protocol, Http, Duration, Warmup, Concurrency, Rate, Connections, MaxInFlight, Count, Format, Seed, Stream, StreamWindow, Texts.Texts, Texts.TextsFile, Images, Json, Plot, Ceiling, MetricsUrl,
             InProcess, ModelDirectory, Batches, ParallelRuns, Provider, Threads, Spinning,
         ];
     }
@@ -121,7 +127,7 @@ internal static class BenchCommand
         var plotPath = PrepareOutputFile(parse.GetValue(o.Plot), "--plot");
         (string Path, CeilingReport Report)? ceiling = parse.GetValue(o.Ceiling) is { } ceilingPath ? ReadCeiling(ceilingPath) : null;
 
-        var clientOptions = connection.CreateOptions(parse);
+        var clientOptions = LoadOptions(connection, parse, o, retries: true);
         using var control = new GanClient(clientOptions);
         var model = await ModelLookup.GetAsync(control, modelName, cancellationToken).ConfigureAwait(false);
         var kind = KindFor(parse, o, model.Kind, $"model '{model.Name}' is {ModelLookup.KindName(model.Kind)}");
@@ -266,7 +272,7 @@ internal static class BenchCommand
             throw new CliException($"--stream: --protocol {protocol} has no streaming calls; use --protocol gan.");
         }
 
-        GanClient[] Clients() => Enumerable.Range(0, connections).Select(_ => connection.CreateClient(parse, retries: false)).ToArray();
+        GanClient[] Clients() => Enumerable.Range(0, connections).Select(_ => new GanClient(LoadOptions(connection, parse, o, retries: false))).ToArray();
         if (kind == BenchKinds.Text)
         {
             var captions = await ReadCaptionsAsync(parse, o, cancellationToken).ConfigureAwait(false)
@@ -285,7 +291,7 @@ internal static class BenchCommand
             case "oip":
             {
                 OipBench.OutputFor(format, "oip");
-                var channelOptions = connection.CreateOptions(parse, retries: false);
+                var channelOptions = LoadOptions(connection, parse, o, retries: false);
                 var channels = Enumerable.Range(0, connections).Select(_ => GanClient.CreateChannel(channelOptions)).ToArray();
                 return new OipGrpcBenchTarget(channels, clientOptions.Address, model, count, format, deadline, seed);
             }
@@ -301,6 +307,23 @@ internal static class BenchCommand
             default:
                 return new GanV1BenchTarget(Clients(), model, count, format, deadline, seed, stream);
         }
+    }
+
+    /// <summary>The client options of the load and its control calls: --server's, with --stream-window.</summary>
+    private static GanClientOptions LoadOptions(ServerConnection connection, ParseResult parse, Options o, bool retries)
+    {
+        var options = connection.CreateOptions(parse, retries);
+        options.InitialStreamWindowBytes = parse.GetValue(o.StreamWindow);
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException) when (options.InitialStreamWindowBytes is < GanClientOptions.MinInitialStreamWindowBytes or > GanClientOptions.MaxInitialStreamWindowBytes)
+        {
+            throw new CliException($"--stream-window must be {GanClientOptions.MinInitialStreamWindowBytes}..{GanClientOptions.MaxInitialStreamWindowBytes} bytes (HTTP/2's window limits), not {options.InitialStreamWindowBytes}.");
+        }
+
+        return options;
     }
 
     /// <summary>

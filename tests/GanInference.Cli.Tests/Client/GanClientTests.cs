@@ -66,6 +66,34 @@ public sealed class GanClientTests(ServerFixture server)
         Assert.Contains("Retry.MaxAttempts must be between 1 and 5", error.Message);
     }
 
+    [Theory]
+    [InlineData(65_534)]
+    [InlineData(16 * 1024 * 1024 + 1)]
+    public void Stream_window_out_of_range_is_refused_naming_the_setting_and_range(int bytes)
+    {
+        var options = new GanClientOptions { InitialStreamWindowBytes = bytes };
+
+        var error = Assert.Throws<ArgumentException>(options.Validate);
+        Assert.Contains("InitialStreamWindowBytes must be 65,535..16,777,216 bytes", error.Message);
+    }
+
+    [Fact]
+    public void Stream_window_is_bound_from_configuration_and_reaches_the_socket_handler()
+    {
+        // HTTP/2's own 64 KiB window made the server await a window update every 64 KiB of an image reply.
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["GanClient:InitialStreamWindowBytes"] = "1048576",
+        }).Build();
+        var options = configuration.GetSection(GanClientOptions.SectionName).Get<GanClientOptions>()!;
+
+        var bound = Assert.IsType<SocketsHttpHandler>(GanChannelOptions.CreateHandler(options));
+        var defaulted = Assert.IsType<SocketsHttpHandler>(GanChannelOptions.CreateHandler(new GanClientOptions()));
+
+        Assert.Equal(1024 * 1024, bound.InitialHttp2StreamWindowSize);
+        Assert.Equal(GanClientOptions.DefaultInitialStreamWindowBytes, defaulted.InitialHttp2StreamWindowSize);
+    }
+
     [Fact]
     public async Task Stream_yields_images_in_index_order_with_their_seeds()
     {

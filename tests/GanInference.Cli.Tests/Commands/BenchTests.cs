@@ -190,6 +190,16 @@ public sealed class BenchTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task Stream_window_out_of_range_is_refused_naming_the_flag_and_range()
+    {
+        var result = await CliRun.InvokeAsync("bench", "--server", server.Address, "--model", TinyModels.Conditional, "--stream-window", "1000", "--duration", "1s");
+
+        Assert.Equal(ExitCodes.BadInput, result.ExitCode);
+        Assert.Contains("--stream-window must be 65535..16777216 bytes", result.Error);
+        Assert.Contains("not 1000", result.Error);
+    }
+
+    [Fact]
     public async Task In_process_bench_names_a_bad_model_folder()
     {
         using var folder = new TempFolder();
