@@ -27,7 +27,7 @@ Convention for doc authors (docs/cli.md "How the docs are checked" says the same
   are started on free ports, must answer `gan models` within 3 minutes, and are stopped at the end of their block;
   `dotnet run --project src/GanInference.Server` and `... GanInference.Cli --` run the builds the check made.
 * Figures never compared: `gan bench` runs with `--duration 1s --warmup 0s`; the tools/bench/*.sh scripts with
-  DURATION=1s WARMUP=0s ROUNDS=1 SECONDS_PROFILED=1 WARMUP_SECONDS=0 CONFIGURATION=Debug NO_BUILD=1 (their
+  DURATION=1s WARMUP=0s ROUNDS=1 SECONDS_PROFILED=1 WARMUP_SECONDS=0 IDLE=1 REPEATS=1 REPEAT_WARMUP=0s CONFIGURATION=Debug NO_BUILD=1 (their
   documented knobs). `dotnet pack -o DIR`, `dotnet publish -o DIR`: DIR is a folder of the run (`dotnet pack`
   without -c packs the Debug build the check made: a Release compile would double the check's time);
   `dotnet tool install --global` installs into a tool path of the run (then first on PATH for the block).
@@ -56,7 +56,7 @@ CLI_PREFIX = "dotnet run --project src/GanInference.Cli -- "
 SERVER_RUN = re.compile(r"^dotnet run (?:-c \S+ )?--project src/GanInference\.Server\b\s*(?:--\s*)?")
 VOLATILE = [(re.compile(r"\d[\d,]*(\.\d+)? images/s"), "N images/s"), (re.compile(r"\bin \d+ s\b"), "in N s")]
 PROGRESS = re.compile(r"^\S+: \d+%$")
-SHORT_ENV = {"DURATION": "1s", "WARMUP": "0s", "ROUNDS": "1", "SECONDS_PROFILED": "1", "WARMUP_SECONDS": "0"}
+SHORT_ENV = {"DURATION": "1s", "WARMUP": "0s", "ROUNDS": "1", "SECONDS_PROFILED": "1", "WARMUP_SECONDS": "0", "IDLE": "1", "REPEATS": "1", "REPEAT_WARMUP": "0s"}
 SCRIPT_ENV = "CONFIGURATION=Debug NO_BUILD=1"
 NOT_RUN = ["needs a GPU", "needs a Kubernetes cluster", "needs a Docker engine", "needs an interactive terminal",
            "runs for longer than the check", "runs this check"]
