@@ -20,13 +20,12 @@ public sealed class ShippedGeneratorModelTests
     [InlineData("cdcgan-mnist")]
     public void The_shipped_generator_reproduces_its_manifest_class_figures(string name)
     {
-        var root = RepositoryRoot();
-        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "models", name, "gan.json")));
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(ShippedFiles.Model(name), "gan.json")));
         var metrics = manifest.RootElement.GetProperty("provenance").GetProperty("metrics");
         var count = metrics.GetProperty("evaluationSamples").GetInt32();
 
-        using var generator = new OnnxGeneratorSession(Path.Combine(root, "models", name, "model.onnx"));
-        using var classifier = new OnnxClassifierSession(Path.Combine(root, "eval", "mnist-classifier", "model.onnx"));
+        using var generator = new OnnxGeneratorSession(Path.Combine(ShippedFiles.Model(name), "model.onnx"));
+        using var classifier = new OnnxClassifierSession(ShippedFiles.Classifier);
         var seeds = Enumerable.Range(0, count).Select(i => (ulong)i).ToArray();
         var requested = generator.IsConditional ? seeds.Select(s => (long)(s % (ulong)classifier.ClassCount)).ToArray() : null;
         var (predicted, _) = classifier.Classify(generator.Generate(seeds, requested, 0f, CancellationToken.None), CancellationToken.None);
@@ -53,14 +52,13 @@ public sealed class ShippedGeneratorModelTests
     [InlineData("cdcgan-mnist")]
     public async Task The_shipped_generator_reproduces_its_manifest_frechet_distance_against_the_test_digits(string name)
     {
-        var root = RepositoryRoot();
-        using var manifest = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(root, "models", name, "gan.json")));
+        using var manifest = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(ShippedFiles.Model(name), "gan.json")));
         var metrics = manifest.RootElement.GetProperty("provenance").GetProperty("metrics");
         var count = metrics.GetProperty("evaluationSamples").GetInt32();
 
-        using var generator = new OnnxGeneratorSession(Path.Combine(root, "models", name, "model.onnx"));
-        using var classifier = new OnnxClassifierSession(Path.Combine(root, "eval", "mnist-classifier", "model.onnx"));
-        var test = await MnistDataset.LoadAsync(Path.Combine(AppContext.BaseDirectory, "Data", "mnist-heldout"), MnistSplit.Test, CancellationToken.None);
+        using var generator = new OnnxGeneratorSession(Path.Combine(ShippedFiles.Model(name), "model.onnx"));
+        using var classifier = new OnnxClassifierSession(ShippedFiles.Classifier);
+        var test = await MnistDataset.LoadAsync(ShippedFiles.TestDigits, MnistSplit.Test, CancellationToken.None);
         var seeds = Enumerable.Range(0, count).Select(i => (ulong)i).ToArray();
         var requested = generator.IsConditional ? seeds.Select(s => (long)(s % (ulong)classifier.ClassCount)).ToArray() : null;
         var (_, sampleFeatures) = classifier.Classify(generator.Generate(seeds, requested, 0f, CancellationToken.None), CancellationToken.None);
@@ -77,18 +75,5 @@ public sealed class ShippedGeneratorModelTests
         Assert.Equal(count, test.Count);
         Assert.Equal(metrics.GetProperty("frechetDistance").GetDouble(), Math.Round(frechet, 3));
         Assert.Equal(metrics.GetProperty("evaluationClassifierTestAccuracy").GetDouble(), Math.Round(accuracy, 4));
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "GanInference.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException($"no GanInference.sln above {AppContext.BaseDirectory}");
     }
 }

@@ -18,18 +18,17 @@ public sealed class ShippedImageToImageModelTests
     [InlineData("cyclegan-digits-b2a", "cyclegan-digits-a2b")]
     public async Task The_shipped_model_reproduces_its_manifest_figures(string name, string? reverseName)
     {
-        var root = RepositoryRoot();
-        using var manifest = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(root, "models", name, "gan.json")));
+        using var manifest = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(ShippedFiles.Model(name), "gan.json")));
         var provenance = manifest.RootElement.GetProperty("provenance");
         var metrics = provenance.GetProperty("metrics");
         var colours = provenance.GetProperty("colours");
         Assert.StartsWith("200 held-out MNIST test digits", provenance.GetProperty("evaluation").GetString());
 
-        using var model = new OnnxTranslatorSession(Path.Combine(root, "models", name, "model.onnx"));
-        using var reverse = reverseName is null ? null : new OnnxTranslatorSession(Path.Combine(root, "models", reverseName, "model.onnx"));
+        using var model = new OnnxTranslatorSession(Path.Combine(ShippedFiles.Model(name), "model.onnx"));
+        using var reverse = reverseName is null ? null : new OnnxTranslatorSession(Path.Combine(ShippedFiles.Model(reverseName), "model.onnx"));
         var evaluator = new ImageToImageEvaluator(
-            Path.Combine(root, "eval", "mnist-classifier", "model.onnx"),
-            Path.Combine(AppContext.BaseDirectory, "Data", "mnist-heldout"));
+            ShippedFiles.Classifier,
+            ShippedFiles.TestDigits);
         var report = await evaluator.EvaluateAsync(model, reverse, 200, CancellationToken.None);
 
         var recomputed = report.ToMetrics();
@@ -51,17 +50,4 @@ public sealed class ShippedImageToImageModelTests
 
     private static double[] Levels(JsonElement colours, string name) =>
         colours.GetProperty(name).EnumerateArray().Select(v => v.GetDouble()).ToArray();
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "GanInference.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException($"no GanInference.sln above {AppContext.BaseDirectory}");
-    }
 }

@@ -1,0 +1,33 @@
+namespace GanInference.Trainers.Tests;
+
+/// <summary>Where the tests that check shipped files find them: the repository's <c>models/</c> and <c>eval/</c>, and the
+/// committed copy of the MNIST test digits (<c>Data/mnist-heldout/README.md</c>).</summary>
+internal static class ShippedFiles
+{
+    private static readonly Lazy<string> RootFolder = new(FindRoot);
+
+    /// <summary>The repository root: the first folder above the test binaries that holds <c>GanInference.sln</c>.</summary>
+    public static string Root => RootFolder.Value;
+
+    /// <summary>A shipped model's folder, <c>models/NAME</c>.</summary>
+    public static string Model(string name) => Path.Combine(Root, "models", name);
+
+    /// <summary>The shipped evaluation classifier, <c>eval/mnist-classifier/model.onnx</c>.</summary>
+    public static string Classifier => Path.Combine(Root, "eval", "mnist-classifier", "model.onnx");
+
+    /// <summary>The folder of the 1,000 MNIST test digits the exports' evaluations read (copied next to the test binaries).</summary>
+    public static string TestDigits => Path.Combine(AppContext.BaseDirectory, "Data", "mnist-heldout");
+
+    private static string FindRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "GanInference.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new DirectoryNotFoundException($"no GanInference.sln above {AppContext.BaseDirectory}");
+    }
+}
