@@ -11,6 +11,36 @@ namespace GanInference.Trainers.Cli;
 /// <summary><c>evaluate</c> of an exported text-to-image pipeline folder (e.g. <c>models/stackgan-digits</c>).</summary>
 internal static partial class ToolCommands
 {
+    /// <summary>
+    /// <c>import-stage1</c>: an exported Stage-I ONNX file (e.g. the shipped models/stackgan-digits-stage1) back into a
+    /// Stage-I checkpoint folder for <c>train stackgan --stage 2 --stage1</c> (TextToImage/StageOneImporter.cs).
+    /// </summary>
+    private static Command CreateImportStageOne(ILoggerFactory loggers)
+    {
+        var onnx = new Option<string>("--onnx") { Description = "Stage-I model.onnx written by export (e.g. models/stackgan-digits-stage1/model.onnx).", Required = true };
+        var manifest = new Option<string?>("--manifest") { Description = "gan.json whose provenance.architecture gives the Stage-I sizes (default: the one beside --onnx)." };
+        var output = new Option<string>("--out") { Description = "Checkpoint folder to write (e.g. runs/S1/checkpoints/imported).", Required = true };
+        var seconds = new Option<double>("--stage1-seconds") { Description = "Stage-I training time to carry into the Stage-II checkpoint's seconds (the file does not record it).", DefaultValueFactory = _ => 0 };
+        var command = new Command("import-stage1", "Read an exported StackGAN Stage-I ONNX file back into a Stage-I checkpoint (for train stackgan --stage 2 --stage1).");
+        foreach (var option in new Option[] { onnx, manifest, output, seconds })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var onnxPath = parse.GetValue(onnx)!;
+            var manifestPath = parse.GetValue(manifest) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(onnxPath))!, "gan.json");
+            var outputPath = parse.GetValue(output)!;
+            var line = FormattableString.Invariant($"dotnet run --project tools/GanInference.Trainers -c Release -- import-stage1 --onnx {onnxPath} --manifest {manifestPath} --out {outputPath} --stage1-seconds {parse.GetValue(seconds)}");
+            var info = await StageOneImporter.ImportAsync(onnxPath, manifestPath, outputPath, parse.GetValue(seconds), line, cancellationToken).ConfigureAwait(false);
+            Console.WriteLine(FormattableString.Invariant($"Stage-I (stageOneWidth {info.Architecture.StackGan!.StageOneWidth}, embedding {info.Architecture.StackGan.EmbeddingDimension}) imported from {onnxPath} to {outputPath}"));
+            Log.Exported(loggers.CreateLogger("import-stage1"), "Stage-I checkpoint", outputPath);
+            return 0;
+        });
+        return command;
+    }
+
     /// <summary>True when <paramref name="folder"/> holds a text-conditional pipeline manifest (two steps, Stage-I then Stage-II).</summary>
     private static bool IsTextPipeline(string folder)
     {

@@ -13,7 +13,7 @@ internal static partial class ToolCommands
 {
     private static readonly JsonSerializerOptions ReportJson = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
-    public static IEnumerable<Command> Create(ILoggerFactory loggers) => [CreateExport(loggers), CreateEvaluate(loggers), CreateEvaluateStageOne()];
+    public static IEnumerable<Command> Create(ILoggerFactory loggers) => [CreateExport(loggers), CreateEvaluate(loggers), CreateEvaluateStageOne(), CreateImportStageOne(loggers)];
 
     private static Command CreateEvaluateStageOne()
     {
