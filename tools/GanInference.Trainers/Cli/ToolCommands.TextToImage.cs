@@ -30,7 +30,7 @@ internal static partial class ToolCommands
         command.SetAction(async (parse, cancellationToken) =>
         {
             var onnxPath = parse.GetValue(onnx)!;
-            var manifestPath = parse.GetValue(manifest) ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(onnxPath))!, "gan.json");
+            var manifestPath = parse.GetValue(manifest) ?? Path.Combine(Path.GetDirectoryName(onnxPath) ?? string.Empty, "gan.json");
             var outputPath = parse.GetValue(output)!;
             var line = FormattableString.Invariant($"dotnet run --project tools/GanInference.Trainers -c Release -- import-stage1 --onnx {onnxPath} --manifest {manifestPath} --out {outputPath} --stage1-seconds {parse.GetValue(seconds)}");
             var info = await StageOneImporter.ImportAsync(onnxPath, manifestPath, outputPath, parse.GetValue(seconds), line, cancellationToken).ConfigureAwait(false);
