@@ -122,6 +122,38 @@ public sealed class StageOneImporterTests
     }
 
     [Fact]
+    public void Files_whose_linear_layers_are_Gemm_with_transposed_weights_import_too()
+    {
+        // Exports before MatMul + Add wrote a Linear as Gemm(transB = 1) with the weight W itself under X.weight (the
+        // first shipped Stage-I was such a file): rewrite an export that way and the import must give the same network.
+        random.manual_seed(37);
+        using var original = new StageOneGenerator(Small);
+        OnnxParity.RandomizeNormalization(original);
+        var model = new StackGanExporter().ExportStageOne(original);
+        var state = original.state_dict();
+        foreach (var initializer in model.Graph.Initializer.Where(t => t.Name.EndsWith(".weight_t", StringComparison.Ordinal)).ToList())
+        {
+            var name = initializer.Name[..^2];
+            using var weight = state[name].detach().contiguous();
+            model.Graph.Initializer.Remove(initializer);
+            model.Graph.Initializer.Add(GanInference.Onnx.OnnxTensors.Create(name, weight.data<float>().ToArray(), weight.shape));
+        }
+
+        Assert.Contains(model.Graph.Initializer, t => t.Name == "project.weight");
+        Assert.DoesNotContain(model.Graph.Initializer, t => t.Name.EndsWith(".weight_t", StringComparison.Ordinal));
+        using var imported = new StageOneGenerator(Small);
+        StageOneImporter.Load(model, imported, "gemm.onnx");
+        using var tokens = Tokens(5);
+        using var embedding = randn(5, Small.EmbeddingDimension);
+        using var z = randn(5, Small.LatentDimension);
+        using var epsilon = randn(5, Small.ConditionDimension);
+        using var expected = Image(original, tokens, embedding, z, epsilon);
+        using var actual = Image(imported, tokens, embedding, z, epsilon);
+
+        Assert.InRange(OnnxParity.MaxAbsDifference(expected, actual.data<float>().ToArray()), 0f, 1e-6f);
+    }
+
+    [Fact]
     public void The_shipped_stage_one_imports_and_re_exports_to_an_ONNX_file_with_the_same_outputs()
     {
         var folder = Path.Combine(RepositoryRoot(), "models", "stackgan-digits-stage1");
