@@ -62,6 +62,46 @@ public sealed class StageOneImporterTests
     }
 
     [Fact]
+    public async Task Stage_two_trains_on_an_imported_stage_one_and_keeps_it_frozen()
+    {
+        random.manual_seed(38);
+        using var original = new StageOneGenerator(Small);
+        OnnxParity.RandomizeNormalization(original);
+        using var folder = new TempDirectory();
+        var (onnx, manifest) = await WriteModelAsync(folder, new StackGanExporter().ExportStageOne(original), Small);
+        var imported = folder.Combine("imported");
+        await StageOneImporter.ImportAsync(onnx, manifest, imported, 100, "import command", CancellationToken.None);
+        var data = folder.Combine("data");
+        TinyMnist.Write(data, trainCount: 32, testCount: 4, gzip: false);
+
+        var options = new TrainingOptions
+        {
+            Architecture = new GanArchitecture { Kind = ModelKind.StackGanStageTwo },
+            DataDirectory = data,
+            RunDirectory = folder.Combine("s2"),
+            Epochs = 1,
+            BatchSize = 16,
+            Seed = 3,
+            Command = "stage 2 command",
+        };
+        var networks = Small with { DiscriminatorWidth = 4, StageTwoResidual = true, StageTwoPaper = true };
+        var two = await new StackGanTrainer(options, new StackGanOptions { Stage = 2, StageOneCheckpoint = imported, Networks = networks })
+            .RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
+
+        var info = await Checkpoint.ReadInfoAsync(two.LastCheckpoint, CancellationToken.None);
+        Assert.Equal(["train stackgan --stage 1 --run a", "import command"], info.EarlierCommands);
+        Assert.True(info.TrainingSeconds >= 100);
+        Assert.True(info.Architecture.StackGan!.StageTwoPaper);
+        using var carried = new StageOneGenerator(Small);
+        Checkpoint.LoadWeights(two.LastCheckpoint, StackGanTrainer.StageOneFileName, carried);
+        var (expected, actual) = (original.state_dict(), carried.state_dict());
+        foreach (var name in expected.Keys.Where(name => !name.EndsWith("num_batches_tracked", StringComparison.Ordinal)))
+        {
+            Assert.True(expected[name].allclose(actual[name], rtol: 0, atol: 0), name);
+        }
+    }
+
+    [Fact]
     public void Swapping_the_GRU_gates_back_is_what_makes_the_text_encoder_agree()
     {
         // The exporter writes the gates (z, r, h); an import that copied them unchanged into PyTorch's (r, z, n) would give
