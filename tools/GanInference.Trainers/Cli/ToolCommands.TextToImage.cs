@@ -58,7 +58,7 @@ internal static partial class ToolCommands
     /// The export's text-to-image figures, recomputed from the folder's ONNX files (the steps named by its manifest, the
     /// manifest's default truncation unless --truncation is given), with the gate figures of issue 16 beside them.
     /// </summary>
-    private static async Task EvaluateTextPipelineAsync(ParseResult parse, string folder, string classifierPath, string dataDirectory, Option<int> samples, Option<float> truncationOption, string? jsonPath, ILogger logger, CancellationToken cancellationToken)
+    private static async Task EvaluateTextPipelineAsync(ParseResult parse, string folder, string classifierPath, string dataDirectory, Option<int> samples, Option<float> truncationOption, string? jsonPath, string? resNetModels, ILogger logger, CancellationToken cancellationToken)
     {
         var root = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(folder, "gan.json"), cancellationToken).ConfigureAwait(false))!;
         var steps = root["pipeline"]!["steps"]!.AsArray().Select(s => s!["model"]!.GetValue<string>()).ToArray();
@@ -84,10 +84,20 @@ internal static partial class ToolCommands
             table.AddRow(name, value.ToString("G6", CultureInfo.InvariantCulture));
         }
 
+        // --resnet (resNetModels is then "" for the default folder): issue 16's Fréchet distances at 64×64 (TextToImageFrechet).
+        var frechet = resNetModels is null ? null : await TextToImageFrechet.ComputeAsync(pipeline, dataDirectory, count, truncation, resNetModels.Length == 0 ? null : resNetModels, cancellationToken).ConfigureAwait(false);
+        if (frechet is not null)
+        {
+            table.AddRow("resNetFrechet64", frechet.Generated.ToString("G6", CultureInfo.InvariantCulture));
+            table.AddRow("stage1UpscaledResNetFrechet64", frechet.StageOneUpscaled.ToString("G6", CultureInfo.InvariantCulture));
+            table.AddRow("realVsRealResNetFrechet64", frechet.RealVsReal.ToString("G6", CultureInfo.InvariantCulture));
+        }
+
         AnsiConsole.Write(table);
         if (jsonPath is not null)
         {
-            await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(report, ReportJson), cancellationToken).ConfigureAwait(false);
+            var json = frechet is null ? JsonSerializer.Serialize(report, ReportJson) : JsonSerializer.Serialize(new { report, frechet }, ReportJson);
+            await File.WriteAllTextAsync(jsonPath, json, cancellationToken).ConfigureAwait(false);
         }
 
         Log.Evaluated(logger, folder, string.Join(", ", report.ToMetrics().Select(m => FormattableString.Invariant($"{m.Key}={m.Value}"))));
