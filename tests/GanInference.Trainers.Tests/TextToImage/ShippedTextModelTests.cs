@@ -6,7 +6,8 @@ namespace GanInference.Trainers.Tests.TextToImage;
 
 /// <summary>
 /// The shipped <c>models/stackgan-digits</c>: its manifest's figures are reproduced from its own ONNX files (200 held-out
-/// captions, seeds 1000.., the manifest's default truncation, the same reader and classifier), and they meet issue #3's bar.
+/// captions, seeds 1000.., the manifest's default truncation, the same reader and classifier), and they meet issue #3's bar and
+/// issue 16's border-roughness gate (at most 1.0 levels on every background).
 /// Guards against a manifest, README or doc figure drifting away from the files next to it.
 /// </summary>
 public sealed class ShippedTextModelTests
@@ -37,6 +38,18 @@ public sealed class ShippedTextModelTests
         Assert.Equal(metrics.GetProperty("digitAccuracy").GetDouble(), digit, 3);
         Assert.Equal(metrics.GetProperty("colourAccuracy").GetDouble(), colour, 3);
         Assert.Equal(metrics.GetProperty("backgroundAccuracy").GetDouble(), background, 3);
+        // Issue 16's texture gate, from the same images: border roughness per caption background (black, white, gray)
+        // as the manifest states it, and at most 1.0 levels on every background.
+        var roughness = TextToImageEvaluator.BorderRoughnessByBackground(large, CaptionedDigits.LargeSize, captions);
+        string[] backgrounds = ["Black", "White", "Gray"];
+        for (var b = 0; b < backgrounds.Length; b++)
+        {
+            Assert.Equal(metrics.GetProperty($"borderRoughness{backgrounds[b]}").GetDouble(), roughness[b], 3);
+            Assert.InRange(roughness[b], 0.0, 1.0);
+        }
+
+        var fullResolution = TextToImageEvaluator.ReadDigitsAtFullResolution(large, captions, classifier, CancellationToken.None);
+        Assert.Equal(metrics.GetProperty("digitAccuracy64").GetDouble(), fullResolution, 3);
         Assert.Equal(200, count);
         Assert.InRange(digit, 0.80, 1.0);
         Assert.InRange(colour, 0.90, 1.0);

@@ -11,6 +11,36 @@ namespace GanInference.Trainers.Cli;
 /// <summary><c>evaluate</c> of an exported text-to-image pipeline folder (e.g. <c>models/stackgan-digits</c>).</summary>
 internal static partial class ToolCommands
 {
+    /// <summary>
+    /// <c>import-stage1</c>: an exported Stage-I ONNX file (e.g. the shipped models/stackgan-digits-stage1) back into a
+    /// Stage-I checkpoint folder for <c>train stackgan --stage 2 --stage1</c> (TextToImage/StageOneImporter.cs).
+    /// </summary>
+    private static Command CreateImportStageOne(ILoggerFactory loggers)
+    {
+        var onnx = new Option<string>("--onnx") { Description = "Stage-I model.onnx written by export (e.g. models/stackgan-digits-stage1/model.onnx).", Required = true };
+        var manifest = new Option<string?>("--manifest") { Description = "gan.json whose provenance.architecture gives the Stage-I sizes (default: the one beside --onnx)." };
+        var output = new Option<string>("--out") { Description = "Checkpoint folder to write (e.g. runs/S1/checkpoints/imported).", Required = true };
+        var seconds = new Option<double>("--stage1-seconds") { Description = "Stage-I training time to carry into the Stage-II checkpoint's seconds (the file does not record it).", DefaultValueFactory = _ => 0 };
+        var command = new Command("import-stage1", "Read an exported StackGAN Stage-I ONNX file back into a Stage-I checkpoint (for train stackgan --stage 2 --stage1).");
+        foreach (var option in new Option[] { onnx, manifest, output, seconds })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var onnxPath = parse.GetValue(onnx)!;
+            var manifestPath = parse.GetValue(manifest) ?? Path.Combine(Path.GetDirectoryName(onnxPath) ?? string.Empty, "gan.json");
+            var outputPath = parse.GetValue(output)!;
+            var line = FormattableString.Invariant($"dotnet run --project tools/GanInference.Trainers -c Release -- import-stage1 --onnx {onnxPath} --manifest {manifestPath} --out {outputPath} --stage1-seconds {parse.GetValue(seconds)}");
+            var info = await StageOneImporter.ImportAsync(onnxPath, manifestPath, outputPath, parse.GetValue(seconds), line, cancellationToken).ConfigureAwait(false);
+            Console.WriteLine(FormattableString.Invariant($"Stage-I (stageOneWidth {info.Architecture.StackGan!.StageOneWidth}, embedding {info.Architecture.StackGan.EmbeddingDimension}) imported from {onnxPath} to {outputPath}"));
+            Log.Exported(loggers.CreateLogger("import-stage1"), "Stage-I checkpoint", outputPath);
+            return 0;
+        });
+        return command;
+    }
+
     /// <summary>True when <paramref name="folder"/> holds a text-conditional pipeline manifest (two steps, Stage-I then Stage-II).</summary>
     private static bool IsTextPipeline(string folder)
     {
@@ -28,7 +58,7 @@ internal static partial class ToolCommands
     /// The export's text-to-image figures, recomputed from the folder's ONNX files (the steps named by its manifest, the
     /// manifest's default truncation unless --truncation is given), with the gate figures of issue 16 beside them.
     /// </summary>
-    private static async Task EvaluateTextPipelineAsync(ParseResult parse, string folder, string classifierPath, string dataDirectory, Option<int> samples, Option<float> truncationOption, string? jsonPath, ILogger logger, CancellationToken cancellationToken)
+    private static async Task EvaluateTextPipelineAsync(ParseResult parse, string folder, string classifierPath, string dataDirectory, Option<int> samples, Option<float> truncationOption, string? jsonPath, string? resNetModels, ILogger logger, CancellationToken cancellationToken)
     {
         var root = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(folder, "gan.json"), cancellationToken).ConfigureAwait(false))!;
         var steps = root["pipeline"]!["steps"]!.AsArray().Select(s => s!["model"]!.GetValue<string>()).ToArray();
@@ -54,10 +84,20 @@ internal static partial class ToolCommands
             table.AddRow(name, value.ToString("G6", CultureInfo.InvariantCulture));
         }
 
+        // --resnet (resNetModels is then "" for the default folder): issue 16's Fréchet distances at 64×64 (TextToImageFrechet).
+        var frechet = resNetModels is null ? null : await TextToImageFrechet.ComputeAsync(pipeline, dataDirectory, count, truncation, resNetModels.Length == 0 ? null : resNetModels, cancellationToken).ConfigureAwait(false);
+        if (frechet is not null)
+        {
+            table.AddRow("resNetFrechet64", frechet.Generated.ToString("G6", CultureInfo.InvariantCulture));
+            table.AddRow("stage1UpscaledResNetFrechet64", frechet.StageOneUpscaled.ToString("G6", CultureInfo.InvariantCulture));
+            table.AddRow("realVsRealResNetFrechet64", frechet.RealVsReal.ToString("G6", CultureInfo.InvariantCulture));
+        }
+
         AnsiConsole.Write(table);
         if (jsonPath is not null)
         {
-            await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(report, ReportJson), cancellationToken).ConfigureAwait(false);
+            var json = frechet is null ? JsonSerializer.Serialize(report, ReportJson) : JsonSerializer.Serialize(new { report, frechet }, ReportJson);
+            await File.WriteAllTextAsync(jsonPath, json, cancellationToken).ConfigureAwait(false);
         }
 
         Log.Evaluated(logger, folder, string.Join(", ", report.ToMetrics().Select(m => FormattableString.Invariant($"{m.Key}={m.Value}"))));

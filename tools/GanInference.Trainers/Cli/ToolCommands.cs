@@ -13,7 +13,7 @@ internal static partial class ToolCommands
 {
     private static readonly JsonSerializerOptions ReportJson = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
-    public static IEnumerable<Command> Create(ILoggerFactory loggers) => [CreateExport(loggers), CreateEvaluate(loggers), CreateEvaluateStageOne()];
+    public static IEnumerable<Command> Create(ILoggerFactory loggers) => [CreateExport(loggers), CreateEvaluate(loggers), CreateEvaluateStageOne(), CreateImportStageOne(loggers)];
 
     private static Command CreateEvaluateStageOne()
     {
@@ -132,7 +132,7 @@ internal static partial class ToolCommands
         var truncation = new Option<float>("--truncation") { Description = "Latent truncation (0 = plain N(0, 1)).", DefaultValueFactory = _ => 0f };
         var evaluateFirstSeed = new Option<ulong>("--first-seed") { Description = "Generators: first seed of the samples (0 = the reported set; e.g. 1000 for a selection set kept apart from it).", DefaultValueFactory = _ => 0UL };
         var json = new Option<string?>("--json") { Description = "Also write the report as JSON to this file." };
-        var resNet = new Option<bool>("--resnet") { Description = "Generators: also the Fréchet distances in ImageNet ResNet-18 features (the ONNX model of NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18; about 3 × --samples images through ResNet-18)." };
+        var resNet = new Option<bool>("--resnet") { Description = "Generators and text-to-image pipelines (64×64 against real renders): also the Fréchet distances in ImageNet ResNet-18 features (the ONNX model of NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18; about 3 × --samples images through ResNet-18)." };
         var resNetModels = new Option<string?>("--resnet-models") { Description = "The package's tools/DnnImageModels folder (default: where NuGet restored it for this build)." };
 
         var command = new Command("evaluate", "Quality figures of an exported generator, through ONNX Runtime with server-identical latents.");
@@ -153,7 +153,7 @@ internal static partial class ToolCommands
             var modelPath = parse.GetValue(model)!;
             if (Directory.Exists(modelPath) && IsTextPipeline(modelPath))
             {
-                await EvaluateTextPipelineAsync(parse, modelPath, parse.GetValue(classifier)!, parse.GetValue(data)!, samples, truncation, parse.GetValue(json), logger, cancellationToken).ConfigureAwait(false);
+                await EvaluateTextPipelineAsync(parse, modelPath, parse.GetValue(classifier)!, parse.GetValue(data)!, samples, truncation, parse.GetValue(json), parse.GetValue(resNet) ? parse.GetValue(resNetModels) ?? string.Empty : null, logger, cancellationToken).ConfigureAwait(false);
                 return 0;
             }
 

@@ -75,9 +75,14 @@ public sealed class ResNetFeatures : IDisposable
     }
 
     /// <summary>512 features per image for grey <paramref name="side"/>×<paramref name="side"/> images with values in [-1, 1].</summary>
-    public float[] Compute(ReadOnlySpan<float> images, int side, CancellationToken cancellationToken)
+    public float[] Compute(ReadOnlySpan<float> images, int side, CancellationToken cancellationToken) => Compute(images, 1, side, cancellationToken);
+
+    /// <summary>512 features per image for RGB images [n, 3, <paramref name="side"/>, <paramref name="side"/>] with values in [-1, 1].</summary>
+    public float[] ComputeColour(ReadOnlySpan<float> images, int side, CancellationToken cancellationToken) => Compute(images, 3, side, cancellationToken);
+
+    private float[] Compute(ReadOnlySpan<float> images, int channels, int side, CancellationToken cancellationToken)
     {
-        var area = side * side;
+        var area = channels * side * side;
         var count = images.Length / area;
         var features = new float[count * Dimension];
         var all = images.ToArray();
@@ -88,9 +93,9 @@ public sealed class ResNetFeatures : IDisposable
             float[] pixels;
             using (NewDisposeScope())
             {
-                // [-1, 1] → 0–255, bilinear to 224×224, grey → three equal channels.
-                var grey = tensor(all.AsSpan(start * area, n * area).ToArray(), [n, 1, side, side]);
-                var scaled = nn.functional.interpolate((grey + 1) * 127.5, [Size, Size], mode: InterpolationMode.Bilinear, align_corners: false);
+                // [-1, 1] → 0–255, bilinear to 224×224, grey → three equal channels (RGB as it is).
+                var source = tensor(all.AsSpan(start * area, n * area).ToArray(), [n, channels, side, side]);
+                var scaled = nn.functional.interpolate((source + 1) * 127.5, [Size, Size], mode: InterpolationMode.Bilinear, align_corners: false);
                 pixels = scaled.expand(-1, 3, -1, -1).contiguous().data<float>().ToArray();
             }
 
