@@ -17,8 +17,7 @@ public sealed class ShippedTextModelTests
     [Fact]
     public void The_shipped_pipeline_reproduces_its_manifest_figures_and_meets_the_bar()
     {
-        var root = RepositoryRoot();
-        var models = Path.Combine(root, "models");
+        var models = Path.Combine(ShippedFiles.Root, "models");
         using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(models, Pipeline, "gan.json")));
         var truncation = manifest.RootElement.GetProperty("defaults").GetProperty("truncation").GetSingle();
         var provenance = manifest.RootElement.GetProperty("provenance");
@@ -32,7 +31,7 @@ public sealed class ShippedTextModelTests
             File.ReadAllBytes(Path.Combine(models, $"{Pipeline}-stage2", "model.onnx")),
             networks);
         var (_, large) = pipeline.Generate([.. captions.SelectMany(c => CaptionGrammar.Tokenize(c.Caption))], null, TextToImageEvaluator.Seeds(count), CancellationToken.None, truncation);
-        using var classifier = new OnnxClassifierSession(Path.Combine(root, "eval", "mnist-classifier", "model.onnx"));
+        using var classifier = new OnnxClassifierSession(ShippedFiles.Classifier);
         var (digit, colour, background) = TextToImageEvaluator.Read(large, CaptionedDigits.LargeSize, captions, classifier, CancellationToken.None);
 
         Assert.Equal(metrics.GetProperty("digitAccuracy").GetDouble(), digit, 3);
@@ -54,18 +53,5 @@ public sealed class ShippedTextModelTests
         Assert.InRange(digit, 0.80, 1.0);
         Assert.InRange(colour, 0.90, 1.0);
         Assert.InRange(background, 0.95, 1.0);
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "GanInference.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException($"no GanInference.sln above {AppContext.BaseDirectory}");
     }
 }

@@ -196,7 +196,7 @@ public sealed class StageOneImporterTests
     [Fact]
     public void The_shipped_stage_one_imports_and_re_exports_to_an_ONNX_file_with_the_same_outputs()
     {
-        var folder = Path.Combine(RepositoryRoot(), "models", "stackgan-digits-stage1");
+        var folder = ShippedFiles.Model("stackgan-digits-stage1");
         var networks = StageOneImporter.ReadArchitecture(Path.Combine(folder, "gan.json"));
         var shipped = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(folder, "model.onnx")));
         using var generator = new StageOneGenerator(networks);
@@ -268,18 +268,5 @@ public sealed class StageOneImporterTests
         }
 
         return tensor(rows, [batch, CaptionGrammar.MaxTokens]);
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "GanInference.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException($"no GanInference.sln above {AppContext.BaseDirectory}");
     }
 }
