@@ -312,17 +312,14 @@ internal static class BenchCommand
     /// <summary>The client options of the load and its control calls: --server's, with --stream-window.</summary>
     private static GanClientOptions LoadOptions(ServerConnection connection, ParseResult parse, Options o, bool retries)
     {
-        var options = connection.CreateOptions(parse, retries);
-        options.InitialStreamWindowBytes = parse.GetValue(o.StreamWindow);
-        try
+        var window = parse.GetValue(o.StreamWindow);
+        if (window is < GanClientOptions.MinInitialStreamWindowBytes or > GanClientOptions.MaxInitialStreamWindowBytes)
         {
-            options.Validate();
-        }
-        catch (ArgumentException) when (options.InitialStreamWindowBytes is < GanClientOptions.MinInitialStreamWindowBytes or > GanClientOptions.MaxInitialStreamWindowBytes)
-        {
-            throw new CliException($"--stream-window must be {GanClientOptions.MinInitialStreamWindowBytes}..{GanClientOptions.MaxInitialStreamWindowBytes} bytes (HTTP/2's window limits), not {options.InitialStreamWindowBytes}.");
+            throw new CliException($"--stream-window must be {GanClientOptions.MinInitialStreamWindowBytes}..{GanClientOptions.MaxInitialStreamWindowBytes} bytes (HTTP/2's window limits), not {window}.");
         }
 
+        var options = connection.CreateOptions(parse, retries);
+        options.InitialStreamWindowBytes = window;
         return options;
     }
 

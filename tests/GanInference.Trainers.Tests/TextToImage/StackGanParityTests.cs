@@ -12,25 +12,6 @@ namespace GanInference.Trainers.Tests.TextToImage;
 /// </summary>
 public sealed class StackGanParityTests
 {
-    private static readonly StackGanArchitecture Small = new() { WordDimension = 8, EmbeddingDimension = 12, ConditionDimension = 6, LatentDimension = 10, StageOneWidth = 4, StageTwoWidth = 8, ResidualBlocks = 1 };
-
-    /// <summary>Rows of different lengths (1 word to the full 16), left-aligned, padded with 0.</summary>
-    private static Tensor Tokens(int batch)
-    {
-        var rows = new long[batch * CaptionGrammar.MaxTokens];
-        var random = new Random(batch);
-        for (var i = 0; i < batch; i++)
-        {
-            var words = i == 0 ? CaptionGrammar.MaxTokens : 1 + random.Next(CaptionGrammar.MaxTokens);
-            for (var t = 0; t < words; t++)
-            {
-                rows[(i * CaptionGrammar.MaxTokens) + t] = 1 + random.Next(CaptionGrammar.Vocabulary.Count - 1);
-            }
-        }
-
-        return tensor(rows, [batch, CaptionGrammar.MaxTokens]);
-    }
-
     [Theory]
     [InlineData(1)]
     [InlineData(5)]
@@ -44,7 +25,7 @@ public sealed class StackGanParityTests
         graph.Node("Identity", [context.Export(encoder, "encoder", input)], "sentence");
         graph.Output("sentence", OnnxType.Float, Dim.Batch, 12);
 
-        using var tokens = Tokens(batch);
+        using var tokens = SmallStackGan.Tokens(batch);
         using var expected = Forward(() => encoder.forward(tokens));
         var actual = OnnxParity.Run(graph.ToModel(), ("tokens", tokens))["sentence"];
 
@@ -112,14 +93,14 @@ public sealed class StackGanParityTests
     public void Stage_one_matches_TorchSharp_from_text_and_from_embeddings(int batch)
     {
         random.manual_seed(24);
-        using var generator = new StageOneGenerator(Small);
+        using var generator = new StageOneGenerator(SmallStackGan.Networks);
         OnnxParity.RandomizeNormalization(generator);
         var model = new StackGanExporter().ExportStageOne(generator);
 
-        using var tokens = Tokens(batch);
-        using var z = randn(batch, Small.LatentDimension);
-        using var epsilon = randn(batch, Small.ConditionDimension);
-        using var embedding = randn(batch, Small.EmbeddingDimension);
+        using var tokens = SmallStackGan.Tokens(batch);
+        using var z = randn(batch, SmallStackGan.Networks.LatentDimension);
+        using var epsilon = randn(batch, SmallStackGan.Networks.ConditionDimension);
+        using var embedding = randn(batch, SmallStackGan.Networks.EmbeddingDimension);
 
         // Text rows: the embedding input is ignored.
         using var expected = Forward(() => generator.Forward(tokens, embedding, z, epsilon).Image);
@@ -145,14 +126,14 @@ public sealed class StackGanParityTests
     public void Stage_two_matches_TorchSharp(int batch, bool residual, bool paper)
     {
         random.manual_seed(25);
-        using var generator = new StageTwoGenerator(Small with { StageTwoResidual = residual, StageTwoPaper = paper });
+        using var generator = new StageTwoGenerator(SmallStackGan.Networks with { StageTwoResidual = residual, StageTwoPaper = paper });
         OnnxParity.RandomizeNormalization(generator);
         var model = new StackGanExporter().ExportStageTwo(generator);
 
-        using var tokens = Tokens(batch);
+        using var tokens = SmallStackGan.Tokens(batch);
         using var image = (rand(batch, 3, 32, 32) * 2) - 1;
-        using var epsilon = randn(batch, Small.ConditionDimension);
-        using var embedding = zeros(batch, Small.EmbeddingDimension);
+        using var epsilon = randn(batch, SmallStackGan.Networks.ConditionDimension);
+        using var embedding = zeros(batch, SmallStackGan.Networks.EmbeddingDimension);
         using var expected = Forward(() => generator.Forward(tokens, embedding, image, epsilon).Image);
         var actual = OnnxParity.Run(model, (StackGanExporter.TokensInput, tokens), (StackGanExporter.EmbeddingInput, embedding), (StackGanExporter.StageOneImageInput, image), (StackGanExporter.NoiseInput, epsilon))[StackGanExporter.ImageOutput];
 
@@ -164,19 +145,19 @@ public sealed class StackGanParityTests
     public void Paper_stage_two_upsamples_without_transposed_convolutions_and_adds_detail_to_a_bilinear_base()
     {
         random.manual_seed(27);
-        using var generator = new StageTwoGenerator(Small with { StageTwoResidual = true, StageTwoPaper = true });
+        using var generator = new StageTwoGenerator(SmallStackGan.Networks with { StageTwoResidual = true, StageTwoPaper = true });
         Assert.DoesNotContain(generator.modules(), m => m is TorchSharp.Modules.ConvTranspose2d);
         Assert.DoesNotContain(generator.modules(), m => m is TorchSharp.Modules.InstanceNorm2d);
-        Assert.Equal(Small.ResidualBlocks, generator.modules().OfType<BatchNormResidualBlock>().Count());
+        Assert.Equal(SmallStackGan.Networks.ResidualBlocks, generator.modules().OfType<BatchNormResidualBlock>().Count());
         generator.ZeroRefinement();
         generator.eval();
 
         // With the refinement zeroed the output is Stage-I upsampled bilinearly: a horizontal ramp stays a ramp
         // (nearest would repeat each value twice); the ONNX export agrees.
         using var ramp = linspace(-0.9, 0.9, 32).reshape(1, 1, 1, 32).expand(1, 3, 32, 32).contiguous();
-        using var tokens = Tokens(1);
-        using var epsilon = randn(1, Small.ConditionDimension);
-        using var embedding = zeros(1, Small.EmbeddingDimension);
+        using var tokens = SmallStackGan.Tokens(1);
+        using var epsilon = randn(1, SmallStackGan.Networks.ConditionDimension);
+        using var embedding = zeros(1, SmallStackGan.Networks.EmbeddingDimension);
         using var output = Forward(() => generator.Forward(tokens, embedding, ramp, epsilon).Image);
         using var expected = Forward(() => nn.functional.interpolate(ramp, scale_factor: [2, 2], mode: InterpolationMode.Bilinear, align_corners: false));
         Assert.InRange(OnnxParity.MaxAbsDifference(expected, output.data<float>().ToArray()), 0f, 1e-6f);
@@ -193,21 +174,21 @@ public sealed class StackGanParityTests
     public void Pipeline_matches_TorchSharp_with_seeded_noise(int batch)
     {
         random.manual_seed(26);
-        using var stageOne = new StageOneGenerator(Small);
-        using var stageTwo = new StageTwoGenerator(Small);
+        using var stageOne = new StageOneGenerator(SmallStackGan.Networks);
+        using var stageTwo = new StageTwoGenerator(SmallStackGan.Networks);
         OnnxParity.RandomizeNormalization(stageOne);
         OnnxParity.RandomizeNormalization(stageTwo);
         var exporter = new StackGanExporter();
-        using var pipeline = new OnnxStackGanPipeline(Google.Protobuf.MessageExtensions.ToByteArray(exporter.ExportStageOne(stageOne)), Google.Protobuf.MessageExtensions.ToByteArray(exporter.ExportStageTwo(stageTwo)), Small);
+        using var pipeline = new OnnxStackGanPipeline(Google.Protobuf.MessageExtensions.ToByteArray(exporter.ExportStageOne(stageOne)), Google.Protobuf.MessageExtensions.ToByteArray(exporter.ExportStageTwo(stageTwo)), SmallStackGan.Networks);
 
-        using var tokens = Tokens(batch);
+        using var tokens = SmallStackGan.Tokens(batch);
         var seeds = Enumerable.Range(0, batch).Select(i => (ulong)(40 + i)).ToArray();
-        var (zValues, oneValues, twoValues) = StackGanNoise.Draw(seeds, Small);
+        var (zValues, oneValues, twoValues) = StackGanNoise.Draw(seeds, SmallStackGan.Networks);
         var (small, large) = pipeline.Generate(tokens.data<long>().ToArray(), null, seeds, CancellationToken.None);
 
-        using var none = zeros(batch, Small.EmbeddingDimension);
-        using var expectedSmall = Forward(() => stageOne.Forward(tokens, none, tensor(zValues, [batch, Small.LatentDimension]), tensor(oneValues, [batch, Small.ConditionDimension])).Image);
-        using var expectedLarge = Forward(() => stageTwo.Forward(tokens, none, expectedSmall, tensor(twoValues, [batch, Small.ConditionDimension])).Image);
+        using var none = zeros(batch, SmallStackGan.Networks.EmbeddingDimension);
+        using var expectedSmall = Forward(() => stageOne.Forward(tokens, none, tensor(zValues, [batch, SmallStackGan.Networks.LatentDimension]), tensor(oneValues, [batch, SmallStackGan.Networks.ConditionDimension])).Image);
+        using var expectedLarge = Forward(() => stageTwo.Forward(tokens, none, expectedSmall, tensor(twoValues, [batch, SmallStackGan.Networks.ConditionDimension])).Image);
         Assert.InRange(OnnxParity.MaxAbsDifference(expectedSmall, small), 0f, OnnxParity.Tolerance);
         Assert.InRange(OnnxParity.MaxAbsDifference(expectedLarge, large), 0f, OnnxParity.Tolerance);
     }
@@ -216,15 +197,15 @@ public sealed class StackGanParityTests
     public void A_residual_stage_two_with_its_refinement_zeroed_returns_the_stage_one_image_upsampled()
     {
         random.manual_seed(26);
-        using var generator = new StageTwoGenerator(Small with { StageTwoResidual = true });
+        using var generator = new StageTwoGenerator(SmallStackGan.Networks with { StageTwoResidual = true });
         OnnxParity.RandomizeNormalization(generator);
         generator.ZeroRefinement();
         generator.eval();
 
-        using var tokens = Tokens(3);
+        using var tokens = SmallStackGan.Tokens(3);
         using var image = (rand(3, 3, 32, 32) * 2) - 1;
-        using var epsilon = randn(3, Small.ConditionDimension);
-        using var embedding = zeros(3, Small.EmbeddingDimension);
+        using var epsilon = randn(3, SmallStackGan.Networks.ConditionDimension);
+        using var embedding = zeros(3, SmallStackGan.Networks.EmbeddingDimension);
         using var output = Forward(() => generator.Forward(tokens, embedding, image, epsilon).Image);
         using var upsampled = image.repeat_interleave(2, 2).repeat_interleave(2, 3);
 

@@ -17,38 +17,34 @@ namespace GanInference.Trainers.Tests.TextToImage;
 /// </summary>
 public sealed class StageOneImporterTests
 {
-    private static readonly StackGanArchitecture Small = new() { WordDimension = 8, EmbeddingDimension = 12, ConditionDimension = 6, LatentDimension = 10, StageOneWidth = 4, StageTwoWidth = 8, ResidualBlocks = 1 };
-
     [Fact]
     public async Task An_imported_checkpoint_computes_what_the_exported_network_computed()
     {
-        random.manual_seed(31);
-        using var original = new StageOneGenerator(Small);
-        OnnxParity.RandomizeNormalization(original);
         using var folder = new TempDirectory();
-        var (onnx, manifest) = await WriteModelAsync(folder, new StackGanExporter().ExportStageOne(original), Small);
+        var (original, onnx, manifest) = await ExportRandomStageOneAsync(folder, seed: 31);
+        using var _ = original;
 
         var info = await StageOneImporter.ImportAsync(onnx, manifest, folder.Combine("checkpoint"), 12.5, "import command", CancellationToken.None);
         random.manual_seed(32);
-        using var imported = new StageOneGenerator(Small);
-        using var untouched = new StageOneGenerator(Small);
+        using var imported = new StageOneGenerator(SmallStackGan.Networks);
+        using var untouched = new StageOneGenerator(SmallStackGan.Networks);
         Checkpoint.LoadWeights(folder.Combine("checkpoint"), StackGanTrainer.StageOneFileName, imported);
         var read = await Checkpoint.ReadInfoAsync(folder.Combine("checkpoint"), CancellationToken.None);
 
         Assert.Equal(ModelKind.StackGanStageOne, read.Architecture.Kind);
-        Assert.Equal(Small.StageOneWidth, read.Architecture.StackGan!.StageOneWidth);
+        Assert.Equal(SmallStackGan.Networks.StageOneWidth, read.Architecture.StackGan!.StageOneWidth);
         Assert.Equal(12.5, read.TrainingSeconds);
         Assert.Equal(["train stackgan --stage 1 --run a"], read.EarlierCommands); // the Stage-II command of the manifest is not carried
         Assert.Equal(0.75, read.TestAccuracy);
         Assert.Equal(info.Command, read.Command);
 
         // Text rows of every length (the GRU's gates and per-row lengths) and rows of padding only (the embedding input).
-        using var tokens = Tokens(6);
+        using var tokens = SmallStackGan.Tokens(6);
         using var padding = zeros(2, CaptionGrammar.MaxTokens, dtype: ScalarType.Int64);
         using var allTokens = cat([tokens, padding]);
-        using var embedding = randn(8, Small.EmbeddingDimension);
-        using var z = randn(8, Small.LatentDimension);
-        using var epsilon = randn(8, Small.ConditionDimension);
+        using var embedding = randn(8, SmallStackGan.Networks.EmbeddingDimension);
+        using var z = randn(8, SmallStackGan.Networks.LatentDimension);
+        using var epsilon = randn(8, SmallStackGan.Networks.ConditionDimension);
         using var expected = Image(original, allTokens, embedding, z, epsilon);
         using var actual = Image(imported, allTokens, embedding, z, epsilon);
         using var other = Image(untouched, allTokens, embedding, z, epsilon);
@@ -64,11 +60,9 @@ public sealed class StageOneImporterTests
     [Fact]
     public async Task Stage_two_trains_on_an_imported_stage_one_and_keeps_it_frozen()
     {
-        random.manual_seed(38);
-        using var original = new StageOneGenerator(Small);
-        OnnxParity.RandomizeNormalization(original);
         using var folder = new TempDirectory();
-        var (onnx, manifest) = await WriteModelAsync(folder, new StackGanExporter().ExportStageOne(original), Small);
+        var (original, onnx, manifest) = await ExportRandomStageOneAsync(folder, seed: 38);
+        using var _ = original;
         var imported = folder.Combine("imported");
         await StageOneImporter.ImportAsync(onnx, manifest, imported, 100, "import command", CancellationToken.None);
         var data = folder.Combine("data");
@@ -84,7 +78,7 @@ public sealed class StageOneImporterTests
             Seed = 3,
             Command = "stage 2 command",
         };
-        var networks = Small with { DiscriminatorWidth = 4, StageTwoResidual = true, StageTwoPaper = true };
+        var networks = SmallStackGan.Networks with { DiscriminatorWidth = 4, StageTwoResidual = true, StageTwoPaper = true };
         var two = await new StackGanTrainer(options, new StackGanOptions { Stage = 2, StageOneCheckpoint = imported, Networks = networks })
             .RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
 
@@ -92,7 +86,7 @@ public sealed class StageOneImporterTests
         Assert.Equal(["train stackgan --stage 1 --run a", "import command"], info.EarlierCommands);
         Assert.True(info.TrainingSeconds >= 100);
         Assert.True(info.Architecture.StackGan!.StageTwoPaper);
-        using var carried = new StageOneGenerator(Small);
+        using var carried = new StageOneGenerator(SmallStackGan.Networks);
         Checkpoint.LoadWeights(two.LastCheckpoint, StackGanTrainer.StageOneFileName, carried);
         var (expected, actual) = (original.state_dict(), carried.state_dict());
         foreach (var name in expected.Keys.Where(name => !name.EndsWith("num_batches_tracked", StringComparison.Ordinal)))
@@ -107,11 +101,11 @@ public sealed class StageOneImporterTests
         // The exporter writes the gates (z, r, h); an import that copied them unchanged into PyTorch's (r, z, n) would give
         // another sentence embedding. Build that wrong import by hand and check the encoder's output changes with it.
         random.manual_seed(33);
-        using var original = new StageOneGenerator(Small);
+        using var original = new StageOneGenerator(SmallStackGan.Networks);
         var model = new StackGanExporter().ExportStageOne(original);
-        using var imported = new StageOneGenerator(Small);
+        using var imported = new StageOneGenerator(SmallStackGan.Networks);
         StageOneImporter.Load(model, imported, "test.onnx");
-        using var tokens = Tokens(4);
+        using var tokens = SmallStackGan.Tokens(4);
         using var expected = Sentence(original, tokens);
         using var right = Sentence(imported, tokens);
 
@@ -120,7 +114,7 @@ public sealed class StageOneImporterTests
             var state = imported.state_dict();
             foreach (var name in new[] { "encoder.inputGates.weight", "encoder.hiddenGates.weight", "encoder.inputGates.bias", "encoder.hiddenGates.bias" })
             {
-                var parts = state[name].split(Small.EmbeddingDimension, 0);
+                var parts = state[name].split(SmallStackGan.Networks.EmbeddingDimension, 0);
                 using var unswapped = cat([parts[1], parts[0], parts[2]]);
                 state[name].copy_(unswapped);
             }
@@ -135,9 +129,9 @@ public sealed class StageOneImporterTests
     public void A_file_of_other_sizes_is_refused_naming_the_initializer_and_both_shapes()
     {
         random.manual_seed(34);
-        using var narrow = new StageOneGenerator(Small);
+        using var narrow = new StageOneGenerator(SmallStackGan.Networks);
         var model = new StackGanExporter().ExportStageOne(narrow);
-        using var wide = new StageOneGenerator(Small with { StageOneWidth = 8 });
+        using var wide = new StageOneGenerator(SmallStackGan.Networks with { StageOneWidth = 8 });
 
         var error = Assert.Throws<InvalidDataException>(() => StageOneImporter.Load(model, wide, "narrow.onnx"));
 
@@ -151,10 +145,10 @@ public sealed class StageOneImporterTests
     public void A_file_with_weights_the_architecture_has_no_place_for_is_refused()
     {
         random.manual_seed(35);
-        using var generator = new StageOneGenerator(Small);
+        using var generator = new StageOneGenerator(SmallStackGan.Networks);
         var model = new StackGanExporter().ExportStageOne(generator);
         model.Graph.Initializer.Add(GanInference.Onnx.OnnxTensors.Create("body.up64.weight", new float[4], 2, 2));
-        using var target = new StageOneGenerator(Small);
+        using var target = new StageOneGenerator(SmallStackGan.Networks);
 
         var error = Assert.Throws<InvalidDataException>(() => StageOneImporter.Load(model, target, "extra.onnx"));
 
@@ -167,7 +161,7 @@ public sealed class StageOneImporterTests
         // Exports before MatMul + Add wrote a Linear as Gemm(transB = 1) with the weight W itself under X.weight (the
         // first shipped Stage-I was such a file): rewrite an export that way and the import must give the same network.
         random.manual_seed(37);
-        using var original = new StageOneGenerator(Small);
+        using var original = new StageOneGenerator(SmallStackGan.Networks);
         OnnxParity.RandomizeNormalization(original);
         var model = new StackGanExporter().ExportStageOne(original);
         var state = original.state_dict();
@@ -181,12 +175,12 @@ public sealed class StageOneImporterTests
 
         Assert.Contains(model.Graph.Initializer, t => t.Name == "project.weight");
         Assert.DoesNotContain(model.Graph.Initializer, t => t.Name.EndsWith(".weight_t", StringComparison.Ordinal));
-        using var imported = new StageOneGenerator(Small);
+        using var imported = new StageOneGenerator(SmallStackGan.Networks);
         StageOneImporter.Load(model, imported, "gemm.onnx");
-        using var tokens = Tokens(5);
-        using var embedding = randn(5, Small.EmbeddingDimension);
-        using var z = randn(5, Small.LatentDimension);
-        using var epsilon = randn(5, Small.ConditionDimension);
+        using var tokens = SmallStackGan.Tokens(5);
+        using var embedding = randn(5, SmallStackGan.Networks.EmbeddingDimension);
+        using var z = randn(5, SmallStackGan.Networks.LatentDimension);
+        using var epsilon = randn(5, SmallStackGan.Networks.ConditionDimension);
         using var expected = Image(original, tokens, embedding, z, epsilon);
         using var actual = Image(imported, tokens, embedding, z, epsilon);
 
@@ -221,6 +215,16 @@ public sealed class StageOneImporterTests
         Assert.True(expected.Max() - expected.Min() > 1f, "the shipped Stage-I draws digits, not a flat image");
     }
 
+    /// <summary>A Stage-I with random weights and normalisation statistics, exported and written to <paramref name="folder"/>; the caller disposes it.</summary>
+    private static async Task<(StageOneGenerator Original, string Onnx, string Manifest)> ExportRandomStageOneAsync(TempDirectory folder, int seed)
+    {
+        random.manual_seed(seed);
+        var original = new StageOneGenerator(SmallStackGan.Networks);
+        OnnxParity.RandomizeNormalization(original);
+        var (onnx, manifest) = await WriteModelAsync(folder, new StackGanExporter().ExportStageOne(original), SmallStackGan.Networks);
+        return (original, onnx, manifest);
+    }
+
     private static async Task<(string Onnx, string Manifest)> WriteModelAsync(TempDirectory folder, ModelProto model, StackGanArchitecture networks)
     {
         var onnx = folder.Combine("model.onnx");
@@ -251,22 +255,5 @@ public sealed class StageOneImporterTests
     {
         using var _ = no_grad();
         return generator.Encoder.forward(tokens);
-    }
-
-    /// <summary>Rows of different lengths (1 word to the full 16), left-aligned, padded with 0.</summary>
-    private static Tensor Tokens(int batch)
-    {
-        var rows = new long[batch * CaptionGrammar.MaxTokens];
-        var random = new Random(batch);
-        for (var i = 0; i < batch; i++)
-        {
-            var words = i == 0 ? CaptionGrammar.MaxTokens : 1 + random.Next(CaptionGrammar.MaxTokens);
-            for (var t = 0; t < words; t++)
-            {
-                rows[(i * CaptionGrammar.MaxTokens) + t] = 1 + random.Next(CaptionGrammar.Vocabulary.Count - 1);
-            }
-        }
-
-        return tensor(rows, [batch, CaptionGrammar.MaxTokens]);
     }
 }

@@ -11,8 +11,6 @@ namespace GanInference.Trainers.Tests.TextToImage;
 /// </summary>
 public sealed class TextToImageFrechetTests
 {
-    private static readonly StackGanArchitecture Small = new() { WordDimension = 8, EmbeddingDimension = 12, ConditionDimension = 6, LatentDimension = 10, StageOneWidth = 4, StageTwoWidth = 8, ResidualBlocks = 1 };
-
     [Fact]
     public async Task Colour_features_see_colour_and_agree_with_grey_features_on_grey_images()
     {
@@ -62,10 +60,10 @@ public sealed class TextToImageFrechetTests
         using var temp = new TempDirectory();
         TinyMnist.Write(temp.Combine("data"), trainCount: 60, testCount: 60, gzip: false);
         random.manual_seed(41);
-        using var stageOne = new StageOneGenerator(Small);
-        using var stageTwo = new StageTwoGenerator(Small);
+        using var stageOne = new StageOneGenerator(SmallStackGan.Networks);
+        using var stageTwo = new StageTwoGenerator(SmallStackGan.Networks);
         var exporter = new StackGanExporter();
-        using var pipeline = new OnnxStackGanPipeline(Google.Protobuf.MessageExtensions.ToByteArray(exporter.ExportStageOne(stageOne)), Google.Protobuf.MessageExtensions.ToByteArray(exporter.ExportStageTwo(stageTwo)), Small);
+        using var pipeline = new OnnxStackGanPipeline(Google.Protobuf.MessageExtensions.ToByteArray(exporter.ExportStageOne(stageOne)), Google.Protobuf.MessageExtensions.ToByteArray(exporter.ExportStageTwo(stageTwo)), SmallStackGan.Networks);
 
         var report = await TextToImageFrechet.ComputeAsync(pipeline, temp.Combine("data"), 20, 1f, null, CancellationToken.None);
 
