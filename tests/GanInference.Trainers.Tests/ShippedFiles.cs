@@ -1,7 +1,7 @@
 namespace GanInference.Trainers.Tests;
 
 /// <summary>Where the tests that check shipped files find them: the repository's <c>models/</c> and <c>eval/</c>, and the
-/// committed copy of the MNIST test digits (<c>Data/mnist-heldout/README.md</c>).</summary>
+/// committed copy of the MNIST digits the exports read (<c>Data/mnist/README.md</c>).</summary>
 internal static class ShippedFiles
 {
     private static readonly Lazy<string> RootFolder = new(FindRoot);
@@ -15,8 +15,11 @@ internal static class ShippedFiles
     /// <summary>The shipped evaluation classifier, <c>eval/mnist-classifier/model.onnx</c>.</summary>
     public static string Classifier => Path.Combine(Root, "eval", "mnist-classifier", "model.onnx");
 
-    /// <summary>The folder of the 1,000 MNIST test digits the exports' evaluations read (copied next to the test binaries).</summary>
-    public static string TestDigits => Path.Combine(AppContext.BaseDirectory, "Data", "mnist-heldout");
+    /// <summary>
+    /// The MNIST folder the exports' evaluations read, 9,000 training and 1,000 test digits (a byte-for-byte copy of
+    /// <c>../shared/data/mnist</c>, copied next to the test binaries).
+    /// </summary>
+    public static string Mnist => Path.Combine(AppContext.BaseDirectory, "Data", "mnist");
 
     private static string FindRoot()
     {

@@ -14,7 +14,7 @@ var logger = loggers.CreateLogger("GanInference.Trainers");
 var commandLine = "dotnet run --project tools/GanInference.Trainers -c Release -- " + string.Join(' ', args);
 var root = new RootCommand("GanInference trainers: train, evaluate and export the MNIST generators.");
 root.Subcommands.Add(TrainCommand.Create(loggers, commandLine));
-foreach (var command in ToolCommands.Create(loggers))
+foreach (var command in ToolCommands.Create(loggers, commandLine))
 {
     root.Subcommands.Add(command);
 }

@@ -8,7 +8,7 @@ namespace GanInference.Trainers.Tests.Evaluation;
 /// <c>-b2a</c>): every figure of their manifests (recognition, the reference recognition, L1 to the target, the cycle
 /// L1 through the opposite shipped generator, and the background and stroke colours) is recomputed from the shipped
 /// ONNX files by the export's own evaluator, on the 200 held-out test digits the export used (the test split the
-/// export read is copied into <c>Data/mnist-heldout</c>, see its README).
+/// export read is copied into <c>Data/mnist</c>, see its README).
 /// </summary>
 public sealed class ShippedImageToImageModelTests
 {
@@ -28,7 +28,7 @@ public sealed class ShippedImageToImageModelTests
         using var reverse = reverseName is null ? null : new OnnxTranslatorSession(Path.Combine(ShippedFiles.Model(reverseName), "model.onnx"));
         var evaluator = new ImageToImageEvaluator(
             ShippedFiles.Classifier,
-            ShippedFiles.TestDigits);
+            ShippedFiles.Mnist);
         var report = await evaluator.EvaluateAsync(model, reverse, 200, CancellationToken.None);
 
         var recomputed = report.ToMetrics();

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using GanInference.Core.Manifests;
 using GanInference.Trainers.Evaluation;
 using GanInference.Trainers.Export;
@@ -133,7 +134,80 @@ public sealed class ModelPackageWriterTests
         Assert.Equal(shares, selection.ClassFractions);
     }
 
-    private static async Task<string> TrainGeneratorAsync(TempDirectory temp, string data, ModelKind kind)
+    [Fact]
+    public async Task Export_of_the_generator_average_writes_it_and_says_so_and_a_checkpoint_without_one_is_refused()
+    {
+        using var temp = new TempDirectory();
+        var data = temp.Combine("data");
+        TinyMnist.Write(data, trainCount: 32, testCount: 20, gzip: false);
+        var classifier = await TestClassifier.ExportAsync(temp, data);
+        var averaged = await TrainGeneratorAsync(temp, data, ModelKind.Dcgan, emaDecay: 0.99);
+        var writer = new ModelPackageWriter(new OnnxModelExporter());
+        ExportOptions Export(string checkpoint, string name) => new() { CheckpointDirectory = checkpoint, OutputDirectory = temp.Combine("models", name), ClassifierPath = classifier, EvaluationSamples = 20 };
+
+        await writer.WriteAsync(Export(averaged, "online"), CancellationToken.None);
+        await writer.WriteAsync(Export(averaged, "average") with { GeneratorEma = true }, CancellationToken.None);
+
+        using var manifest = JsonDocument.Parse(File.ReadAllText(temp.Combine("models", "average", "gan.json")));
+        Assert.StartsWith("exponential moving average of the generator weights (decay 0.99 per step, 4 updates)", manifest.RootElement.GetProperty("provenance").GetProperty("generatorWeights").GetString());
+        using var online = new OnnxGeneratorSession(temp.Combine("models", "online", "model.onnx"));
+        using var average = new OnnxGeneratorSession(temp.Combine("models", "average", "model.onnx"));
+        var seeds = new ulong[] { 1, 2, 3 };
+        Assert.NotEqual(online.Generate(seeds, null, 0f, CancellationToken.None), average.Generate(seeds, null, 0f, CancellationToken.None));
+
+        var both = await Assert.ThrowsAsync<ArgumentException>(() => writer.WriteAsync(Export(averaged, "both") with { GeneratorEma = true, AverageEpochs = 2 }, CancellationToken.None));
+        Assert.Contains("--ema and --average-epochs 2", both.Message, StringComparison.Ordinal);
+        var plain = await TrainGeneratorAsync(temp, data, ModelKind.Cdcgan);
+        var missing = await Assert.ThrowsAsync<ArgumentException>(() => writer.WriteAsync(Export(plain, "missing") with { GeneratorEma = true }, CancellationToken.None));
+        Assert.Contains("--g-ema", missing.Message, StringComparison.Ordinal);
+        Assert.Contains(Checkpoint.GeneratorEmaFileName, missing.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(temp.Combine("models", "missing")));
+    }
+
+    [Fact]
+    public async Task Updating_a_manifest_replaces_its_figures_with_the_evaluation_and_keeps_everything_else()
+    {
+        using var temp = new TempDirectory();
+        var data = temp.Combine("data");
+        TinyMnist.Write(data, trainCount: 32, testCount: 20, gzip: false);
+        var classifier = await TestClassifier.ExportAsync(temp, data);
+        var output = temp.Combine("models", "tiny-cdcgan");
+        await new ModelPackageWriter(new OnnxModelExporter()).WriteAsync(
+            new ExportOptions { CheckpointDirectory = await TrainGeneratorAsync(temp, data, ModelKind.Cdcgan), OutputDirectory = output, ClassifierPath = classifier, EvaluationSamples = 20 },
+            CancellationToken.None);
+        var path = Path.Combine(output, "gan.json");
+        var before = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        var evaluator = new GeneratorEvaluator(classifier, data);
+        var model = Path.Combine(output, "model.onnx");
+
+        // Figures of another seed set are not the manifest's: refused, file untouched.
+        var selection = await evaluator.EvaluateAsync(model, 30, 0f, CancellationToken.None, firstSeed: 1000);
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => ModelPackageWriter.UpdateManifestFiguresAsync(output, selection, classifier, data, "evaluate", CancellationToken.None));
+        Assert.Contains("--first-seed 1000", error.Message, StringComparison.Ordinal);
+        Assert.Equal(before.ToJsonString(), JsonNode.Parse(File.ReadAllText(path))!.ToJsonString());
+
+        var report = await evaluator.EvaluateAsync(model, 30, 0f, CancellationToken.None);
+        await ModelPackageWriter.UpdateManifestFiguresAsync(output, report, classifier, data, "evaluate --update-manifest", CancellationToken.None);
+
+        var after = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        var provenance = after["provenance"]!;
+        Assert.Equal(30, provenance["metrics"]!["evaluationSamples"]!.GetValue<int>());
+        Assert.Equal(report.ToMetrics().OrderBy(m => m.Key), provenance["metrics"]!.AsObject().Select(m => KeyValuePair.Create(m.Key, m.Value!.GetValue<double>())).OrderBy(m => m.Key));
+        Assert.Equal(report.NeighbourClassFractions, provenance["neighbourClassFractions"]!.AsArray().Select(v => v!.GetValue<double>()));
+        Assert.Equal("evaluate --update-manifest", provenance["evaluationCommand"]!.GetValue<string>());
+        Assert.StartsWith("30 samples from seeds 0..29 with label = seed % 10,", provenance["evaluation"]!.GetValue<string>());
+        // Everything but the figures is as the export wrote it, and the server still reads the folder.
+        foreach (var key in new[] { "inputs", "outputs", "batching", "defaults", "name", "kind" })
+        {
+            Assert.Equal(before[key]?.ToJsonString(), after[key]?.ToJsonString());
+        }
+
+        Assert.Equal(before["provenance"]!["command"]!.GetValue<string>(), provenance["command"]!.GetValue<string>());
+        await ManifestReader.ReadAsync(output, CancellationToken.None);
+        Assert.False(File.Exists(path + ".partial"));
+    }
+
+    private static async Task<string> TrainGeneratorAsync(TempDirectory temp, string data, ModelKind kind, double emaDecay = 0)
     {
         var options = new TrainingOptions
         {
@@ -144,6 +218,7 @@ public sealed class ModelPackageWriterTests
             BatchSize = 16,
             Seed = 1,
             Command = "test",
+            GeneratorEmaDecay = emaDecay,
         };
         var result = await new GanTrainer(options).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
         return result.LastCheckpoint;

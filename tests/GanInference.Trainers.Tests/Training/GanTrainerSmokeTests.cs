@@ -137,6 +137,49 @@ public sealed class GanTrainerSmokeTests
     }
 
     [Fact]
+    public async Task A_run_with_a_generator_average_saves_it_beside_the_generator_and_a_resume_continues_it_exactly()
+    {
+        using var temp = new TempDirectory();
+        TinyMnist.Write(temp.Combine("data"), trainCount: 48, testCount: 10, gzip: false);
+        var straight = Options(temp.Combine("data"), temp.Combine("straight"), ModelKind.Dcgan) with { GeneratorEmaDecay = 0.999 };
+        var result = await new GanTrainer(straight).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
+
+        var info = await Checkpoint.ReadInfoAsync(result.LastCheckpoint, CancellationToken.None);
+        Assert.Equal(0.999, info.GeneratorEmaDecay);
+        Assert.Equal(6, info.GeneratorEmaUpdates); // one update per generator step
+        using var online = LoadGenerator(result.LastCheckpoint, straight.Architecture);
+        using var average = LoadGenerator(result.LastCheckpoint, straight.Architecture, Checkpoint.GeneratorEmaFileName);
+        Assert.NotEqual(Parameters(online.Module), Parameters(average.Module));
+
+        // Stopped after epoch 1 and resumed without repeating --g-ema: the average carries on from the checkpoint's.
+        var interrupted = straight with { RunDirectory = temp.Combine("resumed") };
+        await new GanTrainer(interrupted with { Epochs = 1 }).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
+        var resumed = await new GanTrainer(interrupted with { GeneratorEmaDecay = 0, ResumeFrom = new RunFolder(interrupted.RunDirectory).Checkpoint(1) })
+            .RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
+        using var continued = LoadGenerator(resumed.LastCheckpoint, straight.Architecture, Checkpoint.GeneratorEmaFileName);
+        Assert.Equal(Parameters(average.Module), Parameters(continued.Module));
+        Assert.Equal(6, (await Checkpoint.ReadInfoAsync(resumed.LastCheckpoint, CancellationToken.None)).GeneratorEmaUpdates);
+    }
+
+    [Fact]
+    public async Task A_generator_average_with_a_tiny_decay_is_the_generator_after_each_step()
+    {
+        // d = 1e-9 keeps almost nothing of the old average: what is saved is the online generator after its last step,
+        // so the average is updated after the step, from the trained network, and saved under its own name.
+        using var temp = new TempDirectory();
+        TinyMnist.Write(temp.Combine("data"), trainCount: 32, testCount: 10, gzip: false);
+        var options = Options(temp.Combine("data"), temp.Combine("run"), ModelKind.Cdcgan) with { GeneratorEmaDecay = 1e-9 };
+        var result = await new GanTrainer(options).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
+
+        using var online = LoadGenerator(result.LastCheckpoint, options.Architecture);
+        using var average = LoadGenerator(result.LastCheckpoint, options.Architecture, Checkpoint.GeneratorEmaFileName);
+        var a = Parameters(online.Module);
+        var b = Parameters(average.Module);
+        Assert.Equal(a.Length, b.Length);
+        Assert.All(a.Zip(b), pair => Assert.Equal(pair.First, pair.Second, 1e-6f));
+    }
+
+    [Fact]
     public void Minibatch_std_discriminator_has_finite_gradients_on_a_collapsed_batch()
     {
         random.manual_seed(11);
@@ -163,10 +206,10 @@ public sealed class GanTrainerSmokeTests
         public void Dispose() => Generator.Module.Dispose();
     }
 
-    private static LoadedGenerator LoadGenerator(string checkpoint, GanArchitecture architecture)
+    private static LoadedGenerator LoadGenerator(string checkpoint, GanArchitecture architecture, string fileName = Checkpoint.GeneratorFileName)
     {
         var generator = ModelFactory.CreateGenerator(architecture);
-        Checkpoint.LoadWeights(checkpoint, Checkpoint.GeneratorFileName, generator.Module);
+        Checkpoint.LoadWeights(checkpoint, fileName, generator.Module);
         return new LoadedGenerator(generator);
     }
 

@@ -13,7 +13,7 @@ internal static partial class ToolCommands
 {
     private static readonly JsonSerializerOptions ReportJson = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
-    public static IEnumerable<Command> Create(ILoggerFactory loggers) => [CreateExport(loggers), CreateEvaluate(loggers), CreateEvaluateStageOne(), CreateImportStageOne(loggers)];
+    public static IEnumerable<Command> Create(ILoggerFactory loggers, string commandLine) => [CreateExport(loggers), CreateEvaluate(loggers, commandLine), CreateEvaluateStageOne(), CreateImportStageOne(loggers)];
 
     private static Command CreateEvaluateStageOne()
     {
@@ -56,9 +56,10 @@ internal static partial class ToolCommands
         var truncation = new Option<float>("--truncation") { Description = "Text-to-image: the manifests' default truncation of z and the CA noise (0 = plain N(0, 1)); the evaluation and samples use it.", DefaultValueFactory = _ => 0f };
         var firstSeed = new Option<ulong>("--first-seed") { Description = "Generators: the evaluation uses seeds from this one (0 = the reported set; e.g. 1000 while choosing a checkpoint).", DefaultValueFactory = _ => 0UL };
         var selection = new Option<string?>("--selection") { Description = "Generators: how the checkpoint, averaging and truncation were chosen and on which seeds (written to provenance.selection)." };
+        var ema = new Option<bool>("--ema") { Description = "DCGAN / cDCGAN: export the checkpoint's moving average of the generator (train --g-ema) instead of the trained generator." };
 
         var command = new Command("export", "Export a checkpoint to ONNX with its manifest (gan.json or classifier.json) and samples.png.");
-        foreach (var option in new Option[] { checkpoint, output, classifier, data, samples, description, average, truncation, firstSeed, selection })
+        foreach (var option in new Option[] { checkpoint, output, classifier, data, samples, description, average, ema, truncation, firstSeed, selection })
         {
             command.Options.Add(option);
         }
@@ -77,6 +78,7 @@ internal static partial class ToolCommands
                 EvaluationSamples = parse.GetValue(samples),
                 Description = parse.GetValue(description),
                 AverageEpochs = parse.GetValue(average),
+                GeneratorEma = parse.GetValue(ema),
                 Truncation = parse.GetValue(truncation),
                 EvaluationFirstSeed = parse.GetValue(firstSeed),
                 Selection = parse.GetValue(selection),
@@ -85,7 +87,13 @@ internal static partial class ToolCommands
             {
                 throw new ArgumentException($"--truncation: {options.Truncation} must be 0 or a finite positive number.");
             }
-            if (await TextToImage.StackGanPackageWriter.IsStackGanCheckpointAsync(options.CheckpointDirectory, cancellationToken).ConfigureAwait(false))
+            var isStackGan = await TextToImage.StackGanPackageWriter.IsStackGanCheckpointAsync(options.CheckpointDirectory, cancellationToken).ConfigureAwait(false);
+            if (options.GeneratorEma && (isStackGan || await ImageToImagePackageWriter.IsImageToImageCheckpointAsync(options.CheckpointDirectory, cancellationToken).ConfigureAwait(false)))
+            {
+                throw new ArgumentException($"--ema: only DCGAN and cDCGAN checkpoints (train dcgan|cdcgan --g-ema) carry a moving-average generator; {options.CheckpointDirectory} is not one.");
+            }
+
+            if (isStackGan)
             {
                 var captions = parse.GetResult(samples) is { Implicit: false } ? options.EvaluationSamples : TextToImage.TextToImageEvaluator.DefaultCaptions;
                 var stackReport = await new TextToImage.StackGanPackageWriter(new TextToImage.StackGanExporter())
@@ -123,7 +131,7 @@ internal static partial class ToolCommands
         return command;
     }
 
-    private static Command CreateEvaluate(ILoggerFactory loggers)
+    private static Command CreateEvaluate(ILoggerFactory loggers, string commandLine)
     {
         var model = new Option<string>("--model") { Description = "Exported generator (model.onnx or its folder).", Required = true };
         var classifier = new Option<string>("--classifier") { Description = "Exported classifier.", DefaultValueFactory = _ => Path.Combine("eval", "mnist-classifier", "model.onnx") };
@@ -134,6 +142,7 @@ internal static partial class ToolCommands
         var json = new Option<string?>("--json") { Description = "Also write the report as JSON to this file." };
         var resNet = new Option<bool>("--resnet") { Description = "Generators and text-to-image pipelines (64×64 against real renders): also the Fréchet distances in ImageNet ResNet-18 features (the ONNX model of NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18; about 3 × --samples images through ResNet-18)." };
         var resNetModels = new Option<string?>("--resnet-models") { Description = "The package's tools/DnnImageModels folder (default: where NuGet restored it for this build)." };
+        var updateManifest = new Option<bool>("--update-manifest") { Description = "DCGAN / cDCGAN model folders: write these figures into the folder's gan.json (provenance.metrics, both readers' class shares, the command), e.g. to add the figures an older export did not compute; needs the reported seeds (--first-seed 0) at --truncation 0." };
 
         var command = new Command("evaluate", "Quality figures of an exported generator, through ONNX Runtime with server-identical latents.");
         foreach (var option in new Option[] { model, classifier, data, samples, truncation, json })
@@ -146,11 +155,18 @@ internal static partial class ToolCommands
         command.Options.Add(resNet);
         command.Options.Add(resNetModels);
         command.Options.Add(evaluateFirstSeed);
+        command.Options.Add(updateManifest);
 
         command.SetAction(async (parse, cancellationToken) =>
         {
             var logger = loggers.CreateLogger("evaluate");
             var modelPath = parse.GetValue(model)!;
+            var folder = Directory.Exists(modelPath) ? modelPath : null;
+            if (parse.GetValue(updateManifest) && (folder is null || IsTextPipeline(folder) || ImageToImageEvaluator.IsImageToImageModel(Path.Combine(folder, ModelPackageWriter.ModelFileName))))
+            {
+                throw new ArgumentException($"--update-manifest: --model must be the folder of a DCGAN or cDCGAN model (with its gan.json); {modelPath} is not one.");
+            }
+
             if (Directory.Exists(modelPath) && IsTextPipeline(modelPath))
             {
                 await EvaluateTextPipelineAsync(parse, modelPath, parse.GetValue(classifier)!, parse.GetValue(data)!, samples, truncation, parse.GetValue(json), parse.GetValue(resNet) ? parse.GetValue(resNetModels) ?? string.Empty : null, logger, cancellationToken).ConfigureAwait(false);
@@ -174,6 +190,11 @@ internal static partial class ToolCommands
             if (parse.GetValue(json) is { } jsonPath)
             {
                 await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(report, ReportJson), cancellationToken).ConfigureAwait(false);
+            }
+
+            if (parse.GetValue(updateManifest))
+            {
+                await ModelPackageWriter.UpdateManifestFiguresAsync(folder!, report, parse.GetValue(classifier)!, parse.GetValue(data)!, commandLine, cancellationToken).ConfigureAwait(false);
             }
 
             Log.Evaluated(logger, modelPath, string.Join(", ", report.ToMetrics().Select(m => FormattableString.Invariant($"{m.Key}={m.Value}"))));

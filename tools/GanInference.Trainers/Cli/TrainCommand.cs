@@ -30,9 +30,11 @@ internal static partial class TrainCommand
         var embedding = new Option<int>("--label-embedding") { Description = "Generator label embedding length (cdcgan).", DefaultValueFactory = _ => 32 };
         var head = new Option<DiscriminatorHead>("--d-head") { Description = "Discriminator head (dcgan): conv (the original) or minibatchstd.", DefaultValueFactory = _ => DiscriminatorHead.Conv };
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint folder up to --epochs in total (same run folder; appends to loss.csv)." };
+        var ema = new Option<double>("--g-ema") { Description = "Also keep an exponential moving average of the generator's weights with this decay per step (e.g. 0.999; 0 = none), saved in each checkpoint; export --ema exports it.", DefaultValueFactory = _ => 0.0 };
 
         var command = new Command(name, description);
         common.AddTo(command);
+        command.Options.Add(ema);
         command.Options.Add(latent);
         command.Options.Add(ngf);
         command.Options.Add(ndf);
@@ -61,6 +63,7 @@ internal static partial class TrainCommand
             }) with
             {
                 Beta1 = parse.GetValue(beta1),
+                GeneratorEmaDecay = parse.GetValue(ema),
                 ResumeFrom = parse.GetValue(resume),
                 ExplicitOptions = new Option[] { latent, ngf, ndf, embedding, head }
                     .Where(o => parse.GetResult(o) is { Implicit: false })

@@ -35,6 +35,21 @@ internal static class GeneratorAveraging
         return folders;
     }
 
+    /// <summary>
+    /// Loads the checkpoint's exponential moving average of the generator (<c>train --g-ema</c>) into
+    /// <paramref name="target"/> and re-estimates its BatchNorm statistics: the saved ones are the online generator's.
+    /// </summary>
+    public static void LoadMovingAverage(IGenerator target, GanArchitecture architecture, string checkpoint, CheckpointInfo info)
+    {
+        if (info.GeneratorEmaDecay is null)
+        {
+            throw new ArgumentException($"--ema: {checkpoint} holds no averaged generator ({Checkpoint.GeneratorEmaFileName}); its run was trained without --g-ema.");
+        }
+
+        Checkpoint.LoadWeights(checkpoint, Checkpoint.GeneratorEmaFileName, target.Module);
+        RecomputeBatchNormStatistics(target, architecture, info.Seed);
+    }
+
     /// <summary>Loads the mean of the checkpoints' generator weights into <paramref name="target"/> and re-estimates BatchNorm statistics.</summary>
     public static void LoadAverage(IGenerator target, GanArchitecture architecture, IReadOnlyList<string> checkpoints, ulong seed)
     {

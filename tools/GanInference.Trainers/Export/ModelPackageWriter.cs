@@ -39,6 +39,9 @@ public sealed record ExportOptions
     /// <summary>Export the mean generator of the last N epoch checkpoints up to the given one (1 = that checkpoint alone).</summary>
     public int AverageEpochs { get; init; } = 1;
 
+    /// <summary>GANs: export the checkpoint's exponential moving average of the generator (<c>train --g-ema</c>) instead of the online one.</summary>
+    public bool GeneratorEma { get; init; }
+
     public string? Description { get; init; }
 
     /// <summary>
@@ -75,6 +78,11 @@ public sealed class ModelPackageWriter(OnnxModelExporter exporter)
             {
                 if (info.Architecture.Kind == ModelKind.Classifier)
                 {
+                    if (options.GeneratorEma)
+                    {
+                        throw new ArgumentException($"--ema: {options.CheckpointDirectory} is a classifier checkpoint; only DCGAN and cDCGAN checkpoints carry a moving-average generator.");
+                    }
+
                     await WriteClassifierAsync(options, info, dataDirectory, staging, token).ConfigureAwait(false);
                 }
                 else
@@ -93,7 +101,16 @@ public sealed class ModelPackageWriter(OnnxModelExporter exporter)
         var generator = ModelFactory.CreateGenerator(architecture);
         using (generator.Module)
         {
-            if (options.AverageEpochs > 1)
+            if (options.GeneratorEma && options.AverageEpochs > 1)
+            {
+                throw new ArgumentException($"--ema and --average-epochs {options.AverageEpochs}: choose one kind of averaging.");
+            }
+
+            if (options.GeneratorEma)
+            {
+                GeneratorAveraging.LoadMovingAverage(generator, architecture, options.CheckpointDirectory, info);
+            }
+            else if (options.AverageEpochs > 1)
             {
                 GeneratorAveraging.LoadAverage(generator, architecture, GeneratorAveraging.CheckpointsToAverage(options.CheckpointDirectory, info, options.AverageEpochs), info.Seed);
             }
@@ -125,6 +142,61 @@ public sealed class ModelPackageWriter(OnnxModelExporter exporter)
         return report;
     }
 
+    /// <summary>
+    /// Replaces the evaluation figures in an exported generator's <c>gan.json</c> (<c>provenance.metrics</c>, the class
+    /// shares of both readers, the evaluation's description) with <paramref name="report"/>'s, keeping the rest of the
+    /// manifest; <c>evaluate --update-manifest</c> (e.g. to add figures an older export did not compute). The report must
+    /// be of the reported seed set at truncation 0, as the export's own.
+    /// </summary>
+    public static async Task UpdateManifestFiguresAsync(string folder, EvaluationReport report, string classifierPath, string dataDirectory, string command, CancellationToken cancellationToken)
+    {
+        if (report.FirstSeed != 0 || report.Truncation != 0)
+        {
+            throw new ArgumentException($"--update-manifest: a manifest's figures are those of seeds 0.. at truncation 0 (the export's); this evaluation used --first-seed {report.FirstSeed} --truncation {report.Truncation}.");
+        }
+
+        var path = Path.Combine(folder, ManifestReader.FileName);
+        var manifest = JsonNode.Parse(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false))?.AsObject()
+            ?? throw new InvalidDataException($"{path}: holds JSON null, expected a manifest object.");
+        if (manifest["provenance"] is not JsonObject provenance)
+        {
+            throw new InvalidDataException($"{path}: no provenance object to update.");
+        }
+
+        var conditional = manifest["inputs"]?.AsArray().Any(input => input?["role"]?.GetValue<string>() == TensorRoles.Label) == true;
+        provenance["metrics"] = JsonSerializer.SerializeToNode(report.ToMetrics());
+        provenance["classFractions"] = JsonSerializer.SerializeToNode(report.ClassFractions);
+        provenance["neighbourClassFractions"] = JsonSerializer.SerializeToNode(report.NeighbourClassFractions);
+        provenance["evaluation"] = EvaluationText(report, conditional, classifierPath, dataDirectory);
+        provenance["evaluationCommand"] = command;
+
+        // Renamed over the old file, and put back if the server's own reader refuses the result.
+        var before = await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false);
+        await ReplaceAsync(path, manifest.ToJsonString(ManifestJson) + "\n", cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ManifestReader.ReadAsync(folder, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await ReplaceAsync(path, before, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static async Task ReplaceAsync(string path, string text, CancellationToken cancellationToken)
+    {
+        var temp = path + ".partial";
+        await File.WriteAllTextAsync(temp, text, cancellationToken).ConfigureAwait(false);
+        File.Move(temp, path, overwrite: true);
+    }
+
+    private static string EvaluationText(EvaluationReport report, bool conditional, string classifierPath, string dataDirectory) =>
+        $"{report.SampleCount} samples from seeds {report.FirstSeed}..{report.FirstSeed + (ulong)report.SampleCount - 1}" +
+        (conditional ? " with label = seed % 10" : string.Empty) +
+        $", truncation 0, through ONNX Runtime; features and classes from {classifierPath}; second reader: 5 nearest neighbours among the real training digits; real digits from {dataDirectory}" +
+        (report.ResNetFrechetDistance is null ? string.Empty : "; ResNet-18 features: the ImageNet ResNet-18 of NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18");
+
     private static ModelManifest CreateManifest(string name, ExportOptions options, CheckpointInfo info, string dataDirectory, EvaluationReport report)
     {
         var architecture = info.Architecture;
@@ -150,14 +222,18 @@ public sealed class ModelPackageWriter(OnnxModelExporter exporter)
             ["architecture"] = JsonSerializer.SerializeToNode(architecture, Checkpoint.JsonOptions),
             ["metrics"] = JsonSerializer.SerializeToNode(report.ToMetrics()),
             ["classFractions"] = JsonSerializer.SerializeToNode(report.ClassFractions),
-            ["evaluation"] = $"{report.SampleCount} samples from seeds {report.FirstSeed}..{report.FirstSeed + (ulong)report.SampleCount - 1}" +
-                (architecture.IsConditional ? " with label = seed % 10" : string.Empty) +
-                $", truncation 0, through ONNX Runtime; features and classes from {options.ClassifierPath}; real digits from {dataDirectory}",
+            ["neighbourClassFractions"] = JsonSerializer.SerializeToNode(report.NeighbourClassFractions),
+            ["evaluation"] = EvaluationText(report, architecture.IsConditional, options.ClassifierPath, dataDirectory),
         };
 
         if (options.Selection is { } selection)
         {
             provenance["selection"] = selection;
+        }
+
+        if (options.GeneratorEma)
+        {
+            provenance["generatorWeights"] = FormattableString.Invariant($"exponential moving average of the generator weights (decay {info.GeneratorEmaDecay} per step, {info.GeneratorEmaUpdates} updates), BatchNorm statistics re-estimated on 100 batches of 64 latents");
         }
 
         if (options.AverageEpochs > 1)

@@ -23,6 +23,12 @@ public sealed record CheckpointInfo
 
     /// <summary>Test-split accuracy, for classifier checkpoints.</summary>
     public double? TestAccuracy { get; init; }
+
+    /// <summary>GAN runs with <c>--g-ema</c>: the decay of the averaged generator saved beside the online one (<see cref="Checkpoint.GeneratorEmaFileName"/>).</summary>
+    public double? GeneratorEmaDecay { get; init; }
+
+    /// <summary>GAN runs with <c>--g-ema</c>: the updates the average has had (fewer than <see cref="Step"/> when averaging began on a resume).</summary>
+    public long? GeneratorEmaUpdates { get; init; }
 }
 
 /// <summary>
@@ -33,6 +39,9 @@ public static class Checkpoint
 {
     public const string InfoFileName = "checkpoint.json";
     public const string GeneratorFileName = "generator.dat";
+
+    /// <summary>The exponential moving average of the generator's weights (<c>train --g-ema</c>; <c>export --ema</c> exports it).</summary>
+    public const string GeneratorEmaFileName = "generator-ema.dat";
     public const string DiscriminatorFileName = "discriminator.dat";
     public const string ClassifierFileName = "classifier.dat";
     public const string GeneratorOptimizerFileName = "generator-adam.dat";

@@ -14,7 +14,8 @@ public sealed record TrainingResult(string RunDirectory, string LastCheckpoint, 
 /// <summary>
 /// DCGAN / class-conditional DCGAN training with the non-saturating loss: D minimises
 /// softplus(-D(x)) + softplus(D(G(z))), G minimises softplus(-D(G(z))); Adam for both.
-/// Writes a loss CSV row per step, and a checkpoint and a sample grid per epoch.
+/// Writes a loss CSV row per step, and a checkpoint and a sample grid per epoch; with
+/// <see cref="TrainingOptions.GeneratorEmaDecay"/>, keeps and saves an exponential moving average of the generator too.
 /// </summary>
 public sealed class GanTrainer
 {
@@ -75,6 +76,22 @@ public sealed class GanTrainer
             Checkpoint.LoadOptimizerState(options.ResumeFrom!, Checkpoint.DiscriminatorOptimizerFileName, discriminatorOptimizer);
         }
 
+        // The averaged generator: continued from the checkpoint's when it has one (a resume without --g-ema keeps its
+        // decay), else started from the online weights.
+        var averageDecay = options.GeneratorEmaDecay > 0 ? options.GeneratorEmaDecay : resumed?.GeneratorEmaDecay ?? 0;
+        using var averageModule = averageDecay > 0 ? ModelFactory.CreateGenerator(architecture).Module : null;
+        GeneratorEma? average = null;
+        if (averageModule is not null)
+        {
+            var savedAverage = resumed?.GeneratorEmaUpdates is not null;
+            average = new GeneratorEma(averageModule, generatorModule, averageDecay, savedAverage ? resumed!.GeneratorEmaUpdates!.Value : 0);
+            average.Reset();
+            if (savedAverage)
+            {
+                Checkpoint.LoadWeights(options.ResumeFrom!, Checkpoint.GeneratorEmaFileName, averageModule);
+            }
+        }
+
         using var images = data.ImagesTensor();
         using var labels = data.LabelsTensor();
         var batchSize = Math.Min(options.BatchSize, data.Count);
@@ -102,7 +119,7 @@ public sealed class GanTrainer
                     var real = images.index_select(0, index);
                     var realLabels = architecture.IsConditional ? labels.index_select(0, index) : null;
                     Step(generator, discriminator, generatorOptimizer, discriminatorOptimizer, real, realLabels).CopyTo(row, 0);
-
+                    average?.Update();
                 }
 
                 step++;
@@ -131,12 +148,18 @@ public sealed class GanTrainer
                 DataDirectory = options.DataDirectory,
                 TrainingImages = data.Count,
                 BatchSize = batchSize,
+                GeneratorEmaDecay = average?.Decay,
+                GeneratorEmaUpdates = average?.Updates,
             };
             var networks = new Dictionary<string, nn.Module>
             {
                 [Checkpoint.GeneratorFileName] = generatorModule,
                 [Checkpoint.DiscriminatorFileName] = discriminatorModule,
             };
+            if (averageModule is not null)
+            {
+                networks[Checkpoint.GeneratorEmaFileName] = averageModule;
+            }
             var optimizers = new Dictionary<string, TorchSharp.Modules.OptimizerHelper>
             {
                 [Checkpoint.GeneratorOptimizerFileName] = generatorOptimizer,

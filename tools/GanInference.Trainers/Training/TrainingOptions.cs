@@ -25,6 +25,12 @@ public sealed record TrainingOptions
 
     public ulong Seed { get; init; } = 1;
 
+    /// <summary>
+    /// GANs: decay of an exponential moving average of the generator's weights kept beside it and saved in every
+    /// checkpoint (<see cref="GeneratorEma"/>); 0 = none.
+    /// </summary>
+    public double GeneratorEmaDecay { get; init; }
+
     /// <summary>libtorch intra-op threads; 0 keeps libtorch's default.</summary>
     public int Threads { get; init; }
 
@@ -70,6 +76,11 @@ public sealed record TrainingOptions
         if (!(LearningRate > 0))
         {
             throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "--lr must be positive.");
+        }
+
+        if (GeneratorEmaDecay != 0 && !(GeneratorEmaDecay is > 0 and < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(GeneratorEmaDecay), GeneratorEmaDecay, "--g-ema must be 0 (off) or between 0 and 1 (exclusive), e.g. 0.999.");
         }
 
         if (Threads < 0)
