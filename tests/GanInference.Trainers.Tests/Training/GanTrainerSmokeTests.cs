@@ -162,6 +162,24 @@ public sealed class GanTrainerSmokeTests
     }
 
     [Fact]
+    public async Task Translation_of_the_discriminator_inputs_changes_the_run_and_keeps_the_losses_finite()
+    {
+        using var temp = new TempDirectory();
+        TinyMnist.Write(temp.Combine("data"), trainCount: 32, testCount: 10, gzip: false);
+        var plain = Options(temp.Combine("data"), temp.Combine("plain"), ModelKind.Dcgan) with { Epochs = 1 };
+        await new GanTrainer(plain).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
+        await new GanTrainer(plain with { RunDirectory = temp.Combine("shifted"), TranslationAugment = 0.125 }).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
+
+        var shifted = File.ReadAllLines(temp.Combine("shifted", "loss.csv")).Skip(1).ToArray();
+        Assert.All(shifted.SelectMany(r => r.Split(',').Skip(2)), v => Assert.True(double.IsFinite(double.Parse(v, CultureInfo.InvariantCulture)), v));
+        Assert.NotEqual(File.ReadAllLines(temp.Combine("plain", "loss.csv")).Skip(1), shifted);
+
+        var invalid = plain with { TranslationAugment = 0.6 };
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new GanTrainer(invalid));
+        Assert.Contains("--d-translate", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_generator_average_with_a_tiny_decay_is_the_generator_after_each_step()
     {
         // d = 1e-9 keeps almost nothing of the old average: what is saved is the online generator after its last step,

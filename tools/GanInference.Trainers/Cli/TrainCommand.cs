@@ -32,9 +32,12 @@ internal static partial class TrainCommand
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint folder up to --epochs in total (same run folder; appends to loss.csv)." };
         var ema = new Option<double>("--g-ema") { Description = "Also keep an exponential moving average of the generator's weights with this decay per step (e.g. 0.999; 0 = none), saved in each checkpoint; export --ema exports it.", DefaultValueFactory = _ => 0.0 };
 
+        var translate = new Option<double>("--d-translate") { Description = "Shift every image the discriminator sees, real and generated, by a random whole-pixel offset of up to this fraction of its size (DiffAugment's translation, e.g. 0.125; 0 = none).", DefaultValueFactory = _ => 0.0 };
+
         var command = new Command(name, description);
         common.AddTo(command);
         command.Options.Add(ema);
+        command.Options.Add(translate);
         command.Options.Add(latent);
         command.Options.Add(ngf);
         command.Options.Add(ndf);
@@ -64,6 +67,7 @@ internal static partial class TrainCommand
             {
                 Beta1 = parse.GetValue(beta1),
                 GeneratorEmaDecay = parse.GetValue(ema),
+                TranslationAugment = parse.GetValue(translate),
                 ResumeFrom = parse.GetValue(resume),
                 ExplicitOptions = new Option[] { latent, ngf, ndf, embedding, head }
                     .Where(o => parse.GetResult(o) is { Implicit: false })

@@ -187,8 +187,8 @@ public sealed class GanTrainer
             fake = generator.Generate(randn(batchSize, latentDimension), fakeLabels);
         }
 
-        var realLogits = discriminator.Score(real, realLabels);
-        var fakeLogits = discriminator.Score(fake, fakeLabels);
+        var realLogits = discriminator.Score(Augment(real), realLabels);
+        var fakeLogits = discriminator.Score(Augment(fake), fakeLabels);
         var discriminatorLoss = nn.functional.softplus(-realLogits).mean() + nn.functional.softplus(fakeLogits).mean();
         discriminatorLoss.backward();
         discriminatorOptimizer.step();
@@ -197,7 +197,7 @@ public sealed class GanTrainer
         generatorOptimizer.zero_grad();
         var generatorLabels = FakeLabels();
         var generated = generator.Generate(randn(batchSize, latentDimension), generatorLabels);
-        var generatorLoss = nn.functional.softplus(-discriminator.Score(generated, generatorLabels)).mean();
+        var generatorLoss = nn.functional.softplus(-discriminator.Score(Augment(generated), generatorLabels)).mean();
         generatorLoss.backward();
         generatorOptimizer.step();
 
@@ -209,6 +209,9 @@ public sealed class GanTrainer
             fakeLogits.sigmoid().mean().item<float>(),
         ];
     }
+
+    /// <summary>What the discriminator sees of a batch: the batch itself, or each image shifted (<see cref="TrainingOptions.TranslationAugment"/>).</summary>
+    private Tensor Augment(Tensor images) => options.TranslationAugment > 0 ? DifferentiableTranslation.Apply(images, options.TranslationAugment) : images;
 
     private async Task WriteSampleGridAsync(IGenerator generator, string path, CancellationToken cancellationToken)
     {

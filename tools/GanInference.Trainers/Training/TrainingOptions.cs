@@ -31,6 +31,12 @@ public sealed record TrainingOptions
     /// </summary>
     public double GeneratorEmaDecay { get; init; }
 
+    /// <summary>
+    /// GANs: the largest random shift of the images the discriminator sees, as a fraction of their size
+    /// (<see cref="DifferentiableTranslation"/>; 0.125 in DiffAugment); 0 = none.
+    /// </summary>
+    public double TranslationAugment { get; init; }
+
     /// <summary>libtorch intra-op threads; 0 keeps libtorch's default.</summary>
     public int Threads { get; init; }
 
@@ -81,6 +87,11 @@ public sealed record TrainingOptions
         if (GeneratorEmaDecay != 0 && !(GeneratorEmaDecay is > 0 and < 1))
         {
             throw new ArgumentOutOfRangeException(nameof(GeneratorEmaDecay), GeneratorEmaDecay, "--g-ema must be 0 (off) or between 0 and 1 (exclusive), e.g. 0.999.");
+        }
+
+        if (!(TranslationAugment is >= 0 and <= 0.5))
+        {
+            throw new ArgumentOutOfRangeException(nameof(TranslationAugment), TranslationAugment, "--d-translate must be between 0 (off) and 0.5 (a fraction of the image size), e.g. 0.125.");
         }
 
         if (Threads < 0)
