@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Client-side balancing on loopback (docs/scaling.md): starts REPLICAS server processes on models/, runs
 # `gan bench` with one --server per replica, then prints each replica's successful-request counter.
-#   tools/bench/replicas.sh [MODEL]      env: REPLICAS (3), DURATION (5s), CONCURRENCY (6), PORT (15400),
-#                                         CONFIGURATION (Release), NO_BUILD=1 to use the existing build
+#   tools/bench/replicas.sh [MODEL]      env: REPLICAS (3), DURATION (5s), WARMUP (1s), CONCURRENCY (6), PORT (15400),
+#                                         START_SECONDS (120), CONFIGURATION (Release), NO_BUILD=1 to use the existing build
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 model=${1:-dcgan-mnist}
@@ -16,24 +16,57 @@ fi
 server=src/GanInference.Server/bin/$configuration/net10.0/GanInference.Server.dll
 gan() { dotnet "src/GanInference.Cli/bin/$configuration/net10.0/gan.dll" "$@"; }
 
+# Each replica logs to its own file; a replica that exits or is not serving within START_SECONDS (120) stops the
+# script with its log, instead of leaving a counter to read from a port nobody listens on.
+work=$(mktemp -d)
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 servers=()
 for i in $(seq 1 "$replicas"); do
-  dotnet "$server" --urls "http://127.0.0.1:$((port + i))" --Http:Urls="http://127.0.0.1:$((port + 100 + i))" --Models:Path=models >/dev/null 2>&1 &
+  dotnet "$server" --urls "http://127.0.0.1:$((port + i))" --Http:Urls="http://127.0.0.1:$((port + 100 + i))" --Models:Path=models \
+    --Models:Watch=false >"$work/replica-$i.log" 2>&1 &
   pids+=($!)
   servers+=(--server "http://127.0.0.1:$((port + i))")
 done
+deadline=$((SECONDS + ${START_SECONDS:-120}))
 for i in $(seq 1 "$replicas"); do
-  for _ in $(seq 1 120); do gan --server "http://127.0.0.1:$((port + i))" models >/dev/null 2>&1 && break; sleep 0.5; done
+  # Serving: the model answers a generation (its first one also pays for loading and batch profiling, so the
+  # measured phase does not), and the metrics listener read at the end answers.
+  until gan --server "http://127.0.0.1:$((port + i))" generate --model "$model" --seed 1 --out "$work/warm-$i" >/dev/null 2>&1 \
+      && curl -sf "http://127.0.0.1:$((port + 100 + i))/metrics" >/dev/null; do
+    if ! kill -0 "${pids[$((i - 1))]}" 2>/dev/null; then
+      echo "replicas.sh: replica $i exited at start:" >&2; tail -5 "$work/replica-$i.log" >&2; exit 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "replicas.sh: replica $i was not serving '$model' within ${START_SECONDS:-120} s:" >&2; tail -5 "$work/replica-$i.log" >&2; exit 1
+    fi
+    sleep 0.25
+  done
+done
+# A few concurrent requests on each replica, all at once: load arriving is what makes a server measure the model's
+# batch sizes (docs/performance.md), which must not fall into the measured phase.
+warm=()
+for i in $(seq 1 "$replicas"); do
+  gan --server "http://127.0.0.1:$((port + i))" bench --model "$model" --concurrency 4 --warmup 0s --duration 1s >"$work/warm-$i.txt" 2>&1 &
+  warm+=($!)
+done
+for i in $(seq 1 "$replicas"); do
+  wait "${warm[$((i - 1))]}" || { echo "replicas.sh: warming replica $i failed:" >&2; tail -5 "$work/warm-$i.txt" >&2; exit 1; }
+done
+# Each replica's counter before the run: the warm-up above is not part of the spread.
+declare -a before
+for i in $(seq 1 "$replicas"); do
+  before[i]=$(curl -sf "http://127.0.0.1:$((port + 100 + i))/metrics" | awk -v m="$model" '/^gan_inference_request_success_total\{/ && index($0, "model=\"" m "\"") { s += $NF } END { print s + 0 }')
 done
 
-gan "${servers[@]}" bench --model "$model" --concurrency "${CONCURRENCY:-6}" --warmup 1s --duration "${DURATION:-5s}" \
-  --metrics-url "http://127.0.0.1:$((port + 101))/metrics" | grep -E "^(server|requests|images)" || true
+gan "${servers[@]}" bench --model "$model" --concurrency "${CONCURRENCY:-6}" --warmup "${WARMUP:-1s}" --duration "${DURATION:-5s}" \
+  --metrics-url "http://127.0.0.1:$((port + 101))/metrics" --json "$work/bench.json" >"$work/bench.txt" 2>&1 || { cat "$work/bench.txt" >&2; exit 1; }
+python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print("requests: %d succeeded, %d failed; %.1f images/s" % (r["succeeded"], r["failed"], r["imagesPerSecond"]))' "$work/bench.json"
 total=0
 declare -a counts
 for i in $(seq 1 "$replicas"); do
-  n=$(curl -s "http://127.0.0.1:$((port + 100 + i))/metrics" | awk -v m="$model" '/^gan_inference_request_success_total\{/ && index($0, "model=\"" m "\"") { s += $NF } END { print s + 0 }')
+  n=$(curl -sf "http://127.0.0.1:$((port + 100 + i))/metrics" | awk -v m="$model" '/^gan_inference_request_success_total\{/ && index($0, "model=\"" m "\"") { s += $NF } END { print s + 0 }')
+  n=$((n - before[i]))
   counts[i]=$n
   total=$((total + n))
 done
