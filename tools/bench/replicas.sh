@@ -15,6 +15,11 @@ if [ "${NO_BUILD:-0}" != 1 ]; then
 fi
 server=src/GanInference.Server/bin/$configuration/net10.0/GanInference.Server.dll
 gan() { dotnet "src/GanInference.Cli/bin/$configuration/net10.0/gan.dll" "$@"; }
+# Replica $1's successful requests for the model so far, from its metrics listener.
+successes() {
+  curl -sf "http://127.0.0.1:$((port + 100 + $1))/metrics" \
+    | awk -v m="$model" '/^gan_inference_request_success_total\{/ && index($0, "model=\"" m "\"") { s += $NF } END { print s + 0 }'
+}
 
 # Each replica logs to its own file; a replica that exits or is not serving within START_SECONDS (120) stops the
 # script with its log, instead of leaving a counter to read from a port nobody listens on.
@@ -30,8 +35,7 @@ for i in $(seq 1 "$replicas"); do
 done
 deadline=$((SECONDS + ${START_SECONDS:-120}))
 for i in $(seq 1 "$replicas"); do
-  # Serving: the model answers a generation (its first one also pays for loading and batch profiling, so the
-  # measured phase does not), and the metrics listener read at the end answers.
+  # Serving: the model answers a generation, and the metrics listener the counts are read from answers.
   until gan --server "http://127.0.0.1:$((port + i))" generate --model "$model" --seed 1 --out "$work/warm-$i" >/dev/null 2>&1 \
       && curl -sf "http://127.0.0.1:$((port + 100 + i))/metrics" >/dev/null; do
     if ! kill -0 "${pids[$((i - 1))]}" 2>/dev/null; then
@@ -56,7 +60,7 @@ done
 # Each replica's counter before the run: the warm-up above is not part of the spread.
 declare -a before
 for i in $(seq 1 "$replicas"); do
-  before[i]=$(curl -sf "http://127.0.0.1:$((port + 100 + i))/metrics" | awk -v m="$model" '/^gan_inference_request_success_total\{/ && index($0, "model=\"" m "\"") { s += $NF } END { print s + 0 }')
+  before[i]=$(successes "$i")
 done
 
 gan "${servers[@]}" bench --model "$model" --concurrency "${CONCURRENCY:-6}" --warmup "${WARMUP:-1s}" --duration "${DURATION:-5s}" \
@@ -65,7 +69,7 @@ python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print("requests:
 total=0
 declare -a counts
 for i in $(seq 1 "$replicas"); do
-  n=$(curl -sf "http://127.0.0.1:$((port + 100 + i))/metrics" | awk -v m="$model" '/^gan_inference_request_success_total\{/ && index($0, "model=\"" m "\"") { s += $NF } END { print s + 0 }')
+  n=$(successes "$i")
   n=$((n - before[i]))
   counts[i]=$n
   total=$((total + n))

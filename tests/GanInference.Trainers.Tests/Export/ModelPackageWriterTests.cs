@@ -18,9 +18,7 @@ public sealed class ModelPackageWriterTests
     public async Task Writes_a_model_folder_the_server_accepts(ModelKind kind)
     {
         using var temp = new TempDirectory();
-        var data = temp.Combine("data");
-        TinyMnist.Write(data, trainCount: 32, testCount: 20, gzip: true);
-        var classifier = await TestClassifier.ExportAsync(temp, data);
+        var (data, classifier) = await DigitsAndClassifierAsync(temp, gzip: true);
         var checkpoint = await TrainGeneratorAsync(temp, data, kind);
         var output = temp.Combine("models", kind == ModelKind.Dcgan ? "tiny-dcgan" : "tiny-cdcgan");
 
@@ -93,9 +91,7 @@ public sealed class ModelPackageWriterTests
     public async Task Evaluation_seed_set_and_selection_note_reach_the_figures_and_the_manifest()
     {
         using var temp = new TempDirectory();
-        var data = temp.Combine("data");
-        TinyMnist.Write(data, trainCount: 32, testCount: 20, gzip: false);
-        var classifier = await TestClassifier.ExportAsync(temp, data);
+        var (data, classifier) = await DigitsAndClassifierAsync(temp, gzip: false);
         var checkpoint = await TrainGeneratorAsync(temp, data, ModelKind.Dcgan);
         var output = temp.Combine("models", "tiny-dcgan");
 
@@ -138,9 +134,7 @@ public sealed class ModelPackageWriterTests
     public async Task Export_of_the_generator_average_writes_it_and_says_so_and_a_checkpoint_without_one_is_refused()
     {
         using var temp = new TempDirectory();
-        var data = temp.Combine("data");
-        TinyMnist.Write(data, trainCount: 32, testCount: 20, gzip: false);
-        var classifier = await TestClassifier.ExportAsync(temp, data);
+        var (data, classifier) = await DigitsAndClassifierAsync(temp, gzip: false);
         var averaged = await TrainGeneratorAsync(temp, data, ModelKind.Dcgan, emaDecay: 0.99);
         var writer = new ModelPackageWriter(new OnnxModelExporter());
         ExportOptions Export(string checkpoint, string name) => new() { CheckpointDirectory = checkpoint, OutputDirectory = temp.Combine("models", name), ClassifierPath = classifier, EvaluationSamples = 20 };
@@ -168,9 +162,7 @@ public sealed class ModelPackageWriterTests
     public async Task Updating_a_manifest_replaces_its_figures_with_the_evaluation_and_keeps_everything_else()
     {
         using var temp = new TempDirectory();
-        var data = temp.Combine("data");
-        TinyMnist.Write(data, trainCount: 32, testCount: 20, gzip: false);
-        var classifier = await TestClassifier.ExportAsync(temp, data);
+        var (data, classifier) = await DigitsAndClassifierAsync(temp, gzip: false);
         var output = temp.Combine("models", "tiny-cdcgan");
         await new ModelPackageWriter(new OnnxModelExporter()).WriteAsync(
             new ExportOptions { CheckpointDirectory = await TrainGeneratorAsync(temp, data, ModelKind.Cdcgan), OutputDirectory = output, ClassifierPath = classifier, EvaluationSamples = 20 },
@@ -205,6 +197,14 @@ public sealed class ModelPackageWriterTests
         Assert.Equal(before["provenance"]!["command"]!.GetValue<string>(), provenance["command"]!.GetValue<string>());
         await ManifestReader.ReadAsync(output, CancellationToken.None);
         Assert.False(File.Exists(path + ".partial"));
+    }
+
+    /// <summary>Tiny MNIST files in <c>temp/data</c> (32 training, 20 test digits) and a classifier exported from them.</summary>
+    private static async Task<(string Data, string Classifier)> DigitsAndClassifierAsync(TempDirectory temp, bool gzip)
+    {
+        var data = temp.Combine("data");
+        TinyMnist.Write(data, trainCount: 32, testCount: 20, gzip: gzip);
+        return (data, await TestClassifier.ExportAsync(temp, data));
     }
 
     private static async Task<string> TrainGeneratorAsync(TempDirectory temp, string data, ModelKind kind, double emaDecay = 0)

@@ -88,7 +88,8 @@ internal static partial class ToolCommands
                 throw new ArgumentException($"--truncation: {options.Truncation} must be 0 or a finite positive number.");
             }
             var isStackGan = await TextToImage.StackGanPackageWriter.IsStackGanCheckpointAsync(options.CheckpointDirectory, cancellationToken).ConfigureAwait(false);
-            if (options.GeneratorEma && (isStackGan || await ImageToImagePackageWriter.IsImageToImageCheckpointAsync(options.CheckpointDirectory, cancellationToken).ConfigureAwait(false)))
+            var isImageToImage = !isStackGan && await ImageToImagePackageWriter.IsImageToImageCheckpointAsync(options.CheckpointDirectory, cancellationToken).ConfigureAwait(false);
+            if (options.GeneratorEma && (isStackGan || isImageToImage))
             {
                 throw new ArgumentException($"--ema: only DCGAN and cDCGAN checkpoints (train dcgan|cdcgan --g-ema) carry a moving-average generator; {options.CheckpointDirectory} is not one.");
             }
@@ -113,7 +114,7 @@ internal static partial class ToolCommands
                 throw new ArgumentException("--truncation: only text-to-image exports (StackGAN Stage-II checkpoints) write a default truncation; other manifests keep 0.");
             }
 
-            if (await ImageToImagePackageWriter.IsImageToImageCheckpointAsync(options.CheckpointDirectory, cancellationToken).ConfigureAwait(false))
+            if (isImageToImage)
             {
                 await ExportImageToImageAsync(parse, options, samples, translation, logger, cancellationToken).ConfigureAwait(false);
                 return 0;

@@ -156,7 +156,8 @@ public sealed class ModelPackageWriter(OnnxModelExporter exporter)
         }
 
         var path = Path.Combine(folder, ManifestReader.FileName);
-        var manifest = JsonNode.Parse(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false))?.AsObject()
+        var before = await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false);
+        var manifest = JsonNode.Parse(before)?.AsObject()
             ?? throw new InvalidDataException($"{path}: holds JSON null, expected a manifest object.");
         if (manifest["provenance"] is not JsonObject provenance)
         {
@@ -171,7 +172,6 @@ public sealed class ModelPackageWriter(OnnxModelExporter exporter)
         provenance["evaluationCommand"] = command;
 
         // Renamed over the old file, and put back if the server's own reader refuses the result.
-        var before = await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false);
         await ReplaceAsync(path, manifest.ToJsonString(ManifestJson) + "\n", cancellationToken).ConfigureAwait(false);
         try
         {

@@ -84,7 +84,7 @@ public sealed record TrainingOptions
             throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "--lr must be positive.");
         }
 
-        if (GeneratorEmaDecay != 0 && !(GeneratorEmaDecay is > 0 and < 1))
+        if (!(GeneratorEmaDecay is >= 0 and < 1))
         {
             throw new ArgumentOutOfRangeException(nameof(GeneratorEmaDecay), GeneratorEmaDecay, "--g-ema must be 0 (off) or between 0 and 1 (exclusive), e.g. 0.999.");
         }
