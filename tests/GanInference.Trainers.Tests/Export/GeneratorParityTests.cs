@@ -50,6 +50,25 @@ public sealed class GeneratorParityTests
     [Theory]
     [InlineData(1)]
     [InlineData(5)]
+    public void Latent_class_generator_takes_z_alone_and_matches_TorchSharp(int batch)
+    {
+        random.manual_seed(10);
+        var architecture = Small with { Kind = ModelKind.Dcgan, LatentClasses = true };
+        using var generator = new ConditionalDcganGenerator(architecture);
+        OnnxParity.RandomizeNormalization(generator);
+        var model = new OnnxModelExporter().ExportGenerator(generator, architecture);
+
+        Assert.Equal([OnnxModelExporter.LatentInput], model.Graph.Input.Select(i => i.Name));
+        using var z = randn(batch, architecture.LatentDimension);
+        using var expected = Forward(() => generator.Generate(z, null));
+        var actual = OnnxParity.Run(model, (OnnxModelExporter.LatentInput, z))[OnnxModelExporter.ImageOutput];
+
+        Assert.InRange(OnnxParity.MaxAbsDifference(expected, actual), 0f, OnnxParity.Tolerance);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(5)]
     public void Classifier_matches_TorchSharp(int batch)
     {
         random.manual_seed(9);

@@ -4,6 +4,7 @@ using GanInference.Core.Manifests;
 using GanInference.Trainers.Evaluation;
 using GanInference.Trainers.Export;
 using GanInference.Trainers.Models;
+using GanInference.Trainers.Sampling;
 using GanInference.Trainers.Training;
 using ModelKind = GanInference.Trainers.Models.ModelKind;
 
@@ -45,6 +46,46 @@ public sealed class ModelPackageWriterTests
         using var session = new OnnxGeneratorSession(Path.Combine(output, "model.onnx"));
         Assert.Equal(kind == ModelKind.Cdcgan, session.IsConditional);
         Assert.Equal(100, session.LatentDimension);
+    }
+
+    [Fact]
+    public async Task A_latent_class_dcgan_exports_as_an_unconditional_model_whose_file_reads_the_class_from_z()
+    {
+        using var temp = new TempDirectory();
+        var (data, classifier) = await DigitsAndClassifierAsync(temp, gzip: false);
+        var checkpoint = await TrainGeneratorAsync(temp, data, ModelKind.Dcgan, latentClasses: true);
+        var output = temp.Combine("models", "tiny-latent-class");
+
+        await new ModelPackageWriter(new OnnxModelExporter()).WriteAsync(
+            new ExportOptions { CheckpointDirectory = checkpoint, OutputDirectory = output, ClassifierPath = classifier, EvaluationSamples = 20 },
+            CancellationToken.None);
+
+        var read = await ManifestReader.ReadAsync(output, CancellationToken.None);
+        Assert.Equal("unconditional", read.Manifest.Kind);
+        Assert.Null(read.Manifest.Classes);
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "gan.json")));
+        Assert.True(manifest.RootElement.GetProperty("provenance").GetProperty("architecture").GetProperty("latentClasses").GetBoolean());
+        Assert.Contains("digit class read from z", read.Manifest.Description ?? string.Empty, StringComparison.Ordinal);
+
+        // The file takes z alone and gives what the checkpoint's generator gives for the class of each z.
+        using var session = new OnnxGeneratorSession(Path.Combine(output, "model.onnx"));
+        Assert.False(session.IsConditional);
+        var info = await Checkpoint.ReadInfoAsync(checkpoint, CancellationToken.None);
+        var generator = ModelFactory.CreateGenerator(info.Architecture);
+        using var module = generator.Module;
+        Checkpoint.LoadWeights(checkpoint, Checkpoint.GeneratorFileName, module);
+        module.eval();
+        ulong[] seeds = [0, 1, 2, 3, 4, 5, 6, 7];
+        using var z = TorchSharp.torch.tensor(SeededLatents.Create(seeds, info.Architecture.LatentDimension), [seeds.Length, info.Architecture.LatentDimension]);
+        float[] expected;
+        using (TorchSharp.torch.no_grad())
+        using (var images = generator.Generate(z, null))
+        {
+            expected = images.data<float>().ToArray();
+        }
+
+        var actual = session.Generate(seeds, null, 0f, CancellationToken.None);
+        Assert.InRange(expected.Zip(actual).Max(p => Math.Abs(p.First - p.Second)), 0f, 1e-4f);
     }
 
     [Fact]
@@ -207,11 +248,11 @@ public sealed class ModelPackageWriterTests
         return (data, await TestClassifier.ExportAsync(temp, data));
     }
 
-    private static async Task<string> TrainGeneratorAsync(TempDirectory temp, string data, ModelKind kind, double emaDecay = 0)
+    private static async Task<string> TrainGeneratorAsync(TempDirectory temp, string data, ModelKind kind, double emaDecay = 0, bool latentClasses = false)
     {
         var options = new TrainingOptions
         {
-            Architecture = new GanArchitecture { Kind = kind, GeneratorWidth = 4, DiscriminatorWidth = 4, LabelEmbeddingDimension = 4 },
+            Architecture = new GanArchitecture { Kind = kind, GeneratorWidth = 4, DiscriminatorWidth = 4, LabelEmbeddingDimension = 4, LatentClasses = latentClasses },
             DataDirectory = data,
             RunDirectory = temp.Combine("runs", kind.ToString()),
             Epochs = 2,

@@ -16,15 +16,16 @@ namespace GanInference.Trainers.Tests.Training;
 public sealed class LossDirectionTests
 {
     [Theory]
-    [InlineData(ModelKind.Dcgan)]
-    [InlineData(ModelKind.Cdcgan)]
-    public async Task Dcgan_discriminator_scores_real_digits_above_generated_ones(ModelKind kind)
+    [InlineData(ModelKind.Dcgan, false)]
+    [InlineData(ModelKind.Cdcgan, false)]
+    [InlineData(ModelKind.Dcgan, true)]
+    public async Task Dcgan_discriminator_scores_real_digits_above_generated_ones(ModelKind kind, bool latentClasses)
     {
         using var temp = new TempDirectory();
         TinyMnist.Write(temp.Combine("data"), trainCount: 128, testCount: 10, gzip: false);
         var options = new TrainingOptions
         {
-            Architecture = new GanArchitecture { Kind = kind, GeneratorWidth = 4, DiscriminatorWidth = 4, LabelEmbeddingDimension = 4 },
+            Architecture = new GanArchitecture { Kind = kind, GeneratorWidth = 4, DiscriminatorWidth = 4, LabelEmbeddingDimension = 4, LatentClasses = latentClasses },
             DataDirectory = temp.Combine("data"),
             RunDirectory = temp.Combine("run"),
             Epochs = 1,
@@ -39,11 +40,12 @@ public sealed class LossDirectionTests
     }
 
     [Theory]
-    [InlineData(ModelKind.Dcgan)]
-    [InlineData(ModelKind.Cdcgan)]
-    public void Dcgan_generator_step_makes_its_images_look_more_real_to_the_discriminator(ModelKind kind)
+    [InlineData(ModelKind.Dcgan, false)]
+    [InlineData(ModelKind.Cdcgan, false)]
+    [InlineData(ModelKind.Dcgan, true)]
+    public void Dcgan_generator_step_makes_its_images_look_more_real_to_the_discriminator(ModelKind kind, bool latentClasses)
     {
-        var architecture = new GanArchitecture { Kind = kind, GeneratorWidth = 8, DiscriminatorWidth = 8, LabelEmbeddingDimension = 4 };
+        var architecture = new GanArchitecture { Kind = kind, GeneratorWidth = 8, DiscriminatorWidth = 8, LabelEmbeddingDimension = 4, LatentClasses = latentClasses };
         var trainer = new GanTrainer(new TrainingOptions { Architecture = architecture, DataDirectory = "unused", RunDirectory = "unused", LearningRate = 1e-3 });
         random.manual_seed(31);
         var generator = ModelFactory.CreateGenerator(architecture);
@@ -56,9 +58,10 @@ public sealed class LossDirectionTests
         using var discriminatorOptimizer = optim.Adam(discriminatorModule.parameters(), 1e-3, 0.5, 0.999);
         using var scope = NewDisposeScope();
         var real = (rand(64, 1, 28, 28) * 2) - 1;
-        var labels = kind == ModelKind.Cdcgan ? randint(0, 10, [64], dtype: ScalarType.Int64) : null;
+        var labels = architecture.UsesLabels ? randint(0, 10, [64], dtype: ScalarType.Int64) : null;
         var z = randn(256, architecture.LatentDimension);
-        var zLabels = kind == ModelKind.Cdcgan ? randint(0, 10, [256], dtype: ScalarType.Int64) : null;
+        var zLabels = latentClasses ? ConditionalDcganGenerator.LatentClass(z, 10) : kind == ModelKind.Cdcgan ? randint(0, 10, [256], dtype: ScalarType.Int64) : null;
+        var givenLabels = latentClasses ? null : zLabels; // a latent-class generator reads them from z itself
         var before = ModelFactory.CreateGenerator(architecture);
         using var beforeModule = before.Module;
 
@@ -67,8 +70,8 @@ public sealed class LossDirectionTests
         beforeModule.load_state_dict(generatorModule.state_dict());
         trainer.Step(generator, discriminator, generatorOptimizer, discriminatorOptimizer, real, labels);
         using var noGrad = no_grad();
-        var scoreBefore = discriminator.Score(before.Generate(z, zLabels), zLabels).mean().item<float>();
-        var scoreAfter = discriminator.Score(generator.Generate(z, zLabels), zLabels).mean().item<float>();
+        var scoreBefore = discriminator.Score(before.Generate(z, givenLabels), zLabels).mean().item<float>();
+        var scoreAfter = discriminator.Score(generator.Generate(z, givenLabels), zLabels).mean().item<float>();
         Assert.True(scoreAfter > scoreBefore, $"D(G_after(z)) {scoreAfter} vs D(G_before(z)) {scoreBefore}");
     }
 

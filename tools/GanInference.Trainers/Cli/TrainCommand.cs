@@ -32,6 +32,7 @@ internal static partial class TrainCommand
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint folder up to --epochs in total (same run folder; appends to loss.csv)." };
         var ema = new Option<double>("--g-ema") { Description = "Also keep an exponential moving average of the generator's weights with this decay per step (e.g. 0.999; 0 = none), saved in each checkpoint; export --ema exports it.", DefaultValueFactory = _ => 0.0 };
 
+        var latentClasses = new Option<bool>("--latent-classes") { Description = "dcgan: class-conditional inside, with the class read from z (the largest of its first 10 coordinates) and a projection discriminator given the real digits' labels; the model still takes z alone (docs/training.md)." };
         var translate = new Option<double>("--d-translate") { Description = "Shift every image the discriminator sees, real and generated, by a random whole-pixel offset of up to this fraction of its size (DiffAugment's translation, e.g. 0.125; 0 = none).", DefaultValueFactory = _ => 0.0 };
 
         var command = new Command(name, description);
@@ -50,6 +51,7 @@ internal static partial class TrainCommand
         else
         {
             command.Options.Add(head);
+            command.Options.Add(latentClasses);
         }
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -63,13 +65,14 @@ internal static partial class TrainCommand
                 DiscriminatorWidth = parse.GetValue(ndf),
                 LabelEmbeddingDimension = kind == ModelKind.Cdcgan ? parse.GetValue(embedding) : new GanArchitecture().LabelEmbeddingDimension,
                 DiscriminatorHead = kind == ModelKind.Dcgan ? parse.GetValue(head) : DiscriminatorHead.Conv,
+                LatentClasses = kind == ModelKind.Dcgan && parse.GetValue(latentClasses),
             }) with
             {
                 Beta1 = parse.GetValue(beta1),
                 GeneratorEmaDecay = parse.GetValue(ema),
                 TranslationAugment = parse.GetValue(translate),
                 ResumeFrom = parse.GetValue(resume),
-                ExplicitOptions = new Option[] { latent, ngf, ndf, embedding, head }
+                ExplicitOptions = new Option[] { latent, ngf, ndf, embedding, head, latentClasses }
                     .Where(o => parse.GetResult(o) is { Implicit: false })
                     .Select(o => o.Name)
                     .ToHashSet(),

@@ -253,6 +253,8 @@ public sealed class ModelPackageWriter(OnnxModelExporter exporter)
             Kind = architecture.IsConditional ? "class-conditional" : "unconditional",
             Description = options.Description ?? (architecture.IsConditional
                 ? "Class-conditional DCGAN (label embedding + projection discriminator) trained on MNIST digits"
+                : architecture.LatentClasses
+                ? "DCGAN trained on MNIST digits, each image's digit class read from z (the largest of its first 10 coordinates)"
                 : "DCGAN trained on MNIST digits"),
             Model = ModelFileName,
             Inputs = inputs,

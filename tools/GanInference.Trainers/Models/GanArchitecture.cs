@@ -72,6 +72,15 @@ public sealed record GanArchitecture
     /// </summary>
     public DiscriminatorHead DiscriminatorHead { get; init; } = DiscriminatorHead.Conv;
 
+    /// <summary>
+    /// Dcgan only: the generator is class-conditional inside and takes its class from z itself, the index of the
+    /// largest of z's first <see cref="ClassCount"/> coordinates (uniform over the classes for any i.i.d. z, truncated
+    /// or not, by symmetry), and the discriminator is the projection discriminator given the real digits' labels and
+    /// the generated ones' latent classes. The served model still takes z alone. Absent in older checkpoints (false).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool LatentClasses { get; init; }
+
     /// <summary>Sizes of the StackGAN networks (absent for the other kinds).</summary>
     public TextToImage.StackGanArchitecture? StackGan { get; init; }
 
@@ -83,6 +92,10 @@ public sealed record GanArchitecture
 
     [JsonIgnore]
     public bool IsConditional => Kind == ModelKind.Cdcgan;
+
+    /// <summary>Whether training gives the discriminator class labels: the requested ones, or the latent classes.</summary>
+    [JsonIgnore]
+    public bool UsesLabels => IsConditional || LatentClasses;
 
     /// <summary>Throws naming the field when a value cannot build a network.</summary>
     public void Validate()
@@ -100,6 +113,24 @@ public sealed record GanArchitecture
         Positive(DiscriminatorWidth, nameof(DiscriminatorWidth));
         Positive(ClassCount, nameof(ClassCount));
         Positive(LabelEmbeddingDimension, nameof(LabelEmbeddingDimension));
+        if (LatentClasses)
+        {
+            if (Kind != ModelKind.Dcgan)
+            {
+                throw new ArgumentException($"LatentClasses applies to Dcgan only, not {Kind}.", nameof(LatentClasses));
+            }
+
+            if (ClassCount > LatentDimension)
+            {
+                throw new ArgumentOutOfRangeException(nameof(LatentDimension), LatentDimension, $"LatentClasses (--latent-classes) reads the class from z's first {ClassCount} coordinates, so LatentDimension (--latent) must be at least {ClassCount}.");
+            }
+
+            if (DiscriminatorHead != DiscriminatorHead.Conv)
+            {
+                throw new ArgumentException($"LatentClasses (--latent-classes) uses the projection discriminator, which has no {DiscriminatorHead} head: leave out --d-head.", nameof(DiscriminatorHead));
+            }
+        }
+
         if (ResidualBlocks is { } blocks)
         {
             Positive(blocks, nameof(ResidualBlocks));

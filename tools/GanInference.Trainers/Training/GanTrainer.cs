@@ -117,7 +117,7 @@ public sealed class GanTrainer
                 {
                     var index = order.narrow(0, batch * batchSize, batchSize);
                     var real = images.index_select(0, index);
-                    var realLabels = architecture.IsConditional ? labels.index_select(0, index) : null;
+                    var realLabels = architecture.UsesLabels ? labels.index_select(0, index) : null;
                     Step(generator, discriminator, generatorOptimizer, discriminatorOptimizer, real, realLabels).CopyTo(row, 0);
                     average?.Update();
                 }
@@ -175,16 +175,15 @@ public sealed class GanTrainer
     internal double[] Step(IGenerator generator, IDiscriminator discriminator, optim.Optimizer generatorOptimizer, optim.Optimizer discriminatorOptimizer, Tensor real, Tensor? realLabels)
     {
         var batchSize = real.shape[0];
-        var latentDimension = architecture.LatentDimension;
-        Tensor? FakeLabels() => realLabels is null ? null : randint(0, architecture.ClassCount, [batchSize], dtype: ScalarType.Int64);
+        Tensor? GeneratorLabels(Tensor? labels) => architecture.LatentClasses ? null : labels;
 
         // Discriminator: real → 1, fake → 0 (as logits through softplus, i.e. BCE-with-logits).
         discriminatorOptimizer.zero_grad();
-        var fakeLabels = FakeLabels();
+        var (fakeLatents, fakeLabels) = DrawGenerated(architecture, batchSize);
         Tensor fake;
         using (no_grad())
         {
-            fake = generator.Generate(randn(batchSize, latentDimension), fakeLabels);
+            fake = generator.Generate(fakeLatents, GeneratorLabels(fakeLabels));
         }
 
         var realLogits = discriminator.Score(Augment(real), realLabels);
@@ -195,8 +194,8 @@ public sealed class GanTrainer
 
         // Generator, non-saturating: maximise log D(G(z)).
         generatorOptimizer.zero_grad();
-        var generatorLabels = FakeLabels();
-        var generated = generator.Generate(randn(batchSize, latentDimension), generatorLabels);
+        var (generatorLatents, generatorLabels) = DrawGenerated(architecture, batchSize);
+        var generated = generator.Generate(generatorLatents, GeneratorLabels(generatorLabels));
         var generatorLoss = nn.functional.softplus(-discriminator.Score(Augment(generated), generatorLabels)).mean();
         generatorLoss.backward();
         generatorOptimizer.step();
@@ -208,6 +207,19 @@ public sealed class GanTrainer
             realLogits.sigmoid().mean().item<float>(),
             fakeLogits.sigmoid().mean().item<float>(),
         ];
+    }
+
+    /// <summary>
+    /// Latents for a batch of generated images and the labels D is given with them: drawn uniformly for a conditional
+    /// generator (which is given them too), read from z for a latent-class one (which reads the same from z itself),
+    /// none for an unconditional one.
+    /// </summary>
+    internal static (Tensor Latents, Tensor? Labels) DrawGenerated(GanArchitecture architecture, long batchSize)
+    {
+        // Labels before z: the order the shipped cdcgan run drew them in, so its command still reproduces it.
+        var drawn = architecture.IsConditional ? randint(0, architecture.ClassCount, [batchSize], dtype: ScalarType.Int64) : null;
+        var latents = randn(batchSize, architecture.LatentDimension);
+        return (latents, architecture.LatentClasses ? ConditionalDcganGenerator.LatentClass(latents, architecture.ClassCount) : drawn);
     }
 
     /// <summary>What the discriminator sees of a batch: the batch itself, or each image shifted (<see cref="TrainingOptions.TranslationAugment"/>).</summary>
@@ -245,6 +257,7 @@ public sealed class GanTrainer
             ("--ndf", saved.DiscriminatorWidth, given.DiscriminatorWidth),
             ("--label-embedding", saved.LabelEmbeddingDimension, given.LabelEmbeddingDimension),
             ("--d-head", saved.DiscriminatorHead, given.DiscriminatorHead),
+            ("--latent-classes", saved.LatentClasses, given.LatentClasses),
         ];
         foreach (var (option, savedValue, givenValue) in fields)
         {
