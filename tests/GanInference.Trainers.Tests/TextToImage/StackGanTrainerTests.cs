@@ -150,6 +150,17 @@ public sealed class StackGanTrainerTests
         Assert.Equal(TextToImageEvaluator.DefaultThicknessCaptions, report.ThicknessCaptions);
         Assert.All(new[] { report.ThicknessAccuracy, report.StageOneThicknessAccuracy, report.RealThicknessAccuracy, report.RealStageOneThicknessAccuracy }, v => Assert.InRange(v!.Value, 0, 1));
         Assert.True(File.Exists(Path.Combine(temp.Combine("models", "paper-stage2"), "model.onnx")));
+
+        // The report set (the thickness captions, seeds 20000..) is read for digit, colour and background too: real renders
+        // of those captions read back with every background and nearly every colour right, which they would not if the
+        // figures were read against another set's captions; the manifest carries them beside the selection set's.
+        Assert.Equal(1.0, report.RealReportAccuracy!.Value.Background);
+        Assert.InRange(report.RealReportAccuracy.Value.Colour, 0.9, 1);
+        Assert.All(new[] { report.ReportAccuracy!.Value.Digit, report.ReportAccuracy.Value.Colour, report.ReportAccuracy.Value.Background }, v => Assert.InRange(v, 0, 1));
+        using var manifest = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.Combine("models", "paper"), "gan.json")));
+        var metrics = manifest.RootElement.GetProperty("provenance").GetProperty("metrics");
+        Assert.Equal(Math.Round(report.ReportAccuracy.Value.Colour, 4), metrics.GetProperty("reportColourAccuracy").GetDouble());
+        Assert.Contains("report set", manifest.RootElement.GetProperty("provenance").GetProperty("evaluation").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
