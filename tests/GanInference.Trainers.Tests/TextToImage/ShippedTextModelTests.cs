@@ -54,4 +54,37 @@ public sealed class ShippedTextModelTests
         Assert.InRange(colour, 0.90, 1.0);
         Assert.InRange(background, 0.95, 1.0);
     }
+
+    /// <summary>
+    /// The report set (issue 16's honest split): the thickness captions, seeds 20000.., on which no choice was made, read for
+    /// digit, colour, background and thickness from the shipped files, as the manifest states them.
+    /// </summary>
+    [Fact]
+    public async Task The_shipped_pipeline_reproduces_its_report_set_figures()
+    {
+        var models = Path.Combine(ShippedFiles.Root, "models");
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(models, Pipeline, "gan.json")));
+        var truncation = manifest.RootElement.GetProperty("defaults").GetProperty("truncation").GetSingle();
+        var provenance = manifest.RootElement.GetProperty("provenance");
+        var metrics = provenance.GetProperty("metrics");
+        var networks = provenance.GetProperty("architecture").Deserialize<StackGanArchitecture>(new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
+
+        var count = metrics.GetProperty("thicknessCaptions").GetInt32();
+        var captions = TextToImageEvaluator.ThicknessCaptions(count);
+        using var pipeline = new OnnxStackGanPipeline(
+            File.ReadAllBytes(Path.Combine(models, $"{Pipeline}-stage1", "model.onnx")),
+            File.ReadAllBytes(Path.Combine(models, $"{Pipeline}-stage2", "model.onnx")),
+            networks);
+        var (_, large) = pipeline.Generate([.. captions.SelectMany(c => CaptionGrammar.Tokenize(c.Caption))], null, TextToImageEvaluator.ThicknessSeeds(count), CancellationToken.None, truncation);
+        using var classifier = new OnnxClassifierSession(ShippedFiles.Classifier);
+        var (digit, colour, background) = TextToImageEvaluator.Read(large, CaptionedDigits.LargeSize, captions, classifier, CancellationToken.None);
+        var train = await GanInference.Trainers.Data.MnistDataset.LoadAsync(ShippedFiles.Mnist, GanInference.Trainers.Data.MnistSplit.Train, CancellationToken.None);
+        var thickness = ThicknessReader.Calibrate(train, CaptionedDigits.LargeSize).Accuracy(large, captions);
+
+        Assert.Equal(300, count);
+        Assert.Equal(metrics.GetProperty("reportDigitAccuracy").GetDouble(), digit, 3);
+        Assert.Equal(metrics.GetProperty("reportColourAccuracy").GetDouble(), colour, 3);
+        Assert.Equal(metrics.GetProperty("reportBackgroundAccuracy").GetDouble(), background, 3);
+        Assert.Equal(metrics.GetProperty("thicknessAccuracy").GetDouble(), thickness, 3);
+    }
 }

@@ -69,11 +69,15 @@ public sealed record StackGanArchitecture
 /// <summary>Image, μ and log σ² of one generator pass (μ and log σ² feed the KL term).</summary>
 public sealed record GeneratorPass(Tensor Image, Tensor Mu, Tensor LogVariance) : IDisposable
 {
+    /// <summary>Stage-II passes: the (frozen) Stage-I image [B, 3, 32, 32] that <see cref="Image"/> refines.</summary>
+    public Tensor? StageOneImage { get; init; }
+
     public void Dispose()
     {
         Image.Dispose();
         Mu.Dispose();
         LogVariance.Dispose();
+        StageOneImage?.Dispose();
     }
 }
 
