@@ -87,4 +87,59 @@ public sealed class ShippedTextModelTests
         Assert.Equal(metrics.GetProperty("reportBackgroundAccuracy").GetDouble(), background, 3);
         Assert.Equal(metrics.GetProperty("thicknessAccuracy").GetDouble(), thickness, 3);
     }
+
+    /// <summary>
+    /// <c>evaluate --update-manifest</c> on a pipeline folder: an evaluation of a copy of the shipped pipeline, written into
+    /// its three manifests from which the report set's figures were removed, puts them back with the evaluation text
+    /// and command, leaving every other field; an evaluation at another truncation is refused and changes nothing.
+    /// </summary>
+    [Fact]
+    public async Task Updating_a_pipeline_manifest_writes_the_evaluated_figures_into_all_three_and_refuses_another_truncation()
+    {
+        using var temp = new TempDirectory();
+        string[] names = [Pipeline, $"{Pipeline}-stage1", $"{Pipeline}-stage2"];
+        foreach (var name in names)
+        {
+            Directory.CreateDirectory(temp.Combine(name));
+            foreach (var file in Directory.GetFiles(ShippedFiles.Model(name)))
+            {
+                File.Copy(file, Path.Combine(temp.Combine(name), Path.GetFileName(file)));
+            }
+
+            var path = Path.Combine(temp.Combine(name), "gan.json");
+            var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+            var metrics = manifest["provenance"]!["metrics"]!.AsObject();
+            foreach (var key in metrics.Select(m => m.Key).Where(k => k.Contains("eport", StringComparison.Ordinal)).ToArray())
+            {
+                metrics.Remove(key);
+            }
+
+            File.WriteAllText(path, manifest.ToJsonString());
+        }
+
+        var networks = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.Combine(Pipeline), "gan.json"))).RootElement.GetProperty("provenance").GetProperty("architecture").Deserialize<StackGanArchitecture>(new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
+        using var pipeline = new OnnxStackGanPipeline(File.ReadAllBytes(Path.Combine(temp.Combine(names[1]), "model.onnx")), File.ReadAllBytes(Path.Combine(temp.Combine(names[2]), "model.onnx")), networks);
+        var evaluator = new TextToImageEvaluator(ShippedFiles.Classifier, ShippedFiles.Mnist);
+        string[] steps = [temp.Combine(names[1]), temp.Combine(names[2])];
+        var before = names.Select(n => File.ReadAllText(Path.Combine(temp.Combine(n), "gan.json"))).ToArray();
+
+        var other = await evaluator.EvaluateAsync(pipeline, TextToImageEvaluator.DefaultCaptions, CancellationToken.None, truncation: 0.5f, thicknessCount: 3);
+        var refused = await Assert.ThrowsAsync<ArgumentException>(() => StackGanPackageWriter.UpdateManifestFiguresAsync(temp.Combine(Pipeline), steps, other, "classifier", "test", CancellationToken.None));
+        Assert.Contains("--truncation 0.5", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(before, names.Select(n => File.ReadAllText(Path.Combine(temp.Combine(n), "gan.json"))));
+
+        var report = await evaluator.EvaluateAsync(pipeline, TextToImageEvaluator.DefaultCaptions, CancellationToken.None, truncation: 1f);
+        await StackGanPackageWriter.UpdateManifestFiguresAsync(temp.Combine(Pipeline), steps, report, "classifier", "evaluate --update-manifest", CancellationToken.None);
+
+        foreach (var name in names)
+        {
+            using var updated = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.Combine(name), "gan.json")));
+            using var shipped = JsonDocument.Parse(File.ReadAllText(Path.Combine(ShippedFiles.Model(name), "gan.json")));
+            var provenance = updated.RootElement.GetProperty("provenance");
+            Assert.Equal(Math.Round(report.ReportAccuracy!.Value.Digit, 4), provenance.GetProperty("metrics").GetProperty("reportDigitAccuracy").GetDouble());
+            Assert.Equal("evaluate --update-manifest", provenance.GetProperty("evaluationCommand").GetString());
+            Assert.Contains("report set", provenance.GetProperty("evaluation").GetString(), StringComparison.Ordinal);
+            Assert.Equal(shipped.RootElement.GetProperty("provenance").GetProperty("commands").GetRawText(), provenance.GetProperty("commands").GetRawText());
+        }
+    }
 }

@@ -58,7 +58,8 @@ internal static partial class ToolCommands
     /// The export's text-to-image figures, recomputed from the folder's ONNX files (the steps named by its manifest, the
     /// manifest's default truncation unless --truncation is given), with the gate figures of issue 16 beside them.
     /// </summary>
-    private static async Task EvaluateTextPipelineAsync(ParseResult parse, string folder, string classifierPath, string dataDirectory, Option<int> samples, Option<float> truncationOption, string? jsonPath, string? resNetModels, ILogger logger, CancellationToken cancellationToken)
+    /// <param name="updateCommand">With --update-manifest: the command line to record; the figures then go into the three manifests.</param>
+    private static async Task EvaluateTextPipelineAsync(ParseResult parse, string folder, string classifierPath, string dataDirectory, Option<int> samples, Option<float> truncationOption, string? jsonPath, string? resNetModels, string? updateCommand, ILogger logger, CancellationToken cancellationToken)
     {
         var root = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(folder, "gan.json"), cancellationToken).ConfigureAwait(false))!;
         var steps = root["pipeline"]!["steps"]!.AsArray().Select(s => s!["model"]!.GetValue<string>()).ToArray();
@@ -98,6 +99,11 @@ internal static partial class ToolCommands
         {
             var json = frechet is null ? JsonSerializer.Serialize(report, ReportJson) : JsonSerializer.Serialize(new { report, frechet }, ReportJson);
             await File.WriteAllTextAsync(jsonPath, json, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (updateCommand is not null)
+        {
+            await StackGanPackageWriter.UpdateManifestFiguresAsync(folder, [.. steps.Select(step => Path.Combine(parent, step))], report, classifierPath, updateCommand, cancellationToken).ConfigureAwait(false);
         }
 
         Log.Evaluated(logger, folder, string.Join(", ", report.ToMetrics().Select(m => FormattableString.Invariant($"{m.Key}={m.Value}"))));

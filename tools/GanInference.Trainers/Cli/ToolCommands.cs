@@ -143,7 +143,7 @@ internal static partial class ToolCommands
         var json = new Option<string?>("--json") { Description = "Also write the report as JSON to this file." };
         var resNet = new Option<bool>("--resnet") { Description = "Generators and text-to-image pipelines (64×64 against real renders): also the Fréchet distances in ImageNet ResNet-18 features (the ONNX model of NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18; about 3 × --samples images through ResNet-18)." };
         var resNetModels = new Option<string?>("--resnet-models") { Description = "The package's tools/DnnImageModels folder (default: where NuGet restored it for this build)." };
-        var updateManifest = new Option<bool>("--update-manifest") { Description = "DCGAN / cDCGAN model folders: write these figures into the folder's gan.json (provenance.metrics, both readers' class shares, the command), e.g. to add the figures an older export did not compute; needs the reported seeds (--first-seed 0) at --truncation 0." };
+        var updateManifest = new Option<bool>("--update-manifest") { Description = "DCGAN / cDCGAN model folders: write these figures into the folder's gan.json (provenance.metrics, both readers' class shares, the command), e.g. to add the figures an older export did not compute; needs the reported seeds (--first-seed 0) at --truncation 0. Text-to-image pipeline folders: into the pipeline's and both steps' gan.json; needs the export's 200 captions at the manifest's default truncation." };
 
         var command = new Command("evaluate", "Quality figures of an exported generator, through ONNX Runtime with server-identical latents.");
         foreach (var option in new Option[] { model, classifier, data, samples, truncation, json })
@@ -163,14 +163,14 @@ internal static partial class ToolCommands
             var logger = loggers.CreateLogger("evaluate");
             var modelPath = parse.GetValue(model)!;
             var folder = Directory.Exists(modelPath) ? modelPath : null;
-            if (parse.GetValue(updateManifest) && (folder is null || IsTextPipeline(folder) || ImageToImageEvaluator.IsImageToImageModel(Path.Combine(folder, ModelPackageWriter.ModelFileName))))
+            if (parse.GetValue(updateManifest) && (folder is null || (!IsTextPipeline(folder) && ImageToImageEvaluator.IsImageToImageModel(Path.Combine(folder, ModelPackageWriter.ModelFileName)))))
             {
-                throw new ArgumentException($"--update-manifest: --model must be the folder of a DCGAN or cDCGAN model (with its gan.json); {modelPath} is not one.");
+                throw new ArgumentException($"--update-manifest: --model must be the folder of a DCGAN or cDCGAN model or of a text-to-image pipeline (with its gan.json); {modelPath} is not one.");
             }
 
             if (Directory.Exists(modelPath) && IsTextPipeline(modelPath))
             {
-                await EvaluateTextPipelineAsync(parse, modelPath, parse.GetValue(classifier)!, parse.GetValue(data)!, samples, truncation, parse.GetValue(json), parse.GetValue(resNet) ? parse.GetValue(resNetModels) ?? string.Empty : null, logger, cancellationToken).ConfigureAwait(false);
+                await EvaluateTextPipelineAsync(parse, modelPath, parse.GetValue(classifier)!, parse.GetValue(data)!, samples, truncation, parse.GetValue(json), parse.GetValue(resNet) ? parse.GetValue(resNetModels) ?? string.Empty : null, parse.GetValue(updateManifest) ? commandLine : null, logger, cancellationToken).ConfigureAwait(false);
                 return 0;
             }
 

@@ -184,8 +184,67 @@ public sealed class StackGanPackageWriter(StackGanExporter exporter)
             ["losses"] = "matching-aware GAN (real+caption → real; generated, or real + mismatched caption → fake, half weight each), non-saturating; + Conditioning Augmentation KL (--kl-weight, 1 unless the commands above set it); + the auxiliary attribute classifier of D (digit, stroke colour, background of real images; G rewarded when D reads its caption's) at --aux-weight (off unless the commands above set it), with thickness when the architecture's discriminatorThickness is true (--aux-thickness); thickness-only wrong captions with --thickness-negatives; Adam 2e-4, β1 0.5; text encoder pre-trained on caption → attributes, then frozen",
             ["metrics"] = JsonSerializer.SerializeToNode(report.ToMetrics()),
             ["embeddingPathMaxDifference"] = report.EmbeddingPathMaxDifference,
-            ["evaluation"] = $"{report.Captions} captions of held-out combinations (TextToImageEvaluator.HeldOutCaptions), seeds 1000.., truncation {report.Truncation} (the manifests' default), through ONNX Runtime as the server runs the pipeline; background = nearest palette background to the border's median colour, stroke = nearest palette colour to the mean of pixels whose distance from the background is > 0.5 of the maximum, digit = {options.ClassifierPath} on that ink map area-downsized to 32×32 and cropped to 28×28; real* = the same reader on real renders of the same attributes (MNIST test digits); thickness* and report* = the report set, {report.ThicknessCaptions} captions of their own (TextToImageEvaluator.ThicknessCaptions, seeds 20000..), on which no choice of epoch, averaging or truncation is made (the held-out captions above, seeds 1000.., are the selection set): thickness by ThicknessReader (mean stroke width, calibrated per digit on renders of MNIST training digits), digit, colour and background by the reader above",
+            ["evaluation"] = EvaluationText(report, options.ClassifierPath),
         };
         return provenance;
+    }
+
+    private static string EvaluationText(TextToImageReport report, string classifierPath) =>
+        $"{report.Captions} captions of held-out combinations (TextToImageEvaluator.HeldOutCaptions), seeds 1000.., truncation {report.Truncation} (the manifests' default), through ONNX Runtime as the server runs the pipeline; background = nearest palette background to the border's median colour, stroke = nearest palette colour to the mean of pixels whose distance from the background is > 0.5 of the maximum, digit = {classifierPath} on that ink map area-downsized to 32×32 and cropped to 28×28; real* = the same reader on real renders of the same attributes (MNIST test digits); thickness* and report* = the report set, {report.ThicknessCaptions} captions of their own (TextToImageEvaluator.ThicknessCaptions, seeds 20000..), on which no choice of epoch, averaging or truncation is made (the held-out captions above, seeds 1000.., are the selection set): thickness by ThicknessReader (mean stroke width, calibrated per digit on renders of MNIST training digits), digit, colour and background by the reader above";
+
+    /// <summary>
+    /// Writes an evaluation of an exported pipeline into the manifests of the pipeline folder and of its two steps
+    /// (<c>evaluate --update-manifest</c>, e.g. to add the figures an older export did not compute): the evaluated figures
+    /// replace or join <c>provenance.metrics</c> (the others stay), with the evaluation's description and
+    /// <c>evaluationCommand</c>. The report must be the export's: its default caption count at the manifest's default
+    /// truncation. Each file is validated by the server's manifest reader; if one is refused, all are put back.
+    /// </summary>
+    public static async Task UpdateManifestFiguresAsync(string folder, IReadOnlyList<string> stepFolders, TextToImageReport report, string classifierPath, string command, CancellationToken cancellationToken)
+    {
+        var folders = new[] { folder }.Concat(stepFolders).ToArray();
+        var before = new string[folders.Length];
+        for (var i = 0; i < folders.Length; i++)
+        {
+            before[i] = await File.ReadAllTextAsync(Path.Combine(folders[i], ManifestReader.FileName), cancellationToken).ConfigureAwait(false);
+        }
+
+        var defaultTruncation = JsonNode.Parse(before[0])?["defaults"]?["truncation"]?.GetValue<float>() ?? 0f;
+        if (report.Captions != TextToImageEvaluator.DefaultCaptions || report.Truncation != defaultTruncation)
+        {
+            throw new ArgumentException($"--update-manifest: a pipeline manifest's figures are those of the export's {TextToImageEvaluator.DefaultCaptions} captions at its default truncation {defaultTruncation}; this evaluation used --samples {report.Captions} --truncation {report.Truncation}.");
+        }
+
+        try
+        {
+            for (var i = 0; i < folders.Length; i++)
+            {
+                var path = Path.Combine(folders[i], ManifestReader.FileName);
+                var manifest = JsonNode.Parse(before[i])?.AsObject() ?? throw new InvalidDataException($"{path}: holds JSON null, expected a manifest object.");
+                var provenance = manifest["provenance"] as JsonObject ?? throw new InvalidDataException($"{path}: no provenance object to update.");
+                var metrics = provenance["metrics"] as JsonObject ?? new JsonObject();
+                foreach (var (name, value) in report.ToMetrics())
+                {
+                    metrics[name] = value;
+                }
+
+                provenance["metrics"] = metrics.DeepClone();
+                provenance["evaluation"] = EvaluationText(report, classifierPath);
+                provenance["evaluationCommand"] = command;
+                var temp = path + ".partial";
+                await File.WriteAllTextAsync(temp, manifest.ToJsonString(ManifestJson) + "\n", cancellationToken).ConfigureAwait(false);
+                File.Move(temp, path, overwrite: true);
+                var parsed = await ManifestReader.ParseAsync(folders[i], cancellationToken).ConfigureAwait(false);
+                _ = i == 0 ? ManifestReader.ForPipeline(parsed, Path.GetFileName(Path.GetFullPath(folders[i]).TrimEnd(Path.DirectorySeparatorChar))) : (object)ManifestReader.ForModel(parsed, folders[i]);
+            }
+        }
+        catch
+        {
+            for (var i = 0; i < folders.Length; i++)
+            {
+                await File.WriteAllTextAsync(Path.Combine(folders[i], ManifestReader.FileName), before[i], CancellationToken.None).ConfigureAwait(false);
+            }
+
+            throw;
+        }
     }
 }
