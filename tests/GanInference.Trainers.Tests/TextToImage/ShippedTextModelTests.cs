@@ -17,20 +17,11 @@ public sealed class ShippedTextModelTests
     [Fact]
     public void The_shipped_pipeline_reproduces_its_manifest_figures_and_meets_the_bar()
     {
-        var models = Path.Combine(ShippedFiles.Root, "models");
-        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(models, Pipeline, "gan.json")));
-        var truncation = manifest.RootElement.GetProperty("defaults").GetProperty("truncation").GetSingle();
-        var provenance = manifest.RootElement.GetProperty("provenance");
-        var metrics = provenance.GetProperty("metrics");
-        var networks = provenance.GetProperty("architecture").Deserialize<StackGanArchitecture>(new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
-
+        using var shipped = new ShippedPipeline();
+        var metrics = shipped.Metrics;
         var count = metrics.GetProperty("heldOutCaptions").GetInt32();
         var captions = TextToImageEvaluator.HeldOutCaptions(count);
-        using var pipeline = new OnnxStackGanPipeline(
-            File.ReadAllBytes(Path.Combine(models, $"{Pipeline}-stage1", "model.onnx")),
-            File.ReadAllBytes(Path.Combine(models, $"{Pipeline}-stage2", "model.onnx")),
-            networks);
-        var (_, large) = pipeline.Generate([.. captions.SelectMany(c => CaptionGrammar.Tokenize(c.Caption))], null, TextToImageEvaluator.Seeds(count), CancellationToken.None, truncation);
+        var large = shipped.Generate(captions, TextToImageEvaluator.Seeds(count));
         using var classifier = new OnnxClassifierSession(ShippedFiles.Classifier);
         var (digit, colour, background) = TextToImageEvaluator.Read(large, CaptionedDigits.LargeSize, captions, classifier, CancellationToken.None);
 
@@ -62,20 +53,11 @@ public sealed class ShippedTextModelTests
     [Fact]
     public async Task The_shipped_pipeline_reproduces_its_report_set_figures()
     {
-        var models = Path.Combine(ShippedFiles.Root, "models");
-        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(models, Pipeline, "gan.json")));
-        var truncation = manifest.RootElement.GetProperty("defaults").GetProperty("truncation").GetSingle();
-        var provenance = manifest.RootElement.GetProperty("provenance");
-        var metrics = provenance.GetProperty("metrics");
-        var networks = provenance.GetProperty("architecture").Deserialize<StackGanArchitecture>(new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
-
+        using var shipped = new ShippedPipeline();
+        var metrics = shipped.Metrics;
         var count = metrics.GetProperty("thicknessCaptions").GetInt32();
         var captions = TextToImageEvaluator.ThicknessCaptions(count);
-        using var pipeline = new OnnxStackGanPipeline(
-            File.ReadAllBytes(Path.Combine(models, $"{Pipeline}-stage1", "model.onnx")),
-            File.ReadAllBytes(Path.Combine(models, $"{Pipeline}-stage2", "model.onnx")),
-            networks);
-        var (_, large) = pipeline.Generate([.. captions.SelectMany(c => CaptionGrammar.Tokenize(c.Caption))], null, TextToImageEvaluator.ThicknessSeeds(count), CancellationToken.None, truncation);
+        var large = shipped.Generate(captions, TextToImageEvaluator.ThicknessSeeds(count));
         using var classifier = new OnnxClassifierSession(ShippedFiles.Classifier);
         var (digit, colour, background) = TextToImageEvaluator.Read(large, CaptionedDigits.LargeSize, captions, classifier, CancellationToken.None);
         var train = await GanInference.Trainers.Data.MnistDataset.LoadAsync(ShippedFiles.Mnist, GanInference.Trainers.Data.MnistSplit.Train, CancellationToken.None);
@@ -140,6 +122,40 @@ public sealed class ShippedTextModelTests
             Assert.Equal("evaluate --update-manifest", provenance.GetProperty("evaluationCommand").GetString());
             Assert.Contains("report set", provenance.GetProperty("evaluation").GetString(), StringComparison.Ordinal);
             Assert.Equal(shipped.RootElement.GetProperty("provenance").GetProperty("commands").GetRawText(), provenance.GetProperty("commands").GetRawText());
+        }
+    }
+
+    /// <summary>The shipped pipeline's manifest and ONNX files, run as the export's evaluation runs them.</summary>
+    private sealed class ShippedPipeline : IDisposable
+    {
+        private readonly JsonDocument manifest;
+        private readonly OnnxStackGanPipeline pipeline;
+        private readonly float truncation;
+
+        public ShippedPipeline()
+        {
+            var models = Path.Combine(ShippedFiles.Root, "models");
+            manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(models, Pipeline, "gan.json")));
+            truncation = manifest.RootElement.GetProperty("defaults").GetProperty("truncation").GetSingle();
+            var provenance = manifest.RootElement.GetProperty("provenance");
+            Metrics = provenance.GetProperty("metrics");
+            var networks = provenance.GetProperty("architecture").Deserialize<StackGanArchitecture>(new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
+            pipeline = new OnnxStackGanPipeline(
+                File.ReadAllBytes(Path.Combine(models, $"{Pipeline}-stage1", "model.onnx")),
+                File.ReadAllBytes(Path.Combine(models, $"{Pipeline}-stage2", "model.onnx")),
+                networks);
+        }
+
+        public JsonElement Metrics { get; }
+
+        /// <summary>The 64×64 images of the captions with their seeds, at the manifest's default truncation.</summary>
+        public float[] Generate(IReadOnlyList<(DigitAttributes Attributes, string Caption)> captions, ulong[] seeds) =>
+            pipeline.Generate([.. captions.SelectMany(c => CaptionGrammar.Tokenize(c.Caption))], null, seeds, CancellationToken.None, truncation).Large;
+
+        public void Dispose()
+        {
+            pipeline.Dispose();
+            manifest.Dispose();
         }
     }
 }

@@ -184,7 +184,8 @@ public sealed class ModelPackageWriter(OnnxModelExporter exporter)
         }
     }
 
-    private static async Task ReplaceAsync(string path, string text, CancellationToken cancellationToken)
+    /// <summary>Writes <paramref name="text"/> beside <paramref name="path"/> and renames it over the file, so a reader never sees half of it.</summary>
+    internal static async Task ReplaceAsync(string path, string text, CancellationToken cancellationToken)
     {
         var temp = path + ".partial";
         await File.WriteAllTextAsync(temp, text, cancellationToken).ConfigureAwait(false);

@@ -221,27 +221,38 @@ public sealed class StackGanPackageWriter(StackGanExporter exporter)
                 var path = Path.Combine(folders[i], ManifestReader.FileName);
                 var manifest = JsonNode.Parse(before[i])?.AsObject() ?? throw new InvalidDataException($"{path}: holds JSON null, expected a manifest object.");
                 var provenance = manifest["provenance"] as JsonObject ?? throw new InvalidDataException($"{path}: no provenance object to update.");
-                var metrics = provenance["metrics"] as JsonObject ?? new JsonObject();
+                if (provenance["metrics"] is not JsonObject metrics)
+                {
+                    metrics = [];
+                    provenance["metrics"] = metrics;
+                }
+
                 foreach (var (name, value) in report.ToMetrics())
                 {
                     metrics[name] = value;
                 }
 
-                provenance["metrics"] = metrics.DeepClone();
                 provenance["evaluation"] = EvaluationText(report, classifierPath);
                 provenance["evaluationCommand"] = command;
-                var temp = path + ".partial";
-                await File.WriteAllTextAsync(temp, manifest.ToJsonString(ManifestJson) + "\n", cancellationToken).ConfigureAwait(false);
-                File.Move(temp, path, overwrite: true);
+                await ModelPackageWriter.ReplaceAsync(path, manifest.ToJsonString(ManifestJson) + "\n", cancellationToken).ConfigureAwait(false);
+
+                // The server's own checks: the pipeline folder as a pipeline, each step as a model.
                 var parsed = await ManifestReader.ParseAsync(folders[i], cancellationToken).ConfigureAwait(false);
-                _ = i == 0 ? ManifestReader.ForPipeline(parsed, Path.GetFileName(Path.GetFullPath(folders[i]).TrimEnd(Path.DirectorySeparatorChar))) : (object)ManifestReader.ForModel(parsed, folders[i]);
+                if (i == 0)
+                {
+                    ManifestReader.ForPipeline(parsed, Path.GetFileName(Path.GetFullPath(folders[i]).TrimEnd(Path.DirectorySeparatorChar)));
+                }
+                else
+                {
+                    ManifestReader.ForModel(parsed, folders[i]);
+                }
             }
         }
         catch
         {
             for (var i = 0; i < folders.Length; i++)
             {
-                await File.WriteAllTextAsync(Path.Combine(folders[i], ManifestReader.FileName), before[i], CancellationToken.None).ConfigureAwait(false);
+                await ModelPackageWriter.ReplaceAsync(Path.Combine(folders[i], ManifestReader.FileName), before[i], CancellationToken.None).ConfigureAwait(false);
             }
 
             throw;
