@@ -218,7 +218,7 @@ public sealed class TextToImageEvaluator(string classifierPath, string dataDirec
         var real = RenderReal(test, captions);
         var realRead = Read(real, CaptionedDigits.LargeSize, captions, classifier, cancellationToken);
         var upscaled = UpscaleNearest(small, CaptionedDigits.SmallSize);
-        var thickness = thicknessCount > 0 ? await ReadThicknessAsync(pipeline, thicknessCount, test, classifier, truncation, cancellationToken).ConfigureAwait(false) : default;
+        var thickness = thicknessCount > 0 ? await ReadReportSetAsync(pipeline, thicknessCount, test, classifier, truncation, cancellationToken).ConfigureAwait(false) : default;
         return new TextToImageReport
         {
             ThicknessCaptions = thicknessCount,
@@ -251,7 +251,7 @@ public sealed class TextToImageEvaluator(string classifierPath, string dataDirec
     /// pipeline's images for <see cref="ThicknessCaptions"/> and real renders of the same captions from MNIST test digits,
     /// and <see cref="Read"/> reads digit, colour and background of both.
     /// </summary>
-    private async Task<(double? Large, double? Small, double? RealLarge, double? RealSmall, double[]? ByThickness, (double, double, double)? Report, (double, double, double)? RealReport)> ReadThicknessAsync(
+    private async Task<(double? Large, double? Small, double? RealLarge, double? RealSmall, double[]? ByThickness, (double, double, double)? Report, (double, double, double)? RealReport)> ReadReportSetAsync(
         OnnxStackGanPipeline pipeline, int count, MnistDataset test, OnnxClassifierSession classifier, float truncation, CancellationToken cancellationToken)
     {
         var captions = ThicknessCaptions(count);
