@@ -77,6 +77,35 @@ public sealed class GateFigureTests
         Assert.Equal(127.5, byBackground[2], 6);     // gray: flat and checkerboard
     }
 
+    [Fact]
+    public void Checkerboard_measures_alternating_pixels_in_8_bit_levels_and_ignores_block_means_and_edges()
+    {
+        // Pixels alternating ±8 levels around a colour that differs per channel: every 2×2 block gives |4 × 8| / 4 = 8.
+        var amplitude = 8f / 127.5f;
+        var checker = Image((c, x, y) => (0.3f * c) - 0.4f + ((x + y) % 2 == 0 ? amplitude : -amplitude));
+        Assert.Equal(8, TextToImageEvaluator.Checkerboard(checker, Size), 4);
+
+        // What area-downsizing sees (2×2 means) and what a digit's straight edges are (f(x) + g(y), at any offset)
+        // have no checkerboard: nearest-upscaled random blocks, and random rows plus random columns.
+        var random = new Random(3);
+        var blocks = new float[3 * 32 * 32];
+        for (var i = 0; i < blocks.Length; i++)
+        {
+            blocks[i] = (float)((random.NextDouble() * 2) - 1);
+        }
+
+        Assert.Equal(0, TextToImageEvaluator.Checkerboard(TextToImageEvaluator.UpscaleNearest(blocks, 32), Size), 9);
+        var rows = Enumerable.Range(0, Size).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
+        var columns = Enumerable.Range(0, Size).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
+        Assert.Equal(0, TextToImageEvaluator.Checkerboard(Image((c, x, y) => rows[y] + columns[x]), Size), 5);
+
+        // A grid painted over upscaled blocks is measured as the grid alone; over several images the mean of each.
+        var upscaled = TextToImageEvaluator.UpscaleNearest(blocks, 32);
+        var gridded = upscaled.Select((v, i) => v + (((i % Size) + (i / Size % Size)) % 2 == 0 ? amplitude : -amplitude)).ToArray();
+        Assert.Equal(8, TextToImageEvaluator.Checkerboard(gridded, Size), 4);
+        Assert.Equal(4, TextToImageEvaluator.Checkerboard([.. gridded, .. upscaled], Size), 4);
+    }
+
     private static float[] Image(Func<int, int, int, float> value)
     {
         var image = new float[3 * Size * Size];

@@ -7,7 +7,7 @@ namespace GanInference.Trainers.Tests.TextToImage;
 /// <summary>
 /// The shipped <c>models/stackgan-digits</c>: its manifest's figures are reproduced from its own ONNX files (200 held-out
 /// captions, seeds 1000.., the manifest's default truncation, the same reader and classifier), and they meet issue #3's bar and
-/// issue 16's border-roughness gate (at most 1.0 levels on every background).
+/// issue 16's texture gates (border roughness at most 1.0 levels on every background, a checkerboard at most twice the real renders').
 /// Guards against a manifest, README or doc figure drifting away from the files next to it.
 /// </summary>
 public sealed class ShippedTextModelTests
@@ -37,6 +37,12 @@ public sealed class ShippedTextModelTests
             Assert.Equal(metrics.GetProperty($"borderRoughness{backgrounds[b]}").GetDouble(), roughness[b], 3);
             Assert.InRange(roughness[b], 0.0, 1.0);
         }
+
+        // The checkerboard figure (a pixel-scale grid, which neither area-downsizing nor the border figure sees) as the
+        // manifest states it, and the shipping rule's gate: at most twice the real renders' figure (docs/training.md).
+        var checkerboard = TextToImageEvaluator.Checkerboard(large, CaptionedDigits.LargeSize);
+        Assert.Equal(metrics.GetProperty("checkerboard").GetDouble(), checkerboard, 3);
+        Assert.InRange(checkerboard, 0.0, 2 * metrics.GetProperty("realCheckerboard").GetDouble());
 
         var fullResolution = TextToImageEvaluator.ReadDigitsAtFullResolution(large, captions, classifier, CancellationToken.None);
         Assert.Equal(metrics.GetProperty("digitAccuracy64").GetDouble(), fullResolution, 3);

@@ -44,6 +44,17 @@ public sealed record TextToImageReport
     public IReadOnlyList<double>? RealBorderRoughness { get; init; }
 
     /// <summary>
+    /// Checkerboard of the 64×64 images: per aligned 2×2 block (a b / c d) and channel, |a − b − c + d| / 4 in 8-bit levels
+    /// (the block's diagonal Haar detail, the only component a pattern of alternating pixels has), averaged over the whole
+    /// image and all images. The 2×2 means (what area-downsizing and <c>--stage2-consistency</c> see) and straight edges
+    /// leave it unchanged; a Stage-II that paints a pixel-scale grid into strokes and backgrounds raises it.
+    /// </summary>
+    public double? Checkerboard { get; init; }
+
+    /// <summary>The same for the real renders of the same captions.</summary>
+    public double? RealCheckerboard { get; init; }
+
+    /// <summary>
     /// Digit read at full 64×64 resolution: the ink map sampled at each of the four 2×2 phases (no averaging) gives four
     /// 32×32 readings; a digit counts only when all four read the caption's digit. Texture at the pixel scale, which
     /// area-downsizing hides from <see cref="DigitAccuracy"/>, breaks some phases.
@@ -133,6 +144,12 @@ public sealed record TextToImageReport
         {
             metrics["stage1ThicknessAccuracy"] = Math.Round(smallThickness, 4);
             metrics["realStage1ThicknessAccuracy"] = Math.Round(realSmallThickness, 4);
+        }
+
+        if (Checkerboard is { } checkerboard && RealCheckerboard is { } realCheckerboard)
+        {
+            metrics["checkerboard"] = Math.Round(checkerboard, 3);
+            metrics["realCheckerboard"] = Math.Round(realCheckerboard, 3);
         }
 
         foreach (var (prefix, values) in new[] { ("borderRoughness", BorderRoughness), ("stage1UpscaledBorderRoughness", UpscaledStageOneBorderRoughness), ("realBorderRoughness", RealBorderRoughness) })
@@ -232,6 +249,8 @@ public sealed class TextToImageEvaluator(string classifierPath, string dataDirec
             BorderRoughness = BorderRoughnessByBackground(large, CaptionedDigits.LargeSize, captions),
             UpscaledStageOneBorderRoughness = BorderRoughnessByBackground(upscaled, CaptionedDigits.LargeSize, captions),
             RealBorderRoughness = BorderRoughnessByBackground(real, CaptionedDigits.LargeSize, captions),
+            Checkerboard = Checkerboard(large, CaptionedDigits.LargeSize),
+            RealCheckerboard = Checkerboard(real, CaptionedDigits.LargeSize),
             DigitAccuracyFullResolution = ReadDigitsAtFullResolution(large, captions, classifier, cancellationToken),
             RealDigitAccuracyFullResolution = ReadDigitsAtFullResolution(real, captions, classifier, cancellationToken),
             Captions = count,
@@ -289,6 +308,32 @@ public sealed class TextToImageEvaluator(string classifierPath, string dataDirec
         }
 
         return [.. sums.Select((sum, b) => counts[b] == 0 ? double.NaN : sum / counts[b])];
+    }
+
+    /// <summary>
+    /// <see cref="TextToImageReport.Checkerboard"/> of images [n, 3, size, size] in [-1, 1] (size even): the mean over images,
+    /// channels and aligned 2×2 blocks of |a − b − c + d| / 4, in 8-bit levels (127.5 per unit of [-1, 1]).
+    /// </summary>
+    public static double Checkerboard(float[] images, int size)
+    {
+        var planes = images.Length / (size * size);
+        double sum = 0;
+        for (var p = 0; p < planes; p++)
+        {
+            var plane = images.AsSpan(p * size * size, size * size);
+            for (var y = 0; y < size; y += 2)
+            {
+                for (var x = 0; x < size; x += 2)
+                {
+                    var top = (y * size) + x;
+                    var bottom = top + size;
+                    sum += Math.Abs(plane[top] - plane[top + 1] - plane[bottom] + plane[bottom + 1]);
+                }
+            }
+        }
+
+        var blocks = planes * (size / 2) * (size / 2);
+        return blocks == 0 ? 0 : sum / 4 / blocks * 127.5;
     }
 
     /// <summary>Border roughness of one image [3, size, size] in [-1, 1].</summary>
