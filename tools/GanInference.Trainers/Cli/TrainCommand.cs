@@ -96,6 +96,7 @@ internal static partial class TrainCommand
         var ndf = new Option<int>("--ndf") { Description = "Discriminator base width.", DefaultValueFactory = _ => new TextToImage.StackGanArchitecture().DiscriminatorWidth };
         var instanceNoise = new Option<double>("--instance-noise") { Description = "Std of Gaussian noise added to every image the discriminator sees.", DefaultValueFactory = _ => 0.0 };
         var projection = new Option<bool>("--d-projection") { Description = "Add a projection term (text embedding · pooled image features) to the discriminators' logit." };
+        var stageOneInit = new Option<string?>("--stage1-init") { Description = "Stage 1: start from this Stage-I checkpoint's generator and text encoder (a training checkpoint or an import-stage1 folder; its architecture) with a fresh discriminator, instead of random weights and encoder pre-training (a fine-tune)." };
         var average = new Option<int>("--stage1-average") { Description = "Stage 2: use the mean Stage-I weights of this many epoch checkpoints up to --stage1 (1 = that checkpoint alone).", DefaultValueFactory = _ => 1 };
         var stageOneTruncation = new Option<float>("--stage1-truncation") { Description = "Stage 2 with --stage1-average > 1: re-estimate the averaged Stage-I's BatchNorm statistics at this truncation of z and the CA noise; use the truncation the export will ship (export --truncation).", DefaultValueFactory = _ => 0f };
         var paper = new Option<bool>("--stage2-paper") { Description = "Stage 2: the StackGAN paper's Stage-II: nearest-neighbour x2 + 3x3 convolution upsampling, BatchNorm residual blocks, and with --stage2-residual a bilinear Stage-I base." };
@@ -113,6 +114,7 @@ internal static partial class TrainCommand
         common.AddTo(command);
         command.Options.Add(stage);
         command.Options.Add(stageOne);
+        command.Options.Add(stageOneInit);
         command.Options.Add(encoderSteps);
         command.Options.Add(dLr);
         command.Options.Add(gSteps);
@@ -139,7 +141,7 @@ internal static partial class TrainCommand
             var stageNumber = parse.GetValue(stage);
             var kind = stageNumber == 2 ? ModelKind.StackGanStageTwo : ModelKind.StackGanStageOne;
             var options = common.Build(parse, commandLine, new GanArchitecture { Kind = kind }) with { ResumeFrom = parse.GetValue(resume) };
-            var stack = new TextToImage.StackGanOptions { Stage = stageNumber, StageOneCheckpoint = parse.GetValue(stageOne), EncoderSteps = parse.GetValue(encoderSteps), DiscriminatorLearningRateScale = parse.GetValue(dLr), GeneratorSteps = parse.GetValue(gSteps), InstanceNoise = parse.GetValue(instanceNoise), AuxiliaryWeight = parse.GetValue(auxiliaryWeight), StageOneAverageEpochs = parse.GetValue(average), StageOneTruncation = parse.GetValue(stageOneTruncation), KlWeight = parse.GetValue(klWeight), ClassifierPath = parse.GetValue(classifier), ThicknessNegatives = parse.GetValue(thicknessNegatives), StageTwoConsistency = parse.GetValue(consistency),
+            var stack = new TextToImage.StackGanOptions { Stage = stageNumber, StageOneCheckpoint = parse.GetValue(stageOne), StageOneInitialization = parse.GetValue(stageOneInit), EncoderSteps = parse.GetValue(encoderSteps), DiscriminatorLearningRateScale = parse.GetValue(dLr), GeneratorSteps = parse.GetValue(gSteps), InstanceNoise = parse.GetValue(instanceNoise), AuxiliaryWeight = parse.GetValue(auxiliaryWeight), StageOneAverageEpochs = parse.GetValue(average), StageOneTruncation = parse.GetValue(stageOneTruncation), KlWeight = parse.GetValue(klWeight), ClassifierPath = parse.GetValue(classifier), ThicknessNegatives = parse.GetValue(thicknessNegatives), StageTwoConsistency = parse.GetValue(consistency),
                 Networks = new TextToImage.StackGanArchitecture { StageOneWidth = parse.GetValue(ngf1), StageTwoWidth = parse.GetValue(ngf2), DiscriminatorWidth = parse.GetValue(ndf), DiscriminatorBatchNorm = !parse.GetValue(noDNorm), DiscriminatorProjection = parse.GetValue(projection), StageTwoResidual = parse.GetValue(residual), StageTwoPaper = parse.GetValue(paper), DiscriminatorThickness = parse.GetValue(auxThickness) } };
             var result = await ProgressDisplay.RunAsync($"stackgan stage {stageNumber}", logger, progress => new TextToImage.StackGanTrainer(options, stack).RunAsync(progress, cancellationToken)).ConfigureAwait(false);
             Log.TrainingFinished(logger, result.Steps, result.TrainingSeconds, result.LastCheckpoint);

@@ -19,6 +19,14 @@ public sealed record StackGanOptions
     public string? StageOneCheckpoint { get; init; }
 
     /// <summary>
+    /// Stage 1: start from this Stage-I checkpoint's generator and text encoder (a training checkpoint or an
+    /// <c>import-stage1</c> folder) instead of random weights and encoder pre-training; the discriminator and both
+    /// optimizers start fresh, the architecture is the checkpoint's, and epochs count from 1 (a fine-tune, e.g. to train
+    /// thickness into the shipped Stage-I).
+    /// </summary>
+    public string? StageOneInitialization { get; init; }
+
+    /// <summary>
     /// Stage 2: Stage-I is the mean of the weights of this many epoch checkpoints up to --stage1 (Polyak averaging;
     /// 1 = that checkpoint alone). The Stage-II checkpoint stores the averaged Stage-I, so the export ships it.
     /// </summary>
@@ -109,6 +117,13 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
             throw new ArgumentException($"--stage2-consistency must be a finite weight of at least 0, got {stack.StageTwoConsistency}.");
         }
 
+        if (stack.StageOneInitialization is not null && (stack.Stage != 1 || options.ResumeFrom is not null))
+        {
+            throw new ArgumentException(stack.Stage != 1
+                ? $"--stage1-init starts a Stage-I training from a Stage-I checkpoint; it needs --stage 1 (got --stage {stack.Stage}; Stage 2 takes its Stage-I from --stage1)."
+                : "--stage1-init starts a new Stage-I training; --resume continues one: give one of them.");
+        }
+
         if (stack.StageTwoConsistency > 0 && stack.Stage != 2)
         {
             throw new ArgumentException($"--stage2-consistency ties Stage-II's image to Stage-I's; it needs --stage 2 (got --stage {stack.Stage}).");
@@ -143,6 +158,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
         // Caption draws depend on the epoch as well, so a resumed run does not replay the epochs it already did.
         var batches = new CaptionBatches(data, options.Seed + (ulong)(resumed?.Epoch ?? 0), stack.ThicknessNegatives);
         var stageOneInfo = resumed is null && stack.Stage == 2 ? await ReadStageOneAsync(stack.StageOneCheckpoint!, cancellationToken).ConfigureAwait(false) : null;
+        var initialization = stack.StageOneInitialization is { } initial ? await ReadStageOneAsync(initial, cancellationToken, "--stage1-init").ConfigureAwait(false) : null;
         // A resumed run keeps the checkpoint's shapes, whatever the command line says; Stage-II takes the text
         // encoder's and Stage-I's shapes from the Stage-I checkpoint and only its own from the command line.
         var networks = resumed?.Architecture.StackGan
@@ -159,7 +175,16 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
                     StageOneStatisticsTruncation = stack.StageOneAverageEpochs > 1 ? stack.StageOneTruncation : null,
                     DiscriminatorThickness = stack.Networks.DiscriminatorThickness,
                 }
-                : stack.Networks);
+                : initialization?.Architecture.StackGan is { } start
+                    ? start with
+                    {
+                        // A fine-tuned Stage-I keeps the generator's shapes; the fresh discriminator is the command line's.
+                        DiscriminatorWidth = stack.Networks.DiscriminatorWidth,
+                        DiscriminatorBatchNorm = stack.Networks.DiscriminatorBatchNorm,
+                        DiscriminatorProjection = stack.Networks.DiscriminatorProjection,
+                        DiscriminatorThickness = stack.Networks.DiscriminatorThickness,
+                    }
+                    : stack.Networks);
         var previousSeconds = 0.0;
         var clock = Stopwatch.StartNew();
 
@@ -181,6 +206,13 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
             previousSeconds = resumed.TrainingSeconds;
             encoderAccuracy = resumed.TestAccuracy;
             earlierCommands = [.. resumed.EarlierCommands, resumed.Command];
+        }
+        else if (initialization is not null)
+        {
+            Checkpoint.LoadWeights(stack.StageOneInitialization!, StageOneFileName, stageOne);
+            previousSeconds = initialization.TrainingSeconds;
+            encoderAccuracy = initialization.TestAccuracy;
+            earlierCommands = [.. initialization.EarlierCommands, initialization.Command];
         }
         else if (stack.Stage == 1)
         {
@@ -545,12 +577,12 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
         return stageTwo.Forward(batch.Tokens, noEmbedding, small, randn(b, networks.ConditionDimension)) with { StageOneImage = small };
     }
 
-    private static async Task<CheckpointInfo> ReadStageOneAsync(string directory, CancellationToken cancellationToken)
+    private static async Task<CheckpointInfo> ReadStageOneAsync(string directory, CancellationToken cancellationToken, string option = "--stage1")
     {
         var info = await Checkpoint.ReadInfoAsync(directory, cancellationToken).ConfigureAwait(false);
         return info.Architecture.Kind == ModelKind.StackGanStageOne && info.Architecture.StackGan is not null
             ? info
-            : throw new ArgumentException($"--stage1: {directory} holds a {info.Architecture.Kind} checkpoint, not a Stage-I one.");
+            : throw new ArgumentException($"{option}: {directory} holds a {info.Architecture.Kind} checkpoint, not a Stage-I one.");
     }
 
     private static void CopyWeights(nn.Module source, nn.Module destination)
