@@ -10,6 +10,9 @@ internal static class SmallStackGan
     /// <summary>Both stages, one residual block, every width a few channels.</summary>
     public static readonly StackGanArchitecture Networks = new() { WordDimension = 8, EmbeddingDimension = 12, ConditionDimension = 6, LatentDimension = 10, StageOneWidth = 4, StageTwoWidth = 8, ResidualBlocks = 1 };
 
+    /// <summary>The same with a wider Stage-I and a small discriminator: what the training tests train for a step or an epoch.</summary>
+    public static readonly StackGanArchitecture Trainable = Networks with { StageOneWidth = 8, DiscriminatorWidth = 4 };
+
     /// <summary>Rows of different lengths (1 word to the full 16), left-aligned, padded with 0; the same rows for the same batch.</summary>
     public static Tensor Tokens(int batch)
     {

@@ -8,7 +8,7 @@ namespace GanInference.Trainers.Tests.TextToImage;
 /// <summary><c>train stackgan --stage 1 --stage1-init CHECKPOINT</c>: a Stage-I training that starts from an existing Stage-I (a fine-tune).</summary>
 public sealed class StageOneInitializationTests
 {
-    private static readonly StackGanArchitecture Tiny = new() { WordDimension = 8, EmbeddingDimension = 12, ConditionDimension = 6, LatentDimension = 10, StageOneWidth = 8, StageTwoWidth = 8, DiscriminatorWidth = 4, ResidualBlocks = 1 };
+    private static readonly StackGanArchitecture Tiny = SmallStackGan.Trainable;
 
     [Fact]
     public async Task It_is_refused_for_stage_two_and_beside_resume_naming_the_options()

@@ -9,7 +9,7 @@ namespace GanInference.Trainers.Tests.TextToImage;
 /// <summary><c>train stackgan --stage 2 --stage2-consistency W</c>: Stage-II's image, area-downsized, held to the Stage-I image it refines.</summary>
 public sealed class StageTwoConsistencyTests
 {
-    private static readonly StackGanArchitecture Tiny = new() { WordDimension = 8, EmbeddingDimension = 12, ConditionDimension = 6, LatentDimension = 10, StageOneWidth = 8, StageTwoWidth = 8, DiscriminatorWidth = 4, ResidualBlocks = 1 };
+    private static readonly StackGanArchitecture Tiny = SmallStackGan.Trainable;
 
     [Fact]
     public void The_term_is_zero_for_any_refinement_with_the_same_2x2_means_and_the_mean_difference_otherwise()
