@@ -105,18 +105,17 @@ public sealed class ShippedTextModelTests
             File.WriteAllText(path, manifest.ToJsonString());
         }
 
-        var networks = JsonDocument.Parse(File.ReadAllText(Path.Combine(temp.Combine(Pipeline), "gan.json"))).RootElement.GetProperty("provenance").GetProperty("architecture").Deserialize<StackGanArchitecture>(new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
-        using var pipeline = new OnnxStackGanPipeline(File.ReadAllBytes(Path.Combine(temp.Combine(names[1]), "model.onnx")), File.ReadAllBytes(Path.Combine(temp.Combine(names[2]), "model.onnx")), networks);
+        using var copy = new ShippedPipeline(temp.Path);
         var evaluator = new TextToImageEvaluator(ShippedFiles.Classifier, ShippedFiles.Mnist);
         string[] steps = [temp.Combine(names[1]), temp.Combine(names[2])];
         var before = names.Select(n => File.ReadAllText(Path.Combine(temp.Combine(n), "gan.json"))).ToArray();
 
-        var other = await evaluator.EvaluateAsync(pipeline, TextToImageEvaluator.DefaultCaptions, CancellationToken.None, truncation: 0.5f, thicknessCount: 3);
+        var other = await evaluator.EvaluateAsync(copy.Onnx, TextToImageEvaluator.DefaultCaptions, CancellationToken.None, truncation: 0.5f, thicknessCount: 3);
         var refused = await Assert.ThrowsAsync<ArgumentException>(() => StackGanPackageWriter.UpdateManifestFiguresAsync(temp.Combine(Pipeline), steps, other, "classifier", "test", CancellationToken.None));
         Assert.Contains("--truncation 0.5", refused.Message, StringComparison.Ordinal);
         Assert.Equal(before, names.Select(n => File.ReadAllText(Path.Combine(temp.Combine(n), "gan.json"))));
 
-        var report = await evaluator.EvaluateAsync(pipeline, TextToImageEvaluator.DefaultCaptions, CancellationToken.None, truncation: 1f);
+        var report = await evaluator.EvaluateAsync(copy.Onnx, TextToImageEvaluator.DefaultCaptions, CancellationToken.None, truncation: 1f);
         await StackGanPackageWriter.UpdateManifestFiguresAsync(temp.Combine(Pipeline), steps, report, "classifier", "evaluate --update-manifest", CancellationToken.None);
 
         foreach (var name in names)
@@ -131,22 +130,21 @@ public sealed class ShippedTextModelTests
         }
     }
 
-    /// <summary>The shipped pipeline's manifest and ONNX files, run as the export's evaluation runs them.</summary>
+    /// <summary>The pipeline's manifest and ONNX files in a models folder (the shipped one by default), run as the export's evaluation runs them.</summary>
     private sealed class ShippedPipeline : IDisposable
     {
         private readonly JsonDocument manifest;
-        private readonly OnnxStackGanPipeline pipeline;
         private readonly float truncation;
 
-        public ShippedPipeline()
+        public ShippedPipeline(string? modelsFolder = null)
         {
-            var models = Path.Combine(ShippedFiles.Root, "models");
+            var models = modelsFolder ?? Path.Combine(ShippedFiles.Root, "models");
             manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(models, Pipeline, "gan.json")));
             truncation = manifest.RootElement.GetProperty("defaults").GetProperty("truncation").GetSingle();
             var provenance = manifest.RootElement.GetProperty("provenance");
             Metrics = provenance.GetProperty("metrics");
             var networks = provenance.GetProperty("architecture").Deserialize<StackGanArchitecture>(new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
-            pipeline = new OnnxStackGanPipeline(
+            Onnx = new OnnxStackGanPipeline(
                 File.ReadAllBytes(Path.Combine(models, $"{Pipeline}-stage1", "model.onnx")),
                 File.ReadAllBytes(Path.Combine(models, $"{Pipeline}-stage2", "model.onnx")),
                 networks);
@@ -154,13 +152,15 @@ public sealed class ShippedTextModelTests
 
         public JsonElement Metrics { get; }
 
+        public OnnxStackGanPipeline Onnx { get; }
+
         /// <summary>The 64×64 images of the captions with their seeds, at the manifest's default truncation.</summary>
         public float[] Generate(IReadOnlyList<(DigitAttributes Attributes, string Caption)> captions, ulong[] seeds) =>
-            pipeline.Generate([.. captions.SelectMany(c => CaptionGrammar.Tokenize(c.Caption))], null, seeds, CancellationToken.None, truncation).Large;
+            Onnx.Generate([.. captions.SelectMany(c => CaptionGrammar.Tokenize(c.Caption))], null, seeds, CancellationToken.None, truncation).Large;
 
         public void Dispose()
         {
-            pipeline.Dispose();
+            Onnx.Dispose();
             manifest.Dispose();
         }
     }

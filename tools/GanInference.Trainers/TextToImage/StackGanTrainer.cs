@@ -159,32 +159,27 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
         var batches = new CaptionBatches(data, options.Seed + (ulong)(resumed?.Epoch ?? 0), stack.ThicknessNegatives);
         var stageOneInfo = resumed is null && stack.Stage == 2 ? await ReadStageOneAsync(stack.StageOneCheckpoint!, cancellationToken).ConfigureAwait(false) : null;
         var initialization = stack.StageOneInitialization is { } initial ? await ReadStageOneAsync(initial, cancellationToken, "--stage1-init").ConfigureAwait(false) : null;
-        // A resumed run keeps the checkpoint's shapes, whatever the command line says; Stage-II takes the text
-        // encoder's and Stage-I's shapes from the Stage-I checkpoint and only its own from the command line.
+        // A resumed run keeps the checkpoint's shapes, whatever the command line says. Stage-II takes the text encoder's
+        // and Stage-I's shapes from the Stage-I checkpoint, a fine-tuned Stage-I (--stage1-init) all of the generator's;
+        // the new networks (Stage-II, the fresh discriminator) are the command line's.
+        StackGanArchitecture WithCommandLineDiscriminator(StackGanArchitecture checkpointNetworks) => checkpointNetworks with
+        {
+            DiscriminatorWidth = stack.Networks.DiscriminatorWidth,
+            DiscriminatorBatchNorm = stack.Networks.DiscriminatorBatchNorm,
+            DiscriminatorProjection = stack.Networks.DiscriminatorProjection,
+            DiscriminatorThickness = stack.Networks.DiscriminatorThickness,
+        };
         var networks = resumed?.Architecture.StackGan
             ?? (stageOneInfo?.Architecture.StackGan is { } first
-                ? first with
+                ? WithCommandLineDiscriminator(first) with
                 {
                     StageTwoWidth = stack.Networks.StageTwoWidth,
                     ResidualBlocks = stack.Networks.ResidualBlocks,
-                    DiscriminatorWidth = stack.Networks.DiscriminatorWidth,
-                    DiscriminatorBatchNorm = stack.Networks.DiscriminatorBatchNorm,
-                    DiscriminatorProjection = stack.Networks.DiscriminatorProjection,
                     StageTwoResidual = stack.Networks.StageTwoResidual,
                     StageTwoPaper = stack.Networks.StageTwoPaper,
                     StageOneStatisticsTruncation = stack.StageOneAverageEpochs > 1 ? stack.StageOneTruncation : null,
-                    DiscriminatorThickness = stack.Networks.DiscriminatorThickness,
                 }
-                : initialization?.Architecture.StackGan is { } start
-                    ? start with
-                    {
-                        // A fine-tuned Stage-I keeps the generator's shapes; the fresh discriminator is the command line's.
-                        DiscriminatorWidth = stack.Networks.DiscriminatorWidth,
-                        DiscriminatorBatchNorm = stack.Networks.DiscriminatorBatchNorm,
-                        DiscriminatorProjection = stack.Networks.DiscriminatorProjection,
-                        DiscriminatorThickness = stack.Networks.DiscriminatorThickness,
-                    }
-                    : stack.Networks);
+                : initialization?.Architecture.StackGan is { } start ? WithCommandLineDiscriminator(start) : stack.Networks);
         var previousSeconds = 0.0;
         var clock = Stopwatch.StartNew();
 
