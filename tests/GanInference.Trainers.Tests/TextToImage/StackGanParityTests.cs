@@ -117,16 +117,18 @@ public sealed class StackGanParityTests
     }
 
     [Theory]
-    [InlineData(1, false, false)]
-    [InlineData(5, false, false)]
-    [InlineData(1, true, false)]
-    [InlineData(5, true, false)]
-    [InlineData(1, false, true)]
-    [InlineData(5, true, true)]
-    public void Stage_two_matches_TorchSharp(int batch, bool residual, bool paper)
+    [InlineData(1, false, false, false)]
+    [InlineData(5, false, false, false)]
+    [InlineData(1, true, false, false)]
+    [InlineData(5, true, false, false)]
+    [InlineData(1, false, true, false)]
+    [InlineData(5, true, true, false)]
+    [InlineData(1, false, true, true)]
+    [InlineData(5, true, true, true)]
+    public void Stage_two_matches_TorchSharp(int batch, bool residual, bool paper, bool antiAlias)
     {
         random.manual_seed(25);
-        using var generator = new StageTwoGenerator(SmallStackGan.Networks with { StageTwoResidual = residual, StageTwoPaper = paper });
+        using var generator = new StageTwoGenerator(SmallStackGan.Networks with { StageTwoResidual = residual, StageTwoPaper = paper, StageTwoAntiAlias = antiAlias });
         OnnxParity.RandomizeNormalization(generator);
         var model = new StackGanExporter().ExportStageTwo(generator);
 

@@ -118,7 +118,7 @@ public sealed class StackGanTrainerTests
         Assert.Equal(10, figures.DigitByClass.Count);
 
         // Stage 2 on the mean of the two Stage-I epochs: its checkpoint carries that mean.
-        var two = await new StackGanTrainer(Options(data, temp.Combine("s2"), ModelKind.StackGanStageTwo), new StackGanOptions { Stage = 2, StageOneCheckpoint = resumed.LastCheckpoint, StageOneAverageEpochs = 2, Networks = Tiny with { StageTwoPaper = true, StageTwoResidual = true } })
+        var two = await new StackGanTrainer(Options(data, temp.Combine("s2"), ModelKind.StackGanStageTwo), new StackGanOptions { Stage = 2, StageOneCheckpoint = resumed.LastCheckpoint, StageOneAverageEpochs = 2, Networks = Tiny with { StageTwoPaper = true, StageTwoResidual = true, StageTwoAntiAlias = true } })
             .RunAsync(new Progress<TrainingProgress>(), CancellationToken.None);
         using var epochOne = new StageOneGenerator(Tiny);
         using var epochTwo = new StageOneGenerator(Tiny);
@@ -138,6 +138,7 @@ public sealed class StackGanTrainerTests
         var twoInfo = await Checkpoint.ReadInfoAsync(two.LastCheckpoint, CancellationToken.None);
         Assert.Equal(0f, twoInfo.Architecture.StackGan!.StageOneStatisticsTruncation);
         Assert.True(twoInfo.Architecture.StackGan.StageTwoPaper);
+        Assert.True(twoInfo.Architecture.StackGan.StageTwoAntiAlias);
 
         // The paper's Stage-II exports and evaluates; the export refuses a truncation other than the one the averaged
         // Stage-I's statistics were estimated at.

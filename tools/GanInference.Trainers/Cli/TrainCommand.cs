@@ -100,6 +100,7 @@ internal static partial class TrainCommand
         var average = new Option<int>("--stage1-average") { Description = "Stage 2: use the mean Stage-I weights of this many epoch checkpoints up to --stage1 (1 = that checkpoint alone).", DefaultValueFactory = _ => 1 };
         var stageOneTruncation = new Option<float>("--stage1-truncation") { Description = "Stage 2 with --stage1-average > 1: re-estimate the averaged Stage-I's BatchNorm statistics at this truncation of z and the CA noise; use the truncation the export will ship (export --truncation).", DefaultValueFactory = _ => 0f };
         var paper = new Option<bool>("--stage2-paper") { Description = "Stage 2: the StackGAN paper's Stage-II: nearest-neighbour x2 + 3x3 convolution upsampling, BatchNorm residual blocks, and with --stage2-residual a bilinear Stage-I base." };
+        var antiAlias = new Option<bool>("--stage2-antialias") { Description = "Stage 2: pass the refinement through a fixed 3x3 binomial low-pass filter (zero response at the 2-pixel period), so Stage-II cannot paint a pixel checkerboard or column stripe." };
         var residual = new Option<bool>("--stage2-residual") { Description = "Stage 2: add the generator's output to the upsampled Stage-I image (it starts as a copy of Stage-I and learns the refinement)." };
         var noDNorm = new Option<bool>("--d-no-batchnorm") { Description = "Discriminators without BatchNorm." };
         var auxiliaryWeight = new Option<double>("--aux-weight") { Description = "Weight of the auxiliary attribute classifier terms: D reads digit, colour and background of real images, G is rewarded when D reads its caption's (0 = off).", DefaultValueFactory = _ => 0.0 };
@@ -123,6 +124,7 @@ internal static partial class TrainCommand
         command.Options.Add(average);
         command.Options.Add(stageOneTruncation);
         command.Options.Add(paper);
+        command.Options.Add(antiAlias);
         command.Options.Add(consistency);
         command.Options.Add(ngf1);
         command.Options.Add(noDNorm);
@@ -142,7 +144,7 @@ internal static partial class TrainCommand
             var kind = stageNumber == 2 ? ModelKind.StackGanStageTwo : ModelKind.StackGanStageOne;
             var options = common.Build(parse, commandLine, new GanArchitecture { Kind = kind }) with { ResumeFrom = parse.GetValue(resume) };
             var stack = new TextToImage.StackGanOptions { Stage = stageNumber, StageOneCheckpoint = parse.GetValue(stageOne), StageOneInitialization = parse.GetValue(stageOneInit), EncoderSteps = parse.GetValue(encoderSteps), DiscriminatorLearningRateScale = parse.GetValue(dLr), GeneratorSteps = parse.GetValue(gSteps), InstanceNoise = parse.GetValue(instanceNoise), AuxiliaryWeight = parse.GetValue(auxiliaryWeight), StageOneAverageEpochs = parse.GetValue(average), StageOneTruncation = parse.GetValue(stageOneTruncation), KlWeight = parse.GetValue(klWeight), ClassifierPath = parse.GetValue(classifier), ThicknessNegatives = parse.GetValue(thicknessNegatives), StageTwoConsistency = parse.GetValue(consistency),
-                Networks = new TextToImage.StackGanArchitecture { StageOneWidth = parse.GetValue(ngf1), StageTwoWidth = parse.GetValue(ngf2), DiscriminatorWidth = parse.GetValue(ndf), DiscriminatorBatchNorm = !parse.GetValue(noDNorm), DiscriminatorProjection = parse.GetValue(projection), StageTwoResidual = parse.GetValue(residual), StageTwoPaper = parse.GetValue(paper), DiscriminatorThickness = parse.GetValue(auxThickness) } };
+                Networks = new TextToImage.StackGanArchitecture { StageOneWidth = parse.GetValue(ngf1), StageTwoWidth = parse.GetValue(ngf2), DiscriminatorWidth = parse.GetValue(ndf), DiscriminatorBatchNorm = !parse.GetValue(noDNorm), DiscriminatorProjection = parse.GetValue(projection), StageTwoResidual = parse.GetValue(residual), StageTwoPaper = parse.GetValue(paper), StageTwoAntiAlias = parse.GetValue(antiAlias), DiscriminatorThickness = parse.GetValue(auxThickness) } };
             var result = await ProgressDisplay.RunAsync($"stackgan stage {stageNumber}", logger, progress => new TextToImage.StackGanTrainer(options, stack).RunAsync(progress, cancellationToken)).ConfigureAwait(false);
             Log.TrainingFinished(logger, result.Steps, result.TrainingSeconds, result.LastCheckpoint);
             return 0;

@@ -1,6 +1,7 @@
 using GanInference.Onnx;
 using GanInference.Trainers.Export;
 using GanInference.Trainers.Models;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -46,6 +47,14 @@ public sealed record StackGanArchitecture
     /// base the refinement is added to. Off in checkpoints written before this existed.
     /// </summary>
     public bool StageTwoPaper { get; init; }
+
+    /// <summary>
+    /// Stage-II's refinement passes through a fixed 3×3 binomial low-pass filter (<see cref="BinomialFilter"/>) before
+    /// it is added to the base: the filter's response is zero at the 2-pixel period across, down and diagonally, so
+    /// Stage-II cannot paint a pixel checkerboard or column stripe however long it trains (--stage2-antialias).
+    /// Off in checkpoints written before this existed.
+    /// </summary>
+    public bool StageTwoAntiAlias { get; init; }
 
     /// <summary>Adds a projection term ⟨W·e, mean-pooled features⟩ to the matching logit (Miyato &amp; Koyama).</summary>
     public bool DiscriminatorProjection { get; init; }
@@ -321,6 +330,11 @@ public sealed class StageTwoGenerator : nn.Module, IOnnxExportable
         }
 
         var image = up.forward(h);
+        if (Architecture.StageTwoAntiAlias)
+        {
+            image = BinomialFilter.Apply(image);
+        }
+
         if (Architecture.StageTwoResidual)
         {
             var baseImage = Architecture.StageTwoPaper
@@ -354,6 +368,10 @@ public sealed class StageTwoGenerator : nn.Module, IOnnxExportable
         }
 
         var refinement = context.Export(up, "up", h);
+        if (Architecture.StageTwoAntiAlias)
+        {
+            refinement = BinomialFilter.Export(context, refinement);
+        }
         if (!Architecture.StageTwoResidual)
         {
             return refinement;
@@ -363,6 +381,42 @@ public sealed class StageTwoGenerator : nn.Module, IOnnxExportable
         var low = graph.Initializer(graph.UniqueName($"{context.CurrentPath}.clip_min"), [-1f]);
         var high = graph.Initializer(graph.UniqueName($"{context.CurrentPath}.clip_max"), [1f]);
         return graph.Node("Clip", [graph.Node("Add", [enlarged, refinement]), low, high]);
+    }
+}
+
+/// <summary>
+/// The fixed 3×3 binomial filter [1 2 1]ᵀ[1 2 1] / 16 on each RGB channel, with reflection padding: the anti-aliasing
+/// filter of Zhang (2019) and StyleGAN2. Its frequency response cos²(ωx/2)·cos²(ωy/2) is zero wherever either period
+/// is 2 pixels, and reflection keeps that true at the border (a padded ±1 alternation stays an alternation), so a
+/// pixel checkerboard or a 2-pixel column stripe comes out as exactly 0 while flat areas and ramps pass unchanged.
+/// </summary>
+public static class BinomialFilter
+{
+    private const int Channels = 3;
+    private static readonly float[] Kernel = [.. Enumerable.Range(0, Channels).SelectMany(_ => Taps())];
+
+    /// <summary>Filters an RGB batch [B, 3, H, W].</summary>
+    public static Tensor Apply(Tensor image)
+    {
+        using var scope = NewDisposeScope();
+        using var weight = tensor(Kernel, [Channels, 1, 3, 3], dtype: image.dtype, device: image.device);
+        var padded = nn.functional.pad(image, [1, 1, 1, 1], PaddingModes.Reflect);
+        return nn.functional.conv2d(padded, weight, groups: Channels).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The same as ONNX: Pad(reflect) then a grouped Conv over a constant kernel.</summary>
+    public static string Export(OnnxExportContext context, string input)
+    {
+        var graph = context.Graph;
+        var padded = graph.Node("Pad", [input, context.Constant("binomial_pads", 0, 0, 1, 1, 0, 0, 1, 1)], OnnxAttribute.String("mode", "reflect"));
+        var weight = graph.Initializer(graph.UniqueName($"{context.CurrentPath}.binomial_kernel"), Kernel, Channels, 1, 3, 3);
+        return graph.Node("Conv", [padded, weight], OnnxAttribute.Int("group", Channels), OnnxAttribute.Ints("kernel_shape", 3, 3));
+    }
+
+    private static IEnumerable<float> Taps()
+    {
+        float[] row = [1, 2, 1];
+        return row.SelectMany(y => row.Select(x => x * y / 16f));
     }
 }
 

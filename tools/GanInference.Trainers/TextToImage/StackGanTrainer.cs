@@ -177,6 +177,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
                     ResidualBlocks = stack.Networks.ResidualBlocks,
                     StageTwoResidual = stack.Networks.StageTwoResidual,
                     StageTwoPaper = stack.Networks.StageTwoPaper,
+                    StageTwoAntiAlias = stack.Networks.StageTwoAntiAlias,
                     StageOneStatisticsTruncation = stack.StageOneAverageEpochs > 1 ? stack.StageOneTruncation : null,
                 }
                 : initialization?.Architecture.StackGan is { } start ? WithCommandLineDiscriminator(start) : stack.Networks);
