@@ -372,6 +372,7 @@ public sealed class StageTwoGenerator : nn.Module, IOnnxExportable
         {
             refinement = BinomialFilter.Export(context, refinement);
         }
+
         if (!Architecture.StageTwoResidual)
         {
             return refinement;
