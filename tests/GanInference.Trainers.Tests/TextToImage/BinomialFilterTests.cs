@@ -74,20 +74,21 @@ public sealed class BinomialFilterTests
         Assert.True((actual - plainRefinement).abs().max().item<float>() > 0.01f, "the filter must change the refinement");
     }
 
-    private static Tensor Pattern(Func<int, int, float> value, int height = Size, int width = Size, bool scaleChannels = true)
+    /// <summary>One image [1, 3, Size, Size] of value(y, x), scaled by 1/3, 2/3 and 1 in the three channels.</summary>
+    private static Tensor Pattern(Func<int, int, float> value)
     {
-        var values = new float[3 * height * width];
+        var values = new float[3 * Size * Size];
         for (var c = 0; c < 3; c++)
         {
-            for (var y = 0; y < height; y++)
+            for (var y = 0; y < Size; y++)
             {
-                for (var x = 0; x < width; x++)
+                for (var x = 0; x < Size; x++)
                 {
-                    values[(((c * height) + y) * width) + x] = value(y, x) * (scaleChannels ? (c + 1) / 3f : 1f);
+                    values[(((c * Size) + y) * Size) + x] = value(y, x) * (c + 1) / 3f;
                 }
             }
         }
 
-        return tensor(values, [1, 3, height, width]);
+        return tensor(values, [1, 3, Size, Size]);
     }
 }
