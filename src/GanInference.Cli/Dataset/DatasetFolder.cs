@@ -117,9 +117,12 @@ internal sealed class DatasetFolder : IDisposable
         var specPath = Path.Combine(root, DatasetSpec.FileName);
         if (!File.Exists(specPath))
         {
-            // Only another shard's spec being written, or its write probe (OutputFiles.PrepareFolder), may be there already.
-            if (Directory.EnumerateFileSystemEntries(root).FirstOrDefault(e => Path.GetFileName(e) is var name
-                    && !name.StartsWith(DatasetSpec.FileName, StringComparison.Ordinal) && !name.StartsWith(OutputFiles.WriteProbePrefix, StringComparison.Ordinal)) is not null)
+            // Only another shard's spec being written, or its write probe (OutputFiles.PrepareFolder), may be there
+            // already. The folder is listed before the spec is looked for again: a shard creates nothing else until
+            // its spec is in place, so anything listed that a shard made means the spec is there by now.
+            var unrelated = Directory.EnumerateFileSystemEntries(root).Any(e => Path.GetFileName(e) is var name
+                && !name.StartsWith(DatasetSpec.FileName, StringComparison.Ordinal) && !name.StartsWith(OutputFiles.WriteProbePrefix, StringComparison.Ordinal));
+            if (unrelated && !File.Exists(specPath))
             {
                 throw new CliException($"--out: '{root}' is not empty and holds no {DatasetSpec.FileName}; give an empty or new folder so nothing is overwritten.");
             }
