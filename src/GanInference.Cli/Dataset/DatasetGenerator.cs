@@ -17,7 +17,7 @@ namespace GanInference.Cli.Dataset;
 internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, ImageFormat format, string root, DatasetShard shard, string? sourceRoot = null)
 {
     /// <summary>Images per GenerateStream call: large enough to keep the server's batches full, small enough that a failed stream redoes little.</summary>
-    private const int ImagesPerStream = 256;
+    internal const int ImagesPerStream = 256;
 
     /// <summary>Consecutive UNAVAILABLE failures of a stream tolerated (backoff 1 s, 2 s, 4 s) before giving up.</summary>
     private const int MaxStreamRetries = 3;
