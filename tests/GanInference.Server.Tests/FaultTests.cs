@@ -32,7 +32,7 @@ public sealed class FaultTests : IAsyncLifetime
         _server = await RunningServer.StartAsync(
             models,
             $"--Models:Overrides:{Faulty}:MaxQueueDelayMs=100",
-            $"--Models:Overrides:{Slow}:MaxQueueDelayMs=1000",
+            $"--Models:Overrides:{Slow}:MaxQueueDelayMs=2000",
             $"--Models:Overrides:{Storm}:MaxQueueDelayMs=1500",
 
             // These two wait for company on purpose: the measured policy could cap their batches at what one call fills.
@@ -72,13 +72,16 @@ public sealed class FaultTests : IAsyncLifetime
     [Fact]
     public async Task A_client_cancelling_inside_a_batch_is_dropped_before_it_runs_while_the_rest_of_the_batch_succeeds()
     {
-        // slow: a batch waits 1 s for company, so all eight calls share one; one caller gives up after 100 ms.
+        // slow: a batch waits 2 s for company, so all eight calls share one; one caller gives up once all eight have
+        // joined the batch being gathered (gan.queue.duration records each as it joins). A fixed 100 ms delay overshot
+        // the window on a loaded machine: the batch had run and call 3 succeeded.
         var itemsBefore = _metrics.Total("gan.batch.size", Slow);
+        var joinedBefore = _metrics.Total("gan.queue.duration", Slow);
         using var cancel = new CancellationTokenSource();
         var calls = Enumerable.Range(0, 8).Select(i => Client.GenerateAsync(
             new GenerateRequest { Model = Slow, Count = 2, Seed = (ulong)(100 * i), Format = ImageFormat.RawF32 },
             cancellationToken: i == 3 ? cancel.Token : default).ResponseAsync).ToArray();
-        await Task.Delay(100);
+        await WaitForAsync(() => _metrics.Total("gan.queue.duration", Slow) - joinedBefore == 8);
         await cancel.CancelAsync();
 
         var cancelled = await Assert.ThrowsAsync<RpcException>(() => calls[3]);
