@@ -7,6 +7,7 @@ validated as far as it can be), and every ```console block's output is what the 
   tools/docs/cli-docs.py --update   # rewrite the console blocks' output from this run
   tools/docs/cli-docs.py --update --update-illustrative   # also rerun the illustrative (benchmark) blocks as written
   tools/docs/cli-docs.py docs/cli.md README.md             # only these files
+  tools/docs/cli-docs.py --jobs 2                           # two files at a time (what tools/ci/checks/cli-docs.sh runs)
 
 Expects the server and the CLI built (tools/ci/checks/cli-docs.sh builds them and installs what this needs).
 
@@ -45,7 +46,7 @@ Convention for doc authors (docs/cli.md "How the docs are checked" says the same
     `docker run` an image tag a `docker build -t` of the file makes; a repo script parses (`bash -n`) and knows
     the flags given; a trainer command's verb and flags exist in tools/GanInference.Trainers.
 """
-import argparse, glob, json, os, re, shlex, shutil, signal, socket, subprocess, sys, tempfile, time
+import argparse, glob, json, os, queue, re, shlex, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PATTERNS = ["README.md", "docs/**/*.md", "examples/**/*.md", "deploy/**/*.md"]
@@ -480,6 +481,9 @@ def main():
     parser.add_argument("--update-illustrative", action="store_true",
                         help="with --update: also rerun the illustrative blocks' commands as written (full durations) and rewrite their text")
     parser.add_argument("--configuration", default="Debug")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="doc files checked at once, each by a worker with folders of its own, against the one server "
+                             "(the largest files start first; tools/ci/checks/cli-docs.sh uses 2)")
     args = parser.parse_args()
     started = time.time()
 
@@ -495,7 +499,10 @@ def main():
                                f"--Http:Urls=http://{http}", "--Models:Watch=false"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        check = Check(args, work, grpc, http, gan_dll, server_dll)
+        if args.jobs < 1:
+            sys.exit(f"cli-docs: --jobs {args.jobs}: give 1 or more doc files to check at once")
+        checks = [Check(args, os.path.join(work, f"worker-{i}"), grpc, http, gan_dll, server_dll) for i in range(args.jobs)]
+        check = checks[0]
         expected = sum(1 for d in os.listdir(os.path.join(ROOT, "models")) if os.path.exists(os.path.join(ROOT, "models", d, "gan.json")))
         deadline = time.time() + 180
         while True:
@@ -508,27 +515,56 @@ def main():
             time.sleep(1)
 
         files = args.files or doc_files()
-        for name in files:
-            began = time.time()
-            check.file(name)
-            print(f"cli-docs: {name}: {time.time() - began:.0f} s", flush=True)
+        # Largest first, so a long file does not start last while the other workers sit idle.
+        pending = queue.Queue()
+        for name in sorted(files, key=lambda n: os.path.getsize(os.path.join(ROOT, n)), reverse=True):
+            pending.put(name)
+        found = {}  # file -> (failures, skipped) it added, reported in the files' own order
+        report, crashed = threading.Lock(), []
 
-        for line in check.skipped:
+        def work_through(worker):
+            while not crashed:
+                try:
+                    name = pending.get_nowait()
+                except queue.Empty:
+                    return
+                began, failures, skipped = time.time(), len(worker.failures), len(worker.skipped)
+                try:
+                    worker.file(name)
+                except BaseException as error:  # the check itself broke: stop every worker and raise it below
+                    crashed.append(error)
+                    return
+                with report:
+                    found[name] = (worker.failures[failures:], worker.skipped[skipped:])
+                    print(f"cli-docs: {name}: {time.time() - began:.0f} s", flush=True)
+
+        threads = [threading.Thread(target=work_through, args=(worker,)) for worker in checks]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if crashed:
+            raise crashed[0]
+
+        failures = [f for name in files for f in found[name][0]]
+        skipped = [s for name in files for s in found[name][1]]
+        ran = sum(worker.ran for worker in checks)
+        for line in skipped:
             print(f"cli-docs: not run: {line}")
-        for seconds, name, command in sorted(check.times, reverse=True)[:8]:
+        for seconds, name, command in sorted((t for worker in checks for t in worker.times), reverse=True)[:8]:
             print(f"cli-docs: slowest: {seconds:5.1f} s  {name}: {command}")
-        if check.failures and not args.update:
-            print(f"cli-docs: {len(check.failures)} problems in {len(files)} files ({check.ran} documented commands ran):", file=sys.stderr)
-            for failure in check.failures:
+        if failures and not args.update:
+            print(f"cli-docs: {len(failures)} problems in {len(files)} files ({ran} documented commands ran):", file=sys.stderr)
+            for failure in failures:
                 print("  " + failure, file=sys.stderr)
             print("cli-docs: fix the command or the doc, or run tools/docs/cli-docs.py --update to regenerate the console blocks' output.", file=sys.stderr)
             return 1
-        if check.failures:
-            print(f"cli-docs: updated; {len(check.failures)} differences were rewritten or failed:")
-            for failure in check.failures:
+        if failures:
+            print(f"cli-docs: updated; {len(failures)} differences were rewritten or failed:")
+            for failure in failures:
                 print("  " + failure.split("\n")[0])
-        print(f"cli-docs: {check.ran} documented commands ran in {len(files)} files, {len(check.skipped)} blocks not run "
-              f"(validated, listed above), in {time.time() - started:.0f} s")
+        print(f"cli-docs: {ran} documented commands ran in {len(files)} files, {len(skipped)} blocks not run "
+              f"(validated, listed above), in {time.time() - started:.0f} s ({args.jobs} at once)")
         return 0
     finally:
         os.killpg(server.pid, signal.SIGKILL)

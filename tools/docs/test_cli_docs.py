@@ -65,27 +65,35 @@ class EndToEnd(unittest.TestCase):
             gan models
             ```
 
-            <!-- not run: needs a Kubernetes cluster -->
+            """)
+        # The last problem in a second file, checked at the same time by a second worker (--jobs 2).
+        second = textwrap.dedent("""            <!-- not run: needs a Kubernetes cluster -->
             ```sh
             kubectl kustomize deploy/overlays/no-such-overlay | kubectl apply -f -
             gan dataset --model cdcgan-mnist --no-such-flag 1 --out x
             ```
             """)
-        with tempfile.NamedTemporaryFile("w", suffix=".md", delete=False) as f:
-            f.write(doc)
+        paths = []
         try:
-            result = subprocess.run([sys.executable, os.path.join(HERE, "cli-docs.py"), f.name], stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, timeout=600)
+            for text in (doc, second):
+                with tempfile.NamedTemporaryFile("w", suffix=".md", delete=False) as f:
+                    f.write(text)
+                    paths.append(f.name)
+            result = subprocess.run([sys.executable, os.path.join(HERE, "cli-docs.py"), "--jobs", "2", *paths],
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
         finally:
-            os.unlink(f.name)
+            for path in paths:
+                os.unlink(path)
         self.assertEqual(1, result.returncode, result.stdout)
+        # Reported in the files' order whichever worker finished first.
+        self.assertLess(result.stdout.index("looks like a command (`gan models`)"), result.stdout.index("does not know ['--no-such-flag']"))
         for expected in ["`gan generate --model no-such-model --count 1 --out x` exited",
                          "the output of `gan generate --model cdcgan-mnist --count 0` differs",
                          "looks like a command (`gan models`)",
                          "`<!-- not run: it is slow -->`: a block that is not run must say why",
                          "names deploy/overlays/no-such-overlay, which the repository does not have",
                          "does not know ['--no-such-flag']",
-                         "6 problems in 1 files"]:
+                         "6 problems in 2 files"]:
             self.assertIn(expected, result.stdout)
         self.assertNotIn("`gan models` exited", result.stdout)
 
