@@ -40,9 +40,11 @@ done
 log=$(mktemp /tmp/gan-test.XXXXXX.log)
 trap 'rm -f "$log"' EXIT
 set +e
+started=$SECONDS
 dotnet test GanInference.sln "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+echo "tools/test.sh: dotnet test (build and every test project) took $((SECONDS - started)) s; $SECONDS s in all"
 
 # One summary line over all test assemblies.
 awk '/Passed!|Failed!/ { for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
