@@ -11,7 +11,7 @@ public sealed class StageOneInitializationTests
     private static readonly StackGanArchitecture Tiny = SmallStackGan.Trainable;
 
     [Fact]
-    public async Task It_is_refused_for_stage_two_and_beside_resume_naming_the_options()
+    public async Task It_is_refused_for_stage_two_beside_resume_and_with_options_it_would_ignore_naming_them()
     {
         using var temp = new TempDirectory();
         var options = new TrainingOptions { Architecture = new GanArchitecture { Kind = ModelKind.StackGanStageOne }, DataDirectory = temp.Combine("data"), RunDirectory = temp.Combine("run") };
@@ -20,6 +20,14 @@ public sealed class StageOneInitializationTests
         Assert.Contains("--stage 1", stageTwo.Message, StringComparison.Ordinal);
         var resumed = await Assert.ThrowsAsync<ArgumentException>(() => new StackGanTrainer(options with { ResumeFrom = "z" }, new StackGanOptions { Stage = 1, StageOneInitialization = "y", Networks = Tiny }).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None));
         Assert.Contains("--resume", resumed.Message, StringComparison.Ordinal);
+
+        // Options a fine-tuned Stage-I would ignore are refused, naming them (they were silently ignored before).
+        var encoder = await Assert.ThrowsAsync<ArgumentException>(() => new StackGanTrainer(options, new StackGanOptions { Stage = 1, StageOneInitialization = "y", EncoderSteps = 5, Networks = Tiny }).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None));
+        Assert.Contains("--encoder-steps 5", encoder.Message, StringComparison.Ordinal);
+        Assert.Contains("--stage1-init", encoder.Message, StringComparison.Ordinal);
+        var stageTwoShape = await Assert.ThrowsAsync<ArgumentException>(() => new StackGanTrainer(options, new StackGanOptions { Stage = 1, Networks = Tiny with { StageTwoPaper = true, StageTwoAntiAlias = true } }).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None));
+        Assert.StartsWith("--stage2-paper --stage2-antialias shape Stage-II's generator", stageTwoShape.Message, StringComparison.Ordinal);
+        Assert.Contains("--stage 1", stageTwoShape.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -46,7 +54,6 @@ public sealed class StageOneInitializationTests
         {
             Stage = 1,
             StageOneInitialization = first.LastCheckpoint,
-            EncoderSteps = 2,
             AuxiliaryWeight = 1,
             Networks = Tiny with { StageOneWidth = 16, DiscriminatorThickness = true },
             ClassifierPath = temp.Combine("none.onnx"),

@@ -89,7 +89,7 @@ internal static partial class TrainCommand
         var common = new CommonOptions("stackgan", defaultEpochs: 10, defaultBatchSize: 64, defaultLearningRate: 2e-4);
         var stage = new Option<int>("--stage") { Description = "1: pre-train the text encoder, then Stage-I (32×32); 2: Stage-II (64×64) on a frozen Stage-I.", Required = true };
         var stageOne = new Option<string?>("--stage1") { Description = "Stage 2: the Stage-I checkpoint folder (runs/NAME/checkpoints/latest)." };
-        var encoderSteps = new Option<int>("--encoder-steps") { Description = "Stage 1: caption batches (256 each) of text-encoder pre-training.", DefaultValueFactory = _ => 800 };
+        var encoderSteps = new Option<int?>("--encoder-steps") { Description = $"Stage 1: caption batches (256 each) of text-encoder pre-training (default {TextToImage.StackGanOptions.DefaultEncoderSteps}; refused with --stage1-init, which pre-trains nothing)." };
         var dLr = new Option<double>("--d-lr-scale") { Description = "Discriminator learning rate as a multiple of --lr.", DefaultValueFactory = _ => 1.0 };
         var ngf1 = new Option<int>("--ngf1") { Description = "Stage-I generator base width (its 4×4 maps have 8×).", DefaultValueFactory = _ => new TextToImage.StackGanArchitecture().StageOneWidth };
         var ngf2 = new Option<int>("--ngf2") { Description = "Stage-II generator base width.", DefaultValueFactory = _ => new TextToImage.StackGanArchitecture().StageTwoWidth };

@@ -39,8 +39,14 @@ public sealed record StackGanOptions
     /// </summary>
     public float StageOneTruncation { get; init; }
 
-    /// <summary>Stage 1: caption batches (of 256) for pre-training the text encoder.</summary>
-    public int EncoderSteps { get; init; } = 800;
+    /// <summary>What <see cref="EncoderSteps"/> is when it is not given.</summary>
+    public const int DefaultEncoderSteps = 800;
+
+    /// <summary>
+    /// Stage 1: caption batches (of 256) for pre-training the text encoder; null for <see cref="DefaultEncoderSteps"/>.
+    /// Refused with <see cref="StageOneInitialization"/>, which keeps the checkpoint's trained encoder and pre-trains nothing.
+    /// </summary>
+    public int? EncoderSteps { get; init; }
 
     /// <summary>Weight of the Conditioning Augmentation KL term.</summary>
     public double KlWeight { get; init; } = 1.0;
@@ -122,6 +128,17 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
             throw new ArgumentException(stack.Stage != 1
                 ? $"--stage1-init starts a Stage-I training from a Stage-I checkpoint; it needs --stage 1 (got --stage {stack.Stage}; Stage 2 takes its Stage-I from --stage1)."
                 : "--stage1-init starts a new Stage-I training; --resume continues one: give one of them.");
+        }
+
+        if (stack.StageOneInitialization is not null && stack.EncoderSteps is { } steps)
+        {
+            throw new ArgumentException($"--encoder-steps {steps} sets the text-encoder pre-training of a new Stage-I; --stage1-init keeps the checkpoint's trained encoder and pre-trains nothing: drop --encoder-steps.");
+        }
+
+        if (stack.Stage == 1 && (stack.Networks.StageTwoPaper || stack.Networks.StageTwoResidual || stack.Networks.StageTwoAntiAlias))
+        {
+            var given = string.Join(" ", new[] { (stack.Networks.StageTwoPaper, "--stage2-paper"), (stack.Networks.StageTwoResidual, "--stage2-residual"), (stack.Networks.StageTwoAntiAlias, "--stage2-antialias") }.Where(o => o.Item1).Select(o => o.Item2));
+            throw new ArgumentException($"{given} shape Stage-II's generator; a Stage-I training has none (got --stage 1): give them to the --stage 2 run that refines this Stage-I.");
         }
 
         if (stack.StageTwoConsistency > 0 && stack.Stage != 2)
@@ -387,7 +404,8 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
             nn.functional.cross_entropy(heads["thickness"].forward(embedding), captions.Thickness),
         ];
 
-        for (var step = 1; step <= stack.EncoderSteps; step++)
+        var encoderSteps = stack.EncoderSteps ?? StackGanOptions.DefaultEncoderSteps;
+        for (var step = 1; step <= encoderSteps; step++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             using var quiet = GcQuietSection.Enter();
@@ -397,9 +415,9 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
             var loss = Losses(encoder.forward(captions.Tokens), captions).Aggregate((a, b) => a + b);
             loss.backward();
             optimizer.step();
-            if (step % 20 == 0 || step == stack.EncoderSteps)
+            if (step % 20 == 0 || step == encoderSteps)
             {
-                progress.Report(new TrainingProgress(0, 0, step, stack.EncoderSteps, step * batch / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed, [new("encoder", loss.item<float>())]));
+                progress.Report(new TrainingProgress(0, 0, step, encoderSteps, step * batch / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed, [new("encoder", loss.item<float>())]));
             }
         }
 
