@@ -502,11 +502,10 @@ def main():
         if args.jobs < 1:
             sys.exit(f"cli-docs: --jobs {args.jobs}: give 1 or more doc files to check at once")
         checks = [Check(args, os.path.join(work, f"worker-{i}"), grpc, http, gan_dll, server_dll) for i in range(args.jobs)]
-        check = checks[0]
         expected = sum(1 for d in os.listdir(os.path.join(ROOT, "models")) if os.path.exists(os.path.join(ROOT, "models", d, "gan.json")))
         deadline = time.time() + 180
         while True:
-            r = subprocess.run(["dotnet", gan_dll, "--server", f"http://{grpc}", "models", "--json"], env=check.env,
+            r = subprocess.run(["dotnet", gan_dll, "--server", f"http://{grpc}", "models", "--json"], env=checks[0].env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             if r.returncode == 0 and len(json.loads(r.stdout).get("models", [])) >= expected:
                 break

@@ -1,7 +1,6 @@
-using GanInference.Cli;
+using GanInference.Api.V1;
 using GanInference.Cli.Dataset;
 using GanInference.Cli.Imaging;
-using GanInference.Api.V1;
 
 namespace GanInference.Cli.Tests.Commands;
 

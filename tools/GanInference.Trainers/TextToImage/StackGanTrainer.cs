@@ -135,10 +135,11 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
             throw new ArgumentException($"--encoder-steps {steps} sets the text-encoder pre-training of a new Stage-I; --stage1-init keeps the checkpoint's trained encoder and pre-trains nothing: drop --encoder-steps.");
         }
 
-        if (stack.Stage == 1 && (stack.Networks.StageTwoPaper || stack.Networks.StageTwoResidual || stack.Networks.StageTwoAntiAlias))
+        var stageTwoShape = new[] { (stack.Networks.StageTwoPaper, "--stage2-paper"), (stack.Networks.StageTwoResidual, "--stage2-residual"), (stack.Networks.StageTwoAntiAlias, "--stage2-antialias") }
+            .Where(o => o.Item1).Select(o => o.Item2).ToList();
+        if (stack.Stage == 1 && stageTwoShape.Count > 0)
         {
-            var given = string.Join(" ", new[] { (stack.Networks.StageTwoPaper, "--stage2-paper"), (stack.Networks.StageTwoResidual, "--stage2-residual"), (stack.Networks.StageTwoAntiAlias, "--stage2-antialias") }.Where(o => o.Item1).Select(o => o.Item2));
-            throw new ArgumentException($"{given} shape Stage-II's generator; a Stage-I training has none (got --stage 1): give them to the --stage 2 run that refines this Stage-I.");
+            throw new ArgumentException($"{string.Join(" ", stageTwoShape)} shape Stage-II's generator; a Stage-I training has none (got --stage 1): give them to the --stage 2 run that refines this Stage-I.");
         }
 
         if (stack.StageTwoConsistency > 0 && stack.Stage != 2)
