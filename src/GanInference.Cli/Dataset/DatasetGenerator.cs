@@ -101,7 +101,7 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
 
                 return;
             }
-            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && failures < MaxStreamRetries && !cancellationToken.IsCancellationRequested)
+            catch (RpcException e) when (IsReplicaGone(e) && failures < MaxStreamRetries && !cancellationToken.IsCancellationRequested)
             {
                 failures++;
                 _resumedStreams++;
@@ -109,6 +109,15 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
             }
         }
     }
+
+    /// <summary>
+    /// A failure that asking again (another replica, or the same one back) can get past: UNAVAILABLE, or a call the
+    /// replica's closing connection refused before it started, which grpc-dotnet reports as INTERNAL "Error starting
+    /// gRPC call" over an HttpRequestException (a draining replica's GOAWAY; seen in BalancingTests' SIGTERM). Asking
+    /// again is safe: only images not yet stored are asked for, with the same seeds.
+    /// </summary>
+    private static bool IsReplicaGone(RpcException e) =>
+        e.StatusCode == StatusCode.Unavailable || (e.StatusCode == StatusCode.Internal && e.Status.DebugException is HttpRequestException);
 
     /// <summary>
     /// webdataset / parquet: makes each file of [start, end) that is not complete, streaming its images into
