@@ -24,7 +24,7 @@ try
     // Our own handler below prints bad input as one line; anything else keeps its stack trace.
     return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
 }
-catch (Exception e) when (e is DatasetException or FileNotFoundException or InvalidDataException or ArgumentException or IOException or GanInference.Trainers.Export.UnsupportedLayerException)
+catch (Exception e) when (e is DatasetException or FileNotFoundException or InvalidDataException or ArgumentException or IOException or GanInference.Trainers.Export.UnsupportedLayerException or GanInference.Trainers.Training.WrongKernelsException)
 {
     // Bad input: one clear line naming the file or field, no stack trace.
     Log.CommandFailed(logger, e.Message);

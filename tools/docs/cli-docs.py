@@ -39,8 +39,8 @@ Convention for doc authors (docs/cli.md "How the docs are checked" says the same
   - `<!-- sigint: why -->` (```console): the block's first step is interrupted with SIGINT once its --out folder
     holds a finished image; every number in the block's output is masked before comparing.
   - `<!-- not run: REASON -->`: the block cannot run on a CI machine. REASON starts with one of NOT_RUN's keys
-    (`needs a GPU`, `needs a Kubernetes cluster`, `needs a Docker engine`, `needs an interactive terminal`,
-    `runs for longer than the check`, `runs this check`) and says why; the check lists it and still validates
+    (`needs a GPU`, `needs a CPU whose`, `needs a Kubernetes cluster`, `needs a Docker engine`,
+    `needs an interactive terminal`, `runs for longer than the check`, `runs this check`) and says why; the check lists it and still validates
     what it can: every repository path the commands name exists; `gan` flags exist (`gan CMD --help`);
     `kubectl kustomize PATH | kubectl apply -f -` renders PATH with kubectl; `docker build` has its Dockerfile and
     `docker run` an image tag a `docker build -t` of the file makes; a repo script parses (`bash -n`) and knows
@@ -59,7 +59,7 @@ VOLATILE = [(re.compile(r"\d[\d,]*(\.\d+)? images/s"), "N images/s"), (re.compil
 PROGRESS = re.compile(r"^\S+: \d+%$")
 SHORT_ENV = {"DURATION": "1s", "WARMUP": "0s", "ROUNDS": "1", "SECONDS_PROFILED": "1", "WARMUP_SECONDS": "0", "IDLE": "1", "REPEATS": "1", "REPEAT_WARMUP": "0s"}
 SCRIPT_ENV = "CONFIGURATION=Debug NO_BUILD=1"
-NOT_RUN = ["needs a GPU", "needs a Kubernetes cluster", "needs a Docker engine", "needs an interactive terminal",
+NOT_RUN = ["needs a GPU", "needs a CPU whose", "needs a Kubernetes cluster", "needs a Docker engine", "needs an interactive terminal",
            "runs for longer than the check", "runs this check"]
 # A line of an unlabelled or ```text block that starts like this is taken for a command.
 COMMAND_LIKE = re.compile(r"^\s*(\$ |\$[A-Z]+ |gan |dotnet |curl |grpcurl |kubectl |docker |bash |node |npm |python3? |"

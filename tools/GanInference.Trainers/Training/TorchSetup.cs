@@ -12,6 +12,9 @@ internal static class TorchSetup
             set_num_threads(threads);
         }
 
+        // Refuses to train on CPU kernels that compute wrong values (docs/training.md, "Wrong numbers from oneDNN").
+        OneDnn.EnsureCorrect();
+
         // libtorch seeds are signed 64-bit; keep all 64 bits of ours.
         random.manual_seed(unchecked((long)seed));
     }
