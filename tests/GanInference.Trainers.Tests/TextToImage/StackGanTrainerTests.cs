@@ -112,10 +112,13 @@ public sealed class StackGanTrainerTests
 
         // evaluate-stage1 reads the mean of the two epochs on held-out captions, per digit too.
         var classifier = await TestClassifier.ExportAsync(temp, data);
-        var figures = await StageOneCheckpointEvaluator.EvaluateAsync(resumed.LastCheckpoint, 2, 1f, 30, classifier, CancellationToken.None);
+        var figures = await StageOneCheckpointEvaluator.EvaluateAsync(resumed.LastCheckpoint, 2, 1f, 30, classifier, null, CancellationToken.None);
         Assert.Equal((30, 2, 1f), (figures.Captions, figures.AveragedEpochs, figures.Truncation));
-        Assert.All(new[] { figures.Digit, figures.Colour, figures.Background }, v => Assert.InRange(v, 0, 1));
+        Assert.All(new[] { figures.Digit, figures.Colour, figures.Background, figures.Thickness, figures.RealThickness }, v => Assert.InRange(v, 0, 1));
         Assert.Equal(10, figures.DigitByClass.Count);
+        Assert.Equal(3, figures.ThicknessByClass.Count);
+        // The reader, calibrated on the training bars, tells real renders of the same captions apart without a miss.
+        Assert.Equal(1.0, figures.RealThickness);
 
         // Stage 2 on the mean of the two Stage-I epochs: its checkpoint carries that mean.
         var two = await new StackGanTrainer(Options(data, temp.Combine("s2"), ModelKind.StackGanStageTwo), new StackGanOptions { Stage = 2, StageOneCheckpoint = resumed.LastCheckpoint, StageOneAverageEpochs = 2, Networks = Tiny with { StageTwoPaper = true, StageTwoResidual = true, StageTwoAntiAlias = true } })

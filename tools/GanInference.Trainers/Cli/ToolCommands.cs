@@ -22,8 +22,9 @@ internal static partial class ToolCommands
         var truncation = new Option<float>("--truncation") { Description = "Truncation of z and the CA noise (0 = plain N(0, 1)).", DefaultValueFactory = _ => 0f };
         var captions = new Option<int>("--captions") { Description = "Held-out captions (seeds 1000..), as the export's evaluation.", DefaultValueFactory = _ => TextToImage.TextToImageEvaluator.DefaultCaptions };
         var classifier = new Option<string>("--classifier") { Description = "Exported classifier.", DefaultValueFactory = _ => Path.Combine("eval", "mnist-classifier", "model.onnx") };
-        var command = new Command("evaluate-stage1", "Held-out figures of a StackGAN Stage-I checkpoint (or the mean of its last epochs) at a truncation; per digit too.");
-        foreach (var option in new Option[] { checkpoint, average, truncation, captions, classifier })
+        var data = new Option<string?>("--data") { Description = "MNIST folder: training digits calibrate the thickness reader, test digits make the real renders (default: the checkpoint's training data)." };
+        var command = new Command("evaluate-stage1", "Held-out figures of a StackGAN Stage-I checkpoint (or the mean of its last epochs) at a truncation; per digit and per thickness too.");
+        foreach (var option in new Option[] { checkpoint, average, truncation, captions, classifier, data })
         {
             command.Options.Add(option);
         }
@@ -36,9 +37,10 @@ internal static partial class ToolCommands
             }
 
             var report = await TextToImage.StageOneCheckpointEvaluator.EvaluateAsync(
-                parse.GetValue(checkpoint)!, parse.GetValue(average), parse.GetValue(truncation), parse.GetValue(captions), parse.GetValue(classifier)!, cancellationToken).ConfigureAwait(false);
+                parse.GetValue(checkpoint)!, parse.GetValue(average), parse.GetValue(truncation), parse.GetValue(captions), parse.GetValue(classifier)!, parse.GetValue(data), cancellationToken).ConfigureAwait(false);
             Console.WriteLine(FormattableString.Invariant($"{report.Captions} held-out captions, {report.AveragedEpochs} epoch(s) averaged, truncation {report.Truncation}: digit {report.Digit:F3}  colour {report.Colour:F3}  background {report.Background:F3}"));
             Console.WriteLine("digit by class 0-9: " + string.Join(" ", report.DigitByClass.Select(v => v.ToString("F2", CultureInfo.InvariantCulture))));
+            Console.WriteLine(FormattableString.Invariant($"thickness {report.Thickness:F3} (thin {report.ThicknessByClass[0]:F2}  regular {report.ThicknessByClass[1]:F2}  thick {report.ThicknessByClass[2]:F2}); the same reader on real renders of these captions {report.RealThickness:F3}"));
             return 0;
         });
         return command;

@@ -1,3 +1,4 @@
+using GanInference.Trainers.Data;
 using GanInference.Trainers.Evaluation;
 using GanInference.Trainers.Export;
 using GanInference.Trainers.Models;
@@ -5,8 +6,13 @@ using GanInference.Trainers.Training;
 
 namespace GanInference.Trainers.TextToImage;
 
-/// <summary>Held-out figures of a Stage-I checkpoint (32×32), with the per-digit share of digits recognised.</summary>
-public sealed record StageOneReport(int Captions, int AveragedEpochs, float Truncation, double Digit, double Colour, double Background, IReadOnlyList<double> DigitByClass);
+/// <summary>
+/// Held-out figures of a Stage-I checkpoint (32×32), with the per-digit share of digits recognised, and the share read as
+/// the caption's thickness (per thickness too: thin, regular, thick) beside the same reader's share on real renders.
+/// </summary>
+public sealed record StageOneReport(
+    int Captions, int AveragedEpochs, float Truncation, double Digit, double Colour, double Background, IReadOnlyList<double> DigitByClass,
+    double Thickness, IReadOnlyList<double> ThicknessByClass, double RealThickness);
 
 /// <summary>
 /// <c>evaluate-stage1</c>: a Stage-I checkpoint, or the mean of its last N epochs (as <c>train stackgan --stage 2
@@ -15,7 +21,9 @@ public sealed record StageOneReport(int Captions, int AveragedEpochs, float Trun
 /// </summary>
 public static class StageOneCheckpointEvaluator
 {
-    public static async Task<StageOneReport> EvaluateAsync(string checkpoint, int averageEpochs, float truncation, int captionCount, string classifierPath, CancellationToken cancellationToken)
+    /// <param name="dataDirectory">MNIST folder: its training digits calibrate the thickness reader, its test digits make
+    /// the real renders; null for the checkpoint's training data.</param>
+    public static async Task<StageOneReport> EvaluateAsync(string checkpoint, int averageEpochs, float truncation, int captionCount, string classifierPath, string? dataDirectory, CancellationToken cancellationToken)
     {
         var info = await Checkpoint.ReadInfoAsync(checkpoint, cancellationToken).ConfigureAwait(false);
         if (info.Architecture.Kind != ModelKind.StackGanStageOne || info.Architecture.StackGan is not { } networks)
@@ -49,6 +57,13 @@ public static class StageOneCheckpointEvaluator
             var images = rows.SelectMany(i => small.AsSpan(i * length, length).ToArray()).ToArray();
             return rows.Length == 0 ? double.NaN : TextToImageEvaluator.Read(images, CaptionedDigits.SmallSize, [.. rows.Select(i => captions[i])], classifier, cancellationToken).Digit;
         }).ToArray();
-        return new StageOneReport(captionCount, Math.Max(averageEpochs, 1), truncation, digit, colour, background, byClass);
+
+        // Thickness at 32×32 on the same (selection) captions, as heldout.csv reads it during training.
+        var data = dataDirectory ?? info.DataDirectory;
+        var reader = ThicknessReader.Calibrate(await MnistDataset.LoadAsync(data, MnistSplit.Train, cancellationToken).ConfigureAwait(false), CaptionedDigits.SmallSize);
+        var confusion = reader.Confusion(small, captions);
+        double[] byThickness = [.. Enumerable.Range(0, 3).Select(t => confusion[t, t] / (double)Math.Max(1, confusion[t, 0] + confusion[t, 1] + confusion[t, 2]))];
+        var real = TextToImageEvaluator.RenderRealBoth(await MnistDataset.LoadAsync(data, MnistSplit.Test, cancellationToken).ConfigureAwait(false), captions).Small;
+        return new StageOneReport(captionCount, Math.Max(averageEpochs, 1), truncation, digit, colour, background, byClass, reader.Accuracy(small, captions), byThickness, reader.Accuracy(real, captions));
     }
 }
