@@ -36,6 +36,9 @@ internal static partial class ToolCommands
                 throw new ArgumentException("--average-epochs and --captions must be at least 1.");
             }
 
+            // Stage-I runs in libtorch here, as in training: refuse wrong kernels (docs/training.md, "Wrong numbers from oneDNN").
+            Training.OneDnn.EnsureCorrect();
+
             var report = await TextToImage.StageOneCheckpointEvaluator.EvaluateAsync(
                 parse.GetValue(checkpoint)!, parse.GetValue(average), parse.GetValue(truncation), parse.GetValue(captions), parse.GetValue(classifier)!, parse.GetValue(data), cancellationToken).ConfigureAwait(false);
             Console.WriteLine(FormattableString.Invariant($"{report.Captions} held-out captions, {report.AveragedEpochs} epoch(s) averaged, truncation {report.Truncation}: digit {report.Digit:F3}  colour {report.Colour:F3}  background {report.Background:F3}"));
@@ -70,6 +73,8 @@ internal static partial class ToolCommands
 
         command.SetAction(async (parse, cancellationToken) =>
         {
+            // Averaged generators' BatchNorm statistics are re-estimated in libtorch: refuse wrong kernels as training does.
+            Training.OneDnn.EnsureCorrect();
             var logger = loggers.CreateLogger("export");
             var options = new ExportOptions
             {

@@ -117,7 +117,7 @@ internal static partial class OneDnn
         var limit = Tolerance.ToString("0e+0", CultureInfo.InvariantCulture);
         return new WrongKernelsException(
             $"libtorch's oneDNN kernels compute wrong values on this CPU: {layer} differs from ATen's reference kernels by {measured} of its largest output (limit {limit}), "
-            + $"so training would follow wrong gradients. DNNL_MAX_CPU_ISA is {(cap is null ? "unset" : $"'{cap}'")}: start the command again with DNNL_MAX_CPU_ISA=SSE41 in its environment "
+            + $"so what libtorch computes here (training steps, averaged statistics, Stage-I images) would be wrong. DNNL_MAX_CPU_ISA is {(cap is null ? "unset" : $"'{cap}'")}: start the command again with DNNL_MAX_CPU_ISA=SSE41 in its environment "
             + "(libtorch reads it when it loads; docs/training.md, \"Wrong numbers from oneDNN\").");
     }
 
