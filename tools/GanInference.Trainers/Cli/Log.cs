@@ -22,4 +22,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 6, Level = LogLevel.Error, Message = "{Message}")]
     public static partial void CommandFailed(ILogger logger, string message);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "No heldout.csv: --classifier {Path} does not exist (relative paths start at {WorkingDirectory}); pass the exported classifier's path for per-epoch held-out figures")]
+    public static partial void NoHeldOutFigures(ILogger logger, string path, string workingDirectory);
 }

@@ -107,7 +107,7 @@ internal static partial class TrainCommand
         var auxThickness = new Option<bool>("--aux-thickness") { Description = "The auxiliary classifier also reads thickness (thin / regular / thick): D on real images, G on captions that state one; needs --aux-weight > 0. Off in the shipped recipe." };
         var thicknessNegatives = new Option<double>("--thickness-negatives") { Description = "Share (0-1) of the wrong-caption negatives that differ from the image only in thickness, stated (0 = none, the shipped recipe).", DefaultValueFactory = _ => 0.0 };
         var klWeight = new Option<double>("--kl-weight") { Description = "Weight of Conditioning Augmentation's KL term.", DefaultValueFactory = _ => new TextToImage.StackGanOptions { Stage = 1 }.KlWeight };
-        var classifier = new Option<string>("--classifier") { Description = "Exported MNIST classifier for the per-epoch held-out figures (heldout.csv); skipped when the file is missing.", DefaultValueFactory = _ => Path.Combine("eval", "mnist-classifier", "model.onnx") };
+        var classifier = new Option<string>("--classifier") { Description = "Exported MNIST classifier for the per-epoch held-out figures (heldout.csv); skipped, with a warning, when the file is missing.", DefaultValueFactory = _ => Path.Combine("eval", "mnist-classifier", "model.onnx") };
         var resume = new Option<string?>("--resume") { Description = "Continue a run of the same --stage from its checkpoint folder up to --epochs in total (same run folder; appends to loss.csv and heldout.csv)." };
         var consistency = new Option<double>("--stage2-consistency") { Description = "Stage 2: weight of the mean |difference| between the Stage-II image area-downsized to 32×32 and the Stage-I image it refines (0 = off, the shipped recipe).", DefaultValueFactory = _ => 0.0 };
         var gSteps = new Option<int>("--g-steps") { Description = "Generator steps per discriminator step.", DefaultValueFactory = _ => 1 };
@@ -145,6 +145,11 @@ internal static partial class TrainCommand
             var options = common.Build(parse, commandLine, new GanArchitecture { Kind = kind }) with { ResumeFrom = parse.GetValue(resume) };
             var stack = new TextToImage.StackGanOptions { Stage = stageNumber, StageOneCheckpoint = parse.GetValue(stageOne), StageOneInitialization = parse.GetValue(stageOneInit), EncoderSteps = parse.GetValue(encoderSteps), DiscriminatorLearningRateScale = parse.GetValue(dLr), GeneratorSteps = parse.GetValue(gSteps), InstanceNoise = parse.GetValue(instanceNoise), AuxiliaryWeight = parse.GetValue(auxiliaryWeight), StageOneAverageEpochs = parse.GetValue(average), StageOneTruncation = parse.GetValue(stageOneTruncation), KlWeight = parse.GetValue(klWeight), ClassifierPath = parse.GetValue(classifier), ThicknessNegatives = parse.GetValue(thicknessNegatives), StageTwoConsistency = parse.GetValue(consistency),
                 Networks = new TextToImage.StackGanArchitecture { StageOneWidth = parse.GetValue(ngf1), StageTwoWidth = parse.GetValue(ngf2), DiscriminatorWidth = parse.GetValue(ndf), DiscriminatorBatchNorm = !parse.GetValue(noDNorm), DiscriminatorProjection = parse.GetValue(projection), StageTwoResidual = parse.GetValue(residual), StageTwoPaper = parse.GetValue(paper), StageTwoAntiAlias = parse.GetValue(antiAlias), DiscriminatorThickness = parse.GetValue(auxThickness) } };
+            if (stack.ClassifierPath is { } classifierPath && !File.Exists(classifierPath))
+            {
+                Log.NoHeldOutFigures(logger, classifierPath, Environment.CurrentDirectory);
+            }
+
             var result = await ProgressDisplay.RunAsync($"stackgan stage {stageNumber}", logger, progress => new TextToImage.StackGanTrainer(options, stack).RunAsync(progress, cancellationToken)).ConfigureAwait(false);
             Log.TrainingFinished(logger, result.Steps, result.TrainingSeconds, result.LastCheckpoint);
             return 0;
