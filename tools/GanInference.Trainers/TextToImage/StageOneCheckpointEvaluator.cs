@@ -61,9 +61,7 @@ public static class StageOneCheckpointEvaluator
         // Thickness at 32×32 on the same (selection) captions, as heldout.csv reads it during training.
         var data = dataDirectory ?? info.DataDirectory;
         var reader = ThicknessReader.Calibrate(await MnistDataset.LoadAsync(data, MnistSplit.Train, cancellationToken).ConfigureAwait(false), CaptionedDigits.SmallSize);
-        var confusion = reader.Confusion(small, captions);
-        double[] byThickness = [.. Enumerable.Range(0, 3).Select(t => confusion[t, t] / (double)Math.Max(1, confusion[t, 0] + confusion[t, 1] + confusion[t, 2]))];
         var real = TextToImageEvaluator.RenderRealBoth(await MnistDataset.LoadAsync(data, MnistSplit.Test, cancellationToken).ConfigureAwait(false), captions).Small;
-        return new StageOneReport(captionCount, Math.Max(averageEpochs, 1), truncation, digit, colour, background, byClass, reader.Accuracy(small, captions), byThickness, reader.Accuracy(real, captions));
+        return new StageOneReport(captionCount, Math.Max(averageEpochs, 1), truncation, digit, colour, background, byClass, reader.Accuracy(small, captions), reader.AccuracyByThickness(small, captions), reader.Accuracy(real, captions));
     }
 }

@@ -280,8 +280,7 @@ public sealed class TextToImageEvaluator(string classifierPath, string dataDirec
         var largeReader = ThicknessReader.Calibrate(train, CaptionedDigits.LargeSize);
         var smallReader = ThicknessReader.Calibrate(train, CaptionedDigits.SmallSize);
         var (realSmall, realLarge) = RenderRealBoth(test, captions);
-        var confusion = largeReader.Confusion(large, captions);
-        double[] byThickness = [.. Enumerable.Range(0, 3).Select(t => confusion[t, t] / (double)Math.Max(1, confusion[t, 0] + confusion[t, 1] + confusion[t, 2]))];
+        var byThickness = largeReader.AccuracyByThickness(large, captions);
         var report = Read(large, CaptionedDigits.LargeSize, captions, classifier, cancellationToken);
         var realReport = Read(realLarge, CaptionedDigits.LargeSize, captions, classifier, cancellationToken);
         return (largeReader.Accuracy(large, captions), smallReader.Accuracy(small, captions), largeReader.Accuracy(realLarge, captions), smallReader.Accuracy(realSmall, captions), byThickness, report, realReport);

@@ -137,6 +137,13 @@ public sealed class ThicknessReader
         return (confusion[0, 0] + confusion[1, 1] + confusion[2, 2]) / (double)captions.Count;
     }
 
+    /// <summary>For thin, regular and thick captions in turn: the share of their images that read as that thickness.</summary>
+    public double[] AccuracyByThickness(float[] images, IReadOnlyList<(DigitAttributes Attributes, string Caption)> captions)
+    {
+        var confusion = Confusion(images, captions);
+        return [.. Enumerable.Range(0, 3).Select(t => confusion[t, t] / (double)Math.Max(1, confusion[t, 0] + confusion[t, 1] + confusion[t, 2]))];
+    }
+
     /// <summary>Counts [caption's thickness, thickness read] over images [n, 3, Size, Size] in [-1, 1].</summary>
     public int[,] Confusion(float[] images, IReadOnlyList<(DigitAttributes Attributes, string Caption)> captions)
     {

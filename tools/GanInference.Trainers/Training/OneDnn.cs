@@ -14,14 +14,14 @@ namespace GanInference.Trainers.Training;
 /// </summary>
 internal static partial class OneDnn
 {
-    // Itanium C++ ABI names of at::globalContext(), at::Context::setUserEnabledMkldnn(bool) and
-    // at::Context::userEnabledMkldnn() const. A member function takes `this` as its first argument.
-    private const string LibTorchCpu = "libtorch_cpu.so";
-
     /// <summary>Largest difference between the two kernels, relative to the largest output, that counts as agreement.</summary>
     /// <remarks>Float32 reorderings differ by about 1e-6; the wrong kernels were off by 0.27 to 1.04 (docs/training.md).</remarks>
     public const double Tolerance = 1e-4;
 
+    private const string LibTorchCpu = "libtorch_cpu.so";
+
+    // Itanium C++ ABI names of at::globalContext(), at::Context::setUserEnabledMkldnn(bool) and
+    // at::Context::userEnabledMkldnn() const. A member function takes `this` as its first argument.
     [LibraryImport(LibTorchCpu, EntryPoint = "_ZN2at13globalContextEv")]
     private static partial IntPtr GlobalContext();
 
@@ -94,7 +94,7 @@ internal static partial class OneDnn
     }
 
     /// <summary>
-    /// Refuses to train when oneDNN is on and its kernels disagree with ATen's: the message says how far and what to set.
+    /// Refuses to go on when oneDNN is on and its kernels disagree with ATen's: the message says how far and what to set.
     /// </summary>
     public static void EnsureCorrect()
     {
