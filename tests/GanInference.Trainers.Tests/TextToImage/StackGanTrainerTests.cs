@@ -116,7 +116,7 @@ public sealed class StackGanTrainerTests
         Assert.Equal((30, 2, 1f), (figures.Captions, figures.AveragedEpochs, figures.Truncation));
         Assert.All(new[] { figures.Digit, figures.Colour, figures.Background, figures.Thickness, figures.RealThickness }, v => Assert.InRange(v, 0, 1));
         Assert.Equal(10, figures.DigitByClass.Count);
-        Assert.Equal(3, figures.ThicknessByClass.Count);
+        Assert.Equal(3, figures.ThicknessByCaption.Count);
         // The reader, calibrated on the training bars, tells real renders of the same captions apart without a miss.
         Assert.Equal(1.0, figures.RealThickness);
 

@@ -43,7 +43,7 @@ internal static partial class ToolCommands
                 parse.GetValue(checkpoint)!, parse.GetValue(average), parse.GetValue(truncation), parse.GetValue(captions), parse.GetValue(classifier)!, parse.GetValue(data), cancellationToken).ConfigureAwait(false);
             Console.WriteLine(FormattableString.Invariant($"{report.Captions} held-out captions, {report.AveragedEpochs} epoch(s) averaged, truncation {report.Truncation}: digit {report.Digit:F3}  colour {report.Colour:F3}  background {report.Background:F3}"));
             Console.WriteLine("digit by class 0-9: " + string.Join(" ", report.DigitByClass.Select(v => v.ToString("F2", CultureInfo.InvariantCulture))));
-            Console.WriteLine(FormattableString.Invariant($"thickness {report.Thickness:F3} (thin {report.ThicknessByClass[0]:F2}  regular {report.ThicknessByClass[1]:F2}  thick {report.ThicknessByClass[2]:F2}); the same reader on real renders of these captions {report.RealThickness:F3}"));
+            Console.WriteLine(FormattableString.Invariant($"thickness {report.Thickness:F3} (thin {report.ThicknessByCaption[0]:F2}  regular {report.ThicknessByCaption[1]:F2}  thick {report.ThicknessByCaption[2]:F2}); the same reader on real renders of these captions {report.RealThickness:F3}"));
             return 0;
         });
         return command;

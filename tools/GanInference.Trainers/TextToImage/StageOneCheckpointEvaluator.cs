@@ -12,7 +12,7 @@ namespace GanInference.Trainers.TextToImage;
 /// </summary>
 public sealed record StageOneReport(
     int Captions, int AveragedEpochs, float Truncation, double Digit, double Colour, double Background, IReadOnlyList<double> DigitByClass,
-    double Thickness, IReadOnlyList<double> ThicknessByClass, double RealThickness);
+    double Thickness, IReadOnlyList<double> ThicknessByCaption, double RealThickness);
 
 /// <summary>
 /// <c>evaluate-stage1</c>: a Stage-I checkpoint, or the mean of its last N epochs (as <c>train stackgan --stage 2

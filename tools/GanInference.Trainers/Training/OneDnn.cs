@@ -20,6 +20,10 @@ internal static partial class OneDnn
 
     private const string LibTorchCpu = "libtorch_cpu.so";
 
+    // One comparison per process: the kernels oneDNN picks are fixed once libtorch has read DNNL_MAX_CPU_ISA at load,
+    // and every trainer start, export and evaluation in the process asks again (the test host starts dozens).
+    private static readonly Lazy<(string Layer, double Difference)> Verdict = new(Compare);
+
     // Itanium C++ ABI names of at::globalContext(), at::Context::setUserEnabledMkldnn(bool) and
     // at::Context::userEnabledMkldnn() const. A member function takes `this` as its first argument.
     [LibraryImport(LibTorchCpu, EntryPoint = "_ZN2at13globalContextEv")]
@@ -103,7 +107,7 @@ internal static partial class OneDnn
             return;
         }
 
-        var (layer, difference) = Compare();
+        var (layer, difference) = Verdict.Value;
         if (difference > Tolerance)
         {
             throw Refusal(layer, difference, Environment.GetEnvironmentVariable("DNNL_MAX_CPU_ISA"));
