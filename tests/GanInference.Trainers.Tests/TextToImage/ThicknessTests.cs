@@ -1,5 +1,7 @@
 using GanInference.Trainers.Data;
+using GanInference.Trainers.Models;
 using GanInference.Trainers.TextToImage;
+using GanInference.Trainers.Training;
 using static TorchSharp.torch;
 
 namespace GanInference.Trainers.Tests.TextToImage;
@@ -273,6 +275,43 @@ public sealed class ThicknessTests
 
         // No caption states a thickness: the term is 0, not NaN.
         Assert.Equal(0f, ThicknessLoss(logits.detach(), tensor(new long[] { 3, 3, 3, 3 })).item<float>());
+    }
+
+    [Fact]
+    public async Task Thickness_weight_scales_the_thickness_term_alone_and_defaults_to_the_aux_weight()
+    {
+        using var temp = new TempDirectory();
+        var (train, _) = await TinyDigitsAsync(temp);
+        using var scope = NewDisposeScope();
+        using var batch = new CaptionBatches(train, seed: 5).Next(Enumerable.Range(0, 16).Select(i => (long)i).ToArray());
+        random.manual_seed(11);
+        var attributes = new AttributeLogits(randn(16, 10), randn(16, CaptionGrammar.Colours.Count), randn(16, CaptionGrammar.Backgrounds.Count), randn(16, 3));
+        var rest = (nn.functional.cross_entropy(attributes.Digit, batch.Digits) + nn.functional.cross_entropy(attributes.Colour, batch.Colours)
+            + nn.functional.cross_entropy(attributes.Background, batch.Backgrounds)).item<float>();
+        var onReal = nn.functional.cross_entropy(attributes.Thickness!, batch.Thicknesses).item<float>();
+        var onGenerated = StackGanTrainer.StatedThicknessLoss(attributes.Thickness!, batch.StatedThicknesses).item<float>();
+
+        Assert.Equal((2 * rest) + (0.25 * onReal), StackGanTrainer.AttributeLoss(attributes, batch, real: true, weight: 2, thicknessWeight: 0.25).item<float>(), 4);
+        Assert.Equal((2 * rest) + (0.25 * onGenerated), StackGanTrainer.AttributeLoss(attributes, batch, real: false, weight: 2, thicknessWeight: 0.25).item<float>(), 4);
+        Assert.Equal(2 * rest, StackGanTrainer.AttributeLoss(attributes, batch, real: true, weight: 2, thicknessWeight: 0).item<float>(), 4);
+        Assert.Equal(2 * rest, StackGanTrainer.AttributeLoss(attributes with { Thickness = null }, batch, real: true, weight: 2, thicknessWeight: 5).item<float>(), 4);
+
+        // Without --aux-thickness-weight the thickness term weighs what the others do (the recipes before the option).
+        Assert.Equal(2, new StackGanOptions { Stage = 1, AuxiliaryWeight = 2 }.EffectiveThicknessWeight);
+        Assert.Equal(0.5, new StackGanOptions { Stage = 1, AuxiliaryWeight = 2, ThicknessWeight = 0.5 }.EffectiveThicknessWeight);
+    }
+
+    [Fact]
+    public async Task Thickness_weight_without_the_thickness_head_or_below_zero_is_refused_naming_the_options()
+    {
+        using var temp = new TempDirectory();
+        var options = new TrainingOptions { Architecture = new GanArchitecture { Kind = ModelKind.StackGanStageOne }, DataDirectory = temp.Combine("data"), RunDirectory = temp.Combine("run") };
+        var networks = SmallStackGan.Trainable;
+        var noHead = await Assert.ThrowsAsync<ArgumentException>(() => new StackGanTrainer(options, new StackGanOptions { Stage = 1, AuxiliaryWeight = 1, ThicknessWeight = 0.5, Networks = networks }).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None));
+        Assert.Contains("--aux-thickness-weight 0.5", noHead.Message, StringComparison.Ordinal);
+        Assert.Contains("give --aux-thickness", noHead.Message, StringComparison.Ordinal);
+        var negative = await Assert.ThrowsAsync<ArgumentException>(() => new StackGanTrainer(options, new StackGanOptions { Stage = 1, AuxiliaryWeight = 1, ThicknessWeight = -1, Networks = networks with { DiscriminatorThickness = true } }).RunAsync(new Progress<TrainingProgress>(), CancellationToken.None));
+        Assert.Contains("--aux-thickness-weight must be a finite weight of at least 0, got -1", negative.Message, StringComparison.Ordinal);
     }
 
     private static Tensor ThicknessLoss(Tensor logits, Tensor stated) => StackGanTrainer.StatedThicknessLoss(logits, stated);

@@ -58,6 +58,16 @@ public sealed record StackGanOptions
     public double AuxiliaryWeight { get; init; }
 
     /// <summary>
+    /// With the thickness head: weight of its term, in place of <see cref="AuxiliaryWeight"/> (--aux-thickness-weight;
+    /// null = the same weight as digit, colour and background), so thickness can be learnt without pulling as hard on
+    /// the generator as the digit does.
+    /// </summary>
+    public double? ThicknessWeight { get; init; }
+
+    /// <summary>The thickness term's weight in force: <see cref="ThicknessWeight"/>, or <see cref="AuxiliaryWeight"/> when none is given.</summary>
+    internal double EffectiveThicknessWeight => ThicknessWeight ?? AuxiliaryWeight;
+
+    /// <summary>
     /// Share of the wrong-caption negatives that differ from the image only in thickness, which they then state
     /// (--thickness-negatives; 0, the shipped recipe: none, with the caption draws of the code before the option).
     /// </summary>
@@ -150,6 +160,13 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
         if (stack.Networks.DiscriminatorThickness && stack.AuxiliaryWeight <= 0)
         {
             throw new ArgumentException($"--aux-thickness adds thickness to the auxiliary classifier, which trains only with --aux-weight > 0 (got {stack.AuxiliaryWeight}).");
+        }
+
+        if (stack.ThicknessWeight is { } thicknessWeight && (!stack.Networks.DiscriminatorThickness || thicknessWeight < 0 || !double.IsFinite(thicknessWeight)))
+        {
+            throw new ArgumentException(stack.Networks.DiscriminatorThickness
+                ? $"--aux-thickness-weight must be a finite weight of at least 0, got {thicknessWeight}."
+                : $"--aux-thickness-weight {thicknessWeight} weighs the thickness head, which only --aux-thickness adds: give --aux-thickness too, or drop --aux-thickness-weight.");
         }
 
         if (stack.StageOneAverageEpochs < 1)
@@ -469,7 +486,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
             + (0.5 * (nn.functional.softplus(fakeLogits).mean() + nn.functional.softplus(wrongLogits).mean()));
         if (stack.AuxiliaryWeight > 0)
         {
-            discriminatorLoss = discriminatorLoss + (stack.AuxiliaryWeight * AttributeLoss(realAttributes, batch, real: true));
+            discriminatorLoss = discriminatorLoss + AttributeLoss(realAttributes, batch, real: true, stack.AuxiliaryWeight, stack.EffectiveThicknessWeight);
         }
 
         discriminatorLoss.backward();
@@ -517,7 +534,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
             loss = loss + (stack.StageTwoConsistency * ConsistencyLoss(pass.Image, stageOneImage));
         }
 
-        return stack.AuxiliaryWeight > 0 ? loss + (stack.AuxiliaryWeight * AttributeLoss(attributes, batch, real: false)) : loss;
+        return stack.AuxiliaryWeight > 0 ? loss + AttributeLoss(attributes, batch, real: false, stack.AuxiliaryWeight, stack.EffectiveThicknessWeight) : loss;
     }
 
     /// <summary>Mean |area-downsized (2×2 mean) large image − small image|: 0 when the large image is any refinement whose 2×2 means are the small one.</summary>
@@ -525,22 +542,22 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
         (nn.functional.avg_pool2d(large, 2) - small).abs().mean();
 
     /// <summary>
-    /// Cross-entropy of digit, stroke colour and background, summed; with the thickness head (--aux-thickness) plus that
-    /// of thickness: on real images (D's step) against the image's own thickness, which a render always has; on generated
-    /// images (G's step) against the caption's, masked out where the caption does not say one (the generator may then
-    /// draw any thickness).
+    /// Cross-entropy of digit, stroke colour and background, summed, times <paramref name="weight"/>; with the thickness
+    /// head (--aux-thickness) plus that of thickness times <paramref name="thicknessWeight"/>: on real images (D's step)
+    /// against the image's own thickness, which a render always has; on generated images (G's step) against the
+    /// caption's, masked out where the caption does not say one (the generator may then draw any thickness).
     /// </summary>
-    internal static Tensor AttributeLoss(AttributeLogits attributes, CaptionBatch batch, bool real)
+    internal static Tensor AttributeLoss(AttributeLogits attributes, CaptionBatch batch, bool real, double weight = 1, double thicknessWeight = 1)
     {
-        var loss = nn.functional.cross_entropy(attributes.Digit, batch.Digits)
+        var loss = weight * (nn.functional.cross_entropy(attributes.Digit, batch.Digits)
             + nn.functional.cross_entropy(attributes.Colour, batch.Colours)
-            + nn.functional.cross_entropy(attributes.Background, batch.Backgrounds);
+            + nn.functional.cross_entropy(attributes.Background, batch.Backgrounds));
         if (attributes.Thickness is not { } thickness)
         {
             return loss;
         }
 
-        return loss + (real ? nn.functional.cross_entropy(thickness, batch.Thicknesses) : StatedThicknessLoss(thickness, batch.StatedThicknesses));
+        return loss + (thicknessWeight * (real ? nn.functional.cross_entropy(thickness, batch.Thicknesses) : StatedThicknessLoss(thickness, batch.StatedThicknesses)));
     }
 
     /// <summary>
