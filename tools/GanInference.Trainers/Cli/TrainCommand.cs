@@ -106,6 +106,7 @@ internal static partial class TrainCommand
         var auxiliaryWeight = new Option<double>("--aux-weight") { Description = "Weight of the auxiliary attribute classifier terms: D reads digit, colour and background of real images, G is rewarded when D reads its caption's (0 = off).", DefaultValueFactory = _ => 0.0 };
         var auxThickness = new Option<bool>("--aux-thickness") { Description = "The auxiliary classifier also reads thickness (thin / regular / thick): D on real images, G on captions that state one; needs --aux-weight > 0. Off in the shipped recipe." };
         var thicknessWeight = new Option<double?>("--aux-thickness-weight") { Description = "With --aux-thickness: weight of the thickness term in place of --aux-weight (default: --aux-weight), e.g. to learn thickness without pulling as hard as the digit does." };
+        var warmup = new Option<int>("--d-warmup-steps") { Description = "Discriminator-only steps against the starting generator before training starts, e.g. for the fresh discriminator of a --stage1-init fine-tune (0 = none, the shipped recipes; refused with --resume).", DefaultValueFactory = _ => 0 };
         var thicknessNegatives = new Option<double>("--thickness-negatives") { Description = "Share (0-1) of the wrong-caption negatives that differ from the image only in thickness, stated (0 = none, the shipped recipe).", DefaultValueFactory = _ => 0.0 };
         var klWeight = new Option<double>("--kl-weight") { Description = "Weight of Conditioning Augmentation's KL term.", DefaultValueFactory = _ => new TextToImage.StackGanOptions { Stage = 1 }.KlWeight };
         var classifier = new Option<string>("--classifier") { Description = "Exported MNIST classifier for the per-epoch held-out figures (heldout.csv); skipped, with a warning, when the file is missing.", DefaultValueFactory = _ => Path.Combine("eval", "mnist-classifier", "model.onnx") };
@@ -134,6 +135,7 @@ internal static partial class TrainCommand
         command.Options.Add(auxThickness);
         command.Options.Add(thicknessWeight);
         command.Options.Add(thicknessNegatives);
+        command.Options.Add(warmup);
         command.Options.Add(klWeight);
         command.Options.Add(classifier);
         command.Options.Add(instanceNoise);
@@ -145,7 +147,7 @@ internal static partial class TrainCommand
             var stageNumber = parse.GetValue(stage);
             var kind = stageNumber == 2 ? ModelKind.StackGanStageTwo : ModelKind.StackGanStageOne;
             var options = common.Build(parse, commandLine, new GanArchitecture { Kind = kind }) with { ResumeFrom = parse.GetValue(resume) };
-            var stack = new TextToImage.StackGanOptions { Stage = stageNumber, StageOneCheckpoint = parse.GetValue(stageOne), StageOneInitialization = parse.GetValue(stageOneInit), EncoderSteps = parse.GetValue(encoderSteps), DiscriminatorLearningRateScale = parse.GetValue(dLr), GeneratorSteps = parse.GetValue(gSteps), InstanceNoise = parse.GetValue(instanceNoise), AuxiliaryWeight = parse.GetValue(auxiliaryWeight), ThicknessWeight = parse.GetValue(thicknessWeight), StageOneAverageEpochs = parse.GetValue(average), StageOneTruncation = parse.GetValue(stageOneTruncation), KlWeight = parse.GetValue(klWeight), ClassifierPath = parse.GetValue(classifier), ThicknessNegatives = parse.GetValue(thicknessNegatives), StageTwoConsistency = parse.GetValue(consistency),
+            var stack = new TextToImage.StackGanOptions { Stage = stageNumber, StageOneCheckpoint = parse.GetValue(stageOne), StageOneInitialization = parse.GetValue(stageOneInit), EncoderSteps = parse.GetValue(encoderSteps), DiscriminatorLearningRateScale = parse.GetValue(dLr), GeneratorSteps = parse.GetValue(gSteps), InstanceNoise = parse.GetValue(instanceNoise), AuxiliaryWeight = parse.GetValue(auxiliaryWeight), ThicknessWeight = parse.GetValue(thicknessWeight), DiscriminatorWarmupSteps = parse.GetValue(warmup), StageOneAverageEpochs = parse.GetValue(average), StageOneTruncation = parse.GetValue(stageOneTruncation), KlWeight = parse.GetValue(klWeight), ClassifierPath = parse.GetValue(classifier), ThicknessNegatives = parse.GetValue(thicknessNegatives), StageTwoConsistency = parse.GetValue(consistency),
                 Networks = new TextToImage.StackGanArchitecture { StageOneWidth = parse.GetValue(ngf1), StageTwoWidth = parse.GetValue(ngf2), DiscriminatorWidth = parse.GetValue(ndf), DiscriminatorBatchNorm = !parse.GetValue(noDNorm), DiscriminatorProjection = parse.GetValue(projection), StageTwoResidual = parse.GetValue(residual), StageTwoPaper = parse.GetValue(paper), StageTwoAntiAlias = parse.GetValue(antiAlias), DiscriminatorThickness = parse.GetValue(auxThickness) } };
             if (stack.ClassifierPath is { } classifierPath && !File.Exists(classifierPath))
             {

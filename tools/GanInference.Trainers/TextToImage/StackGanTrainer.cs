@@ -94,6 +94,14 @@ public sealed record StackGanOptions
     /// <summary>Generator steps per discriminator step.</summary>
     public int GeneratorSteps { get; init; } = 1;
 
+    /// <summary>
+    /// Discriminator-only steps before training starts (--d-warmup-steps; 0 = none, the shipped recipes): a fresh
+    /// discriminator learns to judge the starting generator's images before the generator gets its first gradient, so a
+    /// fine-tune (--stage1-init) or a Stage-II is not first pushed about by an untrained critic. Refused with --resume,
+    /// whose discriminator is the checkpoint's.
+    /// </summary>
+    public int DiscriminatorWarmupSteps { get; init; }
+
     public StackGanArchitecture Networks { get; init; } = new();
 }
 
@@ -167,6 +175,13 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
             throw new ArgumentException(stack.Networks.DiscriminatorThickness
                 ? $"--aux-thickness-weight must be a finite weight of at least 0, got {thicknessWeight}."
                 : $"--aux-thickness-weight {thicknessWeight} weighs the thickness head, which only --aux-thickness adds: give --aux-thickness too, or drop --aux-thickness-weight.");
+        }
+
+        if (stack.DiscriminatorWarmupSteps < 0 || (stack.DiscriminatorWarmupSteps > 0 && options.ResumeFrom is not null))
+        {
+            throw new ArgumentException(stack.DiscriminatorWarmupSteps < 0
+                ? $"--d-warmup-steps must be at least 0, got {stack.DiscriminatorWarmupSteps}."
+                : $"--d-warmup-steps {stack.DiscriminatorWarmupSteps} trains a fresh discriminator before the generator's first step; --resume continues with the checkpoint's trained one: drop --d-warmup-steps.");
         }
 
         if (stack.StageOneAverageEpochs < 1)
@@ -311,6 +326,11 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
         var (totalSteps, epochs) = options.StepBudget(stepsPerEpoch);
         await using var lossLog = await LossLog.OpenAsync(run.LossCsv, LossColumns(networks), append: resumed is not null, cancellationToken).ConfigureAwait(false);
         using var monitor = stack.ClassifierPath is { } classifierPath && File.Exists(classifierPath) ? new HeldOutMonitor(classifierPath, run.Root, thickness: data.Labels.Distinct().Count() == 10 ? ThicknessReader.Calibrate(data, imageSize) : null) : null;
+        if (stack.DiscriminatorWarmupSteps > 0)
+        {
+            WarmUpDiscriminator(stageOne, stageTwo, discriminator, encoder, discriminatorOptimizer, batches, data.Count, batchSize, progress, clock, cancellationToken);
+        }
+
         long step = resumed?.Step ?? 0;
         var firstStep = step;
         double ImagesPerSecond() => (step - firstStep) * batchSize / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
@@ -476,21 +496,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
         }
 
         var pass = GeneratePass(stageOne, stageTwo, batch, noEmbedding);
-
-        // Discriminator: real+matching → 1; fake → 0 and real+mismatched → 0 (half weight each); attributes of real images.
-        discriminatorOptimizer.zero_grad();
-        var (realLogits, realAttributes) = discriminator.Forward(real, sentence);
-        var (wrongLogits, _) = discriminator.Forward(real, wrongSentence);
-        var (fakeLogits, _) = discriminator.Forward(Noisy(pass.Image.detach()), sentence);
-        var discriminatorLoss = nn.functional.softplus(-realLogits).mean()
-            + (0.5 * (nn.functional.softplus(fakeLogits).mean() + nn.functional.softplus(wrongLogits).mean()));
-        if (stack.AuxiliaryWeight > 0)
-        {
-            discriminatorLoss = discriminatorLoss + AttributeLoss(realAttributes, batch, real: true, stack.AuxiliaryWeight, stack.EffectiveThicknessWeight);
-        }
-
-        discriminatorLoss.backward();
-        discriminatorOptimizer.step();
+        var (discriminatorLoss, realLogits, fakeLogits, wrongLogits) = DiscriminatorStep(discriminator, discriminatorOptimizer, real, sentence, wrongSentence, pass.Image.detach(), batch);
 
         // Generator: non-saturating GAN loss + the caption's attributes read by D's classifier + CA's KL term.
         generatorOptimizer.zero_grad();
@@ -589,6 +595,81 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
     private Tensor Noisy(Tensor images) => stack.InstanceNoise > 0 ? images + (randn_like(images) * stack.InstanceNoise) : images;
 
     /// <summary>A generator pass on fresh z and ε: Stage-I, or Stage-II on a frozen Stage-I image.</summary>
+    /// <summary>
+    /// One discriminator step: real+matching → 1; generated → 0 and real+mismatched → 0 (half weight each); with
+    /// --aux-weight the attributes of the real images. Returns the loss and the three logits.
+    /// </summary>
+    private (Tensor Loss, Tensor Real, Tensor Fake, Tensor Wrong) DiscriminatorStep(
+        MatchingDiscriminator discriminator, optim.Optimizer optimizer, Tensor real, Tensor sentence, Tensor wrongSentence, Tensor generated, CaptionBatch batch)
+    {
+        optimizer.zero_grad();
+        var (realLogits, realAttributes) = discriminator.Forward(real, sentence);
+        var (wrongLogits, _) = discriminator.Forward(real, wrongSentence);
+        var (fakeLogits, _) = discriminator.Forward(Noisy(generated), sentence);
+        var loss = nn.functional.softplus(-realLogits).mean()
+            + (0.5 * (nn.functional.softplus(fakeLogits).mean() + nn.functional.softplus(wrongLogits).mean()));
+        if (stack.AuxiliaryWeight > 0)
+        {
+            loss = loss + AttributeLoss(realAttributes, batch, real: true, stack.AuxiliaryWeight, stack.EffectiveThicknessWeight);
+        }
+
+        loss.backward();
+        optimizer.step();
+        return (loss, realLogits, fakeLogits, wrongLogits);
+    }
+
+    /// <summary>
+    /// <see cref="StackGanOptions.DiscriminatorWarmupSteps"/> discriminator steps against the generator as it starts, on
+    /// batches of a shuffled order of its own (the epochs' orders are untouched); the generator gets no gradient and no
+    /// weight changes (its BatchNorm running statistics move as in any training step).
+    /// </summary>
+    internal void WarmUpDiscriminator(
+        StageOneGenerator stageOne,
+        StageTwoGenerator? stageTwo,
+        MatchingDiscriminator discriminator,
+        TextEncoder encoder,
+        optim.Optimizer discriminatorOptimizer,
+        CaptionBatches batches,
+        int count,
+        int batchSize,
+        IProgress<TrainingProgress> progress,
+        Stopwatch clock,
+        CancellationToken cancellationToken)
+    {
+        var steps = stack.DiscriminatorWarmupSteps;
+        var stepsPerOrder = count / batchSize;
+        long[] indices = [];
+        for (var step = 0; step < steps; step++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (step % stepsPerOrder == 0)
+            {
+                random.manual_seed(unchecked((long)options.Seed - 1 - (step / stepsPerOrder)));
+                using var order = randperm(count);
+                indices = order.data<long>().ToArray();
+            }
+
+            using var quiet = GcQuietSection.Enter();
+            using var scope = NewDisposeScope();
+            using var batch = batches.Next(indices.AsSpan(step % stepsPerOrder * batchSize, batchSize));
+            Tensor sentence, wrongSentence, generated;
+            using (no_grad())
+            {
+                sentence = encoder.forward(batch.Tokens);
+                wrongSentence = encoder.forward(batch.WrongTokens);
+                using var pass = GeneratePass(stageOne, stageTwo, batch, zeros(batch.Tokens.shape[0], stageOne.Architecture.EmbeddingDimension));
+                generated = pass.Image.detach();
+            }
+
+            var (loss, realLogits, fakeLogits, _) = DiscriminatorStep(discriminator, discriminatorOptimizer, Noisy(stageTwo is null ? batch.Small : batch.Large), sentence, wrongSentence, generated, batch);
+            if ((step + 1) % 20 == 0 || step + 1 == steps)
+            {
+                progress.Report(new TrainingProgress(0, 0, step + 1, steps, (step + 1) * batchSize / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), clock.Elapsed,
+                    [new("D warm-up", loss.item<float>()), new("Dx", realLogits.sigmoid().mean().item<float>()), new("DGz", fakeLogits.sigmoid().mean().item<float>())]));
+            }
+        }
+    }
+
     private GeneratorPass GeneratePass(StageOneGenerator stageOne, StageTwoGenerator? stageTwo, CaptionBatch batch, Tensor noEmbedding)
     {
         var b = batch.Tokens.shape[0];
