@@ -41,6 +41,40 @@ internal static partial class ToolCommands
         return command;
     }
 
+    /// <summary>
+    /// <c>import-stage2</c>: a Stage-I checkpoint under an exported Stage-II ONNX file (e.g. a fine-tuned Stage-I under the
+    /// shipped models/stackgan-digits-stage2) in one Stage-II checkpoint folder for <c>export</c> (TextToImage/StageTwoImporter.cs).
+    /// </summary>
+    private static Command CreateImportStageTwo(ILoggerFactory loggers)
+    {
+        var onnx = new Option<string>("--onnx") { Description = "Stage-II model.onnx written by export (e.g. models/stackgan-digits-stage2/model.onnx).", Required = true };
+        var manifest = new Option<string?>("--manifest") { Description = "gan.json whose provenance gives the Stage-II sizes, epochs, steps and commands (default: the one beside --onnx)." };
+        var stageOne = new Option<string>("--stage1") { Description = "Stage-I checkpoint folder to put under it; its text encoder must be the Stage-II file's (a --stage1-init fine-tune keeps it).", Required = true };
+        var average = new Option<int>("--stage1-average") { Description = "Use the mean Stage-I weights of this many epoch checkpoints up to --stage1 (1 = that checkpoint alone).", DefaultValueFactory = _ => 1 };
+        var truncation = new Option<float>("--stage1-truncation") { Description = "With --stage1-average > 1: re-estimate the averaged Stage-I's BatchNorm statistics at this truncation; use the truncation the export will ship.", DefaultValueFactory = _ => 0f };
+        var seconds = new Option<double>("--stage2-seconds") { Description = "Stage-II training time to add to the Stage-I's (the file does not record it).", DefaultValueFactory = _ => 0 };
+        var output = new Option<string>("--out") { Description = "Checkpoint folder to write (e.g. runs/swap/checkpoints/imported).", Required = true };
+        var command = new Command("import-stage2", "Put a Stage-I checkpoint under an exported StackGAN Stage-II ONNX file, as one Stage-II checkpoint (for export).");
+        foreach (var option in new Option[] { onnx, manifest, stageOne, average, truncation, seconds, output })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var onnxPath = parse.GetValue(onnx)!;
+            var manifestPath = parse.GetValue(manifest) ?? Path.Combine(Path.GetDirectoryName(onnxPath) ?? string.Empty, "gan.json");
+            var outputPath = parse.GetValue(output)!;
+            var line = FormattableString.Invariant($"dotnet run --project tools/GanInference.Trainers -c Release -- import-stage2 --onnx {onnxPath} --manifest {manifestPath} --stage1 {parse.GetValue(stageOne)} --stage1-average {parse.GetValue(average)} --stage1-truncation {parse.GetValue(truncation)} --stage2-seconds {parse.GetValue(seconds)} --out {outputPath}");
+            Training.OneDnn.EnsureCorrect();
+            var info = await StageTwoImporter.ImportAsync(onnxPath, manifestPath, parse.GetValue(stageOne)!, parse.GetValue(average), parse.GetValue(truncation), parse.GetValue(seconds), outputPath, line, cancellationToken).ConfigureAwait(false);
+            Console.WriteLine(FormattableString.Invariant($"Stage-II (stageTwoWidth {info.Architecture.StackGan!.StageTwoWidth}, {info.Epoch} epochs) imported from {onnxPath} over the Stage-I of {parse.GetValue(stageOne)} to {outputPath}"));
+            Log.Exported(loggers.CreateLogger("import-stage2"), "Stage-II checkpoint", outputPath);
+            return 0;
+        });
+        return command;
+    }
+
     /// <summary>True when <paramref name="folder"/> holds a text-conditional pipeline manifest (two steps, Stage-I then Stage-II).</summary>
     private static bool IsTextPipeline(string folder)
     {

@@ -13,7 +13,7 @@ internal static partial class ToolCommands
 {
     private static readonly JsonSerializerOptions ReportJson = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
-    public static IEnumerable<Command> Create(ILoggerFactory loggers, string commandLine) => [CreateExport(loggers), CreateEvaluate(loggers, commandLine), CreateEvaluateStageOne(), CreateImportStageOne(loggers)];
+    public static IEnumerable<Command> Create(ILoggerFactory loggers, string commandLine) => [CreateExport(loggers), CreateEvaluate(loggers, commandLine), CreateEvaluateStageOne(), CreateImportStageOne(loggers), CreateImportStageTwo(loggers)];
 
     private static Command CreateEvaluateStageOne()
     {

@@ -26,7 +26,16 @@ namespace GanInference.Trainers.TextToImage;
 public static class StageOneImporter
 {
     /// <summary>Fills <paramref name="generator"/> from <paramref name="model"/>; <paramref name="source"/> names the file in errors.</summary>
-    public static void Load(ModelProto model, StageOneGenerator generator, string source)
+    public static void Load(ModelProto model, StageOneGenerator generator, string source) =>
+        LoadWeights(model, generator, generator.Architecture.EmbeddingDimension, source, $"a Stage-I generator of this architecture (stageOneWidth {generator.Architecture.StageOneWidth})", _ => false);
+
+    /// <summary>
+    /// Fills <paramref name="module"/>'s state dict (a generator with a text encoder of <paramref name="hidden"/> units)
+    /// from <paramref name="model"/>'s initializers as the class summary describes. A float initializer with no place in
+    /// the state dict is refused unless <paramref name="isConstant"/> says the exporter writes it as a fixed constant of
+    /// the graph (a resize's scales, a fixed filter); <paramref name="what"/> names the expected network in that error.
+    /// </summary>
+    internal static void LoadWeights(ModelProto model, nn.Module module, int hidden, string source, string what, Func<string, bool> isConstant)
     {
         var initializers = new Dictionary<string, TensorProto>(StringComparer.Ordinal);
         foreach (var initializer in model.Graph.Initializer)
@@ -34,10 +43,9 @@ public static class StageOneImporter
             initializers[initializer.Name] = initializer;
         }
 
-        CheckGru(model, generator.Architecture.EmbeddingDimension, source);
+        CheckGru(model, hidden, source);
         var used = new HashSet<string>(StringComparer.Ordinal);
-        var hidden = generator.Architecture.EmbeddingDimension;
-        var state = generator.state_dict();
+        var state = module.state_dict();
         using var _ = no_grad();
         foreach (var (name, target) in state)
         {
@@ -60,12 +68,12 @@ public static class StageOneImporter
         }
 
         var unused = initializers.Values
-            .Where(t => t.DataType == (int)TensorProto.Types.DataType.Float && t.Dims.Count > 0 && !used.Contains(t.Name))
+            .Where(t => t.DataType == (int)TensorProto.Types.DataType.Float && t.Dims.Count > 0 && !used.Contains(t.Name) && !isConstant(t.Name))
             .Select(t => $"{t.Name} [{string.Join(", ", t.Dims)}]")
             .ToList();
         if (unused.Count > 0)
         {
-            throw new InvalidDataException($"{source}: initializer(s) {string.Join("; ", unused)} have no place in a Stage-I generator of this architecture (stageOneWidth {generator.Architecture.StageOneWidth}); is it a Stage-I file of these options?");
+            throw new InvalidDataException($"{source}: initializer(s) {string.Join("; ", unused)} have no place in {what}; is it a file exported with these options?");
         }
     }
 
@@ -172,7 +180,7 @@ public static class StageOneImporter
             return result;
         }
 
-        throw new InvalidDataException($"{source}: no initializer {name} [{string.Join(", ", shape)}]{(shape.Length == 2 && name.EndsWith(weight, StringComparison.Ordinal) ? $" (nor {name}_t)" : string.Empty)}; is it a Stage-I file of these options?");
+        throw new InvalidDataException($"{source}: no initializer {name} [{string.Join(", ", shape)}]{(shape.Length == 2 && name.EndsWith(weight, StringComparison.Ordinal) ? $" (nor {name}_t)" : string.Empty)}; is it a file exported with these options?");
     }
 
     /// <summary>
@@ -201,7 +209,7 @@ public static class StageOneImporter
     {
         if (proto.DataType != (int)TensorProto.Types.DataType.Float || !proto.Dims.SequenceEqual(shape))
         {
-            throw new InvalidDataException($"{source}: initializer {proto.Name} is {(TensorProto.Types.DataType)proto.DataType} [{string.Join(", ", proto.Dims)}], but this architecture needs float [{string.Join(", ", shape)}]; is it a Stage-I file of these options?");
+            throw new InvalidDataException($"{source}: initializer {proto.Name} is {(TensorProto.Types.DataType)proto.DataType} [{string.Join(", ", proto.Dims)}], but this architecture needs float [{string.Join(", ", shape)}]; is it a file exported with these options?");
         }
 
         used.Add(proto.Name);
