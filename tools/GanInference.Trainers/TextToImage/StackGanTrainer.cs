@@ -594,7 +594,6 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
 
     private Tensor Noisy(Tensor images) => stack.InstanceNoise > 0 ? images + (randn_like(images) * stack.InstanceNoise) : images;
 
-    /// <summary>A generator pass on fresh z and ε: Stage-I, or Stage-II on a frozen Stage-I image.</summary>
     /// <summary>
     /// One discriminator step: real+matching → 1; generated → 0 and real+mismatched → 0 (half weight each); with
     /// --aux-weight the attributes of the real images. Returns the loss and the three logits.
@@ -670,6 +669,7 @@ public sealed class StackGanTrainer(TrainingOptions options, StackGanOptions sta
         }
     }
 
+    /// <summary>A generator pass on fresh z and ε: Stage-I, or Stage-II on a frozen Stage-I image.</summary>
     private GeneratorPass GeneratePass(StageOneGenerator stageOne, StageTwoGenerator? stageTwo, CaptionBatch batch, Tensor noEmbedding)
     {
         var b = batch.Tokens.shape[0];
