@@ -96,6 +96,18 @@ public sealed class StageTwoImporterTests
     }
 
     [Fact]
+    public async Task A_missing_file_or_a_negative_time_is_refused_naming_the_option()
+    {
+        using var folder = new TempDirectory();
+        var missing = await Assert.ThrowsAsync<FileNotFoundException>(() => StageTwoImporter.ImportAsync(folder.Combine("none.onnx"), StageTwoManifest, "s1", 1, 0, 0, folder.Combine("s2"), "import", CancellationToken.None));
+        Assert.StartsWith("--onnx: ", missing.Message, StringComparison.Ordinal);
+        var manifest = await Assert.ThrowsAsync<FileNotFoundException>(() => StageTwoImporter.ImportAsync(StageTwoOnnx, folder.Combine("gan.json"), "s1", 1, 0, 0, folder.Combine("s2"), "import", CancellationToken.None));
+        Assert.Contains("the Stage-II sizes", manifest.Message, StringComparison.Ordinal);
+        var seconds = await Assert.ThrowsAsync<ArgumentException>(() => StageTwoImporter.ImportAsync(StageTwoOnnx, StageTwoManifest, "s1", 1, 0, -1, folder.Combine("s2"), "import", CancellationToken.None));
+        Assert.Equal("--stage2-seconds must be 0 or more, got -1.", seconds.Message);
+    }
+
+    [Fact]
     public void A_file_with_weights_the_architecture_has_no_place_for_is_refused_but_the_graph_constants_are_not()
     {
         var networks = StageOneImporter.ReadArchitecture(StageTwoManifest);

@@ -98,20 +98,7 @@ public static class StageOneImporter
     /// </summary>
     public static async Task<CheckpointInfo> ImportAsync(string onnxPath, string manifestPath, string outputDirectory, double stageOneSeconds, string command, CancellationToken cancellationToken)
     {
-        if (!File.Exists(onnxPath))
-        {
-            throw new FileNotFoundException($"--onnx: {onnxPath} not found.", onnxPath);
-        }
-
-        if (!File.Exists(manifestPath))
-        {
-            throw new FileNotFoundException($"--manifest: {manifestPath} not found (the gan.json whose provenance.architecture gives the Stage-I sizes).", manifestPath);
-        }
-
-        if (stageOneSeconds < 0 || double.IsNaN(stageOneSeconds))
-        {
-            throw new ArgumentException($"--stage1-seconds must be 0 or more, got {stageOneSeconds}.");
-        }
+        RequireInputs(onnxPath, manifestPath, "the Stage-I sizes", "--stage1-seconds", stageOneSeconds);
 
         var networks = ReadArchitecture(manifestPath);
         var provenance = JsonNode.Parse(await File.ReadAllTextAsync(manifestPath, cancellationToken).ConfigureAwait(false))!["provenance"]!;
@@ -136,6 +123,28 @@ public static class StageOneImporter
         };
         await Checkpoint.SaveAsync(outputDirectory, info, new Dictionary<string, nn.Module> { [StackGanTrainer.StageOneFileName] = generator }, cancellationToken).ConfigureAwait(false);
         return info;
+    }
+
+    /// <summary>
+    /// The checks both imports start with: the ONNX file and its manifest exist (<paramref name="sizes"/> says what the
+    /// manifest is read for), and <paramref name="seconds"/>, the training time given as <paramref name="secondsOption"/>, is 0 or more.
+    /// </summary>
+    internal static void RequireInputs(string onnxPath, string manifestPath, string sizes, string secondsOption, double seconds)
+    {
+        if (!File.Exists(onnxPath))
+        {
+            throw new FileNotFoundException($"--onnx: {onnxPath} not found.", onnxPath);
+        }
+
+        if (!File.Exists(manifestPath))
+        {
+            throw new FileNotFoundException($"--manifest: {manifestPath} not found (the gan.json whose provenance.architecture gives {sizes}).", manifestPath);
+        }
+
+        if (seconds < 0 || double.IsNaN(seconds))
+        {
+            throw new ArgumentException($"{secondsOption} must be 0 or more, got {seconds}.");
+        }
     }
 
     /// <summary>The exporter's GRU node: one forward GRU with hidden_size H and linear_before_reset = 1.</summary>

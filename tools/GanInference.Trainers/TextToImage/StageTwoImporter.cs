@@ -39,20 +39,7 @@ public static class StageTwoImporter
     /// </summary>
     public static async Task<CheckpointInfo> ImportAsync(string onnxPath, string manifestPath, string stageOneCheckpoint, int average, float truncation, double stageTwoSeconds, string outputDirectory, string command, CancellationToken cancellationToken)
     {
-        if (!File.Exists(onnxPath))
-        {
-            throw new FileNotFoundException($"--onnx: {onnxPath} not found.", onnxPath);
-        }
-
-        if (!File.Exists(manifestPath))
-        {
-            throw new FileNotFoundException($"--manifest: {manifestPath} not found (the gan.json whose provenance.architecture gives the Stage-II sizes).", manifestPath);
-        }
-
-        if (stageTwoSeconds < 0 || double.IsNaN(stageTwoSeconds))
-        {
-            throw new ArgumentException($"--stage2-seconds must be 0 or more, got {stageTwoSeconds}.");
-        }
+        StageOneImporter.RequireInputs(onnxPath, manifestPath, "the Stage-II sizes", "--stage2-seconds", stageTwoSeconds);
 
         if (average < 1)
         {
