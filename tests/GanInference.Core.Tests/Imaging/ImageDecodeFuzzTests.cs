@@ -32,6 +32,19 @@ public sealed class ImageDecodeFuzzTests
         DecodesOrRefuses(bytes.AsSpan(0, bytes.Length - (cut.Get % bytes.Length)).ToArray());
     }
 
+    [Fact]
+    public void A_png_whose_first_bytes_make_it_a_wbmp_is_refused_not_decoded_as_one()
+    {
+        // The case the corrupted-bytes property found (FsCheck's shrunk input: bytes 0, 1, 2 set to 0, 0, 160): Skia reads
+        // the rest as a WBMP 4167 pixels wide, which is not a reply any server sends.
+        var bytes = Png.ToArray();
+        (bytes[0], bytes[1], bytes[2]) = (0, 0, 160);
+
+        var error = Assert.Throws<ArgumentException>(() => ImageFiles.Decode(bytes));
+
+        Assert.Contains("not a PNG or JPEG image (Skia reads it as Wbmp)", error.Message, StringComparison.Ordinal);
+    }
+
     [Property(MaxTest = 100)]
     public void A_png_header_claiming_a_huge_size_is_refused_before_any_pixel_memory_is_allocated(PositiveInt width, PositiveInt height)
     {
@@ -61,8 +74,9 @@ public sealed class ImageDecodeFuzzTests
             return;
         }
 
-        Assert.InRange(image.Width, 1, 4096);
-        Assert.InRange(image.Height, 1, 4096);
+        Assert.InRange(image.Width, 1, int.MaxValue);
+        Assert.InRange(image.Height, 1, int.MaxValue);
+        Assert.InRange((long)image.Width * image.Height, 1, ImageFiles.DefaultMaxPixels);
         Assert.Contains(image.Channels, new[] { 1, 3 });
         Assert.Equal(image.Width * image.Height * image.Channels, image.Pixels.Length);
     }

@@ -25,6 +25,12 @@ public static class ImageFiles
     {
         using var data = SKData.CreateCopy(encoded);
         using var codec = SKCodec.Create(data) ?? throw new ArgumentException("not a PNG or JPEG image", nameof(encoded));
+        // Skia also reads BMP, GIF, WBMP, WebP and ICO; a reply is only ever PNG or JPEG, so anything else is a wrong reply.
+        if (codec.EncodedFormat is not (SKEncodedImageFormat.Png or SKEncodedImageFormat.Jpeg))
+        {
+            throw new ArgumentException($"not a PNG or JPEG image (Skia reads it as {codec.EncodedFormat})", nameof(encoded));
+        }
+
         var (width, height) = (codec.Info.Width, codec.Info.Height);
         if (width <= 0 || height <= 0 || (long)width * height > maxPixels)
         {
