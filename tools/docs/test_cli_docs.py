@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Tests of the docs check itself (tools/docs/cli-docs.py): how it reads blocks and markers, and that it fails on a
 broken doc (a command that fails, drifted output, an unlabelled command, a not-run marker without an allowed reason,
-a not-run command naming a path or a flag that does not exist) against the real server. Run by
+a not-run command naming a path or a flag that does not exist) against the real server, and that a sigint block's
+command gets its Ctrl-C even when the check itself runs with SIGINT ignored. Run by
 tools/ci/checks/cli-docs.sh after the build:  /usr/bin/python3 -m unittest tools/docs/test_cli_docs.py
 """
-import importlib.util, os, subprocess, sys, tempfile, textwrap, unittest
+import importlib.util, os, signal, subprocess, sys, tempfile, textwrap, unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -39,6 +40,26 @@ class Parsing(unittest.TestCase):
     def test_volatile_figures_are_masked(self):
         self.assertEqual(["50 at N images/s in N s"], cli_docs.masked(["50 at 1,234.5 images/s in 12 s"]))
         self.assertEqual(["N of N"], cli_docs.masked(["734 of 5000"], all_numbers=True))
+
+
+class Interrupting(unittest.TestCase):
+    """A `<!-- sigint -->` block's first step gets its Ctrl-C however the check itself was started."""
+
+    def test_the_first_step_is_interrupted_even_when_the_check_runs_with_sigint_ignored(self):
+        # A script's `cmd &` (without job control) and nohup start the check with SIGINT ignored, and a process that
+        # starts with it ignored keeps ignoring it (bash cannot even trap it; .NET installs no handler), so the
+        # command used to run to its end ("5000 images in 'big'") instead of stopping as the doc shows.
+        check = cli_docs.Check.__new__(cli_docs.Check)
+        with tempfile.TemporaryDirectory() as work:
+            check.cwd, check.env, check.ports, check.block_state = work, dict(os.environ), {}, {"tool_path": None}
+            command = ("bash -c 'trap \"echo interrupted; exit 130\" INT; mkdir -p out; touch out/a.png; "
+                       "for i in $(seq 100); do sleep 0.1; done; echo finished' --out out")
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                code, out = check.interrupted(command)
+            finally:
+                signal.signal(signal.SIGINT, previous)
+        self.assertEqual((130, ["interrupted"]), (code, out))
 
 
 class EndToEnd(unittest.TestCase):
