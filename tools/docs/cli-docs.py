@@ -282,8 +282,8 @@ class Check:
         if not out_dir:
             return 2, [f"cli-docs: a sigint block's first command needs --out (not in `{command}`)"]
         folder = os.path.join(self.cwd, out_dir.group(1))
-        # SIGINT back to its default in the child: a check started by a script's `cmd &` or nohup inherits it
-        # ignored, and a process that starts with it ignored keeps ignoring it (bash, .NET), so the Ctrl-C below
+        # SIGINT back to its default in the child: a check started as a script's `cmd &` (no job control) inherits
+        # it ignored, and a process that starts with it ignored keeps ignoring it (bash, .NET), so the Ctrl-C below
         # would never arrive.
         process = subprocess.Popen(["bash", "-c", "exec " + self.prepare(command)], cwd=self.cwd, env=self.env,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -46,7 +46,7 @@ class Interrupting(unittest.TestCase):
     """A `<!-- sigint -->` block's first step gets its Ctrl-C however the check itself was started."""
 
     def test_the_first_step_is_interrupted_even_when_the_check_runs_with_sigint_ignored(self):
-        # A script's `cmd &` (without job control) and nohup start the check with SIGINT ignored, and a process that
+        # A script's `cmd &` (without job control) starts the check with SIGINT ignored, and a process that
         # starts with it ignored keeps ignoring it (bash cannot even trap it; .NET installs no handler), so the
         # command used to run to its end ("5000 images in 'big'") instead of stopping as the doc shows.
         check = cli_docs.Check.__new__(cli_docs.Check)
