@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using GanInference.Api.V1;
+using GanInference.Tests.Shared;
 using GanInference.Tests.TestModels;
 using Grpc.Core;
 using Grpc.Health.V1;
@@ -23,7 +24,7 @@ public sealed class SigtermTests(Xunit.Abstractions.ITestOutputHelper log)
         using var models = new TinyGanModels();
         models.AddUnconditional("m", size: 16);
         models.AddConditional("c", size: 8);
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         using var server = StartServer(models.Root, port);
         var output = new ConcurrentQueue<string>();
         server.OutputDataReceived += (_, e) => output.Enqueue(e.Data ?? string.Empty);
@@ -215,13 +216,6 @@ public sealed class SigtermTests(Xunit.Abstractions.ITestOutputHelper log)
         {
             return false;
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>Sends a signal the way an orchestrator does, with kill(1).</summary>

@@ -15,9 +15,9 @@ if [ "${NO_BUILD:-0}" != 1 ]; then
 fi
 server=src/GanInference.Server/bin/$configuration/net10.0/GanInference.Server.dll
 gan() { dotnet "src/GanInference.Cli/bin/$configuration/net10.0/gan.dll" "$@"; }
-# The first port at or above $1 that can be bound now. PORT is only where the search starts: the docs check hands
-# scripts a free port from the ephemeral range, whose neighbours client sockets may hold (a replica on a taken port
-# exits at start).
+# The first port at or above $1 that can be bound now. PORT is only where the search starts: its neighbours may be
+# taken (a replica on a taken port exits at start). The docs check hands scripts ports at least 1,024 below the
+# ephemeral range, so counting up from one stays out of the range client sockets draw from.
 next_free_port() {
   python3 -c 'import socket, sys
 port = int(sys.argv[1])

@@ -46,7 +46,7 @@ Convention for doc authors (docs/cli.md "How the docs are checked" says the same
     `docker run` an image tag a `docker build -t` of the file makes; a repo script parses (`bash -n`) and knows
     the flags given; a trainer command's verb and flags exist in tools/GanInference.Trainers.
 """
-import argparse, glob, json, os, queue, re, shlex, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+import argparse, glob, json, os, queue, random, re, shlex, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PATTERNS = ["README.md", "docs/**/*.md", "examples/**/*.md", "deploy/**/*.md"]
@@ -66,10 +66,47 @@ COMMAND_LIKE = re.compile(r"^\s*(\$ |\$[A-Z]+ |gan |dotnet |curl |grpcurl |kubec
                           r"/usr/bin/python3 |tools/\S+\.(sh|py|mjs)|[A-Z_]+=\S*\s+\S)")
 
 
+def ephemeral_ports():
+    """The kernel's range for client sockets' local ports (net.ipv4.ip_local_port_range)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = map(int, f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+_ports_handed_out, _ports_lock = set(), threading.Lock()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on now, for a server this check starts later.
+
+    Not bind(("127.0.0.1", 0)): that hands out a port of the ephemeral range, and until the server binds it any
+    client socket's connect() may take it (CI lost a run to "address already in use" that way, with many bench
+    clients running beside it). Below that range only an explicit bind takes a port; and the ports handed out are
+    remembered, so two servers of this check never get the same one. The top 1,024 ports below the range are
+    left alone: a script may count up from a port it is given (tools/bench/replicas.sh)."""
+    low, _ = ephemeral_ports()
+    first, last = max(1024, low - 16384), low - 1024
+    if last - first < 256:  # a range configured down to the privileged ports: nothing safe is left below it
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    with _ports_lock:
+        start = random.randrange(first, last)
+        for offset in range(last - first):
+            port = first + (start - first + offset) % (last - first)
+            if port in _ports_handed_out:
+                continue
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _ports_handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free loopback port in {first}-{last - 1}")
 
 
 def doc_files():

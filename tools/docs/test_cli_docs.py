@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Tests of the docs check itself (tools/docs/cli-docs.py): how it reads blocks and markers, and that it fails on a
 broken doc (a command that fails, drifted output, an unlabelled command, a not-run marker without an allowed reason,
-a not-run command naming a path or a flag that does not exist) against the real server, and that a sigint block's
-command gets its Ctrl-C even when the check itself runs with SIGINT ignored. Run by
+a not-run command naming a path or a flag that does not exist) against the real server, that a sigint block's
+command gets its Ctrl-C even when the check itself runs with SIGINT ignored, and that the ports it hands out are
+below the ephemeral range. Run by
 tools/ci/checks/cli-docs.sh after the build:  /usr/bin/python3 -m unittest tools/docs/test_cli_docs.py
 """
 import importlib.util, os, signal, subprocess, sys, tempfile, textwrap, unittest
@@ -60,6 +61,22 @@ class Interrupting(unittest.TestCase):
             finally:
                 signal.signal(signal.SIGINT, previous)
         self.assertEqual((130, ["interrupted"]), (code, out))
+
+
+class FreePorts(unittest.TestCase):
+    """The ports the check gives its servers and scripts cannot be taken by a client socket before the server binds."""
+
+    def test_ports_are_below_the_ephemeral_range_distinct_and_free(self):
+        # CI once failed on `tools/bench/protocols.sh`: "Failed to bind to address http://127.0.0.1:48087: address
+        # already in use". A port from bind(0) lies in the ephemeral range, where any connect() may take it first.
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+        ports = [cli_docs.free_port() for _ in range(200)]
+        self.assertEqual([], [p for p in ports if p >= low - 1024], f"ports at or above {low - 1024} (ephemeral from {low})")
+        self.assertEqual(len(ports), len(set(ports)), "a port handed out twice")
+        for port in ports[:20]:
+            with cli_docs.socket.socket() as s:
+                s.bind(("127.0.0.1", port))  # still free: raises if not
 
 
 class EndToEnd(unittest.TestCase):

@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using GanInference.Tests.Shared;
 
 namespace GanInference.Playground.Tests.Infrastructure;
 
@@ -45,8 +46,8 @@ internal sealed class ServerProcess : IAsyncDisposable
     /// <summary>Starts the server on <paramref name="modelsPath"/> and waits until it lists at least <paramref name="minModels"/> models.</summary>
     public static async Task<ServerProcess> StartAsync(string modelsPath, int minModels, string? apiKey = null, params string[] extraArgs)
     {
-        var grpcPort = FreePort();
-        var httpPort = FreePort();
+        var grpcPort = LoopbackPorts.Free();
+        var httpPort = LoopbackPorts.Free();
         var start = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = Repository.Root,
@@ -130,13 +131,6 @@ internal sealed class ServerProcess : IAsyncDisposable
     {
         await KillAsync();
         _process.Dispose();
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private void Append(string? line)
