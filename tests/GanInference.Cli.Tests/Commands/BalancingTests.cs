@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using GanInference.Cli.Dataset;
 using GanInference.Client;
+using GanInference.Tests.Shared;
 
 namespace GanInference.Cli.Tests.Commands;
 
@@ -360,7 +361,7 @@ public sealed class BalancingTests : IAsyncLifetime
         {
             // Short drain settings: a SIGTERMed replica refuses new calls (UNAVAILABLE) at once and exits when its running calls end.
             var starts = Enumerable.Range(0, count).Select(_ => ServerProcess.StartAsync(
-                ModelsAndErrorsTests.UnusedPort(), modelsPath, withMetrics ? ModelsAndErrorsTests.UnusedPort() : null,
+                LoopbackPorts.Free(), modelsPath, withMetrics ? LoopbackPorts.Free() : null,
                 ["--Models:Watch=false", "--Shutdown:NotServingDelaySeconds=0.5", "--Shutdown:DrainTimeoutSeconds=10", .. settings])).ToArray();
             try
             {

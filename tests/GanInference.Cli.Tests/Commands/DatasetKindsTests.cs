@@ -1,3 +1,5 @@
+using GanInference.Tests.Shared;
+
 namespace GanInference.Cli.Tests.Commands;
 
 /// <summary>
@@ -122,7 +124,7 @@ public sealed class ShippedModelsServer : IAsyncLifetime
     public string Address => _process?.Address ?? throw new InvalidOperationException("not started");
 
     public async Task InitializeAsync() =>
-        _process = await ServerProcess.StartAsync(ModelsAndErrorsTests.UnusedPort(), Path.Combine(RepositoryRoot, "models"));
+        _process = await ServerProcess.StartAsync(LoopbackPorts.Free(), Path.Combine(RepositoryRoot, "models"));
 
     public async Task DisposeAsync()
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
+using GanInference.Tests.Shared;
 
 namespace GanInference.Cli.Tests.Commands;
 
@@ -17,7 +18,7 @@ public sealed class DatasetShardTests(ServerFixture server)
         var reference = folder.Combine("reference");
         var sharded = folder.Combine("sharded");
         var replicas = await Task.WhenAll(
-            ServerProcess.StartAsync(ModelsAndErrorsTests.UnusedPort(), server.ModelsPath), ServerProcess.StartAsync(ModelsAndErrorsTests.UnusedPort(), server.ModelsPath));
+            ServerProcess.StartAsync(LoopbackPorts.Free(), server.ModelsPath), ServerProcess.StartAsync(LoopbackPorts.Free(), server.ModelsPath));
         await using var replicaA = replicas[0];
         await using var replicaB = replicas[1];
         string[] Args(string address, string output) =>

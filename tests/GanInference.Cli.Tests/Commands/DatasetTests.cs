@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using GanInference.Client;
+using GanInference.Tests.Shared;
 using SkiaSharp;
 
 namespace GanInference.Cli.Tests.Commands;
@@ -134,7 +135,7 @@ public sealed class DatasetTests(ServerFixture server)
     {
         using var folder = new TempFolder();
         var output = folder.Combine("data");
-        var port = ModelsAndErrorsTests.UnusedPort();
+        var port = LoopbackPorts.Free();
         var first = await ServerProcess.StartAsync(port, server.ModelsPath);
         var run = CliRun.InvokeAsync("dataset", "--server", first.Address, "--model", TinyModels.Conditional, "--per-class", "60", "--out", output);
         var manifest = Path.Combine(output, "manifest.jsonl");

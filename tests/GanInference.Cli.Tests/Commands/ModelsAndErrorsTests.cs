@@ -1,5 +1,4 @@
-using System.Net;
-using System.Net.Sockets;
+using GanInference.Tests.Shared;
 
 namespace GanInference.Cli.Tests.Commands;
 
@@ -24,7 +23,7 @@ public sealed class ModelsAndErrorsTests(ServerFixture server)
     [Fact]
     public async Task Unreachable_server_is_one_line_naming_the_address()
     {
-        var address = $"http://127.0.0.1:{UnusedPort()}";
+        var address = $"http://127.0.0.1:{LoopbackPorts.Free()}";
 
         var result = await CliRun.InvokeAsync("models", "--server", address);
 
@@ -69,12 +68,5 @@ public sealed class ModelsAndErrorsTests(ServerFixture server)
 
         Assert.Equal(ExitCodes.BadInput, result.ExitCode);
         Assert.StartsWith("--labels: '12'", result.Error);
-    }
-
-    internal static int UnusedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
