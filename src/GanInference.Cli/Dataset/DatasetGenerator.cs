@@ -62,7 +62,7 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
 
         var made = folder.CompleteCount - resumed;
         var rate = made / Math.Max(stopwatch.Elapsed.TotalSeconds, 1e-9);
-        var resumedStreams = _resumedStreams > 0 ? $"; {_resumedStreams} interrupted stream(s) resumed (UNAVAILABLE: nothing written twice)" : string.Empty;
+        var resumedStreams = _resumedStreams > 0 ? $"; {_resumedStreams} interrupted stream(s) resumed (UNAVAILABLE or reset: nothing written twice)" : string.Empty;
         console.WriteLine(shard.IsWhole
             ? $"{folder.CompleteCount} images in '{root}' ({made} generated at {rate:F1} images/s, {resumed} already complete); manifests {DatasetFolder.CsvName} and {DatasetFolder.JsonlName}{resumedStreams}"
             : $"{shard}: {folder.CompleteCount} images (indices {start}..{end - 1} of {plan.Total}) in '{root}' ({made} generated at {rate:F1} images/s, {resumed} already complete); manifest {shard.ManifestName}{resumedStreams}\n"
@@ -111,13 +111,15 @@ internal sealed class DatasetGenerator(GanClient client, DatasetSpec spec, Image
     }
 
     /// <summary>
-    /// A failure that asking again (another replica, or the same one back) can get past: UNAVAILABLE, or a call the
-    /// replica's closing connection refused before it started, which grpc-dotnet reports as INTERNAL "Error starting
-    /// gRPC call" over an HttpRequestException (a draining replica's GOAWAY; seen in BalancingTests' SIGTERM). Asking
-    /// again is safe: only images not yet stored are asked for, with the same seeds.
+    /// A failure that asking again (another replica, or the same one back) can get past: UNAVAILABLE, or a stream the
+    /// transport dropped, which grpc-dotnet reports as INTERNAL over the HTTP error: "Error starting gRPC call" over an
+    /// HttpRequestException (a draining replica's closing connection refused the call; seen in BalancingTests' SIGTERM),
+    /// or "Error reading next message" over an HttpProtocolException, an IOException (the replica or a proxy reset the
+    /// stream part-way: RST_STREAM). A server's own errors arrive as a status in trailers, never as these. Asking again
+    /// is safe: only images not yet stored are asked for, with the same seeds.
     /// </summary>
     private static bool IsReplicaGone(RpcException e) =>
-        e.StatusCode == StatusCode.Unavailable || (e.StatusCode == StatusCode.Internal && e.Status.DebugException is HttpRequestException);
+        e.StatusCode == StatusCode.Unavailable || (e.StatusCode == StatusCode.Internal && e.Status.DebugException is HttpRequestException or IOException);
 
     /// <summary>
     /// webdataset / parquet: makes each file of [start, end) that is not complete, streaming its images into
