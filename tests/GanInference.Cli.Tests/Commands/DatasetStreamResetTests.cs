@@ -49,7 +49,17 @@ public sealed class DatasetStreamResetTests : IAsyncLifetime
         Assert.True(_fault.Streams >= 2, $"{_fault.Streams} stream(s): the fault was not exercised");
         Assert.Contains("1 interrupted stream(s) resumed", string.Join(' ', result.Output.Split((char[])['\n', ' '], StringSplitOptions.RemoveEmptyEntries)));
         Assert.Equal(10, Directory.GetFiles(output, "*.png", SearchOption.AllDirectories).Length);
+
+        // The same files, byte for byte, as a run the fault does not touch (only the first stream is reset).
+        var clean = Path.Combine(_root, "clean" + after);
+        var reference = await CliRun.InvokeAsync("dataset", "--server", _server.Address, "--model", TinyModels.Unconditional, "--count", "10", "--out", clean);
+        Assert.True(reference.ExitCode == 0, reference.ToString());
+        Assert.Equal(Images(clean), Images(output));
     }
+
+    private static Dictionary<string, string> Images(string folder) =>
+        Directory.GetFiles(folder, "*.png", SearchOption.AllDirectories)
+            .ToDictionary(path => Path.GetRelativePath(folder, path), path => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path))));
 
     internal sealed class FaultyStreams
     {
