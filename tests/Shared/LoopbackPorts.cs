@@ -14,24 +14,18 @@ internal static class LoopbackPorts
     private static readonly HashSet<int> HandedOut = [];
     private static readonly Lock Gate = new();
 
-    /// <summary>The kernel's range for client sockets' local ports (net.ipv4.ip_local_port_range).</summary>
-    public static (int Low, int High) EphemeralRange()
+    /// <summary>The first port of the kernel's range for client sockets' local ports (net.ipv4.ip_local_port_range).</summary>
+    private static int EphemeralLow()
     {
-        try
-        {
-            var parts = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-            return (int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
-        }
-        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
-        {
-            return (32768, 60999); // Linux's default
-        }
+        const string RangeFile = "/proc/sys/net/ipv4/ip_local_port_range";
+        var first = File.Exists(RangeFile) ? File.ReadAllText(RangeFile).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() : null;
+        return int.TryParse(first, System.Globalization.CultureInfo.InvariantCulture, out var low) ? low : 32768; // Linux's default
     }
 
     /// <summary>A port nothing listens on now, below the ephemeral range (and 1,024 under it, for scripts that count up).</summary>
     public static int Free()
     {
-        var (low, _) = EphemeralRange();
+        var low = EphemeralLow();
         int first = Math.Max(1024, low - 16384), last = low - 1024;
         if (last - first < 256)
         {

@@ -66,14 +66,13 @@ COMMAND_LIKE = re.compile(r"^\s*(\$ |\$[A-Z]+ |gan |dotnet |curl |grpcurl |kubec
                           r"/usr/bin/python3 |tools/\S+\.(sh|py|mjs)|[A-Z_]+=\S*\s+\S)")
 
 
-def ephemeral_ports():
-    """The kernel's range for client sockets' local ports (net.ipv4.ip_local_port_range)."""
+def ephemeral_low():
+    """The first port of the kernel's range for client sockets' local ports (net.ipv4.ip_local_port_range)."""
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            low, high = map(int, f.read().split())
-            return low, high
-    except (OSError, ValueError):
-        return 32768, 60999  # Linux's default
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 _ports_handed_out, _ports_lock = set(), threading.Lock()
@@ -87,12 +86,10 @@ def free_port():
     clients running beside it). Below that range only an explicit bind takes a port; and the ports handed out are
     remembered, so two servers of this check never get the same one. The top 1,024 ports below the range are
     left alone: a script may count up from a port it is given (tools/bench/replicas.sh)."""
-    low, _ = ephemeral_ports()
+    low = ephemeral_low()
     first, last = max(1024, low - 16384), low - 1024
-    if last - first < 256:  # a range configured down to the privileged ports: nothing safe is left below it
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
+    if last - first < 256:
+        raise RuntimeError(f"net.ipv4.ip_local_port_range starts at {low}: no room below it for the check's servers' ports")
     with _ports_lock:
         start = random.randrange(first, last)
         for offset in range(last - first):
