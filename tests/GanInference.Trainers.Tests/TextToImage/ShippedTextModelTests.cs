@@ -78,8 +78,9 @@ public sealed class ShippedTextModelTests
 
     /// <summary>
     /// <c>evaluate --update-manifest</c> on a pipeline folder: an evaluation of a copy of the shipped pipeline, written into
-    /// its three manifests from which the report set's figures were removed, puts them back with the evaluation text
-    /// and command, leaving every other field; an evaluation at another truncation is refused and changes nothing.
+    /// its three manifests from which the report set's and the ResNet-18 figures were removed, puts them back with the
+    /// evaluation text and command, leaving every other field; an evaluation at another truncation, or Fréchet distances
+    /// of other captions, is refused and changes nothing.
     /// </summary>
     [Fact]
     public async Task Updating_a_pipeline_manifest_writes_the_evaluated_figures_into_all_three_and_refuses_another_truncation()
@@ -97,7 +98,7 @@ public sealed class ShippedTextModelTests
             var path = Path.Combine(temp.Combine(name), "gan.json");
             var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
             var metrics = manifest["provenance"]!["metrics"]!.AsObject();
-            foreach (var key in metrics.Select(m => m.Key).Where(k => k.Contains("eport", StringComparison.Ordinal)).ToArray())
+            foreach (var key in metrics.Select(m => m.Key).Where(k => k.Contains("eport", StringComparison.Ordinal) || k.Contains("ResNet", StringComparison.Ordinal)).ToArray())
             {
                 metrics.Remove(key);
             }
@@ -111,12 +112,20 @@ public sealed class ShippedTextModelTests
         var before = names.Select(n => File.ReadAllText(Path.Combine(temp.Combine(n), "gan.json"))).ToArray();
 
         var other = await evaluator.EvaluateAsync(copy.Onnx, TextToImageEvaluator.DefaultCaptions, CancellationToken.None, truncation: 0.5f, thicknessCount: 3);
-        var refused = await Assert.ThrowsAsync<ArgumentException>(() => StackGanPackageWriter.UpdateManifestFiguresAsync(temp.Combine(Pipeline), steps, other, "classifier", "test", CancellationToken.None));
+        var refused = await Assert.ThrowsAsync<ArgumentException>(() => StackGanPackageWriter.UpdateManifestFiguresAsync(temp.Combine(Pipeline), steps, other, null, "classifier", "test", CancellationToken.None));
         Assert.Contains("--truncation 0.5", refused.Message, StringComparison.Ordinal);
         Assert.Equal(before, names.Select(n => File.ReadAllText(Path.Combine(temp.Combine(n), "gan.json"))));
 
         var report = await evaluator.EvaluateAsync(copy.Onnx, TextToImageEvaluator.DefaultCaptions, CancellationToken.None, truncation: 1f);
-        await StackGanPackageWriter.UpdateManifestFiguresAsync(temp.Combine(Pipeline), steps, report, "classifier", "evaluate --update-manifest", CancellationToken.None);
+        // The Fréchet distances are given, not computed: 3 × 200 ResNet-18 passes would take minutes (evaluate --resnet
+        // computed the shipped ones); what is tested is that they land, rounded, beside the figures of the same captions.
+        var otherCaptions = new TextToImageFrechetReport(report.Captions + 1, 1, 2, 3);
+        refused = await Assert.ThrowsAsync<ArgumentException>(() => StackGanPackageWriter.UpdateManifestFiguresAsync(temp.Combine(Pipeline), steps, report, otherCaptions, "classifier", "test", CancellationToken.None));
+        Assert.Contains($"from {report.Captions + 1} captions", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(before, names.Select(n => File.ReadAllText(Path.Combine(temp.Combine(n), "gan.json"))));
+
+        var frechet = new TextToImageFrechetReport(report.Captions, 189.31449, 335.3411, 56.70049);
+        await StackGanPackageWriter.UpdateManifestFiguresAsync(temp.Combine(Pipeline), steps, report, frechet, "classifier", "evaluate --update-manifest", CancellationToken.None);
 
         foreach (var name in names)
         {
@@ -126,6 +135,11 @@ public sealed class ShippedTextModelTests
             Assert.Equal(Math.Round(report.ReportAccuracy!.Value.Digit, 4), provenance.GetProperty("metrics").GetProperty("reportDigitAccuracy").GetDouble());
             Assert.Equal("evaluate --update-manifest", provenance.GetProperty("evaluationCommand").GetString());
             Assert.Contains("report set", provenance.GetProperty("evaluation").GetString(), StringComparison.Ordinal);
+            Assert.Contains("ResNet-18", provenance.GetProperty("evaluation").GetString(), StringComparison.Ordinal);
+            var metrics = provenance.GetProperty("metrics");
+            Assert.Equal(
+                (189.314, 335.341, 56.7),
+                (metrics.GetProperty("resNetFrechet64").GetDouble(), metrics.GetProperty("stage1UpscaledResNetFrechet64").GetDouble(), metrics.GetProperty("realVsRealResNetFrechet64").GetDouble()));
             Assert.Equal(shipped.RootElement.GetProperty("provenance").GetProperty("commands").GetRawText(), provenance.GetProperty("commands").GetRawText());
         }
     }

@@ -51,8 +51,12 @@ public sealed class StageTwoImporterTests
         Assert.Equal((20, 2800L, 64, 2UL), (read.Epoch, read.Step, read.BatchSize, read.Seed));
         Assert.Equal(6512.8, read.TrainingSeconds, 6);
         Assert.Equal("import stage 2", read.Command);
-        Assert.Equal("import stage 1", read.EarlierCommands[^2]);
-        Assert.Contains("--stage 2", read.EarlierCommands[^1], StringComparison.Ordinal);
+        // The chain: the Stage-I's commands, its import, then every Stage-II command of the shipped manifest (a
+        // resumed Stage-II has more than one), read from the manifest rather than assumed.
+        var stageTwoCommands = ShippedStageTwoCommands();
+        Assert.NotEmpty(stageTwoCommands);
+        Assert.Equal(stageTwoCommands, read.EarlierCommands.TakeLast(stageTwoCommands.Length));
+        Assert.Equal("import stage 1", read.EarlierCommands[^(stageTwoCommands.Length + 1)]);
         Assert.StartsWith("dotnet run", read.EarlierCommands[0], StringComparison.Ordinal);
         Assert.Null(read.Architecture.StackGan!.StageOneStatisticsTruncation);
         Assert.Equal(info.Architecture.StackGan, read.Architecture.StackGan);
@@ -121,4 +125,10 @@ public sealed class StageTwoImporterTests
         Assert.DoesNotContain("binomial_kernel", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("scales", error.Message, StringComparison.Ordinal);
     }
+
+    private static string[] ShippedStageTwoCommands() =>
+        System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(StageTwoManifest))!["provenance"]!["commands"]!.AsArray()
+            .Select(c => c!.GetValue<string>())
+            .Where(c => c.Contains("--stage 2", StringComparison.Ordinal))
+            .ToArray();
 }

@@ -137,7 +137,7 @@ internal static partial class ToolCommands
 
         if (updateCommand is not null)
         {
-            await StackGanPackageWriter.UpdateManifestFiguresAsync(folder, [.. steps.Select(step => Path.Combine(parent, step))], report, classifierPath, updateCommand, cancellationToken).ConfigureAwait(false);
+            await StackGanPackageWriter.UpdateManifestFiguresAsync(folder, [.. steps.Select(step => Path.Combine(parent, step))], report, frechet, classifierPath, updateCommand, cancellationToken).ConfigureAwait(false);
         }
 
         Log.Evaluated(logger, folder, string.Join(", ", report.ToMetrics().Select(m => FormattableString.Invariant($"{m.Key}={m.Value}"))));

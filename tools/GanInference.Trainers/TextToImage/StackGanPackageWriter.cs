@@ -184,22 +184,27 @@ public sealed class StackGanPackageWriter(StackGanExporter exporter)
             ["losses"] = "matching-aware GAN (real+caption → real; generated, or real + mismatched caption → fake, half weight each), non-saturating; + Conditioning Augmentation KL (--kl-weight, 1 unless the commands above set it); + the auxiliary attribute classifier of D (digit, stroke colour, background of real images; G rewarded when D reads its caption's) at --aux-weight (off unless the commands above set it), with thickness when the architecture's discriminatorThickness is true (--aux-thickness; at --aux-thickness-weight when the commands set it); thickness-only wrong captions with --thickness-negatives; Adam 2e-4, β1 0.5; text encoder pre-trained on caption → attributes, then frozen",
             ["metrics"] = JsonSerializer.SerializeToNode(report.ToMetrics()),
             ["embeddingPathMaxDifference"] = report.EmbeddingPathMaxDifference,
-            ["evaluation"] = EvaluationText(report, options.ClassifierPath),
+            ["evaluation"] = EvaluationText(report, options.ClassifierPath, withResNet: false),
         };
         return provenance;
     }
 
-    private static string EvaluationText(TextToImageReport report, string classifierPath) =>
-        $"{report.Captions} captions of held-out combinations (TextToImageEvaluator.HeldOutCaptions), seeds 1000.., truncation {report.Truncation} (the manifests' default), through ONNX Runtime as the server runs the pipeline; background = nearest palette background to the border's median colour, stroke = nearest palette colour to the mean of pixels whose distance from the background is > 0.5 of the maximum, digit = {classifierPath} on that ink map area-downsized to 32×32 and cropped to 28×28; real* = the same reader on real renders of the same attributes (MNIST test digits); thickness* and report* = the report set, {report.ThicknessCaptions} captions of their own (TextToImageEvaluator.ThicknessCaptions, seeds 20000..), on which no choice of epoch, averaging or truncation is made (the held-out captions above, seeds 1000.., are the selection set): thickness by ThicknessReader (mean stroke width, calibrated per digit on renders of MNIST training digits), digit, colour and background by the reader above; borderRoughness* = mean |neighbour difference| in the 6-pixel border per caption background and checkerboard = mean |a − b − c + d| / 4 over aligned 2×2 blocks (a pixel-scale grid), both of the 64×64 images in 8-bit levels";
+    private static string EvaluationText(TextToImageReport report, string classifierPath, bool withResNet) =>
+        $"{report.Captions} captions of held-out combinations (TextToImageEvaluator.HeldOutCaptions), seeds 1000.., truncation {report.Truncation} (the manifests' default), through ONNX Runtime as the server runs the pipeline; background = nearest palette background to the border's median colour, stroke = nearest palette colour to the mean of pixels whose distance from the background is > 0.5 of the maximum, digit = {classifierPath} on that ink map area-downsized to 32×32 and cropped to 28×28; real* = the same reader on real renders of the same attributes (MNIST test digits); thickness* and report* = the report set, {report.ThicknessCaptions} captions of their own (TextToImageEvaluator.ThicknessCaptions, seeds 20000..), on which no choice of epoch, averaging or truncation is made (the held-out captions above, seeds 1000.., are the selection set): thickness by ThicknessReader (mean stroke width, calibrated per digit on renders of MNIST training digits), digit, colour and background by the reader above; borderRoughness* = mean |neighbour difference| in the 6-pixel border per caption background and checkerboard = mean |a − b − c + d| / 4 over aligned 2×2 blocks (a pixel-scale grid), both of the 64×64 images in 8-bit levels" + (withResNet ? ResNetText : string.Empty);
+
+    private const string ResNetText =
+        "; resNetFrechet64 = Fréchet distance in the 512 features of the ImageNet ResNet-18 of NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 between the 64×64 RGB images of the selection set and real renders of the same attributes (MNIST test digits), stage1UpscaledResNetFrechet64 the same for Stage-I's images upscaled 2× (nearest), realVsRealResNetFrechet64 renders from MNIST training digits against those test renders (evaluate --resnet; with 200 images for 512 features the covariances are rank-deficient, so these compare models on these captions only)";
 
     /// <summary>
     /// Writes an evaluation of an exported pipeline into the manifests of the pipeline folder and of its two steps
     /// (<c>evaluate --update-manifest</c>, e.g. to add the figures an older export did not compute): the evaluated figures
     /// replace or join <c>provenance.metrics</c> (the others stay), with the evaluation's description and
     /// <c>evaluationCommand</c>. The report must be the export's: its default caption count at the manifest's default
-    /// truncation. Each file is validated by the server's manifest reader; if one is refused, all are put back.
+    /// truncation. With <paramref name="frechet"/> (<c>evaluate --resnet</c>, on the same captions), its ResNet-18 Fréchet
+    /// distances join the figures, as the generators' manifests carry theirs. Each file is validated by the server's
+    /// manifest reader; if one is refused, all are put back.
     /// </summary>
-    public static async Task UpdateManifestFiguresAsync(string folder, IReadOnlyList<string> stepFolders, TextToImageReport report, string classifierPath, string command, CancellationToken cancellationToken)
+    public static async Task UpdateManifestFiguresAsync(string folder, IReadOnlyList<string> stepFolders, TextToImageReport report, TextToImageFrechetReport? frechet, string classifierPath, string command, CancellationToken cancellationToken)
     {
         var folders = new[] { folder }.Concat(stepFolders).ToArray();
         var before = new string[folders.Length];
@@ -212,6 +217,11 @@ public sealed class StackGanPackageWriter(StackGanExporter exporter)
         if (report.Captions != TextToImageEvaluator.DefaultCaptions || report.Truncation != defaultTruncation)
         {
             throw new ArgumentException($"--update-manifest: a pipeline manifest's figures are those of the export's {TextToImageEvaluator.DefaultCaptions} captions at its default truncation {defaultTruncation}; this evaluation used --samples {report.Captions} --truncation {report.Truncation}.");
+        }
+
+        if (frechet is not null && frechet.Captions != report.Captions)
+        {
+            throw new ArgumentException($"--update-manifest --resnet: the Fréchet distances come from {frechet.Captions} captions, the evaluation from {report.Captions}; both must be the evaluation's captions.");
         }
 
         try
@@ -232,7 +242,15 @@ public sealed class StackGanPackageWriter(StackGanExporter exporter)
                     metrics[name] = value;
                 }
 
-                provenance["evaluation"] = EvaluationText(report, classifierPath);
+                if (frechet is not null)
+                {
+                    metrics["resNetFrechet64"] = Math.Round(frechet.Generated, 3);
+                    metrics["stage1UpscaledResNetFrechet64"] = Math.Round(frechet.StageOneUpscaled, 3);
+                    metrics["realVsRealResNetFrechet64"] = Math.Round(frechet.RealVsReal, 3);
+                }
+
+                // Figures of an earlier --resnet evaluation of the same weights stay, and so does their description.
+                provenance["evaluation"] = EvaluationText(report, classifierPath, withResNet: metrics.ContainsKey("resNetFrechet64"));
                 provenance["evaluationCommand"] = command;
                 await ModelPackageWriter.ReplaceAsync(path, manifest.ToJsonString(ManifestJson) + "\n", cancellationToken).ConfigureAwait(false);
 
