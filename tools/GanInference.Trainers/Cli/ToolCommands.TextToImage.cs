@@ -121,11 +121,9 @@ internal static partial class ToolCommands
 
         // --resnet (resNetModels is then "" for the default folder): issue 16's Fréchet distances at 64×64 (TextToImageFrechet).
         var frechet = resNetModels is null ? null : await TextToImageFrechet.ComputeAsync(pipeline, dataDirectory, count, truncation, resNetModels.Length == 0 ? null : resNetModels, cancellationToken).ConfigureAwait(false);
-        if (frechet is not null)
+        foreach (var (name, value) in frechet?.ToMetrics() ?? new Dictionary<string, double>())
         {
-            table.AddRow("resNetFrechet64", frechet.Generated.ToString("G6", CultureInfo.InvariantCulture));
-            table.AddRow("stage1UpscaledResNetFrechet64", frechet.StageOneUpscaled.ToString("G6", CultureInfo.InvariantCulture));
-            table.AddRow("realVsRealResNetFrechet64", frechet.RealVsReal.ToString("G6", CultureInfo.InvariantCulture));
+            table.AddRow(name, value.ToString("G6", CultureInfo.InvariantCulture));
         }
 
         AnsiConsole.Write(table);

@@ -190,10 +190,10 @@ public sealed class StackGanPackageWriter(StackGanExporter exporter)
     }
 
     private static string EvaluationText(TextToImageReport report, string classifierPath, bool withResNet) =>
-        $"{report.Captions} captions of held-out combinations (TextToImageEvaluator.HeldOutCaptions), seeds 1000.., truncation {report.Truncation} (the manifests' default), through ONNX Runtime as the server runs the pipeline; background = nearest palette background to the border's median colour, stroke = nearest palette colour to the mean of pixels whose distance from the background is > 0.5 of the maximum, digit = {classifierPath} on that ink map area-downsized to 32×32 and cropped to 28×28; real* = the same reader on real renders of the same attributes (MNIST test digits); thickness* and report* = the report set, {report.ThicknessCaptions} captions of their own (TextToImageEvaluator.ThicknessCaptions, seeds 20000..), on which no choice of epoch, averaging or truncation is made (the held-out captions above, seeds 1000.., are the selection set): thickness by ThicknessReader (mean stroke width, calibrated per digit on renders of MNIST training digits), digit, colour and background by the reader above; borderRoughness* = mean |neighbour difference| in the 6-pixel border per caption background and checkerboard = mean |a − b − c + d| / 4 over aligned 2×2 blocks (a pixel-scale grid), both of the 64×64 images in 8-bit levels" + (withResNet ? ResNetText : string.Empty);
+        $"{report.Captions} captions of held-out combinations (TextToImageEvaluator.HeldOutCaptions), seeds 1000.., truncation {report.Truncation} (the manifests' default), through ONNX Runtime as the server runs the pipeline; background = nearest palette background to the border's median colour, stroke = nearest palette colour to the mean of pixels whose distance from the background is > 0.5 of the maximum, digit = {classifierPath} on that ink map area-downsized to 32×32 and cropped to 28×28; real* = the same reader on real renders of the same attributes (MNIST test digits); thickness* and report* = the report set, {report.ThicknessCaptions} captions of their own (TextToImageEvaluator.ThicknessCaptions, seeds 20000..), on which no choice of epoch, averaging or truncation is made (the held-out captions above, seeds 1000.., are the selection set): thickness by ThicknessReader (mean stroke width, calibrated per digit on renders of MNIST training digits), digit, colour and background by the reader above; borderRoughness* = mean |neighbour difference| in the 6-pixel border per caption background and checkerboard = mean |a − b − c + d| / 4 over aligned 2×2 blocks (a pixel-scale grid), both of the 64×64 images in 8-bit levels" + (withResNet ? ResNetText(report.Captions) : string.Empty);
 
-    private const string ResNetText =
-        "; resNetFrechet64 = Fréchet distance in the 512 features of the ImageNet ResNet-18 of NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 between the 64×64 RGB images of the selection set and real renders of the same attributes (MNIST test digits), stage1UpscaledResNetFrechet64 the same for Stage-I's images upscaled 2× (nearest), realVsRealResNetFrechet64 renders from MNIST training digits against those test renders (evaluate --resnet; with 200 images for 512 features the covariances are rank-deficient, so these compare models on these captions only)";
+    private static string ResNetText(int captions) =>
+        $"; resNetFrechet64 = Fréchet distance in the 512 features of the ImageNet ResNet-18 of NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 between the 64×64 RGB images of the selection set and real renders of the same attributes (MNIST test digits), stage1UpscaledResNetFrechet64 the same for Stage-I's images upscaled 2× (nearest), realVsRealResNetFrechet64 renders from MNIST training digits against those test renders (evaluate --resnet; with {captions} images for 512 features the covariances are rank-deficient, so these compare models on these captions only)";
 
     /// <summary>
     /// Writes an evaluation of an exported pipeline into the manifests of the pipeline folder and of its two steps
@@ -242,11 +242,9 @@ public sealed class StackGanPackageWriter(StackGanExporter exporter)
                     metrics[name] = value;
                 }
 
-                if (frechet is not null)
+                foreach (var (name, value) in frechet?.ToMetrics() ?? new Dictionary<string, double>())
                 {
-                    metrics["resNetFrechet64"] = Math.Round(frechet.Generated, 3);
-                    metrics["stage1UpscaledResNetFrechet64"] = Math.Round(frechet.StageOneUpscaled, 3);
-                    metrics["realVsRealResNetFrechet64"] = Math.Round(frechet.RealVsReal, 3);
+                    metrics[name] = value;
                 }
 
                 // Figures of an earlier --resnet evaluation of the same weights stay, and so does their description.

@@ -4,7 +4,16 @@ using GanInference.Trainers.Evaluation;
 namespace GanInference.Trainers.TextToImage;
 
 /// <summary>Fréchet distances at 64×64 in ImageNet ResNet-18 features (<c>evaluate --resnet</c> on a text-to-image pipeline).</summary>
-public sealed record TextToImageFrechetReport(int Captions, double Generated, double StageOneUpscaled, double RealVsReal);
+public sealed record TextToImageFrechetReport(int Captions, double Generated, double StageOneUpscaled, double RealVsReal)
+{
+    /// <summary>The figures under the names <c>evaluate</c> prints and the manifests carry, rounded to 3 decimals.</summary>
+    public IReadOnlyDictionary<string, double> ToMetrics() => new Dictionary<string, double>
+    {
+        ["resNetFrechet64"] = Math.Round(Generated, 3),
+        ["stage1UpscaledResNetFrechet64"] = Math.Round(StageOneUpscaled, 3),
+        ["realVsRealResNetFrechet64"] = Math.Round(RealVsReal, 3),
+    };
+}
 
 /// <summary>
 /// Issue 16's Fréchet distance at 64×64 against real renders: the pipeline's 64×64 images of the evaluation's held-out
